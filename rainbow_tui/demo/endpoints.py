@@ -1,0 +1,81 @@
+"""Where the running demo stack can be reached.
+
+The demo stack runs in a process of its own (``python -m rainbow_tui.demo serve``)
+and, once every part answers, writes these endpoints as JSON to
+``<state_dir>/stack.json``.  The console, the ``kamal`` stand-in, the tests and the
+benchmarks read that file instead of guessing ports.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STACK_FILE = "stack.json"
+DRILLS = (
+    "service-down",
+    "db-connections",
+    "memory-leak",
+    "job-backlog",
+    "failed-jobs",
+    "slow-queries",
+)
+
+
+@dataclass(frozen=True)
+class DemoHost:
+    """One stand-in host: its own SSH listener on 127.0.0.1."""
+
+    name: str  # e.g. "app-1"
+    roles: tuple[str, ...]  # e.g. ("web", "job") or ("db",)
+    address: str  # always "127.0.0.1"
+    port: int
+
+
+@dataclass(frozen=True)
+class DemoEndpoints:
+    state_dir: Path
+    service: str  # Kamal service name, "shiojiri-rainbow-seeker"
+    pg_dsn: str  # the app's database, user "rainbow", no password (trust on loopback)
+    pg_admin_dsn: str  # superuser "postgres", same server
+    health_url: str  # http://127.0.0.1:PORT/up
+    control_url: str  # http://127.0.0.1:PORT/_demo (drills and kamal stand-in)
+    ssh_user: str
+    client_key: Path  # private key the console logs in with
+    known_hosts: Path  # lists each host's [127.0.0.1]:PORT key
+    hosts: tuple[DemoHost, ...]
+    kamal_command: tuple[str, ...]  # argv prefix; append e.g. ("app", "boot")
+    supervisor_pid: int
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        data["client_key"] = str(self.client_key)
+        data["known_hosts"] = str(self.known_hosts)
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> DemoEndpoints:
+        data = json.loads(text)
+        return cls(
+            state_dir=Path(data["state_dir"]),
+            service=data["service"],
+            pg_dsn=data["pg_dsn"],
+            pg_admin_dsn=data["pg_admin_dsn"],
+            health_url=data["health_url"],
+            control_url=data["control_url"],
+            ssh_user=data["ssh_user"],
+            client_key=Path(data["client_key"]),
+            known_hosts=Path(data["known_hosts"]),
+            hosts=tuple(
+                DemoHost(h["name"], tuple(h["roles"]), h["address"], int(h["port"]))
+                for h in data["hosts"]
+            ),
+            kamal_command=tuple(data["kamal_command"]),
+            supervisor_pid=int(data["supervisor_pid"]),
+        )
+
+    @classmethod
+    def load(cls, state_dir: Path) -> DemoEndpoints:
+        return cls.from_json((state_dir / STACK_FILE).read_text(encoding="utf-8"))
