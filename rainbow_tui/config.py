@@ -1,0 +1,345 @@
+"""The console's configuration: loaded from TOML, validated strictly, frozen.
+
+Every problem a user can make in the file (a TOML syntax error, an unknown key, a
+wrong type, a missing value, thresholds out of order) becomes one ``ConfigError``
+whose message names the file, the key and the problem.  The CLI prints it on one
+line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from rainbow_tui.levels import Level, Severity, judge
+
+ENV_CONFIG = "RAINBOW_TUI_CONFIG"
+PLACEHOLDER = "FILL-IN"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``str()`` is the whole message."""
+
+    def __init__(self, path: Path | str, key: str, problem: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.problem = problem
+        where = f"{self.path}: {key}: " if key else f"{self.path}: "
+        super().__init__(where + problem)
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every table: immutable, and unknown keys are errors, not ignored."""
+
+
+class ServiceConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: str = "Shiojiri Rainbow Seeker"
+    kamal_service: str
+    health_url: str
+    health_timeout_s: float = 5.0
+    # The TLS certificate of the health URL's host is checked when it is https.
+    tls_warn_days: int = 21
+    tls_critical_days: int = 7
+
+
+class KamalConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    command: tuple[str, ...] = ("bundle", "exec", "kamal")
+    workdir: str = "."
+    destination: str = ""
+
+
+class SshConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    user: str = "deploy"
+    port: int = 22
+    known_hosts: str = "~/.ssh/known_hosts"
+    # Empty: the SSH agent and the default ~/.ssh/id_* keys.
+    client_keys: tuple[str, ...] = ()
+    connect_timeout_s: float = 10.0
+    keepalive_interval_s: float = 15.0
+
+
+class HostConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    user: str | None = None
+    port: int | None = None
+
+
+class DatabaseConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # The DSN holds a password, so the file names the variable, never the value.
+    dsn_env: str = "RAINBOW_TUI_DATABASE_URL"
+    # Host (by name in [[hosts]]) and mount whose disk use is "DB disk use".
+    host: str = ""
+    data_volume: str = "/"
+    statement_timeout_ms: int = 2000
+    connect_timeout_s: float = 5.0
+
+
+class PollConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Seconds between the end of one poll and the start of the next."""
+
+    health: float = 10.0
+    database: float = 5.0
+    queue: float = 5.0
+    hosts: float = 15.0
+
+
+class Threshold(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The manual's three lines for one metric, and who must respond when crossed."""
+
+    unit: str
+    normal: float
+    warn: float
+    critical: float
+    warn_severity: Severity = "medium"
+    critical_severity: Severity = "high"
+
+    def level(self, value: float | None) -> Level:
+        return judge(value, self.normal, self.warn, self.critical)
+
+    def severity(self, level: Level) -> Severity | None:
+        if level is Level.CRITICAL:
+            return self.critical_severity
+        if level is Level.WARNING:
+            return self.warn_severity
+        return None
+
+
+class ThresholdsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    response_time_p95_ms: Threshold
+    error_rate_percent: Threshold
+    memory_percent: Threshold
+    cpu_percent: Threshold
+    db_connections: Threshold
+    db_query_time_ms: Threshold
+    db_disk_percent: Threshold
+    waiting_jobs: Threshold
+    failed_jobs: Threshold
+    job_processing_time_s: Threshold
+
+    def items(self) -> list[tuple[str, Threshold]]:
+        return [(name, getattr(self, name)) for name in self.__struct_fields__]
+
+
+class AlertLevel(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    label: str
+    respond_within_minutes: int
+
+    @property
+    def respond_within(self) -> timedelta:
+        return timedelta(minutes=self.respond_within_minutes)
+
+
+class AlertLevelsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    critical: AlertLevel
+    high: AlertLevel
+    medium: AlertLevel
+    low: AlertLevel
+
+    def for_severity(self, severity: Severity) -> AlertLevel:
+        level: AlertLevel = getattr(self, severity)
+        return level
+
+
+class EscalationStep(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    level: int
+    role: str
+    contact: str
+    within_minutes: int
+
+
+class IncidentsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    state_dir: str = "~/.local/state/rainbow-tui/incidents"
+    runbooks_dir: str = ""
+
+
+class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    tail_lines: int = 200
+    buffer_lines: int = 100_000
+    count_requests_from: Literal["rails", "proxy"] = "rails"
+
+
+class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    service: ServiceConfig
+    kamal: KamalConfig = KamalConfig()
+    ssh: SshConfig = SshConfig()
+    hosts: tuple[HostConfig, ...] = ()
+    database: DatabaseConfig = DatabaseConfig()
+    poll: PollConfig = PollConfig()
+    thresholds: ThresholdsConfig
+    alert_levels: AlertLevelsConfig
+    escalation: tuple[EscalationStep, ...] = ()
+    incidents: IncidentsConfig = IncidentsConfig()
+    logs: LogsConfig = LogsConfig()
+    # Where this configuration came from; not a TOML key.
+    source: str = ""
+
+    def placeholders(self) -> list[str]:
+        """Keys whose value still holds the FILL-IN marker."""
+        return sorted(_find_placeholders(msgspec.to_builtins(self), ""))
+
+    def host(self, name: str) -> HostConfig | None:
+        return next((host for host in self.hosts if host.name == name), None)
+
+
+def _find_placeholders(value: Any, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [key] if PLACEHOLDER in value else []
+    if isinstance(value, dict):
+        return [
+            found
+            for name, item in value.items()
+            for found in _find_placeholders(item, f"{key}.{name}" if key else name)
+        ]
+    if isinstance(value, list | tuple):
+        return [
+            found
+            for index, item in enumerate(value)
+            for found in _find_placeholders(item, f"{key}[{index}]")
+        ]
+    return []
+
+
+# msgspec says e.g. "Expected `int`, got `str` - at `$.poll.health`"; we keep the
+# problem and turn the JSON path into the TOML key the user wrote.
+_MSGSPEC_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+
+
+def _join_key(path: str, field: str) -> str:
+    return f"{path}.{field}" if path else field
+
+
+def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
+    match = _MSGSPEC_PATH.match(str(error))
+    assert match is not None  # the pattern matches any text
+    problem = match["problem"]
+    path = (match["path"] or "").lstrip(".")
+    if unknown := _UNKNOWN_FIELD.match(problem):
+        return _join_key(path, unknown["field"]), "unknown key (check the spelling)"
+    if missing := _MISSING_FIELD.match(problem):
+        return _join_key(path, missing["field"]), "required key is missing"
+    problem = problem.replace("`", "")
+    return path, problem[:1].lower() + problem[1:]
+
+
+def parse_config(text: str, path: Path | str) -> Config:
+    """Validate TOML text into a ``Config``; raises ``ConfigError``."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "", f"not valid TOML: {error}") from None
+    try:
+        config = msgspec.convert(raw, Config, strict=True)
+    except msgspec.ValidationError as error:
+        key, problem = _explain(error)
+        raise ConfigError(path, key, problem) from None
+    _check_consistency(config, path)
+    return msgspec.structs.replace(config, source=str(path))
+
+
+def _check_consistency(config: Config, path: Path | str) -> None:
+    """Rules that types cannot express."""
+    for name, threshold in config.thresholds.items():
+        key = f"thresholds.{name}"
+        if threshold.warn > threshold.critical:
+            raise ConfigError(
+                path,
+                f"{key}.warn",
+                f"warn ({threshold.warn:g}) is above critical ({threshold.critical:g})",
+            )
+        if threshold.normal > threshold.warn:
+            raise ConfigError(
+                path,
+                f"{key}.normal",
+                f"normal ({threshold.normal:g}) is above warn ({threshold.warn:g})",
+            )
+    for name in PollConfig.__struct_fields__:
+        if getattr(config.poll, name) <= 0:
+            raise ConfigError(path, f"poll.{name}", "must be a positive number of seconds")
+    for name in AlertLevelsConfig.__struct_fields__:
+        if getattr(config.alert_levels, name).respond_within_minutes <= 0:
+            raise ConfigError(
+                path, f"alert_levels.{name}.respond_within_minutes", "must be positive"
+            )
+    if not config.service.health_url.startswith(("http://", "https://")):
+        raise ConfigError(path, "service.health_url", "must start with http:// or https://")
+    seen: set[str] = set()
+    for index, host in enumerate(config.hosts):
+        if host.name in seen:
+            raise ConfigError(path, f"hosts[{index}].name", f"duplicate host name {host.name!r}")
+        seen.add(host.name)
+    if config.database.host and config.database.host not in seen:
+        raise ConfigError(
+            path, "database.host", f"no host named {config.database.host!r} in [[hosts]]"
+        )
+    levels = [step.level for step in config.escalation]
+    if levels != sorted(levels):
+        raise ConfigError(path, "escalation", "steps must be listed in ascending level order")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate one file; raises ``ConfigError`` naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(path, "", "is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(path, "", "permission denied") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            path, "", f"not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except OSError as error:
+        raise ConfigError(path, "", f"cannot be read: {error.strerror}") from None
+    return parse_config(text, path)
+
+
+def user_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("rainbow-tui")) / "config.toml"
+
+
+def config_candidates(explicit: Path | None) -> list[Path]:
+    """Where the configuration is looked for, in order."""
+    if explicit is not None:
+        return [explicit]
+    from_env = os.environ.get(ENV_CONFIG)
+    if from_env:
+        return [Path(from_env)]
+    return [Path("config.toml"), user_config_path()]
+
+
+def find_config(explicit: Path | None) -> Config:
+    """Load the first configuration of the search order.
+
+    An explicit ``--config`` or ``$RAINBOW_TUI_CONFIG`` must exist; the implicit
+    places are tried in turn.
+    """
+    candidates = config_candidates(explicit)
+    if len(candidates) == 1:
+        return load_config(candidates[0])
+    for candidate in candidates:
+        if candidate.is_file():
+            return load_config(candidate)
+    looked = ", ".join(str(candidate) for candidate in candidates)
+    raise ConfigError(
+        "config",
+        "",
+        f"no configuration found (looked in {looked}); pass --config PATH or set {ENV_CONFIG}",
+    )
+
+
+def expand_path(text: str) -> Path:
+    return Path(os.path.expandvars(text)).expanduser()
