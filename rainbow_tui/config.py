@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from rainbow_tui.levels import Level, Severity, judge
+from rainbow_tui.levels import SEVERITIES, Level, Severity, judge
 
 ENV_CONFIG = "RAINBOW_TUI_CONFIG"
 PLACEHOLDER = "FILL-IN"
@@ -112,17 +112,33 @@ class Threshold(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True)
         return None
 
 
+def _threshold(
+    unit: str, normal: float, warn: float, critical: float, warn_sev: Severity, crit_sev: Severity
+) -> Threshold:
+    return Threshold(
+        unit=unit,
+        normal=normal,
+        warn=warn,
+        critical=critical,
+        warn_severity=warn_sev,
+        critical_severity=crit_sev,
+    )
+
+
 class ThresholdsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    response_time_p95_ms: Threshold
-    error_rate_percent: Threshold
-    memory_percent: Threshold
-    cpu_percent: Threshold
-    db_connections: Threshold
-    db_query_time_ms: Threshold
-    db_disk_percent: Threshold
-    waiting_jobs: Threshold
-    failed_jobs: Threshold
-    job_processing_time_s: Threshold
+    """The manual's 監視項目 tables are the defaults; each table may be restated."""
+
+    response_time_p95_ms: Threshold = _threshold("ms", 200, 500, 1000, "medium", "high")
+    error_rate_percent: Threshold = _threshold("%", 0.1, 1, 5, "high", "critical")
+    memory_percent: Threshold = _threshold("%", 70, 80, 90, "medium", "medium")
+    cpu_percent: Threshold = _threshold("%", 60, 80, 95, "medium", "high")
+    db_connections: Threshold = _threshold("connections", 50, 80, 95, "high", "high")
+    db_query_time_ms: Threshold = _threshold("ms", 100, 500, 1000, "medium", "high")
+    db_disk_percent: Threshold = _threshold("%", 70, 80, 90, "medium", "high")
+    waiting_jobs: Threshold = _threshold("jobs", 100, 500, 1000, "medium", "high")
+    # The manual's normal is 0 failed jobs: "below 1".
+    failed_jobs: Threshold = _threshold("jobs", 1, 10, 50, "medium", "high")
+    job_processing_time_s: Threshold = _threshold("s", 30, 60, 120, "medium", "high")
 
     def items(self) -> list[tuple[str, Threshold]]:
         return [(name, getattr(self, name)) for name in self.__struct_fields__]
@@ -138,10 +154,12 @@ class AlertLevel(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
 
 
 class AlertLevelsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    critical: AlertLevel
-    high: AlertLevel
-    medium: AlertLevel
-    low: AlertLevel
+    """アラート対応 — エラーレベル and their response times."""
+
+    critical: AlertLevel = AlertLevel(label="Critical 即時対応", respond_within_minutes=15)
+    high: AlertLevel = AlertLevel(label="High 緊急対応", respond_within_minutes=60)
+    medium: AlertLevel = AlertLevel(label="Medium 当日対応", respond_within_minutes=480)
+    low: AlertLevel = AlertLevel(label="Low 計画対応", respond_within_minutes=10080)
 
     def for_severity(self, severity: Severity) -> AlertLevel:
         level: AlertLevel = getattr(self, severity)
@@ -153,6 +171,23 @@ class EscalationStep(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     role: str
     contact: str
     within_minutes: int
+
+
+# エスカレーション — the manual's ladder; contacts belong in the team's config.
+DEFAULT_ESCALATION = (
+    EscalationStep(
+        level=1, role="オンコール担当 / On-call", contact="PagerDuty", within_minutes=15
+    ),
+    EscalationStep(
+        level=2,
+        role="開発リード / Development lead",
+        contact="Slack #rainbow-dev",
+        within_minutes=30,
+    ),
+    EscalationStep(
+        level=3, role="プロジェクトマネージャー / Project manager", contact="", within_minutes=60
+    ),
+)
 
 
 class IncidentsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -173,9 +208,9 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     hosts: tuple[HostConfig, ...] = ()
     database: DatabaseConfig = DatabaseConfig()
     poll: PollConfig = PollConfig()
-    thresholds: ThresholdsConfig
-    alert_levels: AlertLevelsConfig
-    escalation: tuple[EscalationStep, ...] = ()
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    alert_levels: AlertLevelsConfig = AlertLevelsConfig()
+    escalation: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
     incidents: IncidentsConfig = IncidentsConfig()
     logs: LogsConfig = LogsConfig()
     # Where this configuration came from; not a TOML key.
@@ -214,6 +249,13 @@ _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$
 _MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
 
 
+_CHOICES = {
+    "warn_severity": SEVERITIES,
+    "critical_severity": SEVERITIES,
+    "count_requests_from": ("rails", "proxy"),
+}
+
+
 def _join_key(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
@@ -228,6 +270,11 @@ def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
     if missing := _MISSING_FIELD.match(problem):
         return _join_key(path, missing["field"]), "required key is missing"
     problem = problem.replace("`", "")
+    if problem.startswith("Invalid enum value"):
+        allowed = _CHOICES.get(path.rsplit(".", 1)[-1])
+        if allowed:
+            value = problem.removeprefix("Invalid enum value").strip()
+            return path, f"{value} is not one of: {', '.join(allowed)}"
     return path, problem[:1].lower() + problem[1:]
 
 

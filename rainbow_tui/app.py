@@ -1,0 +1,92 @@
+"""The app shell: wires the monitor to the dashboard.  The only core module that
+imports Textual; everything it drives is plain asyncio code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from rainbow_tui.config import Config
+from rainbow_tui.monitor import Monitor, MonitorState
+from rainbow_tui.sources.service_sources import ServiceSources
+from screens.dashboard import DashboardScreen
+from screens.help import HelpScreen
+
+
+class RainbowApp(App[int]):
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
+    TITLE = "rainbow-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(
+        self, config: Config, read_only: bool = False, sources: ServiceSources | None = None
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.read_only = read_only
+        self.sources = sources
+        self.monitor: Monitor | None = None
+        self.dashboard = DashboardScreen(config.service.name, read_only)
+        self.latest: MonitorState | None = None
+
+    def on_mount(self) -> None:
+        self.push_screen(self.dashboard)
+        # Sources are built after the first frame is up: building them imports
+        # nothing heavy, but polling them opens connections.
+        self.call_after_refresh(self._start_monitor)
+
+    def _start_monitor(self) -> None:
+        sources = self.sources or ServiceSources(self.config)
+        self.monitor = Monitor(self.config, sources, self._on_state)
+        self.monitor.start()
+
+    def _on_state(self, state: MonitorState) -> None:
+        self.latest = state
+        self.dashboard.show_state(state)
+
+    async def on_unmount(self) -> None:
+        if self.monitor is not None:
+            await self.monitor.stop()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_refresh_now(self) -> None:
+        if self.monitor is not None:
+            self.monitor.refresh_now()
+            self.notify("Refreshing every source", timeout=2)
+
+    def action_toggle_pause(self) -> None:
+        if self.monitor is not None:
+            self.monitor.set_paused(not self.monitor.paused)
+            self.notify("Polling paused" if self.monitor.paused else "Polling resumed", timeout=2)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Refresh now", "Poll every source immediately", self.action_refresh_now)
+        yield SystemCommand(
+            "Pause / resume polling", "Stop or restart polling", self.action_toggle_pause
+        )
+        yield SystemCommand("Keyboard help", "Every key the console answers to", self.action_help)
+        for index, name in enumerate(("Components", "Logs", "Database", "Jobs")):
+            yield SystemCommand(
+                f"Show {name} pane",
+                f"Key {index + 1}",
+                lambda index=index: self.dashboard.action_pane(index),
+            )
+
+
+def make_app(
+    config: Config, read_only: bool = False, sources: ServiceSources | None = None
+) -> RainbowApp:
+    """The one factory the CLI and the tests share."""
+    return RainbowApp(config, read_only=read_only, sources=sources)

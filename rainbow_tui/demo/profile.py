@@ -1,0 +1,63 @@
+"""The configuration the console uses against a running demo stack."""
+
+from __future__ import annotations
+
+import os
+
+from rainbow_tui.config import (
+    Config,
+    DatabaseConfig,
+    HostConfig,
+    IncidentsConfig,
+    KamalConfig,
+    PollConfig,
+    ServiceConfig,
+    SshConfig,
+)
+from rainbow_tui.demo.endpoints import DemoEndpoints
+
+DEMO_DSN_ENV = "RAINBOW_TUI_DEMO_DATABASE_URL"
+DEMO_DATA_VOLUME = "/var/lib/postgresql/data"
+
+
+def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
+    """A profile for the demo: the manual's thresholds, the stand-in's addresses.
+
+    The DSN travels like production's, through an environment variable, which
+    ``export_demo_dsn`` sets for this process.
+    """
+    db_host = next((host.name for host in endpoints.hosts if "db" in host.roles), "")
+    return Config(
+        service=ServiceConfig(
+            name="Shiojiri Rainbow Seeker (demo)",
+            kamal_service=endpoints.service,
+            health_url=endpoints.health_url,
+            health_timeout_s=2.0,
+        ),
+        kamal=KamalConfig(command=endpoints.kamal_command, workdir=str(endpoints.state_dir)),
+        ssh=SshConfig(
+            user=endpoints.ssh_user,
+            known_hosts=str(endpoints.known_hosts),
+            client_keys=(str(endpoints.client_key),),
+            connect_timeout_s=5.0,
+            keepalive_interval_s=5.0,
+        ),
+        hosts=tuple(
+            HostConfig(name=host.name, address=host.address, port=host.port, roles=host.roles)
+            for host in endpoints.hosts
+        ),
+        database=DatabaseConfig(
+            dsn_env=DEMO_DSN_ENV,
+            host=db_host,
+            data_volume=DEMO_DATA_VOLUME,
+            statement_timeout_ms=int(poll_s * 1000 * 0.8),
+            connect_timeout_s=2.0,
+        ),
+        poll=PollConfig(health=poll_s, database=poll_s, queue=poll_s, hosts=poll_s),
+        incidents=IncidentsConfig(state_dir=str(endpoints.state_dir / "incidents")),
+        source=f"demo stack in {endpoints.state_dir}",
+    )
+
+
+def export_demo_dsn(endpoints: DemoEndpoints) -> None:
+    os.environ[DEMO_DSN_ENV] = endpoints.pg_dsn

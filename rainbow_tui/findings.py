@@ -1,0 +1,321 @@
+"""Readings judged against the manual: one ``Finding`` per component and metric.
+
+A source that could not be asked is a finding too: the service not answering is
+critical (サービス停止), an unreachable host or database is critical with the reason,
+and a metric with no source yet (request p95 before the log tail runs) is
+"no data", never zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rainbow_tui.config import Config, Threshold
+from rainbow_tui.levels import Level, Severity, worst
+from rainbow_tui.sources.hosts import HostSnapshot
+from rainbow_tui.sources.service_sources import Readings
+
+NO_DATA = "no data"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    component: str  # "service", "database", "queue", "host app-1"
+    metric: str  # stable key: "health", "memory_percent", ...
+    label: str  # what a person reads: "Memory"
+    display: str  # the value as shown: "63.2 %", "2,000+", "no data"
+    level: Level
+    severity: Severity | None = None
+    value: float | None = None
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.component}:{self.metric}"
+
+
+def _number(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit == "ms":
+        return f"{value:,.0f} ms"
+    if unit == "s":
+        return f"{value:,.1f} s"
+    return f"{value:,.0f}"
+
+
+def _judged(
+    component: str,
+    metric: str,
+    label: str,
+    value: float | None,
+    threshold: Threshold,
+    display: str | None = None,
+) -> Finding:
+    level = threshold.level(value)
+    if value is None:
+        return Finding(component, metric, label, NO_DATA, Level.UNKNOWN)
+    return Finding(
+        component,
+        metric,
+        label,
+        display if display is not None else _number(value, threshold.unit),
+        level,
+        threshold.severity(level),
+        value,
+    )
+
+
+def _failure(component: str, metric: str, label: str, reason: str) -> Finding:
+    return Finding(component, metric, label, "down", Level.CRITICAL, "high", reason=reason)
+
+
+def evaluate(config: Config, readings: Readings) -> list[Finding]:
+    findings: list[Finding] = []
+    findings += _service(config, readings)
+    findings += _database(config, readings)
+    findings += _queue(config, readings)
+    for host in readings.hosts:
+        findings += _host(config, host)
+    return findings
+
+
+def _service(config: Config, readings: Readings) -> list[Finding]:
+    thresholds = config.thresholds
+    health = readings.health
+    found: list[Finding] = []
+    if health is None:
+        found.append(Finding("service", "health", "/up", NO_DATA, Level.UNKNOWN))
+    elif health.up:
+        latency = f"200 OK in {health.latency_ms:,.0f} ms" if health.latency_ms else "200 OK"
+        found.append(Finding("service", "health", "/up", latency, Level.NORMAL))
+    else:
+        found.append(
+            Finding(
+                "service",
+                "health",
+                "/up",
+                health.error or "down",
+                Level.CRITICAL,
+                "critical",
+                reason=f"service down: {health.error}",
+            )
+        )
+    if health is not None and (health.tls_days_left is not None or health.tls_error):
+        found.append(_certificate(config, health.tls_days_left, health.tls_error))
+    # Fed by the log tail; until it runs there is no data, which is not zero.
+    found.append(
+        _judged("service", "response_time_p95_ms", "p95", None, thresholds.response_time_p95_ms)
+    )
+    found.append(
+        _judged("service", "error_rate_percent", "5xx rate", None, thresholds.error_rate_percent)
+    )
+    return found
+
+
+def _certificate(config: Config, days_left: float | None, error: str | None) -> Finding:
+    if days_left is None:
+        return Finding(
+            "service", "tls_days_left", "TLS cert", "unknown", Level.UNKNOWN, reason=error or ""
+        )
+    service = config.service
+    severity: Severity | None
+    if days_left < service.tls_critical_days:
+        level, severity = Level.CRITICAL, "critical"
+    elif days_left < service.tls_warn_days:
+        level, severity = Level.WARNING, "medium"
+    else:
+        level, severity = Level.NORMAL, None
+    return Finding(
+        "service",
+        "tls_days_left",
+        "TLS cert",
+        f"{days_left:.0f} days left",
+        level,
+        severity,
+        days_left,
+    )
+
+
+def _database(config: Config, readings: Readings) -> list[Finding]:
+    thresholds = config.thresholds
+    database = readings.database
+    if readings.database_missing:
+        return [
+            Finding(
+                "database",
+                "reachable",
+                "PostgreSQL",
+                "not configured",
+                Level.UNKNOWN,
+                reason=readings.database_missing,
+            )
+        ]
+    if database is None:
+        return [Finding("database", "reachable", "PostgreSQL", NO_DATA, Level.UNKNOWN)]
+    if database.error is not None:
+        return [_failure("database", "reachable", "PostgreSQL", database.error)]
+    connections = database.connections
+    shown = f"{connections} / {database.max_connections}"
+    return [
+        Finding("database", "reachable", "PostgreSQL", f"up, {database.version}", Level.NORMAL),
+        _judged(
+            "database",
+            "db_connections",
+            "Connections",
+            connections,
+            thresholds.db_connections,
+            shown,
+        ),
+        _judged(
+            "database",
+            "db_query_time_ms",
+            "Longest query",
+            database.longest_query_ms,
+            thresholds.db_query_time_ms,
+        ),
+    ]
+
+
+def _queue(config: Config, readings: Readings) -> list[Finding]:
+    thresholds = config.thresholds
+    queue = readings.queue
+    if readings.database_missing or queue is None:
+        return []
+    if queue.error is not None:
+        return [_failure("queue", "reachable", "Solid Queue", queue.error)]
+    assert queue.ready is not None and queue.failed is not None
+    found = [
+        _judged(
+            "queue",
+            "waiting_jobs",
+            "Waiting",
+            queue.ready.value,
+            thresholds.waiting_jobs,
+            str(queue.ready),
+        ),
+        _judged(
+            "queue",
+            "failed_jobs",
+            "Failed",
+            queue.failed.value,
+            thresholds.failed_jobs,
+            str(queue.failed),
+        ),
+        _judged(
+            "queue",
+            "job_processing_time_s",
+            "Longest job",
+            queue.longest_running_s,
+            thresholds.job_processing_time_s,
+        ),
+    ]
+    dead = [process for process in queue.processes if process.dead]
+    if dead:
+        names = ", ".join(f"{p.kind} {p.hostname}:{p.pid}" for p in dead)
+        found.append(
+            Finding(
+                "queue",
+                "processes",
+                "Processes",
+                f"{len(dead)} dead",
+                Level.WARNING,
+                "medium",
+                float(len(dead)),
+                reason=f"no heartbeat for over 5 min: {names}",
+            )
+        )
+    elif queue.processes:
+        found.append(
+            Finding(
+                "queue",
+                "processes",
+                "Processes",
+                f"{len(queue.processes)} alive",
+                Level.NORMAL,
+                value=float(len(queue.processes)),
+            )
+        )
+    else:
+        found.append(
+            Finding(
+                "queue",
+                "processes",
+                "Processes",
+                "none",
+                Level.WARNING,
+                "medium",
+                0.0,
+                reason="no Solid Queue process is registered",
+            )
+        )
+    return found
+
+
+def _host(config: Config, host: HostSnapshot) -> list[Finding]:
+    thresholds = config.thresholds
+    component = f"host {host.name}"
+    if host.error is not None:
+        return [_failure(component, "reachable", "SSH", host.error)]
+    found = [
+        _judged(
+            component, "memory_percent", "Memory", host.memory_percent, thresholds.memory_percent
+        ),
+        _judged(component, "cpu_percent", "CPU", host.cpu_percent, thresholds.cpu_percent),
+    ]
+    for disk in host.disks:
+        found.append(
+            _judged(
+                component,
+                f"disk:{disk.mount}",
+                f"Disk {disk.mount}",
+                disk.use_percent,
+                thresholds.db_disk_percent,
+            )
+        )
+    for role in host.roles:
+        if role not in ("web", "job"):
+            continue
+        running = [c for c in host.containers if c.role == role and c.state == "running"]
+        if running:
+            versions = ", ".join(sorted({c.version for c in running if c.version}))
+            found.append(
+                Finding(
+                    component,
+                    f"container:{role}",
+                    f"{role} container",
+                    f"running {versions}".strip(),
+                    Level.NORMAL,
+                )
+            )
+        else:
+            found.append(
+                Finding(
+                    component,
+                    f"container:{role}",
+                    f"{role} container",
+                    "not running",
+                    Level.CRITICAL,
+                    "critical",
+                    reason=f"no running {config.service.kamal_service} {role} container",
+                )
+            )
+    return found
+
+
+def overall(findings: list[Finding]) -> Level:
+    return worst([finding.level for finding in findings])
+
+
+def exit_status(findings: list[Finding]) -> int:
+    """``check``'s exit status: 2 on any critical, 1 on any warning, else 0.
+
+    Unknown (no data yet, not configured) is shown but does not fail the check:
+    it is no evidence of a fault.
+    """
+    levels = {finding.level for finding in findings}
+    if Level.CRITICAL in levels:
+        return 2
+    if Level.WARNING in levels:
+        return 1
+    return 0

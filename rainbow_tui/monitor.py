@@ -1,0 +1,187 @@
+"""The monitor: polls each source on its own clock, judges, raises and clears alerts.
+
+Each source has its own loop; the next poll starts ``interval`` seconds after the
+previous one *ended*, so a slow source never piles polls up.  After every poll the
+readings are judged again and the listener gets a fresh, immutable ``MonitorState``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from rainbow_tui.config import Config
+from rainbow_tui.findings import Finding, evaluate, overall
+from rainbow_tui.levels import Alert, Level
+from rainbow_tui.sources.service_sources import Readings, ServiceSources
+
+HISTORY_POINTS = 120
+SOURCE_NAMES = ("health", "database", "queue", "hosts")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    readings: Readings
+    findings: tuple[Finding, ...]
+    alerts: tuple[Alert, ...]
+    overall: Level
+    # Recent values of each judged metric (finding key → oldest first), for sparklines.
+    history: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # Sources whose latest data is older than two poll intervals.
+    stale: frozenset[str] = frozenset()
+    paused: bool = False
+    updated_at: datetime = field(default_factory=utc_now)
+
+
+def source_of(component: str) -> str:
+    """Which source's poll produces a finding of ``component``."""
+    if component == "service":
+        return "health"
+    if component.startswith("host "):
+        return "hosts"
+    return component
+
+
+class AlertBook:
+    """Which alerts are open, since when, and by when someone must respond."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._open: dict[str, Alert] = {}
+
+    def update(self, findings: list[Finding], now: datetime) -> tuple[Alert, ...]:
+        still_open: dict[str, Alert] = {}
+        for finding in findings:
+            if not finding.level.alerting or finding.severity is None:
+                continue
+            previous = self._open.get(finding.key)
+            first_seen = previous.first_seen if previous is not None else now
+            # A worse severity shortens the clock, counted from the first sighting.
+            within = self.config.alert_levels.for_severity(finding.severity).respond_within
+            title = f"{finding.component}: {finding.label} {finding.display}"
+            still_open[finding.key] = Alert(
+                key=finding.key,
+                title=title,
+                level=finding.level,
+                severity=finding.severity,
+                first_seen=first_seen,
+                respond_by=first_seen + within,
+                detail=finding.reason,
+            )
+        self._open = still_open
+        order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+        return tuple(sorted(still_open.values(), key=lambda a: (order[a.severity], a.first_seen)))
+
+
+class Monitor:
+    def __init__(
+        self,
+        config: Config,
+        sources: ServiceSources,
+        listener: Callable[[MonitorState], None],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.config = config
+        self.sources = sources
+        self.listener = listener
+        self.clock = clock
+        self.readings = Readings(database_missing=sources.database_missing)
+        self.alerts = AlertBook(config)
+        self.history: dict[str, deque[float]] = {}
+        self.paused = False
+        self.state: MonitorState | None = None
+        self._last_poll: dict[str, datetime] = {}
+        self._wake: dict[str, asyncio.Event] = {name: asyncio.Event() for name in SOURCE_NAMES}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def interval(self, source: str) -> float:
+        value: float = getattr(self.config.poll, source)
+        return value
+
+    def start(self) -> None:
+        pollers: dict[str, Callable[[], Awaitable[None]]] = {
+            "health": self._poll_health,
+            "database": self._poll_database,
+            "queue": self._poll_queue,
+            "hosts": self._poll_hosts,
+        }
+        for name, poll in pollers.items():
+            self._tasks.append(asyncio.create_task(self._loop(name, poll), name=f"poll-{name}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.sources.close()
+
+    def refresh_now(self) -> None:
+        for event in self._wake.values():
+            event.set()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused:
+            self.refresh_now()
+        self._publish()
+
+    async def _loop(self, name: str, poll: Callable[[], Awaitable[None]]) -> None:
+        wake = self._wake[name]
+        while True:
+            if not self.paused:
+                await poll()
+                self._last_poll[name] = self.clock()
+                self._publish(polled=name)
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.interval(name))
+
+    async def _poll_health(self) -> None:
+        self.readings = replace(self.readings, health=await self.sources.health.poll())
+
+    async def _poll_database(self) -> None:
+        self.readings = replace(self.readings, database=await self.sources.poll_database())
+
+    async def _poll_queue(self) -> None:
+        self.readings = replace(self.readings, queue=await self.sources.poll_queue())
+
+    async def _poll_hosts(self) -> None:
+        self.readings = replace(self.readings, hosts=await self.sources.hosts.poll())
+
+    def _stale(self, now: datetime) -> frozenset[str]:
+        return frozenset(
+            name
+            for name, at in self._last_poll.items()
+            if now - at > timedelta(seconds=2 * self.interval(name) + 5)
+        )
+
+    def _publish(self, polled: str | None = None) -> None:
+        now = self.clock()
+        findings = evaluate(self.config, self.readings)
+        for finding in findings:
+            # One history point per poll of the finding's own source.
+            if finding.value is not None and source_of(finding.component) == polled:
+                self.history.setdefault(finding.key, deque(maxlen=HISTORY_POINTS)).append(
+                    finding.value
+                )
+        self.state = MonitorState(
+            readings=self.readings,
+            findings=tuple(findings),
+            alerts=self.alerts.update(findings, now),
+            overall=overall(findings),
+            history={key: tuple(values) for key, values in self.history.items()},
+            stale=self._stale(now),
+            paused=self.paused,
+            updated_at=now,
+        )
+        self.listener(self.state)

@@ -1,0 +1,229 @@
+"""The hosts over SSH: memory, CPU, disk, load and which Kamal containers run.
+
+All hosts are polled concurrently; each keeps one SSH connection open between polls
+(keepalive on, host keys always verified against known_hosts) and runs its commands
+as concurrent channels on it.  CPU use needs two readings of ``/proc/stat``: the
+first poll of a host reports it as unknown, later polls use the delta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rainbow_tui.sources.host_parsing import (
+    ContainerInfo,
+    CpuTimes,
+    DiskUsage,
+    HostParseError,
+    LoadAvg,
+    cpu_percent,
+    parse_df,
+    parse_docker_ps_json,
+    parse_loadavg,
+    parse_meminfo,
+    parse_proc_stat,
+)
+
+if TYPE_CHECKING:
+    import asyncssh
+
+COMMAND_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SshTarget:
+    """How to reach one host; built from config so this module needs none."""
+
+    name: str
+    address: str
+    port: int
+    user: str
+    roles: tuple[str, ...]
+    known_hosts: str
+    client_keys: tuple[str, ...] = ()
+    connect_timeout_s: float = 10.0
+    keepalive_interval_s: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class HostSnapshot:
+    taken_at: datetime
+    name: str
+    roles: tuple[str, ...]
+    error: str | None = None
+    memory_percent: float | None = None
+    cpu_percent: float | None = None
+    load: LoadAvg | None = None
+    disks: tuple[DiskUsage, ...] = ()
+    containers: tuple[ContainerInfo, ...] = ()
+    # Commands that answered but could not be understood, with why.
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    def disk_percent(self, mount: str) -> float | None:
+        return next((disk.use_percent for disk in self.disks if disk.mount == mount), None)
+
+
+def describe_ssh_error(error: BaseException) -> str:
+    name = type(error).__name__
+    if isinstance(error, TimeoutError):
+        return "connection timed out"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if name == "HostKeyNotVerifiable":
+        return f"host key not verifiable (check known_hosts): {error}"
+    if name == "PermissionDenied":
+        return "permission denied (SSH key not accepted)"
+    if isinstance(error, OSError):
+        return f"unreachable: {error.strerror or error}"
+    if name in ("ConnectionLost", "DisconnectError", "ChannelOpenError"):
+        return f"connection lost: {error}"
+    return f"{name}: {error}"
+
+
+class HostProbe:
+    """One host: its connection, and the last CPU counters for the delta."""
+
+    def __init__(self, target: SshTarget, service: str, data_volume: str = "") -> None:
+        self.target = target
+        self.service = service
+        self.data_volume = data_volume
+        self._connection: asyncssh.SSHClientConnection | None = None
+        self._last_cpu: CpuTimes | None = None
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        import asyncssh  # imported on first use: not needed for the first frame
+
+        target = self.target
+        options: dict[str, object] = {}
+        if target.client_keys:
+            options["client_keys"] = list(target.client_keys)
+        connection = await asyncssh.connect(
+            target.address,
+            port=target.port,
+            username=target.user,
+            known_hosts=target.known_hosts,
+            connect_timeout=target.connect_timeout_s,
+            keepalive_interval=target.keepalive_interval_s,
+            **options,
+        )
+        return connection
+
+    async def _run(self, connection: asyncssh.SSHClientConnection, command: str) -> str:
+        result = await connection.run(command, check=False, timeout=COMMAND_TIMEOUT_S)
+        if result.exit_status not in (0, None):
+            stderr = str(result.stderr or "").strip().splitlines()
+            why = stderr[-1] if stderr else f"exit status {result.exit_status}"
+            raise HostParseError(f"`{command}` failed: {why}")
+        return str(result.stdout or "")
+
+    async def poll(self) -> HostSnapshot:
+        taken_at = datetime.now(UTC)
+        target = self.target
+        try:
+            if self._connection is None:
+                self._connection = await self._connect()
+            connection = self._connection
+            mounts = " ".join(["/", *([self.data_volume] if self.data_volume else [])])
+            outputs = await asyncio.gather(
+                self._run(connection, "cat /proc/meminfo"),
+                self._run(connection, "cat /proc/stat"),
+                self._run(connection, "cat /proc/loadavg"),
+                self._run(connection, f"df -P {mounts}"),
+                self._run(
+                    connection,
+                    f"docker ps --filter label=service={self.service} --format '{{{{json .}}}}'",
+                ),
+                return_exceptions=True,
+            )
+        except Exception as error:
+            await self.close()
+            return HostSnapshot(
+                taken_at, target.name, target.roles, error=describe_ssh_error(error)
+            )
+        lost = [
+            out
+            for out in outputs
+            if isinstance(out, BaseException) and not isinstance(out, HostParseError)
+        ]
+        if lost:
+            await self.close()
+            return HostSnapshot(
+                taken_at, target.name, target.roles, error=describe_ssh_error(lost[0])
+            )
+        return self._snapshot(taken_at, outputs)
+
+    def _snapshot(
+        self, taken_at: datetime, outputs: Sequence[str | BaseException]
+    ) -> HostSnapshot:
+        meminfo, stat, loadavg, df, docker = outputs
+        problems: list[str] = []
+        memory: float | None = None
+        cpu: float | None = None
+        load: LoadAvg | None = None
+        disks: tuple[DiskUsage, ...] = ()
+        containers: tuple[ContainerInfo, ...] = ()
+        try:
+            memory = parse_meminfo(_text(meminfo)).used_percent
+        except HostParseError as error:
+            problems.append(f"memory: {error}")
+        try:
+            current = parse_proc_stat(_text(stat))
+            if self._last_cpu is not None:
+                cpu = cpu_percent(self._last_cpu, current)
+            self._last_cpu = current
+        except HostParseError as error:
+            problems.append(f"cpu: {error}")
+        try:
+            load = parse_loadavg(_text(loadavg))
+        except HostParseError as error:
+            problems.append(f"load: {error}")
+        try:
+            disks = tuple(parse_df(_text(df)))
+        except HostParseError as error:
+            problems.append(f"disk: {error}")
+        try:
+            containers = tuple(parse_docker_ps_json(_text(docker)))
+        except HostParseError as error:
+            problems.append(f"containers: {error}")
+        return HostSnapshot(
+            taken_at,
+            self.target.name,
+            self.target.roles,
+            memory_percent=memory,
+            cpu_percent=cpu,
+            load=load,
+            disks=disks,
+            containers=containers,
+            problems=tuple(problems),
+        )
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+            with contextlib.suppress(TimeoutError, OSError):
+                await asyncio.wait_for(connection.wait_closed(), 2)
+
+
+def _text(output: str | BaseException) -> str:
+    if isinstance(output, BaseException):
+        raise output if isinstance(output, HostParseError) else HostParseError(str(output))
+    return output
+
+
+class HostsSource:
+    """Every configured host, polled concurrently."""
+
+    def __init__(self, probes: list[HostProbe]) -> None:
+        self.probes = probes
+
+    async def poll(self) -> tuple[HostSnapshot, ...]:
+        return tuple(await asyncio.gather(*(probe.poll() for probe in self.probes)))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(probe.close() for probe in self.probes))

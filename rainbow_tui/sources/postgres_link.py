@@ -1,0 +1,107 @@
+"""One monitoring connection to PostgreSQL, shared by the database and queue sources.
+
+The session is read-only, named ``rainbow-tui`` (so our own queries can be left out
+of what we show) and has a statement timeout below the poll interval, so a slow
+server cannot pile polls up.  A lost connection is reopened on the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    import asyncpg
+
+APPLICATION_NAME = "rainbow-tui"
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be asked; ``str()`` says why in words."""
+
+
+def describe_database_error(error: BaseException) -> str:
+    name = type(error).__name__
+    text = str(error).strip().splitlines()[0] if str(error).strip() else name
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is PostgreSQL running?)"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError):
+        return f"unreachable: {error.strerror or text}"
+    if name == "QueryCanceledError":
+        return f"query cancelled by statement_timeout: {text}"
+    if name in ("ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError"):
+        return f"connection lost: {text}"
+    if name == "AdminShutdownError":
+        return "server is shutting down"
+    return f"{name}: {text}"
+
+
+def _connection_is_suspect(error: BaseException) -> bool:
+    """Whether the connection must be reopened after ``error``.
+
+    A plain SQL error (a missing table, a cancelled statement) leaves the session
+    usable; connection exceptions (SQLSTATE 08) and operator intervention (57, e.g.
+    the server restarting) do not.
+    """
+    sqlstate = getattr(error, "sqlstate", None)
+    if not isinstance(sqlstate, str):
+        return True
+    return sqlstate.startswith(("08", "57")) and sqlstate != "57014"  # 57014: cancelled
+
+
+class PostgresLink:
+    def __init__(
+        self,
+        dsn: str,
+        statement_timeout_ms: int = 2000,
+        connect_timeout_s: float = 5.0,
+        read_only: bool = True,
+    ) -> None:
+        self.dsn = dsn
+        self.statement_timeout_ms = statement_timeout_ms
+        self.connect_timeout_s = connect_timeout_s
+        self.read_only = read_only
+        self._connection: asyncpg.Connection | None = None
+        # One asyncpg connection runs one statement at a time.
+        self._lock = asyncio.Lock()
+
+    async def _connect(self) -> asyncpg.Connection:
+        import asyncpg  # imported on first use: it is not needed for the first frame
+
+        settings = {
+            "application_name": APPLICATION_NAME,
+            "statement_timeout": str(self.statement_timeout_ms),
+            "default_transaction_read_only": "on" if self.read_only else "off",
+        }
+        connection: asyncpg.Connection = await asyncpg.connect(
+            self.dsn, timeout=self.connect_timeout_s, server_settings=settings
+        )
+        return connection
+
+    async def fetch_json(self, sql: str, *args: Any) -> Any:
+        """Run a statement returning one JSON value and decode it."""
+        async with self._lock:
+            try:
+                if self._connection is None or self._connection.is_closed():
+                    self._connection = await self._connect()
+                value = await self._connection.fetchval(sql, *args)
+            except Exception as error:
+                if _connection_is_suspect(error):
+                    await self._drop()
+                raise DatabaseUnavailable(describe_database_error(error)) from error
+        return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            connection.terminate()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._connection is not None and not self._connection.is_closed():
+                await self._connection.close(timeout=2)
+            self._connection = None

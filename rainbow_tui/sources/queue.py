@@ -1,0 +1,213 @@
+"""Solid Queue, read straight from its tables (DESIGN.md §2).
+
+Counts come from the ``*_executions`` tables (finished jobs are kept in
+``solid_queue_jobs``) and stop at a cap: past what the thresholds need, "2000+"
+says as much as 100 000 and costs a fraction of a full count.  Failures are grouped
+by exception class over the latest ones only, for the same reason.  One statement
+per refresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
+
+# Heartbeats come every 60 s; Solid Queue itself treats 5 minutes of silence as dead.
+DEAD_AFTER_S = 300.0
+DEFAULT_COUNT_CAP = 2000
+FAILED_SAMPLE = 1000
+
+
+def _capped(table: str) -> str:
+    return f"(SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT $1) AS capped)"
+
+
+QUEUE_SQL = f"""
+SELECT json_build_object(
+    'ready', {_capped("solid_queue_ready_executions")},
+    'scheduled', {_capped("solid_queue_scheduled_executions")},
+    'claimed', {_capped("solid_queue_claimed_executions")},
+    'blocked', {_capped("solid_queue_blocked_executions")},
+    'failed', {_capped("solid_queue_failed_executions")},
+    'ready_by_queue', (SELECT coalesce(json_object_agg(queue_name, n), '{{}}') FROM (
+        SELECT queue_name, count(*) AS n FROM (
+            SELECT queue_name FROM solid_queue_ready_executions LIMIT $1) AS r
+        GROUP BY queue_name) AS q),
+    -- job ids grow with time, so the oldest ready rows sit at the start of the
+    -- job_id index; a retried job keeps its old id, hence min() over a few.
+    'oldest_ready_s', (SELECT extract(epoch FROM now() - min(created_at)) FROM (
+        SELECT created_at FROM solid_queue_ready_executions ORDER BY job_id LIMIT 100) AS o),
+    'longest_claimed', (SELECT coalesce(json_agg(c), '[]') FROM (
+        SELECT c.job_id, j.class_name, j.queue_name, c.process_id,
+               extract(epoch FROM now() - c.created_at) AS running_s
+        FROM solid_queue_claimed_executions AS c
+        JOIN solid_queue_jobs AS j ON j.id = c.job_id
+        ORDER BY c.created_at LIMIT 10) AS c),
+    'failed_by_class', (SELECT coalesce(json_agg(f), '[]') FROM (
+        SELECT coalesce(substring(error FROM '"exception_class"\\s*:\\s*"([^"]*)"'), '?')
+                   AS exception_class,
+               count(*) AS count,
+               max(created_at) AS latest_at,
+               (array_agg(substring(error FROM '"message"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"')
+                   ORDER BY id DESC))[1] AS latest_message,
+               (array_agg(job_id ORDER BY id DESC))[1] AS latest_job_id
+        FROM (SELECT id, job_id, error, created_at FROM solid_queue_failed_executions
+              ORDER BY id DESC LIMIT $2) AS recent
+        GROUP BY 1 ORDER BY count(*) DESC LIMIT 20) AS f),
+    'paused', (SELECT coalesce(json_agg(queue_name ORDER BY queue_name), '[]')
+               FROM solid_queue_pauses),
+    'processes', (SELECT coalesce(json_agg(p), '[]') FROM (
+        SELECT id, kind, hostname, pid, name,
+               extract(epoch FROM now() - last_heartbeat_at) AS heartbeat_age_s
+        FROM solid_queue_processes ORDER BY kind, hostname, pid) AS p)
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CappedCount:
+    """A count that stops at ``cap``; ``capped`` means "at least this many"."""
+
+    value: int
+    capped: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.value:,}+" if self.capped else f"{self.value:,}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    job_id: int
+    class_name: str
+    queue_name: str
+    process_id: int | None
+    running_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FailureGroup:
+    exception_class: str
+    count: int
+    latest_at: str
+    latest_message: str
+    latest_job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueProcess:
+    id: int
+    kind: str
+    hostname: str
+    pid: int
+    name: str
+    heartbeat_age_s: float
+
+    @property
+    def dead(self) -> bool:
+        return self.heartbeat_age_s > DEAD_AFTER_S
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    taken_at: datetime
+    error: str | None = None
+    ready: CappedCount | None = None
+    scheduled: CappedCount | None = None
+    claimed: CappedCount | None = None
+    blocked: CappedCount | None = None
+    failed: CappedCount | None = None
+    ready_by_queue: dict[str, int] = field(default_factory=dict)
+    oldest_ready_s: float | None = None
+    longest_claimed: tuple[ClaimedJob, ...] = ()
+    failed_by_class: tuple[FailureGroup, ...] = ()
+    paused: tuple[str, ...] = ()
+    processes: tuple[QueueProcess, ...] = ()
+
+    @property
+    def longest_running_s(self) -> float | None:
+        if self.error is not None:
+            return None
+        return max((job.running_s for job in self.longest_claimed), default=0.0)
+
+
+def _unescape_json_string(text: str | None) -> str:
+    """The message was cut out of JSON text by a regex; undo its escapes."""
+    if not text:
+        return ""
+    import msgspec
+
+    try:
+        decoded = msgspec.json.decode(f'"{text}"'.encode())
+    except msgspec.DecodeError:
+        return text
+    return decoded if isinstance(decoded, str) else text
+
+
+def _count(data: dict[str, Any], key: str, cap: int) -> CappedCount:
+    value = int(data[key])
+    return CappedCount(min(value, cap), capped=value > cap)
+
+
+class QueueSource:
+    def __init__(self, link: PostgresLink, count_cap: int = DEFAULT_COUNT_CAP) -> None:
+        self.link = link
+        self.count_cap = count_cap
+
+    async def poll(self) -> QueueSnapshot:
+        taken_at = datetime.now(UTC)
+        try:
+            # Ask for one row more than the cap, so "exactly cap" and "more" differ.
+            data = await self.link.fetch_json(QUEUE_SQL, self.count_cap + 1, FAILED_SAMPLE)
+        except DatabaseUnavailable as error:
+            problem = str(error)
+            if "UndefinedTableError" in problem:
+                problem = f"Solid Queue tables not found in this database ({problem})"
+            return QueueSnapshot(taken_at, error=problem)
+        cap = self.count_cap
+        return QueueSnapshot(
+            taken_at,
+            ready=_count(data, "ready", cap),
+            scheduled=_count(data, "scheduled", cap),
+            claimed=_count(data, "claimed", cap),
+            blocked=_count(data, "blocked", cap),
+            failed=_count(data, "failed", cap),
+            ready_by_queue={str(k): int(v) for k, v in data["ready_by_queue"].items()},
+            oldest_ready_s=(
+                float(data["oldest_ready_s"]) if data["oldest_ready_s"] is not None else None
+            ),
+            longest_claimed=tuple(
+                ClaimedJob(
+                    int(row["job_id"]),
+                    str(row["class_name"]),
+                    str(row["queue_name"]),
+                    row["process_id"],
+                    float(row["running_s"]),
+                )
+                for row in data["longest_claimed"]
+            ),
+            failed_by_class=tuple(
+                FailureGroup(
+                    str(row["exception_class"]),
+                    int(row["count"]),
+                    str(row["latest_at"]),
+                    _unescape_json_string(row["latest_message"]),
+                    int(row["latest_job_id"]),
+                )
+                for row in data["failed_by_class"]
+            ),
+            paused=tuple(str(name) for name in data["paused"]),
+            processes=tuple(
+                QueueProcess(
+                    int(row["id"]),
+                    str(row["kind"]),
+                    str(row["hostname"] or ""),
+                    int(row["pid"]),
+                    str(row["name"] or ""),
+                    float(row["heartbeat_age_s"]),
+                )
+                for row in data["processes"]
+            ),
+        )

@@ -1,0 +1,87 @@
+"""Every source of one configured service, built from config, polled together."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+from rainbow_tui.config import Config, expand_path
+from rainbow_tui.sources.database import DatabaseSnapshot, DatabaseSource
+from rainbow_tui.sources.health import HealthSnapshot, HealthSource
+from rainbow_tui.sources.hosts import HostProbe, HostSnapshot, HostsSource, SshTarget
+from rainbow_tui.sources.postgres_link import PostgresLink
+from rainbow_tui.sources.queue import QueueSnapshot, QueueSource
+
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """The latest snapshot of each source (None: not polled yet)."""
+
+    health: HealthSnapshot | None = None
+    database: DatabaseSnapshot | None = None
+    queue: QueueSnapshot | None = None
+    hosts: tuple[HostSnapshot, ...] = ()
+    # Why the database is not watched at all, e.g. the DSN variable is unset.
+    database_missing: str | None = None
+
+
+class ServiceSources:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.health = HealthSource(config.service.health_url, config.service.health_timeout_s)
+        dsn = os.environ.get(config.database.dsn_env, "")
+        self.database_missing: str | None = None
+        self.link: PostgresLink | None = None
+        self.database: DatabaseSource | None = None
+        self.queue: QueueSource | None = None
+        if dsn:
+            self.link = PostgresLink(
+                dsn,
+                statement_timeout_ms=config.database.statement_timeout_ms,
+                connect_timeout_s=config.database.connect_timeout_s,
+            )
+            self.database = DatabaseSource(self.link)
+            self.queue = QueueSource(self.link)
+        else:
+            self.database_missing = (
+                f"not configured: set ${config.database.dsn_env} to the database DSN"
+            )
+        self.hosts = HostsSource([self._probe(host.name) for host in config.hosts])
+
+    def _probe(self, name: str) -> HostProbe:
+        config = self.config
+        host = config.host(name)
+        assert host is not None
+        target = SshTarget(
+            name=host.name,
+            address=host.address,
+            port=host.port or config.ssh.port,
+            user=host.user or config.ssh.user,
+            roles=host.roles,
+            known_hosts=str(expand_path(config.ssh.known_hosts)),
+            client_keys=tuple(str(expand_path(key)) for key in config.ssh.client_keys),
+            connect_timeout_s=config.ssh.connect_timeout_s,
+            keepalive_interval_s=config.ssh.keepalive_interval_s,
+        )
+        data_volume = config.database.data_volume if host.name == config.database.host else ""
+        return HostProbe(target, config.service.kamal_service, data_volume)
+
+    async def poll_database(self) -> DatabaseSnapshot | None:
+        return await self.database.poll() if self.database is not None else None
+
+    async def poll_queue(self) -> QueueSnapshot | None:
+        return await self.queue.poll() if self.queue is not None else None
+
+    async def poll_all(self) -> Readings:
+        """One round of every source, concurrently."""
+        health, database, queue, hosts = await asyncio.gather(
+            self.health.poll(), self.poll_database(), self.poll_queue(), self.hosts.poll()
+        )
+        return Readings(health, database, queue, hosts, self.database_missing)
+
+    async def close(self) -> None:
+        closers = [self.health.close(), self.hosts.close()]
+        if self.link is not None:
+            closers.append(self.link.close())
+        await asyncio.gather(*closers, return_exceptions=True)

@@ -1,0 +1,100 @@
+"""The dashboard: is Shiojiri Rainbow Seeker healthy, and if not, what is wrong.
+
+Four panes.  At 120 columns and more they sit in a 2×2 grid; below that one pane
+fills the screen and 1–4 switch between them, so every pane stays readable at 80×24.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from rainbow_tui.monitor import MonitorState
+from widgets.alerts_bar import AlertsBar
+from widgets.components_pane import ComponentsPane
+from widgets.database_pane import DatabasePane
+from widgets.jobs_pane import JobsPane
+from widgets.log_pane import LogPane
+from widgets.state_header import StateHeader
+
+PANE_IDS = ("components", "logs", "database", "jobs")
+PANE_TITLES = ("Components", "Logs", "Database", "Jobs")
+
+
+class DashboardScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (120, "-wide"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "pane(0)", "Components", show=False),
+        Binding("2", "pane(1)", "Logs", show=False),
+        Binding("3", "pane(2)", "Database", show=False),
+        Binding("4", "pane(3)", "Jobs", show=False),
+        Binding("r", "refresh_now", "Refresh"),
+        Binding("p", "toggle_pause", "Pause"),
+    ]
+
+    def __init__(self, service: str, read_only: bool) -> None:
+        super().__init__()
+        self.service = service
+        self.read_only = read_only
+        self.current_pane = 0
+
+    def compose(self) -> ComposeResult:
+        yield StateHeader("starting…", id="state-header")
+        yield AlertsBar("", id="alerts-bar")
+        yield Static(id="pane-tabs")
+        with Container(id="panes"):
+            yield ComponentsPane(id="components", classes="pane -current")
+            yield LogPane(id="logs", classes="pane")
+            yield DatabasePane(id="database", classes="pane")
+            yield JobsPane(id="jobs", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_tabs()
+
+    def show_state(self, state: MonitorState) -> None:
+        self.query_one(StateHeader).show(self.service, state, self.read_only)
+        self.query_one(AlertsBar).show(state.alerts, state.updated_at)
+        self.query_one(ComponentsPane).show(state)
+        self.query_one(DatabasePane).show(state)
+        self.query_one(JobsPane).show(state)
+
+    def _show_tabs(self) -> None:
+        tabs = "  ".join(
+            f"[reverse] {index + 1} {title} [/]"
+            if index == self.current_pane
+            else f" {index + 1} {title} "
+            for index, title in enumerate(PANE_TITLES)
+        )
+        self.query_one("#pane-tabs", Static).update(tabs)
+
+    def action_pane(self, index: int) -> None:
+        """Show pane ``index`` (narrow), or focus it; again on a focused pane maximises it."""
+        pane = self.query_one(f"#{PANE_IDS[index]}", VerticalScroll)
+        if self.current_pane == index and self.has_class("-wide"):
+            if self.maximized is pane:
+                self.minimize()
+            else:
+                self.maximize(pane, container=False)
+        elif self.maximized is not None:
+            self.minimize()
+        for other in self.query(".pane"):
+            other.set_class(other is pane, "-current")
+        self.current_pane = index
+        self._show_tabs()
+        focusable = pane.query("DataTable").first() if pane.query("DataTable") else pane
+        focusable.focus()
+
+    def action_refresh_now(self) -> None:
+        self.app.call_later(self.app.action_refresh_now)  # type: ignore[attr-defined]
+
+    def action_toggle_pause(self) -> None:
+        self.app.call_later(self.app.action_toggle_pause)  # type: ignore[attr-defined]

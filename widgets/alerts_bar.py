@@ -1,0 +1,49 @@
+"""The alerts bar: severity, what, since when, and the time left to respond."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.text import Text
+from textual.widgets import Static
+
+from rainbow_tui.levels import Alert
+from widgets.level_style import LEVEL_STYLE, inert
+
+MAX_SHOWN = 4
+
+
+def _clock(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+    return f"-{text}" if delta.total_seconds() < 0 else text
+
+
+def render_alerts(alerts: tuple[Alert, ...], now: datetime) -> Text:
+    if not alerts:
+        return Text("No open alerts", style="green")
+    lines = Text()
+    for index, alert in enumerate(alerts[:MAX_SHOWN]):
+        if index:
+            lines.append("\n")
+        left = alert.time_left(now)
+        lines.append(f" {alert.severity.upper():8} ", style=LEVEL_STYLE[alert.level])
+        lines.append(" ")
+        lines.append_text(inert(alert.title))
+        lines.append(f"  since {alert.first_seen.astimezone():%H:%M:%S}")
+        overdue = left.total_seconds() < 0
+        lines.append(
+            f"  respond {'OVERDUE ' if overdue else 'within '}{_clock(left)}",
+            style="bold" if overdue else "",
+        )
+    if len(alerts) > MAX_SHOWN:
+        lines.append(f"\n … and {len(alerts) - MAX_SHOWN} more")
+    return lines
+
+
+class AlertsBar(Static):
+    def show(self, alerts: tuple[Alert, ...], now: datetime) -> None:
+        self.update(render_alerts(alerts, now))
+        self.set_class(bool(alerts), "-alerting")

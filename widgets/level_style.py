@@ -1,0 +1,38 @@
+"""How a level looks: always a word, and a colour where the terminal has one.
+
+Colour is never the only signal (NO_COLOR, monochrome and 256-colour terminals),
+so every level is also spelled out.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from rainbow_tui.levels import Level
+
+LEVEL_WORD = {
+    Level.NORMAL: "OK",
+    Level.ELEVATED: "ELEVATED",
+    Level.WARNING: "WARNING",
+    Level.CRITICAL: "CRITICAL",
+    Level.UNKNOWN: "UNKNOWN",
+}
+
+LEVEL_STYLE = {
+    Level.NORMAL: "green",
+    Level.ELEVATED: "yellow",
+    Level.WARNING: "bold black on yellow",
+    Level.CRITICAL: "bold white on red",
+    Level.UNKNOWN: "dim",
+}
+
+
+def level_badge(level: Level) -> Text:
+    return Text(f" {LEVEL_WORD[level]} ", style=LEVEL_STYLE[level])
+
+
+def inert(text: str) -> Text:
+    """Remote text as plain, inert ``Text``: no markup, no terminal control."""
+    from rainbow_tui.logs.lines import make_inert
+
+    return Text(make_inert(text))

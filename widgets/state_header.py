@@ -1,0 +1,24 @@
+"""The header line: the service, its overall state, and how fresh the data is."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from rainbow_tui.monitor import MonitorState
+from widgets.level_style import level_badge
+
+
+class StateHeader(Static):
+    def show(self, service: str, state: MonitorState, read_only: bool) -> None:
+        line = Text()
+        line.append(f" {service} ", style="bold")
+        line.append_text(level_badge(state.overall))
+        line.append(f"  updated {state.updated_at.astimezone():%H:%M:%S}")
+        if state.stale:
+            line.append(f"  STALE: {', '.join(sorted(state.stale))}", style="bold")
+        if state.paused:
+            line.append("  PAUSED (p resumes)", style="bold")
+        if read_only:
+            line.append("  read-only")
+        self.update(line)
