@@ -7,9 +7,11 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class HealthSnapshot:
 
 
 def _describe_http_error(error: httpx.HTTPError, timeout_s: float) -> str:
+    import httpx
+
     if isinstance(error, httpx.TimeoutException):
         return f"timed out after {timeout_s:g} s"
     cause = error.__cause__ or error.__context__
@@ -48,6 +52,8 @@ class HealthSource:
         self._client: httpx.AsyncClient | None = None
 
     async def poll(self) -> HealthSnapshot:
+        import httpx  # imported on first use: not needed for the first frame
+
         taken_at = datetime.now(UTC)
         if self._client is None:
             # No redirects: /up answering with a redirect is itself a fault to show.

@@ -1,0 +1,32 @@
+# The two set-up commands of the README.  Each creates .venv on first use with
+# nothing but Python >= 3.11, then: `make demo` opens the console on the embedded
+# demo stack, `make test` runs ruff, mypy --strict and the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench check-demo clean
+
+$(BIN)/rainbow-tui: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "rainbow-tui needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/rainbow-tui
+	$(BIN)/rainbow-tui demo
+
+check-demo: $(BIN)/rainbow-tui
+	$(BIN)/rainbow-tui check --demo
+
+test: $(BIN)/rainbow-tui
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+bench: $(BIN)/rainbow-tui
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

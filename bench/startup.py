@@ -1,0 +1,79 @@
+"""Launch → first dashboard frame, against a minimal Textual app.
+
+Each run is a fresh interpreter (imports included, as a user pays them); the
+parent times from spawning it until the child reports its first frame painted.
+Both apps run headless at 120×40; the two kinds alternate so drift hits both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.report import Row, median
+
+REPO = Path(__file__).resolve().parent.parent
+RUNS = 7
+
+MINIMAL_APP = """
+from textual.app import App
+from textual.widgets import Static
+
+class Minimal(App[None]):
+    def compose(self):
+        yield Static("hello")
+    def on_mount(self):
+        self.call_after_refresh(self.first_frame)
+    def first_frame(self):
+        print("FIRST-FRAME", flush=True)
+        self.exit()
+
+Minimal().run(headless=True, size=(120, 40))
+"""
+
+# The console's own start: parse the CLI's config, build the app, paint the
+# dashboard.  The monitor starts after the first frame, so no host is contacted.
+RAINBOW_APP = f"""
+from pathlib import Path
+from rainbow_tui.config import load_config
+from rainbow_tui.app import RainbowApp
+
+class Timed(RainbowApp):
+    def _start_monitor(self):
+        print("FIRST-FRAME", flush=True)
+        self.exit()
+
+Timed(load_config(Path({str(REPO / "config.toml")!r}))).run(headless=True, size=(120, 40))
+"""
+
+
+def _time_to_first_frame(code: str) -> float:
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if "FIRST-FRAME" in line:
+            elapsed = time.perf_counter() - started
+            break
+    else:
+        raise RuntimeError("the app exited without painting a frame")
+    child.wait(timeout=30)
+    return elapsed
+
+
+def bench_startup() -> list[Row]:
+    minimal: list[float] = []
+    rainbow: list[float] = []
+    _time_to_first_frame(MINIMAL_APP)  # warm the OS file cache for both
+    _time_to_first_frame(RAINBOW_APP)
+    for _ in range(RUNS):
+        minimal.append(_time_to_first_frame(MINIMAL_APP))
+        rainbow.append(_time_to_first_frame(RAINBOW_APP))
+    return [
+        Row("launch -> first dashboard frame (median)", median(rainbow), median(minimal), "s",
+            "<= 1.5x minimal Textual app")
+    ]

@@ -1,0 +1,64 @@
+"""The shape DESIGN.md §3 asks for, checked rather than hoped for."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+APP_SHELL = {"app.py", "cli.py", "__main__.py"}
+UI_PACKAGES = ("textual", "screens", "widgets")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_core_imports_no_textual() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)} imports {sorted(_imports(path) & set(UI_PACKAGES))}"
+        for path in (REPO / "rainbow_tui").rglob("*.py")
+        if path.name not in APP_SHELL or path.parent.name != "rainbow_tui"
+        if _imports(path) & set(UI_PACKAGES)
+    ]
+    assert offenders == []
+
+
+def test_widgets_never_import_screens() -> None:
+    offenders = [p.name for p in (REPO / "widgets").glob("*.py") if "screens" in _imports(p)]
+    assert offenders == []
+
+
+def test_one_screen_per_module() -> None:
+    for path in (REPO / "screens").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        screens = [
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.ClassDef)
+            and any("Screen" in ast.unparse(base) for base in node.bases)
+        ]
+        assert len(screens) <= 1, f"{path.name} defines {screens}"
+
+
+def test_heavy_clients_not_imported_before_first_frame() -> None:
+    """asyncssh, asyncpg and httpx load on first use, not when the app is built."""
+    code = (
+        "import sys\n"
+        "from rainbow_tui.app import make_app\n"
+        "from rainbow_tui.cli import build_parser\n"
+        "print(sorted(m for m in ('asyncssh', 'asyncpg', 'httpx') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
