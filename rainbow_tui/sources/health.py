@@ -30,14 +30,23 @@ class HealthSnapshot:
         return self.error is None and self.status == 200
 
 
+def describe_ssl_error(error: ssl.SSLError) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS error: certificate verify failed: {error.verify_message}"
+    return f"TLS error: {error.reason or error}"
+
+
 def _describe_http_error(error: httpx.HTTPError, timeout_s: float) -> str:
     import httpx
 
     if isinstance(error, httpx.TimeoutException):
         return f"timed out after {timeout_s:g} s"
-    cause = error.__cause__ or error.__context__
-    if isinstance(cause, ssl.SSLError) or "SSL" in type(cause).__name__:
-        return f"TLS error: {cause}"
+    # httpx wraps httpcore's error, which wraps the ssl module's: walk the chain.
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return describe_ssl_error(cause)
+        cause = cause.__cause__ or cause.__context__
     if isinstance(error, httpx.ConnectError):
         return f"unreachable: {error or type(error).__name__}"
     return f"{type(error).__name__}: {error}"
@@ -93,7 +102,7 @@ async def certificate_days_left(url: str, timeout_s: float) -> tuple[float | Non
     except TimeoutError:
         return None, f"TLS handshake timed out after {timeout_s:g} s"
     except ssl.SSLError as error:
-        return None, f"TLS error: {error.reason or error}"
+        return None, describe_ssl_error(error)
     except OSError as error:
         return None, f"unreachable: {error.strerror or error}"
     try:
