@@ -8,7 +8,8 @@ server cannot pile polls up.  A lost connection is reopened on the next poll.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import asyncpg
 
 APPLICATION_NAME = "rainbow-tui"
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(Exception):
@@ -82,17 +84,28 @@ class PostgresLink:
         )
         return connection
 
-    async def fetch_json(self, sql: str, *args: Any) -> Any:
-        """Run a statement returning one JSON value and decode it."""
+    async def with_connection(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``work`` on the (re)opened connection, one caller at a time.
+
+        Any failure comes out as ``DatabaseUnavailable`` with the reason in words.
+        """
         async with self._lock:
             try:
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await self._connect()
-                value = await self._connection.fetchval(sql, *args)
+                return await work(self._connection)
             except Exception as error:
                 if _connection_is_suspect(error):
                     await self._drop()
                 raise DatabaseUnavailable(describe_database_error(error)) from error
+
+    async def fetch_json(self, sql: str, *args: Any) -> Any:
+        """Run a statement returning one JSON value and decode it."""
+
+        async def fetch(connection: asyncpg.Connection) -> Any:
+            return await connection.fetchval(sql, *args)
+
+        value = await self.with_connection(fetch)
         return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
     async def _drop(self) -> None:
