@@ -11,6 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from rainbow_tui.actions import DatabaseActions
 from rainbow_tui.config import Config
 from rainbow_tui.monitor import Monitor, MonitorState
 from rainbow_tui.sources.service_sources import ServiceSources
@@ -46,6 +47,8 @@ class RainbowApp(App[int]):
     def _start_monitor(self) -> None:
         sources = self.sources or ServiceSources(self.config)
         self.monitor = Monitor(self.config, sources, self._on_state)
+        if sources.link is not None:
+            self.dashboard.actions = DatabaseActions(sources.link)
         self.monitor.start()
 
     def _on_state(self, state: MonitorState) -> None:

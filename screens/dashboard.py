@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from rainbow_tui.actions import ActionResult, DatabaseActions
 from rainbow_tui.monitor import MonitorState
+from screens.confirm import ConfirmScreen
+from widgets.action_request import ActionRequest
 from widgets.alerts_bar import AlertsBar
 from widgets.components_pane import ComponentsPane
 from widgets.database_pane import DatabasePane
@@ -27,10 +31,7 @@ PANE_TITLES = ("Components", "Logs", "Database", "Jobs")
 
 
 class DashboardScreen(Screen[None]):
-    HORIZONTAL_BREAKPOINTS = [
-        (0, "-narrow"),
-        (120, "-wide"),
-    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "pane(0)", "Components", show=False),
         Binding("2", "pane(1)", "Logs", show=False),
@@ -45,6 +46,33 @@ class DashboardScreen(Screen[None]):
         self.service = service
         self.read_only = read_only
         self.current_pane = 0
+        # Set by the app once the database is watched; None: no actions possible.
+        self.actions: DatabaseActions | None = None
+
+    @on(ActionRequest)
+    def _confirm_action(self, request: ActionRequest) -> None:
+        if self.read_only:
+            return
+        if self.actions is None:
+            self.notify("No database connection: actions are unavailable", severity="error")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(request)
+
+        self.app.push_screen(ConfirmScreen(request.title, request.target), answered)
+
+    @work(exit_on_error=False, group="actions")
+    async def _run_action(self, request: ActionRequest) -> None:
+        assert self.actions is not None
+        result: ActionResult = await getattr(self.actions, request.verb)(request.argument)
+        pane = (
+            self.query_one(DatabasePane) if "backend" in request.verb else self.query_one(JobsPane)
+        )
+        pane.show_action_result(result.ok, result.message)
+        self.notify(result.message, severity="information" if result.ok else "error")
+        self.action_refresh_now()
 
     def compose(self) -> ComposeResult:
         yield StateHeader("starting…", id="state-header")
@@ -53,8 +81,8 @@ class DashboardScreen(Screen[None]):
         with Container(id="panes"):
             yield ComponentsPane(id="components", classes="pane -current")
             yield LogPane(id="logs", classes="pane")
-            yield DatabasePane(id="database", classes="pane")
-            yield JobsPane(id="jobs", classes="pane")
+            yield DatabasePane(id="database", classes="pane", read_only=self.read_only)
+            yield JobsPane(id="jobs", classes="pane", read_only=self.read_only)
         yield Footer()
 
     def on_mount(self) -> None:

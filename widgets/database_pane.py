@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from rainbow_tui.monitor import MonitorState
 from rainbow_tui.sources.database import DatabaseSnapshot
+from widgets.action_request import ActionRequest
 from widgets.finding_table import FindingTable
+from widgets.keyed_rows import sync_rows
 from widgets.level_style import inert
 
 QUERY_COLUMNS = ("pid", "duration", "user", "application", "state", "wait", "query")
@@ -17,12 +22,48 @@ QUERY_COLUMNS = ("pid", "duration", "user", "application", "state", "wait", "que
 
 class DatabasePane(VerticalScroll):
     BORDER_TITLE = "3 Database"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "signal_backend('cancel_backend')", "Cancel query"),
+        Binding("k", "signal_backend('terminate_backend')", "Terminate backend"),
+    ]
+
+    def __init__(
+        self, *, read_only: bool = False, id: str | None = None, classes: str = ""
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.read_only = read_only
+        self._latest: DatabaseSnapshot | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Under --read-only the actions are not merely refused: they are not offered.
+        return not (self.read_only and action == "signal_backend")
+
+    def action_signal_backend(self, verb: str) -> None:
+        table: DataTable[Text] = self.query_one("#queries-table", DataTable)
+        if self._latest is None or table.row_count == 0:
+            self.notify("Select a query in the table first", severity="warning")
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        query = next((q for q in self._latest.longest if str(q.pid) == key), None)
+        if query is None:
+            return
+        what = "Cancel the query of" if verb == "cancel_backend" else "Terminate"
+        target = (
+            f"backend {query.pid} · user {query.user} · {query.application or 'no application'}"
+            f" · running {query.duration_ms / 1000:,.1f} s\n{' '.join(query.query.split())[:300]}"
+        )
+        self.post_message(ActionRequest(verb, query.pid, f"{what} backend {query.pid}?", target))
+
+    def show_action_result(self, ok: bool, message: str) -> None:
+        result = self.query_one("#database-action", Static)
+        result.update(Text(("✔ " if ok else "✘ ") + message))
 
     def compose(self) -> ComposeResult:
         yield FindingTable(id="database-table")
         yield Static(id="database-summary", classes="pane-summary")
         queries: DataTable[Text] = DataTable(id="queries-table", cursor_type="row")
         yield queries
+        yield Static(id="database-action", classes="action-result")
 
     def on_mount(self) -> None:
         queries: DataTable[Text] = self.query_one("#queries-table", DataTable)
@@ -38,6 +79,7 @@ class DatabasePane(VerticalScroll):
                 Text("stale: showing the last data seen" if "database" in state.stale else "")
             )
         else:
+            self._latest = database
             summary.update(self._summary(database))
             self._show_queries(database)
         self.set_class("database" in state.stale, "-stale")
@@ -54,22 +96,19 @@ class DatabasePane(VerticalScroll):
 
     def _show_queries(self, database: DatabaseSnapshot) -> None:
         table: DataTable[Text] = self.query_one("#queries-table", DataTable)
-        wanted = {str(query.pid): query for query in database.longest}
-        for key in [str(row.value) for row in table.rows]:
-            if key not in wanted:
-                table.remove_row(key)
-        for key, query in wanted.items():
-            cells = (
-                Text(key),
-                Text(f"{query.duration_ms / 1000:,.1f} s"),
-                inert(query.user),
-                inert(query.application),
-                inert(query.state),
-                inert(query.wait),
-                inert(" ".join(query.query.split())[:300]),
-            )
-            if key in table.rows:
-                for column, cell in zip(QUERY_COLUMNS, cells, strict=True):
-                    table.update_cell(key, column, cell)
-            else:
-                table.add_row(*cells, key=key)
+        sync_rows(
+            table,
+            QUERY_COLUMNS,
+            {
+                str(query.pid): (
+                    Text(str(query.pid)),
+                    Text(f"{query.duration_ms / 1000:,.1f} s"),
+                    inert(query.user),
+                    inert(query.application),
+                    inert(query.state),
+                    inert(query.wait),
+                    inert(" ".join(query.query.split())[:300]),
+                )
+                for query in database.longest
+            },
+        )

@@ -1,70 +1,173 @@
-"""Pane 4: Solid Queue — counts, latency, failures by class, processes."""
+"""Pane 4: Solid Queue — counts, latency, failures by class, queues, processes."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from rainbow_tui.monitor import MonitorState
-from rainbow_tui.sources.queue import QueueSnapshot
+from rainbow_tui.sources.queue import FailureGroup, QueueSnapshot
+from widgets.action_request import ActionRequest
 from widgets.finding_table import FindingTable
+from widgets.keyed_rows import sync_rows
 from widgets.level_style import inert
 
 FAILURE_COLUMNS = ("exception", "count", "latest", "message")
+QUEUE_COLUMNS = ("queue", "ready", "state")
+FAILURE_ACTIONS = ("retry_job", "retry_class", "discard_job", "discard_class")
 
 
 class JobsPane(VerticalScroll):
     BORDER_TITLE = "4 Jobs"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "failure('retry_job')", "Retry job"),
+        Binding("T", "failure('retry_class')", "Retry class"),
+        Binding("x", "failure('discard_job')", "Discard job"),
+        Binding("X", "failure('discard_class')", "Discard class"),
+        Binding("P", "toggle_queue_pause", "Pause/resume queue"),
+    ]
+
+    def __init__(
+        self, *, read_only: bool = False, id: str | None = None, classes: str = ""
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.read_only = read_only
+        self._latest: QueueSnapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield FindingTable(id="jobs-table")
         yield Static(id="jobs-summary", classes="pane-summary")
         failures: DataTable[Text] = DataTable(id="failures-table", cursor_type="row")
+        failures.border_title = "failed, by exception class"
         yield failures
+        queues: DataTable[Text] = DataTable(id="queues-table", cursor_type="row")
+        yield queues
+        yield Static(id="jobs-action", classes="action-result")
 
     def on_mount(self) -> None:
-        failures: DataTable[Text] = self.query_one("#failures-table", DataTable)
-        for name in FAILURE_COLUMNS:
-            failures.add_column(name, key=name)
+        for table_id, columns in (
+            ("#failures-table", FAILURE_COLUMNS),
+            ("#queues-table", QUEUE_COLUMNS),
+        ):
+            table: DataTable[Text] = self.query_one(table_id, DataTable)
+            for name in columns:
+                table.add_column(name, key=name)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Under --read-only the actions are not merely refused: they are not offered.
+        return not (self.read_only and action in ("failure", "toggle_queue_pause"))
 
     def show(self, state: MonitorState) -> None:
         self.query_one(FindingTable).show(f for f in state.findings if f.component == "queue")
         queue = state.readings.queue
         if queue is not None and queue.error is None:
+            self._latest = queue
             self.query_one("#jobs-summary", Static).update(self._summary(queue))
             self._show_failures(queue)
+            self._show_queues(queue)
         self.set_class("queue" in state.stale, "-stale")
 
     @staticmethod
     def _summary(queue: QueueSnapshot) -> Text:
         latency = f"{queue.oldest_ready_s:,.1f} s" if queue.oldest_ready_s is not None else "—"
-        per_queue = ", ".join(
-            f"{name} {count}" for name, count in sorted(queue.ready_by_queue.items())
-        )
-        paused = ", ".join(queue.paused) or "none"
+        alive = sum(1 for p in queue.processes if not p.dead)
         return Text(
             f"ready {queue.ready} · scheduled {queue.scheduled} · claimed {queue.claimed} · "
-            f"blocked {queue.blocked} · failed {queue.failed} · latency {latency}\n"
-            f"ready by queue: {per_queue or '—'} · paused: {paused}"
+            f"blocked {queue.blocked} · failed {queue.failed} · latency {latency} · "
+            f"processes {alive}/{len(queue.processes)} alive"
         )
 
     def _show_failures(self, queue: QueueSnapshot) -> None:
         table: DataTable[Text] = self.query_one("#failures-table", DataTable)
-        wanted = {group.exception_class: group for group in queue.failed_by_class}
-        for key in [str(row.value) for row in table.rows]:
-            if key not in wanted:
-                table.remove_row(key)
-        for key, group in wanted.items():
-            cells = (
-                inert(key),
-                Text(str(group.count)),
-                inert(group.latest_at[:19]),
-                inert(" ".join(group.latest_message.split())[:200]),
+        sync_rows(
+            table,
+            FAILURE_COLUMNS,
+            {
+                group.exception_class: (
+                    inert(group.exception_class),
+                    Text(str(group.count)),
+                    inert(group.latest_at[:19]),
+                    inert(" ".join(group.latest_message.split())[:200]),
+                )
+                for group in queue.failed_by_class
+            },
+        )
+
+    def _show_queues(self, queue: QueueSnapshot) -> None:
+        table: DataTable[Text] = self.query_one("#queues-table", DataTable)
+        names = sorted(set(queue.ready_by_queue) | set(queue.paused))
+        sync_rows(
+            table,
+            QUEUE_COLUMNS,
+            {
+                name: (
+                    inert(name),
+                    Text(f"{queue.ready_by_queue.get(name, 0):,}"),
+                    Text("PAUSED", style="bold") if name in queue.paused else Text("running"),
+                )
+                for name in names
+            },
+        )
+
+    def _selected(self, table_id: str) -> str | None:
+        table: DataTable[Text] = self.query_one(table_id, DataTable)
+        if table.row_count == 0:
+            return None
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(value) if value is not None else None
+
+    def _selected_group(self) -> FailureGroup | None:
+        key = self._selected("#failures-table")
+        if self._latest is None or key is None:
+            return None
+        return next((g for g in self._latest.failed_by_class if g.exception_class == key), None)
+
+    def action_failure(self, verb: str) -> None:
+        group = self._selected_group()
+        if group is None:
+            self.notify("Select a failure class in the failed table first", severity="warning")
+            return
+        message = " ".join(group.latest_message.split())[:200]
+        if verb in ("retry_job", "discard_job"):
+            job = group.latest_job_id
+            what = "Retry" if verb == "retry_job" else "Discard"
+            title = f"{what} failed job {job}?"
+            target = f"job {job} · {group.exception_class}: {message}"
+            self.post_message(ActionRequest(f"{verb.split('_')[0]}_failed_job", job, title, target))
+        else:
+            what = "Retry" if verb == "retry_class" else "Discard"
+            title = f"{what} all {group.count} failed jobs of {group.exception_class}?"
+            target = f"{group.exception_class} · latest: {message}"
+            self.post_message(
+                ActionRequest(
+                    f"{verb.split('_')[0]}_failed_class", group.exception_class, title, target
+                )
             )
-            if key in table.rows:
-                for column, cell in zip(FAILURE_COLUMNS, cells, strict=True):
-                    table.update_cell(key, column, cell)
-            else:
-                table.add_row(*cells, key=key)
+
+    def action_toggle_queue_pause(self) -> None:
+        name = self._selected("#queues-table")
+        if self._latest is None or name is None:
+            self.notify("Select a queue in the queues table first", severity="warning")
+            return
+        if name in self._latest.paused:
+            self.post_message(
+                ActionRequest("resume_queue", name, f"Resume queue {name}?", f"queue {name}")
+            )
+        else:
+            ready = self._latest.ready_by_queue.get(name, 0)
+            self.post_message(
+                ActionRequest(
+                    "pause_queue",
+                    name,
+                    f"Pause queue {name}?",
+                    f"queue {name} · {ready} ready jobs stop being picked up",
+                )
+            )
+
+    def show_action_result(self, ok: bool, message: str) -> None:
+        self.query_one("#jobs-action", Static).update(Text(("✔ " if ok else "✘ ") + message))
