@@ -46,7 +46,7 @@ class RainbowApp(App[int]):
 
     def _start_monitor(self) -> None:
         sources = self.sources or ServiceSources(self.config)
-        self.monitor = Monitor(self.config, sources, self._on_state)
+        self.monitor = Monitor(self.config, sources, self._on_state, on_failure=self._on_failure)
         if sources.link is not None:
             self.dashboard.actions = DatabaseActions(sources.link)
         self.monitor.start()
@@ -54,6 +54,15 @@ class RainbowApp(App[int]):
     def _on_state(self, state: MonitorState) -> None:
         self.latest = state
         self.dashboard.show_state(state)
+
+    def _on_failure(self, source: str, error: Exception) -> None:
+        self.log.error(f"polling {source} failed", error)
+        self.notify(
+            f"Polling {source} failed: {type(error).__name__}: {error}",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
     async def on_unmount(self) -> None:
         if self.monitor is not None:

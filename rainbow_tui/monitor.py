@@ -88,11 +88,13 @@ class Monitor:
         sources: ServiceSources,
         listener: Callable[[MonitorState], None],
         clock: Callable[[], datetime] = utc_now,
+        on_failure: Callable[[str, Exception], None] | None = None,
     ) -> None:
         self.config = config
         self.sources = sources
         self.listener = listener
         self.clock = clock
+        self.on_failure = on_failure
         self.readings = Readings(database_missing=sources.database_missing)
         self.alerts = AlertBook(config)
         self.history: dict[str, deque[float]] = {}
@@ -139,24 +141,37 @@ class Monitor:
         wake = self._wake[name]
         while True:
             if not self.paused:
-                await poll()
-                self._last_poll[name] = self.clock()
-                self._publish(polled=name)
+                try:
+                    await poll()
+                    self._last_poll[name] = self.clock()
+                    self._publish(polled=name)
+                except Exception as error:
+                    # Sources report failures as data; reaching here is a bug.  Say
+                    # so, and keep this source's loop (and every other) alive.
+                    if self.on_failure is None:
+                        raise
+                    self.on_failure(name, error)
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.interval(name))
 
+    # Await first, then replace: the other sources update ``readings`` meanwhile,
+    # and ``replace(self.readings, x=await …)`` would write back a stale copy.
     async def _poll_health(self) -> None:
-        self.readings = replace(self.readings, health=await self.sources.health.poll())
+        health = await self.sources.health.poll()
+        self.readings = replace(self.readings, health=health)
 
     async def _poll_database(self) -> None:
-        self.readings = replace(self.readings, database=await self.sources.poll_database())
+        database = await self.sources.poll_database()
+        self.readings = replace(self.readings, database=database)
 
     async def _poll_queue(self) -> None:
-        self.readings = replace(self.readings, queue=await self.sources.poll_queue())
+        queue = await self.sources.poll_queue()
+        self.readings = replace(self.readings, queue=queue)
 
     async def _poll_hosts(self) -> None:
-        self.readings = replace(self.readings, hosts=await self.sources.hosts.poll())
+        hosts = await self.sources.hosts.poll()
+        self.readings = replace(self.readings, hosts=hosts)
 
     def _stale(self, now: datetime) -> frozenset[str]:
         return frozenset(

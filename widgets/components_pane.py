@@ -7,15 +7,20 @@ from textual.containers import VerticalScroll
 
 from rainbow_tui.monitor import MonitorState
 from widgets.finding_table import FindingTable
+from widgets.trend import Trend
 
 
 class ComponentsPane(VerticalScroll):
     BORDER_TITLE = "1 Components"
 
     def compose(self) -> ComposeResult:
+        yield Trend("p95 (ms)", "service:response_time_p95_ms")
+        yield Trend("5xx rate (%)", "service:error_rate_percent")
         yield FindingTable(id="components-table")
 
     def show(self, state: MonitorState) -> None:
+        for trend in self.query(Trend):
+            trend.show(state.history)
         table = self.query_one(FindingTable)
         table.show(
             finding

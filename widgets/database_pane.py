@@ -16,6 +16,7 @@ from widgets.action_request import ActionRequest
 from widgets.finding_table import FindingTable
 from widgets.keyed_rows import sync_rows
 from widgets.level_style import inert
+from widgets.trend import Trend
 
 QUERY_COLUMNS = ("pid", "duration", "user", "application", "state", "wait", "query")
 
@@ -59,6 +60,7 @@ class DatabasePane(VerticalScroll):
         result.update(Text(("✔ " if ok else "✘ ") + message))
 
     def compose(self) -> ComposeResult:
+        yield Trend("connections", "database:db_connections")
         yield FindingTable(id="database-table")
         yield Static(id="database-summary", classes="pane-summary")
         queries: DataTable[Text] = DataTable(id="queries-table", cursor_type="row")
@@ -71,6 +73,7 @@ class DatabasePane(VerticalScroll):
             queries.add_column(name, key=name)
 
     def show(self, state: MonitorState) -> None:
+        self.query_one(Trend).show(state.history)
         self.query_one(FindingTable).show(f for f in state.findings if f.component == "database")
         database = state.readings.database
         summary = self.query_one("#database-summary", Static)

@@ -16,6 +16,7 @@ from widgets.action_request import ActionRequest
 from widgets.finding_table import FindingTable
 from widgets.keyed_rows import sync_rows
 from widgets.level_style import inert
+from widgets.trend import Trend
 
 FAILURE_COLUMNS = ("exception", "count", "latest", "message")
 QUEUE_COLUMNS = ("queue", "ready", "state")
@@ -40,6 +41,7 @@ class JobsPane(VerticalScroll):
         self._latest: QueueSnapshot | None = None
 
     def compose(self) -> ComposeResult:
+        yield Trend("waiting jobs", "queue:waiting_jobs")
         yield FindingTable(id="jobs-table")
         yield Static(id="jobs-summary", classes="pane-summary")
         failures: DataTable[Text] = DataTable(id="failures-table", cursor_type="row")
@@ -63,6 +65,7 @@ class JobsPane(VerticalScroll):
         return not (self.read_only and action in ("failure", "toggle_queue_pause"))
 
     def show(self, state: MonitorState) -> None:
+        self.query_one(Trend).show(state.history)
         self.query_one(FindingTable).show(f for f in state.findings if f.component == "queue")
         queue = state.readings.queue
         if queue is not None and queue.error is None:
