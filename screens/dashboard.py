@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from rainbow_tui.actions import ActionResult, DatabaseActions
 from rainbow_tui.monitor import MonitorState
@@ -23,6 +23,7 @@ from widgets.alerts_bar import AlertsBar
 from widgets.components_pane import ComponentsPane
 from widgets.database_pane import DatabasePane
 from widgets.jobs_pane import JobsPane
+from widgets.keyed_rows import KeyedTable
 from widgets.log_pane import LogPane
 from widgets.state_header import StateHeader
 
@@ -37,6 +38,7 @@ class DashboardScreen(Screen[None]):
         Binding("2", "pane(1)", "Logs", show=False),
         Binding("3", "pane(2)", "Database", show=False),
         Binding("4", "pane(3)", "Jobs", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("p", "toggle_pause", "Pause"),
     ]
@@ -48,6 +50,7 @@ class DashboardScreen(Screen[None]):
         self.current_pane = 0
         # Set by the app once the database is watched; None: no actions possible.
         self.actions: DatabaseActions | None = None
+        self._filter_target: KeyedTable | None = None
 
     @on(ActionRequest)
     def _confirm_action(self, request: ActionRequest) -> None:
@@ -83,6 +86,10 @@ class DashboardScreen(Screen[None]):
             yield LogPane(id="logs", classes="pane")
             yield DatabasePane(id="database", classes="pane", read_only=self.read_only)
             yield JobsPane(id="jobs", classes="pane", read_only=self.read_only)
+        yield Input(
+            placeholder="filter the focused table (!text hides matches) — Enter keeps, Esc clears",
+            id="table-filter",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -120,6 +127,42 @@ class DashboardScreen(Screen[None]):
         self._show_tabs()
         focusable = pane.query("DataTable").first() if pane.query("DataTable") else pane
         focusable.focus()
+
+    def action_filter(self) -> None:
+        """Filter the focused table (or the current pane's first table)."""
+        table = self.focused if isinstance(self.focused, KeyedTable) else None
+        if table is None:
+            pane = self.query_one(f"#{PANE_IDS[self.current_pane]}")
+            tables = pane.query(KeyedTable)
+            table = tables.first() if tables else None
+        if table is None:
+            self.notify("This pane has no table to filter", severity="warning")
+            return
+        self._filter_target = table
+        box = self.query_one("#table-filter", Input)
+        box.value = table.filter_text
+        box.add_class("-open")
+        box.focus()
+
+    @on(Input.Changed, "#table-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_target is not None:
+            self._filter_target.set_filter(event.value)
+
+    @on(Input.Submitted, "#table-filter")
+    def _filter_done(self) -> None:
+        self._close_filter()
+
+    def _close_filter(self) -> None:
+        self.query_one("#table-filter", Input).remove_class("-open")
+        if self._filter_target is not None:
+            self._filter_target.focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#table-filter", Input)
+        if box.has_class("-open"):
+            box.value = ""
+            self._close_filter()
 
     def action_refresh_now(self) -> None:
         self.app.call_later(self.app.action_refresh_now)  # type: ignore[attr-defined]

@@ -15,12 +15,19 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("1 2 3 4", "show / focus a pane (Components, Logs, Database, Jobs); again: maximise"),
     ("tab / shift+tab", "move between tables"),
     ("↑ ↓ PgUp PgDn", "move in the focused table"),
+    ("/", "filter the focused table (`!text` hides matching rows); Esc clears"),
+    ("c  k", "Database pane: cancel the selected query / terminate its backend"),
+    ("t  T", "Jobs pane: retry the latest failed job of the selected class / all of it"),
+    ("x  X", "Jobs pane: discard the latest failed job of the class / all of it"),
+    ("P", "Jobs pane: pause / resume the selected queue"),
+    ("y  n", "answer a confirmation (every action asks first, naming its target)"),
     ("r", "refresh every source now"),
     ("p", "pause / resume polling"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
     ("q", "quit"),
 )
+READ_ONLY_NOTE = "Under --read-only the actions (c k t T x X P) are not offered."
 
 
 class HelpScreen(ModalScreen[None]):
@@ -36,7 +43,7 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(key, what)
         with VerticalScroll(id="help-body"):
             yield Static(table)
-            yield Static("Esc closes this help.", classes="hint")
+            yield Static(f"{READ_ONLY_NOTE}  Esc closes this help.", classes="hint")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

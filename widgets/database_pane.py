@@ -8,13 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from rainbow_tui.monitor import MonitorState
 from rainbow_tui.sources.database import DatabaseSnapshot
 from widgets.action_request import ActionRequest
 from widgets.finding_table import FindingTable
-from widgets.keyed_rows import sync_rows
+from widgets.keyed_rows import KeyedTable
 from widgets.level_style import inert
 from widgets.trend import Trend
 
@@ -40,11 +40,10 @@ class DatabasePane(VerticalScroll):
         return not (self.read_only and action == "signal_backend")
 
     def action_signal_backend(self, verb: str) -> None:
-        table: DataTable[Text] = self.query_one("#queries-table", DataTable)
-        if self._latest is None or table.row_count == 0:
+        key = self.query_one("#queries-table", KeyedTable).selected_key()
+        if self._latest is None or key is None:
             self.notify("Select a query in the table first", severity="warning")
             return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         query = next((q for q in self._latest.longest if str(q.pid) == key), None)
         if query is None:
             return
@@ -63,14 +62,8 @@ class DatabasePane(VerticalScroll):
         yield Trend("connections", "database:db_connections")
         yield FindingTable(id="database-table")
         yield Static(id="database-summary", classes="pane-summary")
-        queries: DataTable[Text] = DataTable(id="queries-table", cursor_type="row")
-        yield queries
+        yield KeyedTable(QUERY_COLUMNS, id="queries-table")
         yield Static(id="database-action", classes="action-result")
-
-    def on_mount(self) -> None:
-        queries: DataTable[Text] = self.query_one("#queries-table", DataTable)
-        for name in QUERY_COLUMNS:
-            queries.add_column(name, key=name)
 
     def show(self, state: MonitorState) -> None:
         self.query_one(Trend).show(state.history)
@@ -98,10 +91,7 @@ class DatabasePane(VerticalScroll):
         )
 
     def _show_queries(self, database: DatabaseSnapshot) -> None:
-        table: DataTable[Text] = self.query_one("#queries-table", DataTable)
-        sync_rows(
-            table,
-            QUERY_COLUMNS,
+        self.query_one("#queries-table", KeyedTable).sync(
             {
                 str(query.pid): (
                     Text(str(query.pid)),

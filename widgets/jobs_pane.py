@@ -8,13 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from rainbow_tui.monitor import MonitorState
 from rainbow_tui.sources.queue import FailureGroup, QueueSnapshot
 from widgets.action_request import ActionRequest
 from widgets.finding_table import FindingTable
-from widgets.keyed_rows import sync_rows
+from widgets.keyed_rows import KeyedTable
 from widgets.level_style import inert
 from widgets.trend import Trend
 
@@ -44,21 +44,9 @@ class JobsPane(VerticalScroll):
         yield Trend("waiting jobs", "queue:waiting_jobs")
         yield FindingTable(id="jobs-table")
         yield Static(id="jobs-summary", classes="pane-summary")
-        failures: DataTable[Text] = DataTable(id="failures-table", cursor_type="row")
-        failures.border_title = "failed, by exception class"
-        yield failures
-        queues: DataTable[Text] = DataTable(id="queues-table", cursor_type="row")
-        yield queues
+        yield KeyedTable(FAILURE_COLUMNS, id="failures-table")
+        yield KeyedTable(QUEUE_COLUMNS, id="queues-table")
         yield Static(id="jobs-action", classes="action-result")
-
-    def on_mount(self) -> None:
-        for table_id, columns in (
-            ("#failures-table", FAILURE_COLUMNS),
-            ("#queues-table", QUEUE_COLUMNS),
-        ):
-            table: DataTable[Text] = self.query_one(table_id, DataTable)
-            for name in columns:
-                table.add_column(name, key=name)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Under --read-only the actions are not merely refused: they are not offered.
@@ -86,10 +74,7 @@ class JobsPane(VerticalScroll):
         )
 
     def _show_failures(self, queue: QueueSnapshot) -> None:
-        table: DataTable[Text] = self.query_one("#failures-table", DataTable)
-        sync_rows(
-            table,
-            FAILURE_COLUMNS,
+        self.query_one("#failures-table", KeyedTable).sync(
             {
                 group.exception_class: (
                     inert(group.exception_class),
@@ -102,11 +87,8 @@ class JobsPane(VerticalScroll):
         )
 
     def _show_queues(self, queue: QueueSnapshot) -> None:
-        table: DataTable[Text] = self.query_one("#queues-table", DataTable)
         names = sorted(set(queue.ready_by_queue) | set(queue.paused))
-        sync_rows(
-            table,
-            QUEUE_COLUMNS,
+        self.query_one("#queues-table", KeyedTable).sync(
             {
                 name: (
                     inert(name),
@@ -118,11 +100,7 @@ class JobsPane(VerticalScroll):
         )
 
     def _selected(self, table_id: str) -> str | None:
-        table: DataTable[Text] = self.query_one(table_id, DataTable)
-        if table.row_count == 0:
-            return None
-        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(value) if value is not None else None
+        return self.query_one(table_id, KeyedTable).selected_key()
 
     def _selected_group(self) -> FailureGroup | None:
         key = self._selected("#failures-table")

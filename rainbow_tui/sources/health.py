@@ -48,13 +48,14 @@ def _describe_http_error(error: httpx.HTTPError, timeout_s: float) -> str:
             return describe_ssl_error(cause)
         cause = cause.__cause__ or cause.__context__
     if isinstance(error, httpx.ConnectError):
-        cause = error.__cause__ or error.__context__
-        while cause is not None and not isinstance(cause, OSError):
-            cause = cause.__cause__ or cause.__context__
-        if isinstance(cause, ConnectionRefusedError):
-            return "unreachable: connection refused"
-        if isinstance(cause, OSError) and cause.strerror:
-            return f"unreachable: {cause.strerror}"
+        # The socket's own error, deepest in the chain, says most.
+        link: BaseException | None = error
+        while link is not None:
+            if isinstance(link, ConnectionRefusedError):
+                return "unreachable: connection refused"
+            if isinstance(link, OSError) and link.strerror:
+                return f"unreachable: {link.strerror}"
+            link = link.__cause__ or link.__context__
         return f"unreachable: {error or type(error).__name__}"
     return f"{type(error).__name__}: {error}"
 
