@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 
 import msgspec
 from rich.console import Console
@@ -13,7 +14,7 @@ from rich.text import Text
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, exit_status, overall
 from rainbow_tui.levels import Level
-from rainbow_tui.sources.service_sources import Readings, ServiceSources
+from rainbow_tui.sources.service_sources import ServiceSources
 
 # CPU use is a difference of two /proc/stat readings; this is the gap between them.
 CPU_SAMPLE_S = 1.0
@@ -34,13 +35,7 @@ async def run_check(config: Config) -> list[Finding]:
         if any(host.error is None for host in readings.hosts):
             await asyncio.sleep(CPU_SAMPLE_S)
             hosts = await sources.hosts.poll()
-            readings = Readings(
-                readings.health,
-                readings.database,
-                readings.queue,
-                hosts,
-                readings.database_missing,
-            )
+            readings = replace(readings, hosts=hosts)
         return evaluate(config, readings)
     finally:
         await sources.close()

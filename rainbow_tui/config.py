@@ -199,6 +199,12 @@ class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     tail_lines: int = 200
     buffer_lines: int = 100_000
     count_requests_from: Literal["rails", "proxy"] = "rails"
+    # Kamal roles whose containers are followed on each host that has the role.
+    roles: tuple[str, ...] = ("web", "job")
+    # Also follow kamal-proxy / traefik on the web hosts.
+    include_proxy: bool = False
+    # Local commands to follow, e.g. [["bundle", "exec", "kamal", "app", "logs", "-f"]].
+    commands: tuple[tuple[str, ...], ...] = ()
 
 
 class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -16,6 +16,7 @@ from rainbow_tui.sources.hosts import HostSnapshot
 from rainbow_tui.sources.service_sources import Readings
 
 NO_DATA = "no data"
+REQUEST_WINDOW_S = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +104,33 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
         )
     if health is not None and (health.tls_days_left is not None or health.tls_error):
         found.append(_certificate(config, health.tls_days_left, health.tls_error))
-    # Fed by the log tail; until it runs there is no data, which is not zero.
-    found.append(
-        _judged("service", "response_time_p95_ms", "p95", None, thresholds.response_time_p95_ms)
+    # Fed by the log tail, judged over 5 minutes; with no requests seen there
+    # is no data, which is not zero.
+    window = readings.requests.window(REQUEST_WINDOW_S) if readings.requests else None
+    p95 = window.p95_ms if window else None
+    errors = window.error_percent if window else None
+    count = (
+        f" of {window.request_count:,} requests / 5 min" if window and window.request_count else ""
     )
     found.append(
-        _judged("service", "error_rate_percent", "5xx rate", None, thresholds.error_rate_percent)
+        _judged(
+            "service",
+            "response_time_p95_ms",
+            "p95",
+            p95,
+            thresholds.response_time_p95_ms,
+            f"{p95:,.0f} ms{count}" if p95 is not None else None,
+        )
+    )
+    found.append(
+        _judged(
+            "service",
+            "error_rate_percent",
+            "5xx rate",
+            errors,
+            thresholds.error_rate_percent,
+            f"{errors:.2f} %" if errors is not None else None,
+        )
     )
     return found
 

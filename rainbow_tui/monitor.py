@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, overall
 from rainbow_tui.levels import Alert, Level
+from rainbow_tui.logs.request_stats import RequestStatsSnapshot
 from rainbow_tui.sources.service_sources import Readings, ServiceSources
 
 HISTORY_POINTS = 120
+REQUESTS_INTERVAL_S = 2.0
 SOURCE_NAMES = ("health", "database", "queue", "hosts")
 
 
@@ -89,22 +91,29 @@ class Monitor:
         listener: Callable[[MonitorState], None],
         clock: Callable[[], datetime] = utc_now,
         on_failure: Callable[[str, Exception], None] | None = None,
+        request_stats: Callable[[], RequestStatsSnapshot] | None = None,
     ) -> None:
         self.config = config
         self.sources = sources
         self.listener = listener
         self.clock = clock
         self.on_failure = on_failure
+        self.request_stats = request_stats
         self.readings = Readings(database_missing=sources.database_missing)
         self.alerts = AlertBook(config)
         self.history: dict[str, deque[float]] = {}
         self.paused = False
         self.state: MonitorState | None = None
         self._last_poll: dict[str, datetime] = {}
-        self._wake: dict[str, asyncio.Event] = {name: asyncio.Event() for name in SOURCE_NAMES}
+        self._wake: dict[str, asyncio.Event] = {
+            name: asyncio.Event() for name in (*SOURCE_NAMES, "requests")
+        }
         self._tasks: list[asyncio.Task[None]] = []
 
     def interval(self, source: str) -> float:
+        if source == "requests":
+            # Reading the rolling statistics is cheap; keep the p95 cell lively.
+            return min(self.config.poll.health, REQUESTS_INTERVAL_S)
         value: float = getattr(self.config.poll, source)
         return value
 
@@ -115,6 +124,8 @@ class Monitor:
             "queue": self._poll_queue,
             "hosts": self._poll_hosts,
         }
+        if self.request_stats is not None:
+            pollers["requests"] = self._poll_requests
         for name, poll in pollers.items():
             self._tasks.append(asyncio.create_task(self._loop(name, poll), name=f"poll-{name}"))
 
@@ -168,6 +179,10 @@ class Monitor:
     async def _poll_queue(self) -> None:
         queue = await self.sources.poll_queue()
         self.readings = replace(self.readings, queue=queue)
+
+    async def _poll_requests(self) -> None:
+        assert self.request_stats is not None
+        self.readings = replace(self.readings, requests=self.request_stats())
 
     async def _poll_hosts(self) -> None:
         hosts = await self.sources.hosts.poll()

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from rainbow_tui.config import Config, expand_path
+from rainbow_tui.logs.request_stats import RequestStatsSnapshot
 from rainbow_tui.sources.database import DatabaseSnapshot, DatabaseSource
 from rainbow_tui.sources.health import HealthSnapshot, HealthSource
 from rainbow_tui.sources.hosts import HostProbe, HostSnapshot, HostsSource, SshTarget
@@ -22,6 +23,8 @@ class Readings:
     database: DatabaseSnapshot | None = None
     queue: QueueSnapshot | None = None
     hosts: tuple[HostSnapshot, ...] = ()
+    # Request p95 and 5xx share from the log tail; None while no tail runs.
+    requests: RequestStatsSnapshot | None = None
     # Why the database is not watched at all, e.g. the DSN variable is unset.
     database_missing: str | None = None
 
@@ -47,13 +50,14 @@ class ServiceSources:
             self.database_missing = (
                 f"not configured: set ${config.database.dsn_env} to the database DSN"
             )
+        self.targets = {host.name: self._target(host.name) for host in config.hosts}
         self.hosts = HostsSource([self._probe(host.name) for host in config.hosts])
 
-    def _probe(self, name: str) -> HostProbe:
+    def _target(self, name: str) -> SshTarget:
         config = self.config
         host = config.host(name)
         assert host is not None
-        target = SshTarget(
+        return SshTarget(
             name=host.name,
             address=host.address,
             port=host.port or config.ssh.port,
@@ -64,7 +68,11 @@ class ServiceSources:
             connect_timeout_s=config.ssh.connect_timeout_s,
             keepalive_interval_s=config.ssh.keepalive_interval_s,
         )
-        data_volume = config.database.data_volume if host.name == config.database.host else ""
+
+    def _probe(self, name: str) -> HostProbe:
+        config = self.config
+        target = self.targets[name]
+        data_volume = config.database.data_volume if name == config.database.host else ""
         return HostProbe(target, config.service.kamal_service, data_volume)
 
     async def poll_database(self) -> DatabaseSnapshot | None:
@@ -78,7 +86,7 @@ class ServiceSources:
         health, database, queue, hosts = await asyncio.gather(
             self.health.poll(), self.poll_database(), self.poll_queue(), self.hosts.poll()
         )
-        return Readings(health, database, queue, hosts, self.database_missing)
+        return Readings(health, database, queue, hosts, database_missing=self.database_missing)
 
     async def close(self) -> None:
         closers = [self.health.close(), self.hosts.close()]

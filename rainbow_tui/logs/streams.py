@@ -1,0 +1,411 @@
+"""Log streams: followed container logs over SSH, a local command, a saved file.
+
+Every stream reads bytes in large chunks (``encoding=None``), splits and decodes them
+itself (``LineSplitter``), parses each line, and hands batches to a sink.  A stream
+that drops (SSH link lost, command exited) reconnects with exponential backoff and
+jitter, resumes with ``--since`` the last timestamp it saw, drops the lines it
+already delivered, and puts a gap marker with the outage time in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rainbow_tui.logs.buffer import GapMarker
+from rainbow_tui.logs.lines import LineSplitter
+from rainbow_tui.logs.parse import LogLine, parse_line
+from rainbow_tui.sources.host_parsing import ContainerInfo, parse_docker_ps_json
+
+if TYPE_CHECKING:
+    import asyncssh
+
+    from rainbow_tui.sources.hosts import SshTarget
+
+READ_CHUNK = 65536
+LogEntry = LogLine | GapMarker
+Sink = Callable[[list[LogEntry]], None]
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
+
+
+def stamp_ns(text: str) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 stamp; microseconds are not enough
+    to tell apart lines docker stamped in the same microsecond."""
+    match = _STAMP.match(text)
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    zone = "+00:00" if zone == "Z" else zone
+    try:
+        seconds = datetime.fromisoformat(whole + zone).timestamp()
+    except ValueError:
+        return None
+    return int(seconds) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
+
+
+class ResumePoint:
+    """Where a stream got to, so a resumed stream neither repeats nor skips lines.
+
+    ``docker logs --since`` may return lines stamped exactly at the resume time
+    again; we remember how many lines carried the newest stamp and skip that many.
+    """
+
+    def __init__(self) -> None:
+        self.last_ns: int | None = None
+        self.last_text = ""
+        self.seen_at_last = 0
+        self._skip_at_last = 0
+
+    def resuming(self) -> None:
+        self._skip_at_last = self.seen_at_last
+
+    def accept(self, line: LogLine) -> bool:
+        ns = stamp_ns(line.timestamp_text) if line.timestamp_text else None
+        if ns is None:
+            return True  # unstamped lines cannot be placed; keep them
+        if self.last_ns is not None and ns < self.last_ns:
+            return False
+        if ns == self.last_ns:
+            if self._skip_at_last > 0:
+                self._skip_at_last -= 1
+                return False
+            self.seen_at_last += 1
+            return True
+        self.last_ns, self.last_text = ns, line.timestamp_text
+        self.seen_at_last = 1
+        self._skip_at_last = 0
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    name: str
+    state: str  # "connecting", "streaming", "reconnecting", "ended"
+    detail: str = ""
+    lines: int = 0
+
+
+class Backoff:
+    """Exponential backoff with jitter, so many streams do not reconnect in step."""
+
+    def __init__(self, first_s: float = 0.5, longest_s: float = 30.0) -> None:
+        self.first_s = first_s
+        self.longest_s = longest_s
+        self.delay_s = first_s
+
+    def next_delay(self) -> float:
+        delay = self.delay_s * random.uniform(0.5, 1.0)
+        self.delay_s = min(self.delay_s * 2, self.longest_s)
+        return delay
+
+    def reset(self) -> None:
+        self.delay_s = self.first_s
+
+
+class FollowedStream:
+    """Common loop: open, read chunks, parse, deliver; on loss wait and reopen."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        container: str,
+        sink: Sink,
+        on_state: Callable[[StreamState], None] | None = None,
+        reconnect: bool = True,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.container = container
+        self.sink = sink
+        self.on_state = on_state
+        self.reconnect = reconnect
+        self.resume = ResumePoint()
+        self.backoff = Backoff()
+        self.lines = 0
+
+    def _state(self, state: str, detail: str = "") -> None:
+        if self.on_state is not None:
+            self.on_state(StreamState(self.name, state, detail, self.lines))
+
+    async def open_reader(self, since: str | None) -> Reader:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        lost_at: datetime | None = None
+        first = True
+        while True:
+            self._state("connecting" if first else "reconnecting")
+            since = self.resume.last_text or None
+            try:
+                reader = await self.open_reader(since)
+            except (TimeoutError, OSError, ConnectionError) as error:
+                reason = describe_stream_error(error)
+            except Exception as error:  # asyncssh's errors share no base with OSError
+                reason = describe_stream_error(error)
+            else:
+                if lost_at is not None:
+                    self.resume.resuming()
+                    self._deliver_gap(lost_at)
+                    lost_at = None
+                self.backoff.reset()
+                self._state("streaming")
+                reason = await self._pump(reader)
+            first = False
+            if not self.reconnect:
+                self._state("ended", reason)
+                return
+            if lost_at is None:
+                lost_at = datetime.now(UTC)
+            self._state("reconnecting", reason)
+            await asyncio.sleep(self.backoff.next_delay())
+
+    def _deliver_gap(self, lost_at: datetime) -> None:
+        back = datetime.now(UTC)
+        outage = (back - lost_at).total_seconds()
+        text = (
+            f"── {self.host}/{self.container}: stream lost "
+            f"{lost_at.astimezone():%H:%M:%S} → {back.astimezone():%H:%M:%S} "
+            f"({outage:.1f} s); resumed from the last line seen ──"
+        )
+        self.sink([GapMarker(self.host, self.container, lost_at, back, None, text)])
+
+    async def _pump(self, reader: Reader) -> str:
+        splitter = LineSplitter()
+        try:
+            while True:
+                chunk = await reader.read(READ_CHUNK)
+                if not chunk:
+                    self._emit(splitter.flush())
+                    return await reader.finish()
+                self._emit(splitter.feed(chunk))
+        except asyncio.CancelledError:
+            await reader.close()  # stopping the tail must not leave SSH links open
+            raise
+        except Exception as error:
+            self._emit(splitter.flush())
+            await reader.close()
+            return describe_stream_error(error)
+
+    def _emit(self, texts: list[str]) -> None:
+        if not texts:
+            return
+        batch: list[LogEntry] = []
+        for text in texts:
+            line = parse_line(text, self.host, self.container)
+            if self.resume.accept(line):
+                batch.append(line)
+        if batch:
+            self.lines += len(batch)
+            self.sink(batch)
+
+
+class Reader:
+    """What a stream reads from: bytes until EOF, then why it ended."""
+
+    async def read(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    async def finish(self) -> str:
+        return "stream ended"
+
+    async def close(self) -> None:
+        return None
+
+
+def describe_stream_error(error: BaseException) -> str:
+    name = type(error).__name__
+    text = str(error).strip()
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{name}: {text}" if text else name
+
+
+class SshReader(Reader):
+    def __init__(
+        self, connection: asyncssh.SSHClientConnection, process: asyncssh.SSHClientProcess[bytes]
+    ) -> None:
+        self.connection = connection
+        self.process = process
+
+    async def read(self, size: int) -> bytes:
+        data: bytes = await self.process.stdout.read(size)
+        return data
+
+    async def finish(self) -> str:
+        await self.close()
+        status = self.process.exit_status
+        return f"docker logs exited with status {status}" if status else "docker logs ended"
+
+    async def close(self) -> None:
+        self.process.close()
+        self.connection.close()
+
+
+def docker_logs_command(container: str, tail: int, since: str | None) -> str:
+    # On a resume, --since says where to start; --tail all keeps docker from
+    # cutting what came in between.
+    window = f"--tail all --since {since}" if since else f"--tail {tail}"
+    return f"docker logs --timestamps --follow {window} {container}"
+
+
+PROXY_NAMES = ("kamal-proxy", "traefik")
+
+
+def pick_container(containers: Sequence[ContainerInfo], service: str, role: str) -> str | None:
+    """The newest running container playing ``role``: a Kamal role (label), the
+    proxy, or an accessory (``<service>-<name>``)."""
+    running = [c for c in containers if c.state == "running"]
+    if role == "proxy":
+        chosen = [c for c in running if c.name in PROXY_NAMES]
+    else:
+        chosen = [c for c in running if c.service == service and c.role == role]
+        chosen = chosen or [c for c in running if c.name == f"{service}-{role}"]
+    # docker ps lists the newest first.
+    return chosen[0].name if chosen else None
+
+
+async def ssh_connect(target: SshTarget) -> asyncssh.SSHClientConnection:
+    import asyncssh
+
+    options: dict[str, object] = {}
+    if target.client_keys:
+        options["client_keys"] = list(target.client_keys)
+    return await asyncssh.connect(
+        target.address,
+        port=target.port,
+        username=target.user,
+        known_hosts=target.known_hosts,
+        connect_timeout=target.connect_timeout_s,
+        keepalive_interval=target.keepalive_interval_s,
+        **options,
+    )
+
+
+class SshContainerStream(FollowedStream):
+    """``docker logs --follow`` of the container playing one role on one host, over
+    its own SSH link.  The container is looked up at every (re)connect, as
+    ``kamal app logs`` does, so a deploy's new container is followed too."""
+
+    def __init__(
+        self,
+        target: SshTarget,
+        service: str,
+        role: str,
+        tail: int,
+        sink: Sink,
+        on_state: Callable[[StreamState], None] | None = None,
+    ) -> None:
+        super().__init__(f"{target.name}/{role}", target.name, role, sink, on_state)
+        self.target = target
+        self.service = service
+        self.role = role
+        self.tail = tail
+
+    async def open_reader(self, since: str | None) -> Reader:
+        import asyncssh
+
+        connection = await ssh_connect(self.target)
+        try:
+            listing = await connection.run(
+                "docker ps --format '{{json .}}'", check=True, timeout=15
+            )
+            name = pick_container(
+                parse_docker_ps_json(str(listing.stdout or "")), self.service, self.role
+            )
+            if name is None:
+                raise LookupError(f"no running {self.role} container")
+            self.container = name
+            process = await connection.create_process(
+                docker_logs_command(name, self.tail, since), encoding=None, stderr=asyncssh.STDOUT
+            )
+        except BaseException:
+            connection.close()
+            raise
+        return SshReader(connection, process)
+
+
+class CommandReader(Reader):
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def read(self, size: int) -> bytes:
+        assert self.process.stdout is not None
+        return await self.process.stdout.read(size)
+
+    async def finish(self) -> str:
+        status = await self.process.wait()
+        return f"command exited with status {status}"
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+class CommandStream(FollowedStream):
+    """Any local command's output, e.g. ``bundle exec kamal app logs -f``."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        sink: Sink,
+        name: str = "",
+        on_state: Callable[[StreamState], None] | None = None,
+    ) -> None:
+        label = name or Path(argv[0]).name
+        super().__init__(label, "local", label, sink, on_state)
+        self.argv = list(argv)
+
+    async def open_reader(self, since: str | None) -> Reader:
+        process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return CommandReader(process)
+
+
+class FileReader(Reader):
+    def __init__(self, path: Path) -> None:
+        self.handle = path.open("rb")
+
+    async def read(self, size: int) -> bytes:
+        return await asyncio.to_thread(self.handle.read, size)
+
+    async def finish(self) -> str:
+        await self.close()
+        return "end of file"
+
+    async def close(self) -> None:
+        self.handle.close()
+
+
+class FileStream(FollowedStream):
+    """A saved log, replayed once (for post-incident reading and for tests)."""
+
+    def __init__(
+        self,
+        path: Path,
+        sink: Sink,
+        host: str = "file",
+        on_state: Callable[[StreamState], None] | None = None,
+    ) -> None:
+        super().__init__(path.name, host, path.name, sink, on_state, reconnect=False)
+        self.path = path
+
+    async def open_reader(self, since: str | None) -> Reader:
+        return FileReader(self.path)

@@ -1,0 +1,101 @@
+"""The log tail: every configured stream merged, counted into request statistics.
+
+Lines reach the console through one sink, tagged with host and container; the
+finished requests among them (Rails ``Completed`` or kamal-proxy lines, as
+configured) feed the rolling p95 and 5xx share that the monitor judges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rainbow_tui.config import Config
+from rainbow_tui.logs.parse import LogLine
+from rainbow_tui.logs.request_stats import RequestStats, RequestStatsSnapshot, request_sample
+from rainbow_tui.logs.streams import (
+    CommandStream,
+    FileStream,
+    FollowedStream,
+    LogEntry,
+    Sink,
+    SshContainerStream,
+    StreamState,
+)
+from rainbow_tui.sources.hosts import SshTarget
+
+# Kamal roles whose containers are followed unless the config says otherwise.
+APP_ROLES = ("web", "job")
+
+
+class LogTail:
+    def __init__(
+        self,
+        config: Config,
+        targets: dict[str, SshTarget],
+        sink: Sink,
+        on_state: Callable[[StreamState], None] | None = None,
+        files: tuple[Path, ...] = (),
+    ) -> None:
+        self.config = config
+        self.sink = sink
+        self.stats = RequestStats(windows=(60, 300))
+        self.states: dict[str, StreamState] = {}
+        self._on_state = on_state
+        self.streams: list[FollowedStream] = []
+        logs = config.logs
+        for host in config.hosts:
+            target = targets.get(host.name)
+            if target is None:
+                continue
+            roles = [role for role in host.roles if role in logs.roles]
+            if logs.include_proxy and "web" in host.roles:
+                roles.append("proxy")
+            for role in roles:
+                self.streams.append(
+                    SshContainerStream(
+                        target,
+                        config.service.kamal_service,
+                        role,
+                        logs.tail_lines,
+                        self._receive,
+                        self._state,
+                    )
+                )
+        for argv in logs.commands:
+            self.streams.append(CommandStream(argv, self._receive, on_state=self._state))
+        for path in files:
+            self.streams.append(FileStream(path, self._receive, on_state=self._state))
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _state(self, state: StreamState) -> None:
+        self.states[state.name] = state
+        if self._on_state is not None:
+            self._on_state(state)
+
+    def _receive(self, batch: list[LogEntry]) -> None:
+        count_from = self.config.logs.count_requests_from
+        for entry in batch:
+            if isinstance(entry, LogLine) and entry.timestamp is not None:
+                sample = request_sample(entry, count_from)
+                if sample is not None:
+                    self.stats.add(entry.timestamp.timestamp(), *sample)
+        self.sink(batch)
+
+    def request_snapshot(self) -> RequestStatsSnapshot:
+        return self.stats.snapshot(time.time())
+
+    def start(self) -> None:
+        for stream in self.streams:
+            self._tasks.append(asyncio.create_task(stream.run(), name=f"log-{stream.name}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
