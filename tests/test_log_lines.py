@@ -1,0 +1,196 @@
+"""LineSplitter and make_inert: remote bytes become complete, safe lines."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rainbow_tui.logs.lines import LineSplitter, make_inert, truncation_marker
+
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def split_all(chunks: list[bytes], max_line_bytes: int = 64 * 1024) -> list[str]:
+    splitter = LineSplitter(max_line_bytes)
+    lines: list[str] = []
+    for chunk in chunks:
+        lines.extend(splitter.feed(chunk))
+    lines.extend(splitter.flush())
+    return lines
+
+
+def reference_lines(data: bytes) -> list[str]:
+    """The obvious whole-buffer split, for streams without over-long lines."""
+    pieces = re.split(rb"\r\n|\r|\n", data)
+    if pieces[-1] == b"":
+        pieces.pop()
+    return [piece.decode("utf-8", "replace") for piece in pieces]
+
+
+def cut_into_chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(cut, len(data)) for cut in cuts})
+    chunks = []
+    start = 0
+    for point in points:
+        chunks.append(data[start:point])
+        start = point
+    chunks.append(data[start:])
+    return chunks
+
+
+# Bytes rich in line endings and in pieces of multi-byte characters.
+stream_bytes = st.lists(
+    st.one_of(
+        st.sampled_from([b"\n", b"\r", b"\r\n", b"\xe8\x99\xb9", b"\xf0\x9f\x8c\x88", b"\xff"]),
+        st.binary(max_size=12),
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+# -- known values -------------------------------------------------------------------
+
+
+def test_lines_spanning_chunks_are_joined() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"Started GET") == []
+    assert splitter.feed(b' "/up"\nCompleted') == ['Started GET "/up"']
+    assert splitter.feed(b" 200 OK\n") == ["Completed 200 OK"]
+    assert splitter.flush() == []
+
+
+def test_crlf_split_across_chunks_ends_one_line() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"first\r") == ["first"]
+    assert splitter.feed(b"\nsecond\r\n") == ["second"]
+    assert splitter.feed(b"\r") == [""]
+
+
+def test_lone_cr_and_blank_lines_are_kept() -> None:
+    assert split_all([b"a\rb\n\nc\r\r\nd"]) == ["a", "b", "", "c", "", "d"]
+
+
+def test_multibyte_character_split_across_chunks_decodes() -> None:
+    data = "虹が見えた 🌈\n".encode()
+    for cut in range(1, len(data)):
+        assert split_all([data[:cut], data[cut:]]) == ["虹が見えた 🌈"]
+
+
+def test_invalid_utf8_becomes_replacement_character() -> None:
+    assert split_all([b"bad \xff\xfe byte\n"]) == ["bad \ufffd\ufffd byte"]
+
+
+def test_unterminated_last_line_comes_with_flush() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"one\ntwo") == ["one"]
+    assert splitter.flush() == ["two"]
+    assert splitter.flush() == []
+
+
+def test_over_long_line_is_cut_with_visible_marker() -> None:
+    lines = split_all([b"x" * 100 + b"\nshort\n"], max_line_bytes=10)
+    assert lines == ["x" * 10 + truncation_marker(90), "short"]
+    assert truncation_marker(1048576) == " … [truncated 1048576 bytes]"
+
+
+def test_megabyte_line_without_newline_does_not_grow_the_buffer() -> None:
+    splitter = LineSplitter(max_line_bytes=64 * 1024)
+    for _ in range(16):
+        assert splitter.feed(b"y" * 65536) == []
+        assert splitter.pending_bytes <= 64 * 1024
+    [line] = splitter.feed(b"tail\nnext\n")[:1]
+    assert line == "y" * 65536 + truncation_marker(16 * 65536 + 4 - 65536)
+    assert splitter.flush() == []
+
+
+def test_truncation_does_not_split_a_character() -> None:
+    # "虹" is three bytes; a 4-byte cap keeps one whole character, not 1⅓.
+    [line] = split_all(["虹虹虹".encode() + b"\n"], max_line_bytes=4)
+    assert line == "虹" + truncation_marker(6)
+
+
+def test_non_positive_cap_is_rejected() -> None:
+    try:
+        LineSplitter(0)
+    except ValueError as error:
+        assert "positive" in str(error)
+    else:
+        raise AssertionError("LineSplitter(0) was accepted")
+
+
+# -- properties ---------------------------------------------------------------------
+
+
+@given(data=stream_bytes, cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=8))
+def test_any_chunking_gives_the_whole_buffer_split(data: bytes, cuts: list[int]) -> None:
+    assert split_all(cut_into_chunks(data, cuts)) == reference_lines(data)
+
+
+@given(
+    data=stream_bytes,
+    cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=8),
+    cap=st.integers(min_value=1, max_value=24),
+)
+def test_capped_lines_keep_a_prefix_and_count_what_was_dropped(
+    data: bytes, cuts: list[int], cap: int
+) -> None:
+    splitter = LineSplitter(cap)
+    lines: list[str] = []
+    for chunk in cut_into_chunks(data, cuts):
+        lines.extend(splitter.feed(chunk))
+        assert splitter.pending_bytes <= cap
+    lines.extend(splitter.flush())
+
+    expected = reference_lines(data)
+    originals = re.split(rb"\r\n|\r|\n", data)
+    assert len(lines) == len(expected)
+    for line, original in zip(lines, originals, strict=False):
+        if len(original) <= cap:
+            assert line == original.decode("utf-8", "replace")
+            continue
+        match = re.fullmatch(r"(.*) … \[truncated (\d+) bytes\]", line, re.DOTALL)
+        assert match is not None, line
+        kept = len(original) - int(match.group(2))
+        # At most three bytes of a cut character are given back.
+        assert cap - 3 <= kept <= cap
+        assert match.group(1) == original[:kept].decode("utf-8", "replace")
+
+
+@given(st.text())
+def test_inert_text_has_no_control_characters_but_tab(text: str) -> None:
+    inert = make_inert(text)
+    assert CONTROL_CHARACTERS.search(inert) is None
+    assert inert.count("\t") == text.count("\t")
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cc"])))
+def test_text_without_controls_is_returned_unchanged(text: str) -> None:
+    assert make_inert(text) is text
+
+
+def test_inert_scheme_known_values() -> None:
+    assert make_inert("\x1b[31mred\x1b[0m") == "␛[31mred␛[0m"
+    assert make_inert("\x1b]0;pwned\x07") == "␛]0;pwned␇"
+    assert make_inert("nul\x00 del\x7f") == "nul␀ del␡"
+    assert make_inert("csi\x9b2J") == "csi\\x9b2J"
+    assert make_inert("a\tb\r\n") == "a\tb␍␊"
+    assert make_inert("[bold]not markup[/bold]") == "[bold]not markup[/bold]"
+
+
+# -- speed --------------------------------------------------------------------------
+
+
+def test_splitting_big_chunks_is_fast() -> None:
+    # The view needs about 1 M lines/s; a per-byte loop would manage ~20 k.
+    data = b'[4f1c2a9e] Completed 200 OK in 45ms (ActiveRecord: 8.1ms)\r\n' * 100_000
+    chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        count = len(split_all(chunks))
+        best = min(best, time.perf_counter() - started)
+    assert count == 100_000
+    assert count / best > 300_000
