@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -178,19 +177,3 @@ def test_inert_scheme_known_values() -> None:
     assert make_inert("csi\x9b2J") == "csi\\x9b2J"
     assert make_inert("a\tb\r\n") == "a\tb␍␊"
     assert make_inert("[bold]not markup[/bold]") == "[bold]not markup[/bold]"
-
-
-# -- speed --------------------------------------------------------------------------
-
-
-def test_splitting_big_chunks_is_fast() -> None:
-    # The view needs about 1 M lines/s; a per-byte loop would manage ~20 k.
-    data = b'[4f1c2a9e] Completed 200 OK in 45ms (ActiveRecord: 8.1ms)\r\n' * 100_000
-    chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        count = len(split_all(chunks))
-        best = min(best, time.perf_counter() - started)
-    assert count == 100_000
-    assert count / best > 300_000
