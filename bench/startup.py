@@ -7,6 +7,7 @@ Both apps run headless at 120×40; the two kinds alternate so drift hits both.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -49,7 +50,11 @@ Timed(load_config(Path({str(REPO / "config.toml")!r}))).run(headless=True, size=
 """
 
 
-def _time_to_first_frame(code: str) -> float:
+def _time_to_first_frame(code: str) -> tuple[float, float]:
+    """Wall time to the first frame, and the CPU time the child spent in all.
+
+    CPU time barely moves when other work shares the machine; wall time does.
+    """
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -61,19 +66,24 @@ def _time_to_first_frame(code: str) -> float:
             break
     else:
         raise RuntimeError("the app exited without painting a frame")
-    child.wait(timeout=30)
-    return elapsed
+    child.stdout.read()
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def bench_startup() -> list[Row]:
-    minimal: list[float] = []
-    rainbow: list[float] = []
+    minimal: list[tuple[float, float]] = []
+    rainbow: list[tuple[float, float]] = []
     _time_to_first_frame(MINIMAL_APP)  # warm the OS file cache for both
     _time_to_first_frame(RAINBOW_APP)
     for _ in range(RUNS):
         minimal.append(_time_to_first_frame(MINIMAL_APP))
         rainbow.append(_time_to_first_frame(RAINBOW_APP))
+    goal = "<= 1.5x minimal Textual app"
     return [
-        Row("launch -> first dashboard frame (median)", median(rainbow), median(minimal), "s",
-            "<= 1.5x minimal Textual app")
+        Row("launch -> first dashboard frame, wall (median)",
+            median([r[0] for r in rainbow]), median([m[0] for m in minimal]), "s", goal),
+        Row("launch -> first dashboard frame, CPU (median)",
+            median([r[1] for r in rainbow]), median([m[1] for m in minimal]), "s", goal),
     ]

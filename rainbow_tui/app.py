@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from rainbow_tui.actions import DatabaseActions
 from rainbow_tui.config import Config
-from rainbow_tui.monitor import Monitor, MonitorState
-from rainbow_tui.sources.service_sources import ServiceSources
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
+
+if TYPE_CHECKING:
+    from rainbow_tui.monitor import Monitor, MonitorState
+    from rainbow_tui.sources.service_sources import ServiceSources
 
 
 class RainbowApp(App[int]):
@@ -45,6 +46,11 @@ class RainbowApp(App[int]):
         self.call_after_refresh(self._start_monitor)
 
     def _start_monitor(self) -> None:
+        # Imported here: the sources and the monitor are not needed for the first frame.
+        from rainbow_tui.actions import DatabaseActions
+        from rainbow_tui.monitor import Monitor
+        from rainbow_tui.sources.service_sources import ServiceSources
+
         sources = self.sources or ServiceSources(self.config)
         self.monitor = Monitor(self.config, sources, self._on_state, on_failure=self._on_failure)
         if sources.link is not None:

@@ -6,7 +6,7 @@ fills the screen and 1–4 switch between them, so every pane stays readable at 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,8 +15,6 @@ from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from rainbow_tui.actions import ActionResult, DatabaseActions
-from rainbow_tui.monitor import MonitorState
 from screens.confirm import ConfirmScreen
 from widgets.action_request import ActionRequest
 from widgets.alerts_bar import AlertsBar
@@ -26,6 +24,10 @@ from widgets.jobs_pane import JobsPane
 from widgets.keyed_rows import KeyedTable
 from widgets.log_pane import LogPane
 from widgets.state_header import StateHeader
+
+if TYPE_CHECKING:
+    from rainbow_tui.actions import ActionResult, DatabaseActions
+    from rainbow_tui.monitor import MonitorState
 
 PANE_IDS = ("components", "logs", "database", "jobs")
 PANE_TITLES = ("Components", "Logs", "Database", "Jobs")

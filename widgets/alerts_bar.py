@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-from rainbow_tui.levels import Alert
 from widgets.level_style import LEVEL_STYLE, inert
+
+if TYPE_CHECKING:
+    from rainbow_tui.levels import Alert
 
 MAX_SHOWN = 4
 

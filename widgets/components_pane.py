@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
-from rainbow_tui.monitor import MonitorState
-from widgets.finding_table import FindingTable
+from widgets.finding_table import findings_in, waiting_line
 from widgets.trend import Trend
+
+if TYPE_CHECKING:
+    from rainbow_tui.monitor import MonitorState
 
 
 class ComponentsPane(VerticalScroll):
@@ -16,12 +20,12 @@ class ComponentsPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Trend("p95 (ms)", "service:response_time_p95_ms")
         yield Trend("5xx rate (%)", "service:error_rate_percent")
-        yield FindingTable(id="components-table")
+        yield waiting_line()
 
     def show(self, state: MonitorState) -> None:
         for trend in self.query(Trend):
             trend.show(state.history)
-        table = self.query_one(FindingTable)
+        table = findings_in(self, "components-table")
         table.show(
             finding
             for finding in state.findings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,13 +10,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from rainbow_tui.monitor import MonitorState
-from rainbow_tui.sources.database import DatabaseSnapshot
 from widgets.action_request import ActionRequest
-from widgets.finding_table import FindingTable
-from widgets.keyed_rows import KeyedTable
+from widgets.finding_table import findings_in, waiting_line
+from widgets.keyed_rows import KeyedTable, table_in
 from widgets.level_style import inert
 from widgets.trend import Trend
+
+if TYPE_CHECKING:
+    from rainbow_tui.monitor import MonitorState
+    from rainbow_tui.sources.database import DatabaseSnapshot
 
 QUERY_COLUMNS = ("pid", "duration", "user", "application", "state", "wait", "query")
 
@@ -40,7 +42,8 @@ class DatabasePane(VerticalScroll):
         return not (self.read_only and action == "signal_backend")
 
     def action_signal_backend(self, verb: str) -> None:
-        key = self.query_one("#queries-table", KeyedTable).selected_key()
+        tables = self.query("#queries-table")
+        key = tables.first(KeyedTable).selected_key() if tables else None
         if self._latest is None or key is None:
             self.notify("Select a query in the table first", severity="warning")
             return
@@ -60,14 +63,15 @@ class DatabasePane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Trend("connections", "database:db_connections")
-        yield FindingTable(id="database-table")
+        yield waiting_line()
         yield Static(id="database-summary", classes="pane-summary")
-        yield KeyedTable(QUERY_COLUMNS, id="queries-table")
         yield Static(id="database-action", classes="action-result")
 
     def show(self, state: MonitorState) -> None:
         self.query_one(Trend).show(state.history)
-        self.query_one(FindingTable).show(f for f in state.findings if f.component == "database")
+        findings_in(self, "database-table").show(
+            f for f in state.findings if f.component == "database"
+        )
         database = state.readings.database
         summary = self.query_one("#database-summary", Static)
         if database is None or database.error is not None:
@@ -91,7 +95,9 @@ class DatabasePane(VerticalScroll):
         )
 
     def _show_queries(self, database: DatabaseSnapshot) -> None:
-        self.query_one("#queries-table", KeyedTable).sync(
+        if not database.longest and not self.query("#queries-table"):
+            return
+        table_in(self, "queries-table", QUERY_COLUMNS, before="#database-action").sync(
             {
                 str(query.pid): (
                     Text(str(query.pid)),

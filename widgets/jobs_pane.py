@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,13 +10,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from rainbow_tui.monitor import MonitorState
-from rainbow_tui.sources.queue import FailureGroup, QueueSnapshot
 from widgets.action_request import ActionRequest
-from widgets.finding_table import FindingTable
-from widgets.keyed_rows import KeyedTable
+from widgets.finding_table import findings_in, waiting_line
+from widgets.keyed_rows import KeyedTable, table_in
 from widgets.level_style import inert
 from widgets.trend import Trend
+
+if TYPE_CHECKING:
+    from rainbow_tui.monitor import MonitorState
+    from rainbow_tui.sources.queue import FailureGroup, QueueSnapshot
 
 FAILURE_COLUMNS = ("exception", "count", "latest", "message")
 QUEUE_COLUMNS = ("queue", "ready", "state")
@@ -42,10 +44,8 @@ class JobsPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Trend("waiting jobs", "queue:waiting_jobs")
-        yield FindingTable(id="jobs-table")
+        yield waiting_line()
         yield Static(id="jobs-summary", classes="pane-summary")
-        yield KeyedTable(FAILURE_COLUMNS, id="failures-table")
-        yield KeyedTable(QUEUE_COLUMNS, id="queues-table")
         yield Static(id="jobs-action", classes="action-result")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -54,7 +54,7 @@ class JobsPane(VerticalScroll):
 
     def show(self, state: MonitorState) -> None:
         self.query_one(Trend).show(state.history)
-        self.query_one(FindingTable).show(f for f in state.findings if f.component == "queue")
+        findings_in(self, "jobs-table").show(f for f in state.findings if f.component == "queue")
         queue = state.readings.queue
         if queue is not None and queue.error is None:
             self._latest = queue
@@ -74,7 +74,9 @@ class JobsPane(VerticalScroll):
         )
 
     def _show_failures(self, queue: QueueSnapshot) -> None:
-        self.query_one("#failures-table", KeyedTable).sync(
+        if not queue.failed_by_class and not self.query("#failures-table"):
+            return
+        table_in(self, "failures-table", FAILURE_COLUMNS, before="#jobs-action").sync(
             {
                 group.exception_class: (
                     inert(group.exception_class),
@@ -88,7 +90,9 @@ class JobsPane(VerticalScroll):
 
     def _show_queues(self, queue: QueueSnapshot) -> None:
         names = sorted(set(queue.ready_by_queue) | set(queue.paused))
-        self.query_one("#queues-table", KeyedTable).sync(
+        if not names and not self.query("#queues-table"):
+            return
+        table_in(self, "queues-table", QUEUE_COLUMNS, before="#jobs-action").sync(
             {
                 name: (
                     inert(name),
@@ -100,7 +104,8 @@ class JobsPane(VerticalScroll):
         )
 
     def _selected(self, table_id: str) -> str | None:
-        return self.query_one(table_id, KeyedTable).selected_key()
+        tables = self.query(table_id)
+        return tables.first(KeyedTable).selected_key() if tables else None
 
     def _selected_group(self) -> FailureGroup | None:
         key = self._selected("#failures-table")

@@ -9,6 +9,7 @@ hides those that do.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import DataTable
 
 
@@ -27,9 +28,8 @@ class KeyedTable(DataTable[Text]):
         self.columns_in_order = columns
         self.filter_text = ""
         self._rows: dict[str, tuple[Text, ...]] = {}
-
-    def on_mount(self) -> None:
-        for name in self.columns_in_order:
+        # Columns exist from the start, so rows can be synced before mounting ends.
+        for name in columns:
             self.add_column(name, key=name)
 
     def sync(self, rows: dict[str, tuple[Text, ...]]) -> None:
@@ -57,3 +57,17 @@ class KeyedTable(DataTable[Text]):
             return None
         value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return str(value) if value is not None else None
+
+
+def table_in(container: Widget, table_id: str, columns: tuple[str, ...], before: str) -> KeyedTable:
+    """The container's table ``table_id``, mounted (before ``before``) on first need.
+
+    Tables that have nothing to show yet are not mounted at start: each DataTable
+    costs styling time, and the first frame should not wait for empty ones.
+    """
+    found = container.query(f"#{table_id}")
+    if found:
+        return found.first(KeyedTable)
+    table = KeyedTable(columns, id=table_id)
+    container.mount(table, before=before)
+    return table

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
-from rainbow_tui.monitor import MonitorState
 from widgets.level_style import level_badge
+
+if TYPE_CHECKING:
+    from rainbow_tui.monitor import MonitorState
 
 
 class StateHeader(Static):

@@ -1,32 +1,53 @@
-"""A labelled sparkline of one metric's recent values ("no data" when there are none)."""
+"""A labelled sparkline of one metric's recent values ("no data" when there are none).
+
+Drawn as one line of block characters in a single Static: the stock Sparkline
+widget costs more to mount than the whole rest of a pane.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Label, Sparkline
+from rich.text import Text
+from textual.widgets import Static
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+LABEL_WIDTH = 14
+LATEST_WIDTH = 12
 
 
-class Trend(Horizontal):
+def sparkline(values: tuple[float, ...], width: int) -> str:
+    """The last ``width`` values scaled between their own minimum and maximum."""
+    shown = values[-width:] if width > 0 else ()
+    if not shown:
+        return ""
+    low, high = min(shown), max(shown)
+    span = high - low
+    if span == 0:
+        return BLOCKS[0 if high == 0 else 3] * len(shown)
+    top = len(BLOCKS) - 1
+    return "".join(BLOCKS[round((value - low) / span * top)] for value in shown)
+
+
+class Trend(Static):
     DEFAULT_CSS = """
-    Trend { height: 1; }
-    Trend > Label { width: 14; color: $text-muted; }
-    Trend > Sparkline { width: 1fr; }
-    Trend > .latest { width: 12; text-align: right; }
+    Trend { height: 1; padding: 0 1; }
     """
 
     def __init__(self, label: str, key: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.label = label
         self.key = key  # the finding key whose history this draws
+        self._values: tuple[float, ...] = ()
 
-    def compose(self) -> ComposeResult:
-        yield Label(self.label)
-        yield Sparkline([])
-        yield Label("no data", classes="latest")
-
-    def show(self, history: dict[str, tuple[float, ...]], unit: str = "") -> None:
+    def show(self, history: dict[str, tuple[float, ...]]) -> None:
         values = history.get(self.key, ())
-        self.query_one(Sparkline).data = list(values)
-        latest = f"{values[-1]:,.0f}{unit}" if values else "no data"
-        self.query_one(".latest", Label).update(latest)
+        if values != self._values:
+            self._values = values
+            self.refresh()
+
+    def render(self) -> Text:
+        width = self.content_size.width - LABEL_WIDTH - LATEST_WIDTH
+        line = Text(f"{self.label:<{LABEL_WIDTH}}", style="dim")
+        line.append(f"{sparkline(self._values, width):<{max(width, 0)}}")
+        latest = f"{self._values[-1]:,.0f}" if self._values else "no data"
+        line.append(f"{latest:>{LATEST_WIDTH}}")
+        return line
