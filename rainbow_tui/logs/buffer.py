@@ -410,6 +410,15 @@ class FilteredView:
     def seqs(self) -> Iterator[int]:
         return iter(self._seqs)
 
+    def entries(self, start: int = 0, stop: int | None = None) -> list[Entry | None]:
+        """Entries shown at indices ``[start, stop)`` (slice semantics); None for
+        one that left the buffer since the last :meth:`sync`."""
+        seqs = self._seqs[start:stop]
+        held = bisect_left(seqs, self._buffer.first_seq)
+        result: list[Entry | None] = [None] * held
+        result.extend(self._buffer.entries_for(seqs[held:]))
+        return result
+
     # -- navigation ---------------------------------------------------------------
 
     def _candidates(self, from_index: int, backwards: bool) -> Iterator[tuple[int, Entry]]:

@@ -1,0 +1,196 @@
+"""The full-screen log tail: what is tailed and how much, the view, a prompt line.
+
+The app feeds :attr:`LogScreen.log_view` (``add_entries``); this screen only
+shows it and asks for the text the view's keys need (``/`` filter, ``ctrl+f``
+find, ``s`` save path) in an ``Input`` at the bottom: Enter applies, Esc cancels.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Static
+
+from widgets.log_view import LogView
+
+PromptPurpose = Literal["filter", "search", "save"]
+
+PROMPT_LABELS: dict[PromptPurpose, str] = {
+    "filter": "Filter /",
+    "search": "Find",
+    "save": "Save to",
+}
+PROMPT_PLACEHOLDERS: dict[PromptPurpose, str] = {
+    "filter": "regex, case-insensitive; !regex hides matches; empty shows all",
+    "search": "regex to highlight; n / N jump between matches",
+    "save": "file to write the shown lines to",
+}
+
+
+def default_save_name(now: datetime | None = None) -> str:
+    """``rainbow-tui-logs-<timestamp>.log`` in the current directory."""
+    moment = now or datetime.now()
+    return f"rainbow-tui-logs-{moment:%Y%m%d-%H%M%S}.log"
+
+
+class LogScreen(Screen[None]):
+    """One live log view filling the terminal."""
+
+    AUTO_FOCUS = "LogView"
+
+    DEFAULT_CSS = """
+    LogScreen #log-header {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+    }
+    LogScreen #log-view {
+        height: 1fr;
+    }
+    LogScreen #log-prompt {
+        height: 1;
+        display: none;
+    }
+    LogScreen #log-prompt.-open {
+        display: block;
+    }
+    LogScreen #log-prompt Label {
+        padding: 0 1;
+        background: $primary-muted;
+        color: $text;
+    }
+    LogScreen #log-prompt Input {
+        width: 1fr;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Back"),
+        Binding("q", "close", "Back", show=False),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        max_lines: int = 100_000,
+        *,
+        timezone: tzinfo | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._tail_title = title
+        self.log_view = LogView(max_lines, timezone=timezone, id="log-view")
+        self._prompt: PromptPurpose | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header_text(), id="log-header")
+        yield self.log_view
+        with Horizontal(id="log-prompt"):
+            yield Label("", id="log-prompt-label")
+            yield Input(id="log-prompt-input", compact=True)
+        yield Footer()
+
+    # -- header ---------------------------------------------------------------------
+
+    @property
+    def tail_title(self) -> str:
+        """What is being tailed (hosts, containers), first on the header line."""
+        return self._tail_title
+
+    @tail_title.setter
+    def tail_title(self, title: str) -> None:
+        self._tail_title = title
+        if self.is_mounted:
+            self._refresh_header()
+
+    def _header_text(self) -> Text:
+        view = self.log_view
+        buffered, shown, dropped = len(view.buffer), len(view.filtered), view.buffer.dropped
+        header = Text(no_wrap=True, overflow="ellipsis")
+        header.append(self._tail_title, "bold")
+        header.append(f"  {buffered:,} lines in buffer · {shown:,} shown · {dropped:,} dropped")
+        described = view.filter_description
+        if described:
+            header.append("  filter: ")
+            header.append(described, "bold")
+        return header
+
+    @on(LogView.Updated)
+    def _refresh_header(self) -> None:
+        self.query_one("#log-header", Static).update(self._header_text())
+
+    # -- prompt ---------------------------------------------------------------------
+
+    @property
+    def prompt_purpose(self) -> PromptPurpose | None:
+        """What the open prompt asks for, or None when it is closed."""
+        return self._prompt
+
+    @on(LogView.PromptRequested)
+    def _open_prompt(self, event: LogView.PromptRequested) -> None:
+        self.open_prompt(event.purpose, event.current)
+
+    def open_prompt(self, purpose: PromptPurpose, current: str = "") -> None:
+        self._prompt = purpose
+        self.query_one("#log-prompt-label", Label).update(PROMPT_LABELS[purpose])
+        prompt = self.query_one("#log-prompt-input", Input)
+        prompt.placeholder = PROMPT_PLACEHOLDERS[purpose]
+        prompt.value = default_save_name() if purpose == "save" else current
+        self.query_one("#log-prompt").add_class("-open")
+        prompt.focus()
+
+    def _close_prompt(self) -> None:
+        self._prompt = None
+        self.query_one("#log-prompt").remove_class("-open")
+        self.log_view.focus()
+
+    @on(Input.Submitted, "#log-prompt-input")
+    def _submit_prompt(self, event: Input.Submitted) -> None:
+        event.stop()
+        purpose, value = self._prompt, event.value
+        self._close_prompt()
+        if purpose == "filter":
+            error = self.log_view.set_pattern(value)
+            if error is not None:
+                self.notify(f"Filter: {error}", severity="warning", markup=False)
+        elif purpose == "search":
+            error = self.log_view.set_search(value)
+            if error is not None:
+                self.notify(f"Find: {error}", severity="warning", markup=False)
+        elif purpose == "save":
+            self._save(value.strip())
+        self._refresh_header()
+
+    def _save(self, path_text: str) -> None:
+        if not path_text:
+            return
+        path = Path(path_text).expanduser()
+        try:
+            written = self.log_view.save(path)
+        except FileExistsError:
+            self.notify(
+                f"{path} already exists; nothing was written (choose another name)",
+                severity="warning",
+                markup=False,
+            )
+        except OSError as error:
+            self.notify(f"Could not save to {path}: {error}", severity="error", markup=False)
+        else:
+            noun = "line" if written == 1 else "lines"
+            self.notify(f"Saved {written:,} {noun} to {path}", markup=False)
+
+    def action_close(self) -> None:
+        if self._prompt is not None:
+            self._close_prompt()
+        else:
+            self.app.pop_screen()
