@@ -21,6 +21,8 @@ DRILLS = (
     "failed-jobs",
     "slow-queries",
 )
+# Where db-1 mounts the database's data volume (a disk of its own, /dev/sdb).
+DB_DATA_MOUNT = "/var/lib/postgresql/data"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class DemoEndpoints:
     hosts: tuple[DemoHost, ...]
     kamal_command: tuple[str, ...]  # argv prefix; append e.g. ("app", "boot")
     supervisor_pid: int
+    # Where db-1 mounts the database volume: ``df -h`` of this path is the DB disk.
+    db_data_mount: str = DB_DATA_MOUNT
+    # The PostgreSQL client tools (psql, pg_dump…) matching the demo server.
+    pg_bin_dir: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -74,6 +80,8 @@ class DemoEndpoints:
             ),
             kamal_command=tuple(data["kamal_command"]),
             supervisor_pid=int(data["supervisor_pid"]),
+            db_data_mount=data.get("db_data_mount", DB_DATA_MOUNT),
+            pg_bin_dir=data.get("pg_bin_dir", ""),
         )
 
     @classmethod

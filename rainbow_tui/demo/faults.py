@@ -27,14 +27,6 @@ class FaultState:
     # Some requests wait on multi-second queries.
     slow_requests: bool = False
 
-    def clear_app_faults(self) -> None:
-        """What restarting the app containers fixes (the DB-side state stays)."""
-        self.service_broken = False
-        self.db_pool_stale = False
-        self.workers_stalled = False
-        self.failing_job_class = None
-        self.slow_requests = False
-
     def as_dict(self) -> dict[str, object]:
         return {
             "service_broken": self.service_broken,

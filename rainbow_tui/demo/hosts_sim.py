@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-DB_DATA_MOUNT = "/var/lib/postgresql/data"
+from rainbow_tui.demo.endpoints import DB_DATA_MOUNT
+
 USER_HZ = 100
 _KIB = 1024
 
