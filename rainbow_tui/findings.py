@@ -300,7 +300,8 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
             continue
         running = [c for c in host.containers if c.role == role and c.state == "running"]
         if running:
-            versions = ", ".join(sorted({c.version for c in running if c.version}))
+            # Kamal versions are git SHAs; twelve characters identify one.
+            versions = ", ".join(sorted({c.version[:12] for c in running if c.version}))
             found.append(
                 Finding(
                     component,
@@ -326,7 +327,9 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
 
 
 def overall(findings: list[Finding]) -> Level:
-    return worst([finding.level for finding in findings])
+    """The worst level, where "no data yet" (unknown without a reason) does not
+    count: a metric nobody has measured yet is no news, good or bad."""
+    return worst([f.level for f in findings if f.level is not Level.UNKNOWN or f.reason])
 
 
 def exit_status(findings: list[Finding]) -> int:

@@ -32,7 +32,11 @@ def test_shipped_profile_holds_the_manual() -> None:
     assert config.service.health_url == "https://api.shiojiri-rainbow.app/up"
     assert config.database.dsn_env == "RAINBOW_TUI_DATABASE_URL"
     t = config.thresholds
-    assert (t.response_time_p95_ms.normal, t.response_time_p95_ms.warn, t.response_time_p95_ms.critical) == (200, 500, 1000)
+    assert (
+        t.response_time_p95_ms.normal,
+        t.response_time_p95_ms.warn,
+        t.response_time_p95_ms.critical,
+    ) == (200, 500, 1000)
     assert (t.error_rate_percent.warn, t.error_rate_percent.critical) == (1, 5)
     assert (t.memory_percent.warn, t.memory_percent.critical) == (80, 90)
     assert (t.cpu_percent.warn, t.cpu_percent.critical) == (80, 95)
@@ -41,8 +45,12 @@ def test_shipped_profile_holds_the_manual() -> None:
     assert (t.failed_jobs.normal, t.failed_jobs.warn, t.failed_jobs.critical) == (1, 10, 50)
     assert (t.job_processing_time_s.warn, t.job_processing_time_s.critical) == (60, 120)
     levels = config.alert_levels
-    assert [levels.critical.respond_within_minutes, levels.high.respond_within_minutes,
-            levels.medium.respond_within_minutes, levels.low.respond_within_minutes] == [15, 60, 480, 10080]
+    assert [
+        levels.critical.respond_within_minutes,
+        levels.high.respond_within_minutes,
+        levels.medium.respond_within_minutes,
+        levels.low.respond_within_minutes,
+    ] == [15, 60, 480, 10080]
     assert [(s.level, s.within_minutes) for s in config.escalation] == [(1, 15), (2, 30), (3, 60)]
     # Hosts are placeholders to fill in, and validation says so.
     assert "hosts[0].address" in config.placeholders()
@@ -51,8 +59,16 @@ def test_shipped_profile_holds_the_manual() -> None:
 
 @pytest.mark.parametrize(
     ("value", "level"),
-    [(None, Level.UNKNOWN), (10, Level.NORMAL), (199.9, Level.NORMAL), (200, Level.ELEVATED),
-     (500, Level.ELEVATED), (500.1, Level.WARNING), (1000, Level.WARNING), (1001, Level.CRITICAL)],
+    [
+        (None, Level.UNKNOWN),
+        (10, Level.NORMAL),
+        (199.9, Level.NORMAL),
+        (200, Level.ELEVATED),
+        (500, Level.ELEVATED),
+        (500.1, Level.WARNING),
+        (1000, Level.WARNING),
+        (1001, Level.CRITICAL),
+    ],
 )
 def test_levels_follow_the_manual(value: float | None, level: Level) -> None:
     p95 = load_config(SHIPPED).thresholds.response_time_p95_ms
@@ -87,7 +103,9 @@ BROKEN = {
         "service.kamal_service: required key is missing",
     ),
     "warn above critical": (
-        _shipped_with("normal = 70\nwarn = 80\ncritical = 90", "normal = 70\nwarn = 95\ncritical = 90"),
+        _shipped_with(
+            "normal = 70\nwarn = 80\ncritical = 90", "normal = 70\nwarn = 95\ncritical = 90"
+        ),
         "thresholds.memory_percent.warn: warn (95) is above critical (90)",
     ),
     "bad severity": (
@@ -179,7 +197,10 @@ def test_cli_process_has_no_traceback(tmp_path: Path) -> None:
     path.write_text(BROKEN["warn above critical"][0], encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "rainbow_tui", "--config", str(path)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("rainbow-tui: config error:")

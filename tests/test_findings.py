@@ -65,8 +65,9 @@ def test_service_down_is_critical() -> None:
 def test_queue_levels_and_capped_display() -> None:
     queue = _healthy().queue
     assert queue is not None
-    backlog = QueueSnapshot(T0, ready=CappedCount(2000, capped=True), failed=CappedCount(12),
-                            processes=queue.processes)
+    backlog = QueueSnapshot(
+        T0, ready=CappedCount(2000, capped=True), failed=CappedCount(12), processes=queue.processes
+    )
     found = _by_key(_healthy(queue=backlog))
     assert found["queue:waiting_jobs"] == (Level.CRITICAL, "2,000+")
     assert found["queue:failed_jobs"][0] is Level.WARNING
@@ -80,7 +81,10 @@ def test_unreachable_parts_named_others_judged() -> None:
     )
     findings = evaluate(CONFIG, readings)
     reasons = {f.key: (f.level, f.reason) for f in findings}
-    assert reasons["database:reachable"] == (Level.CRITICAL, "connection refused (is PostgreSQL running?)")
+    assert reasons["database:reachable"] == (
+        Level.CRITICAL,
+        "connection refused (is PostgreSQL running?)",
+    )
     assert reasons["host app-1:reachable"] == (Level.CRITICAL, "connection timed out")
     assert reasons["service:health"][0] is Level.NORMAL
 

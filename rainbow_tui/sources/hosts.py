@@ -9,8 +9,8 @@ first poll of a host reports it as unknown, later polls use the delta.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -157,9 +157,7 @@ class HostProbe:
             )
         return self._snapshot(taken_at, outputs)
 
-    def _snapshot(
-        self, taken_at: datetime, outputs: Sequence[str | BaseException]
-    ) -> HostSnapshot:
+    def _snapshot(self, taken_at: datetime, outputs: Sequence[str | BaseException]) -> HostSnapshot:
         meminfo, stat, loadavg, df, docker = outputs
         problems: list[str] = []
         memory: float | None = None
