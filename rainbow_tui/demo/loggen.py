@@ -609,7 +609,8 @@ class LogHub:
         self.streams[container.id] = stream
         feed = _Feed(container, stream, self._source_for(container))
         self._feeds[container.id] = feed
-        self._boot_banner(feed)
+        if time.time() - container.created_at < 60:
+            self._boot_banner(feed)  # long-running containers get history (backfill) instead
 
     def container_stopped(self, container: Container) -> None:
         self._feeds.pop(container.id, None)
@@ -651,6 +652,22 @@ class LogHub:
             entries.append((ts, line.encode() + b"\n"))
         feed.stream.append_many(entries)
 
+    def backfill(self, seconds: float, max_lines: int = 2000) -> None:
+        """Give containers that were already up some history, as ``docker logs`` would
+        show for a container running for hours (bounded to keep start-up quick)."""
+        now_ns = time.time_ns()
+        for feed in self._feeds.values():
+            if feed.stream.appended:
+                continue
+            rate = feed.rate if feed.rate is not None else self.default_rate
+            count = min(max_lines, int(rate * seconds))
+            if count <= 0:
+                continue
+            span = min(seconds, count / rate)
+            start_ns = now_ns - int(span * 1e9)
+            feed.carry = float(count)
+            self._fill(feed, span, start_ns, now_ns, limit_burst=False)
+
     def stream_for(self, container_id: str) -> LogStream | None:
         return self.streams.get(container_id)
 
@@ -684,11 +701,13 @@ class LogHub:
             entries.append((ts, line.encode("utf-8", "replace") + b"\n"))
         stream.append_many(entries)
 
-    def _fill(self, feed: _Feed, elapsed: float, start_ns: int, end_ns: int) -> None:
+    def _fill(self, feed: _Feed, elapsed: float, start_ns: int, end_ns: int,
+              limit_burst: bool = True) -> None:
         rate = feed.rate if feed.rate is not None else self.default_rate
         if rate <= 0:
             return
-        feed.carry = min(feed.carry + rate * elapsed, rate + 1)  # no burst after a stall
+        if limit_burst:
+            feed.carry = min(feed.carry + rate * elapsed, rate + 1)  # no burst after a stall
         count = int(feed.carry)
         if count <= 0:
             return

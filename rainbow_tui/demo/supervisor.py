@@ -43,6 +43,8 @@ log = logging.getLogger("rainbow_tui.demo.supervisor")
 
 SUPERVISOR_LOG = "supervisor.log"
 MAX_LOG_RATE = 100_000.0
+# History the containers that were "already running" start with (at the default rate).
+BACKFILL_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class DemoStack:
         self.deployment.started.append(self.hub.container_started)
         self.deployment.stopped.append(self.hub.container_stopped)
         self.deployment.announce_running()
+        self.hub.backfill(BACKFILL_SECONDS)
         self.shells = {
             name: HostShell(host, self.deployment, self.hub, SSH_USER)
             for name, host in self.hosts.items()

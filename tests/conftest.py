@@ -1,0 +1,153 @@
+"""Shared fixtures: the embedded demo stack, started for real.
+
+``demo_stack`` is one healthy stack for the whole session (tests must leave it
+healthy: no drill active, SSH listening, default log rate).  ``demo_stack_factory``
+starts private stacks, with drills or other options, and stops them afterwards.
+The PostgreSQL template is cached under the user's cache directory, so only the
+first stack ever started on a machine pays for ``initdb``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import asyncssh
+import httpx
+import pytest
+
+from rainbow_tui.demo.endpoints import DemoHost
+from rainbow_tui.demo.launcher import DemoProcess, start_demo_stack
+
+DemoStackFactory = Callable[..., DemoProcess]
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
+    stack = start_demo_stack(tmp_path_factory.mktemp("demo-stack"))
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def demo_stack_factory(tmp_path: Path) -> Iterator[DemoStackFactory]:
+    started: list[DemoProcess] = []
+
+    def start(
+        drills: Sequence[str] = (),
+        log_rate: float | None = None,
+        app_hosts: int = 2,
+    ) -> DemoProcess:
+        state_dir = tmp_path / f"stack-{len(started) + 1}"
+        stack = start_demo_stack(state_dir, drills=drills, log_rate=log_rate,
+                                 app_hosts=app_hosts)
+        started.append(stack)
+        return stack
+
+    try:
+        yield start
+    finally:
+        for stack in started:
+            stack.stop()
+
+
+class StackDriver:
+    """Talks to a running stack the way the console and an operator would."""
+
+    def __init__(self, stack: DemoProcess) -> None:
+        self.stack = stack
+        self.endpoints = stack.endpoints
+        self.http = httpx.Client(trust_env=False, timeout=60)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.http.request(method, f"{self.endpoints.control_url}{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.control("GET", "/state")
+        return result
+
+    def health_status(self) -> int:
+        return self.http.get(self.endpoints.health_url).status_code
+
+    def kamal(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The real stand-in command line, as a subprocess."""
+        return subprocess.run(
+            [*self.endpoints.kamal_command, *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+
+    def host(self, name: str) -> DemoHost:
+        return next(h for h in self.endpoints.hosts if h.name == name)
+
+    def container(self, host: str, kind: str) -> dict[str, Any]:
+        entry = next(h for h in self.state()["hosts"] if h["name"] == host)
+        container: dict[str, Any] = next(
+            c for c in entry["containers"] if c["kind"] == kind and c["state"] == "running"
+        )
+        return container
+
+    async def ssh(self, host: str, command: str) -> tuple[int, bytes, bytes]:
+        target = self.host(host)
+        async with asyncssh.connect(
+            target.address, target.port, username=self.endpoints.ssh_user,
+            client_keys=[str(self.endpoints.client_key)],
+            known_hosts=str(self.endpoints.known_hosts),
+        ) as conn:
+            result = await conn.run(command, encoding=None)
+        return result.exit_status or 0, bytes(result.stdout or b""), bytes(result.stderr or b"")
+
+    @staticmethod
+    def wait_until(condition: Callable[[], bool], within: float, interval: float = 0.1) -> bool:
+        """Poll ``condition`` until it holds or ``within`` seconds pass."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(interval)
+        return condition()
+
+    @staticmethod
+    async def eventually(
+        condition: Callable[[], Awaitable[bool]], within: float, interval: float = 0.2
+    ) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if await condition():
+                return True
+            await asyncio.sleep(interval)
+        return await condition()
+
+    async def sql(self, query: str, *args: Any) -> Any:
+        conn = await asyncpg.connect(self.endpoints.pg_admin_dsn, timeout=10)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+def drive() -> Iterator[Callable[[DemoProcess], StackDriver]]:
+    drivers: list[StackDriver] = []
+
+    def make(stack: DemoProcess) -> StackDriver:
+        driver = StackDriver(stack)
+        drivers.append(driver)
+        return driver
+
+    try:
+        yield make
+    finally:
+        for driver in drivers:
+            driver.close()
