@@ -3,6 +3,8 @@ imports Textual; everything it drives is plain asyncio code."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -40,6 +42,11 @@ class RainbowApp(App[int]):
         self.latest: MonitorState | None = None
 
     def on_mount(self) -> None:
+        # A dropped SSH session sends SIGHUP, a service manager SIGTERM: leave the
+        # way `q` does, so the terminal is restored and the demo stack stopped.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.exit)
         self.push_screen(self.dashboard)
         # Sources are built after the first frame is up: building them imports
         # nothing heavy, but polling them opens connections.
