@@ -114,13 +114,13 @@ def test_console_leaves_nothing_behind(signum: int, tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             _drain(fd)
-            finished, status = os.waitpid(pid, os.WNOHANG)
+            finished, _status = os.waitpid(pid, os.WNOHANG)
             if finished:
                 break
             time.sleep(0.1)
         else:
             pytest.fail("the console did not exit")
-        gone, alive = psutil.wait_procs(family, timeout=20)
+        _gone, alive = psutil.wait_procs(family, timeout=20)
         assert alive == [], f"survivors: {[p.cmdline() for p in alive]}"
         assert not list(tmp_path.glob("rainbow-tui-demo-*")), "the demo state was left behind"
     finally:
