@@ -1,0 +1,212 @@
+"""Each drill's fault is observable the way a console observes it, and its runbook cures it.
+
+Drills started with ``--drill`` must already show when the stack announces itself;
+the cures go through the real ``kamal`` stand-in command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+from rainbow_tui.demo.launcher import DemoProcess
+
+READY = "SELECT count(*) FROM solid_queue_ready_executions"
+FAILED = "SELECT count(*) FROM solid_queue_failed_executions"
+CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+LONGEST_ACTIVE_MS = (
+    "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)) * 1000, 0) "
+    "FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
+)
+
+
+async def _web_log(driver, host: str = "app-1", tail: int = 300) -> bytes:
+    name = driver.container(host, "web")["name"]
+    code, out, _ = await driver.ssh(host, f"docker logs --tail {tail} {name}")
+    assert code == 0
+    return out
+
+
+def _boot(driver) -> None:
+    result = driver.kamal("app", "boot")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Start container with version" in result.stdout
+
+
+async def test_service_down_fails_up_until_app_boot(demo_stack_factory, drive) -> None:
+    driver = drive(demo_stack_factory(drills=["service-down"]))
+    assert driver.health_status() == 500
+    assert driver.state()["drills"]["active"] == ["service-down"]
+
+    async def errors_logged() -> bool:
+        log = await _web_log(driver)
+        return b"Completed 500 Internal Server Error" in log and b"NameError (" in log
+
+    assert await driver.eventually(errors_logged, within=10)
+    proxy = driver.container("app-1", "proxy")["name"]
+    _, proxy_log, _ = await driver.ssh("app-1", f"docker logs --tail 5 {proxy}")
+    statuses = [json.loads(line)["http"]["response"]["status_code"]
+                for line in proxy_log.splitlines()]
+    assert all(status >= 500 for status in statuses)
+
+    _boot(driver)
+    assert driver.health_status() == 200
+    assert driver.state()["drills"]["active"] == []
+    log = await _web_log(driver, tail=20)
+    assert b"Completed 500" not in log
+
+    # The other remedy of the runbook: roll back to the previous version.
+    driver.control("POST", "/drill/service-down")
+    assert driver.health_status() == 500
+    previous = driver.state()["versions"][-2]
+    result = driver.kamal("rollback", previous)
+    assert result.returncode == 0, result.stdout
+    assert driver.health_status() == 200
+    assert driver.state()["current_version"] == previous
+
+
+async def test_app_stop_takes_the_service_down_and_boot_brings_it_back(
+    demo_stack_factory, drive
+) -> None:
+    driver = drive(demo_stack_factory())
+    assert driver.kamal("app", "stop").returncode == 0
+    assert driver.health_status() == 500
+    _, out, _ = await driver.ssh("app-1", "docker ps --filter label=role=web --quiet")
+    assert out == b""
+    _boot(driver)
+    assert driver.health_status() == 200
+    _, out, _ = await driver.ssh("app-1", "docker ps --filter label=role=web --quiet")
+    assert len(out.splitlines()) == 1
+
+
+async def test_db_connections_cured_by_db_reboot_then_app_boot(demo_stack_factory, drive) -> None:
+    driver = drive(demo_stack_factory(drills=["db-connections"]))
+    assert await driver.sql(CONNECTIONS) > 80
+
+    async def pool_timeouts_logged() -> bool:
+        return b"ActiveRecord::ConnectionTimeoutError (could not obtain a connection" in (
+            await _web_log(driver))
+
+    assert await driver.eventually(pool_timeouts_logged, within=10)
+    postgres_pid = driver.state()["postgres"]["pid"]
+    reboot = driver.kamal("accessory", "reboot", "db")
+    assert reboot.returncode == 0, reboot.stdout
+    state = driver.state()
+    assert state["postgres"]["pid"] != postgres_pid and state["postgres"]["restarts"] == 1
+    assert state["drills"]["active"] == ["db-connections"]  # the app still has to reboot
+
+    async def connections_back_to_normal() -> bool:
+        count = await driver.sql(CONNECTIONS)
+        return bool(3 <= count < 50)
+
+    assert await driver.eventually(connections_back_to_normal, within=10)
+    _boot(driver)
+    assert driver.state()["drills"]["active"] == []
+    # The workload rode out the restart: jobs still finish.
+    finished = await driver.sql(
+        "SELECT count(*) FROM solid_queue_jobs WHERE finished_at IS NOT NULL")
+
+    async def still_working() -> bool:
+        count = await driver.sql(
+            "SELECT count(*) FROM solid_queue_jobs WHERE finished_at IS NOT NULL")
+        return bool(count > finished)
+
+    assert await driver.eventually(still_working, within=15)
+
+
+async def test_memory_leak_climbs_and_app_boot_resets_it(demo_stack_factory, drive) -> None:
+    driver = drive(demo_stack_factory(drills=["memory-leak"]))
+
+    async def used_fraction() -> float:
+        _, out, _ = await driver.ssh("app-2", "free -m")
+        total, used = (int(v) for v in out.decode().splitlines()[1].split()[1:3])
+        return used / total
+
+    first = await used_fraction()
+    assert first >= 0.81
+    await asyncio.sleep(1.5)
+    assert await used_fraction() > first
+    db_memory = next(h for h in driver.state()["hosts"] if h["name"] == "db-1")["memory_percent"]
+    assert db_memory < 70  # only the app hosts leak
+    _boot(driver)
+    assert await used_fraction() < 0.70
+    assert all(h["memory_percent"] < 70 for h in driver.state()["hosts"])
+
+
+async def test_job_backlog_grows_and_drains_after_app_boot(demo_stack_factory, drive) -> None:
+    driver = drive(demo_stack_factory(drills=["job-backlog"]))
+    backlog = await driver.sql(READY)
+    assert backlog > 1000
+
+    async def nothing_claimed() -> bool:
+        return bool(await driver.sql("SELECT count(*) FROM solid_queue_claimed_executions") == 0)
+
+    assert await driver.eventually(nothing_claimed, within=5)
+    assert await driver.sql(READY) >= backlog  # workers claim nothing; it only grows
+    _boot(driver)
+
+    async def drained() -> bool:
+        return bool(await driver.sql(READY) < 100)
+
+    assert await driver.eventually(drained, within=30)
+
+
+async def test_failed_jobs_burst_keeps_failing_until_app_boot(demo_stack_factory, drive) -> None:
+    driver = drive(demo_stack_factory(drills=["failed-jobs"]))
+    burst = await driver.sql(FAILED)
+    assert burst > 50
+    error = json.loads(await driver.sql("SELECT error FROM solid_queue_failed_executions LIMIT 1"))
+    assert error["exception_class"] == "Aws::S3::Errors::ServiceUnavailable"
+    assert error["message"] and isinstance(error["backtrace"], list)
+    classes = await driver.sql(
+        "SELECT count(DISTINCT j.class_name) FROM solid_queue_failed_executions f "
+        "JOIN solid_queue_jobs j ON j.id = f.job_id")
+    assert classes == 1
+
+    async def more_failures() -> bool:
+        return bool(await driver.sql(FAILED) > burst)
+
+    assert await driver.eventually(more_failures, within=15)
+    _boot(driver)
+    await asyncio.sleep(0.5)  # failures already being written land
+    settled = await driver.sql(FAILED)
+    await asyncio.sleep(2.5)
+    assert await driver.sql(FAILED) == settled  # no new failures; the old ones stay
+    assert settled > 50
+
+
+async def test_slow_queries_show_in_activity_and_logs_until_app_boot(
+    demo_stack_factory, drive
+) -> None:
+    driver = drive(demo_stack_factory(drills=["slow-queries"]))
+    assert await driver.sql(LONGEST_ACTIVE_MS) > 1000
+    application = await driver.sql(
+        "SELECT application_name FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' "
+        "AND pid <> pg_backend_pid() LIMIT 1")
+    assert application == "puma"
+
+    async def slow_requests_logged() -> bool:
+        log = await _web_log(driver)
+        return any(int(ms) >= 2000 for ms in re.findall(rb"Completed 200 OK in (\d+)ms", log))
+
+    assert await driver.eventually(slow_requests_logged, within=10)
+    _boot(driver)
+
+    async def no_long_queries() -> bool:
+        return bool(await driver.sql(LONGEST_ACTIVE_MS) < 100)
+
+    assert await driver.eventually(no_long_queries, within=5)
+
+
+def test_control_api_starts_and_stops_drills(demo_stack: DemoProcess, drive) -> None:
+    driver = drive(demo_stack)
+    try:
+        driver.control("POST", "/drill/service-down")
+        assert driver.health_status() == 500
+    finally:
+        answer = driver.control("DELETE", "/drill/service-down")
+    assert answer["was_active"] is True
+    assert driver.health_status() == 200
+    response = driver.http.post(f"{demo_stack.endpoints.control_url}/drill/no-such-drill")
+    assert response.status_code == 404
