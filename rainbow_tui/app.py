@@ -16,8 +16,12 @@ from textual.screen import Screen
 from rainbow_tui.config import Config
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
+from screens.logs import LogScreen
+from widgets.log_pane import LogPane
 
 if TYPE_CHECKING:
+    from rainbow_tui.logs.streams import LogEntry, StreamState
+    from rainbow_tui.logs.tail import LogTail
     from rainbow_tui.monitor import Monitor, MonitorState
     from rainbow_tui.sources.service_sources import ServiceSources
 
@@ -28,6 +32,7 @@ class RainbowApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("L", "logs", "Logs full screen", show=False),
     ]
 
     def __init__(
@@ -39,7 +44,9 @@ class RainbowApp(App[int]):
         self.sources = sources
         self.monitor: Monitor | None = None
         self.dashboard = DashboardScreen(config.service.name, read_only)
+        self.log_screen = LogScreen(f"{config.service.name} — live logs", config.logs.buffer_lines)
         self.latest: MonitorState | None = None
+        self.log_tail: LogTail | None = None
 
     def on_mount(self) -> None:
         # A dropped SSH session sends SIGHUP, a service manager SIGTERM: leave the
@@ -55,11 +62,20 @@ class RainbowApp(App[int]):
     def _start_monitor(self) -> None:
         # Imported here: the sources and the monitor are not needed for the first frame.
         from rainbow_tui.actions import DatabaseActions
+        from rainbow_tui.logs.tail import LogTail
         from rainbow_tui.monitor import Monitor
         from rainbow_tui.sources.service_sources import ServiceSources
 
         sources = self.sources or ServiceSources(self.config)
-        self.monitor = Monitor(self.config, sources, self._on_state, on_failure=self._on_failure)
+        self.log_tail = LogTail(self.config, sources.targets, self._on_log_batch, self._on_stream)
+        self.log_tail.start()
+        self.monitor = Monitor(
+            self.config,
+            sources,
+            self._on_state,
+            on_failure=self._on_failure,
+            request_stats=self.log_tail.request_snapshot,
+        )
         if sources.link is not None:
             self.dashboard.actions = DatabaseActions(sources.link)
         self.monitor.start()
@@ -67,6 +83,37 @@ class RainbowApp(App[int]):
     def _on_state(self, state: MonitorState) -> None:
         self.latest = state
         self.dashboard.show_state(state)
+
+    def _on_log_batch(self, batch: list[LogEntry]) -> None:
+        self.dashboard.log_pane.log_view.add_entries(batch)
+        self.log_screen.log_view.add_entries(batch)
+
+    def _on_stream(self, state: StreamState) -> None:
+        if self.log_tail is None:
+            return
+        states = self.log_tail.states.values()
+        streaming = sum(1 for s in states if s.state == "streaming")
+        problems = [
+            f"{s.name}: {s.state} ({s.detail})"
+            for s in states
+            if s.state != "streaming" and s.detail
+        ]
+        summary = f"{streaming}/{len(self.log_tail.streams)} streams"
+        if problems:
+            summary += " · " + "; ".join(problems[:3])
+        self.dashboard.log_pane.border_subtitle = summary
+        self.log_screen.tail_title = f"{self.config.service.name} — {summary}"
+
+    def on_log_pane_open_full(self, event: LogPane.OpenFull) -> None:
+        self.push_screen(self.log_screen)
+        if event.prompt in ("filter", "search", "save"):
+            self.log_screen.call_after_refresh(
+                self.log_screen.open_prompt, event.prompt, event.current
+            )
+
+    def action_logs(self) -> None:
+        if self.screen is not self.log_screen:
+            self.push_screen(self.log_screen)
 
     def _on_failure(self, source: str, error: Exception) -> None:
         self.log.error(f"polling {source} failed", error)
@@ -78,6 +125,8 @@ class RainbowApp(App[int]):
         )
 
     async def on_unmount(self) -> None:
+        if self.log_tail is not None:
+            await self.log_tail.stop()
         if self.monitor is not None:
             await self.monitor.stop()
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container, VerticalScroll
+from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -53,6 +53,8 @@ class DashboardScreen(Screen[None]):
         # Set by the app once the database is watched; None: no actions possible.
         self.actions: DatabaseActions | None = None
         self._filter_target: KeyedTable | None = None
+        # Built here, not in compose, so the app can feed it before the first frame.
+        self.log_pane = LogPane(id="logs", classes="pane")
 
     @on(ActionRequest)
     def _confirm_action(self, request: ActionRequest) -> None:
@@ -85,7 +87,7 @@ class DashboardScreen(Screen[None]):
         yield Static(id="pane-tabs")
         with Container(id="panes"):
             yield ComponentsPane(id="components", classes="pane -current")
-            yield LogPane(id="logs", classes="pane")
+            yield self.log_pane
             yield DatabasePane(id="database", classes="pane", read_only=self.read_only)
             yield JobsPane(id="jobs", classes="pane", read_only=self.read_only)
         yield Input(
@@ -115,7 +117,7 @@ class DashboardScreen(Screen[None]):
 
     def action_pane(self, index: int) -> None:
         """Show pane ``index`` (narrow), or focus it; again on a focused pane maximises it."""
-        pane = self.query_one(f"#{PANE_IDS[index]}", VerticalScroll)
+        pane = self.query_one(f"#{PANE_IDS[index]}")
         if self.current_pane == index and self.has_class("-wide"):
             if self.maximized is pane:
                 self.minimize()

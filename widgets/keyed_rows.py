@@ -42,7 +42,7 @@ class KeyedTable(DataTable[Text]):
             if key in self.rows:
                 for column, cell in zip(self.columns_in_order, cells, strict=True):
                     if self.get_cell(key, column) != cell:
-                        self.update_cell(key, column, cell)
+                        self.update_cell(key, column, cell, update_width=True)
             else:
                 self.add_row(*cells, key=key)
 

@@ -1,18 +1,46 @@
-"""Pane 2: live logs.  The log tail fills it; until then it says so plainly."""
+"""Pane 2: the live log tail, compact.  `L` (or Enter) opens the full-screen view."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+
+from widgets.log_view import LogView
+
+# The pane shows the recent tail; the full-screen view keeps the whole buffer.
+PANE_LINES = 5_000
 
 
-class LogPane(VerticalScroll):
+class LogPane(Vertical):
     BORDER_TITLE = "2 Logs"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("L,enter", "open_full", "Full screen", key_display="L"),
+    ]
+
+    class OpenFull(Message):
+        """The user wants the full-screen log view (optionally with a prompt open)."""
+
+        def __init__(self, prompt: str | None = None, current: str = "") -> None:
+            super().__init__()
+            self.prompt = prompt
+            self.current = current
+
+    def __init__(self, *, id: str | None = None, classes: str = "") -> None:
+        super().__init__(id=id, classes=classes)
+        self.log_view = LogView(PANE_LINES, id="pane-log-view")
+        self.log_view.show_host = True
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            "The live log tail is not part of this build yet.\n"
-            'Response time p95 and error rate show as "no data" until it is.',
-            classes="placeholder",
-        )
+        yield self.log_view
+
+    def action_open_full(self) -> None:
+        self.post_message(self.OpenFull())
+
+    def on_log_view_prompt_requested(self, event: LogView.PromptRequested) -> None:
+        # Prompts (filter, find, save) live on the full-screen view.
+        event.stop()
+        self.post_message(self.OpenFull(event.purpose, event.current))

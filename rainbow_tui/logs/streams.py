@@ -305,6 +305,7 @@ class SshContainerStream(FollowedStream):
         self.service = service
         self.role = role
         self.tail = tail
+        self.container_name = ""
 
     async def open_reader(self, since: str | None) -> Reader:
         import asyncssh
@@ -319,7 +320,9 @@ class SshContainerStream(FollowedStream):
             )
             if name is None:
                 raise LookupError(f"no running {self.role} container")
-            self.container = name
+            # Lines keep the role as their container label ("app-1/web"): the
+            # versioned container name changes with every deploy.
+            self.container_name = name
             process = await connection.create_process(
                 docker_logs_command(name, self.tail, since), encoding=None, stderr=asyncssh.STDOUT
             )

@@ -1,0 +1,175 @@
+"""The dashboard against the demo stack with each drill: the pane, the level and the
+alert each fault must show, and that the runbook's remedy clears it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+from textual.pilot import Pilot
+
+from rainbow_tui.app import RainbowApp, make_app
+from rainbow_tui.demo.launcher import DemoProcess
+from rainbow_tui.demo.profile import DEMO_DSN_ENV, demo_config
+from rainbow_tui.levels import Alert, Level
+from widgets.finding_table import FindingTable
+
+POLL_S = 1.0
+
+
+@asynccontextmanager
+async def console(
+    stack: DemoProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    read_only: bool = False,
+    size: tuple[int, int] = (160, 48),
+) -> AsyncIterator[tuple[RainbowApp, Pilot[int]]]:
+    monkeypatch.setenv(DEMO_DSN_ENV, stack.endpoints.pg_dsn)
+    app = make_app(demo_config(stack.endpoints, poll_s=POLL_S), read_only=read_only)
+    async with app.run_test(size=size) as pilot:
+        yield app, pilot
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], bool], within: float = 40.0) -> None:
+    """Wait for a condition the way a person watches the screen: with a deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.2)
+
+
+def level(app: RainbowApp, key: str) -> Level | None:
+    state = app.latest
+    if state is None:
+        return None
+    return next((f.level for f in state.findings if f.key == key), None)
+
+
+def alert(app: RainbowApp, key: str) -> Alert | None:
+    state = app.latest
+    return next((a for a in state.alerts if a.key == key), None) if state else None
+
+
+def row_text(app: RainbowApp, table_id: str, key: str) -> str:
+    table = app.dashboard.query_one(f"#{table_id}", FindingTable)
+    return " ".join(cell.plain for cell in table.get_row(key))
+
+
+def kamal(stack: DemoProcess, *args: str) -> None:
+    result = subprocess.run(
+        [*stack.endpoints.kamal_command, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_healthy_demo_all_normal(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with console(demo_stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: level(app, "host db-1:cpu_percent") is Level.NORMAL)
+        await until(pilot, lambda: level(app, "service:response_time_p95_ms") is Level.NORMAL)
+        assert app.latest is not None and app.latest.alerts == ()
+        assert app.latest.overall is Level.NORMAL
+        assert "OK" in row_text(app, "components-table", "service:health")
+
+
+async def test_service_down_drill(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = demo_stack_factory(drills=["service-down"])
+    async with console(stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: alert(app, "service:health") is not None)
+        down = alert(app, "service:health")
+        assert down is not None and down.severity == "critical" and down.level is Level.CRITICAL
+        assert down.respond_by - down.first_seen == timedelta(minutes=15)
+        assert "CRITICAL" in row_text(app, "components-table", "service:health")
+        assert "HTTP 500" in row_text(app, "components-table", "service:health")
+        await until(pilot, lambda: level(app, "service:error_rate_percent") is Level.CRITICAL)
+        kamal(stack, "app", "boot")
+        await until(pilot, lambda: alert(app, "service:health") is None)
+        assert level(app, "service:health") is Level.NORMAL
+
+
+async def test_db_connections_drill_and_db_restart(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = demo_stack_factory(drills=["db-connections"])
+    async with console(stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: alert(app, "database:db_connections") is not None)
+        crowded = alert(app, "database:db_connections")
+        assert crowded is not None and crowded.severity == "high"
+        assert "WARNING" in row_text(app, "database-table", "database:db_connections")
+        # The runbook: reboot the database, then the app.  The DB pane must ride
+        # out the restart and recover on its own.
+        kamal(stack, "accessory", "reboot", "db")
+        kamal(stack, "app", "boot")
+        await until(pilot, lambda: alert(app, "database:db_connections") is None)
+        assert level(app, "database:reachable") is Level.NORMAL
+        assert level(app, "queue:waiting_jobs") is not None
+
+
+async def test_memory_leak_drill(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = demo_stack_factory(drills=["memory-leak"])
+    async with console(stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: alert(app, "host app-1:memory_percent") is not None)
+        leak = alert(app, "host app-1:memory_percent")
+        assert leak is not None and leak.severity == "medium"
+        assert leak.respond_by - leak.first_seen == timedelta(hours=8)
+        kamal(stack, "app", "boot")
+        await until(pilot, lambda: alert(app, "host app-1:memory_percent") is None)
+
+
+async def test_job_backlog_drill(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = demo_stack_factory(drills=["job-backlog"])
+    async with console(stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: level(app, "queue:waiting_jobs") is Level.CRITICAL)
+        assert "CRITICAL" in row_text(app, "jobs-table", "queue:waiting_jobs")
+        kamal(stack, "app", "boot")
+        await until(pilot, lambda: alert(app, "queue:waiting_jobs") is None, within=60)
+
+
+async def test_slow_queries_drill(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = demo_stack_factory(drills=["slow-queries"])
+    async with console(stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: level(app, "database:db_query_time_ms") is Level.CRITICAL)
+        state = app.latest
+        assert state is not None and state.readings.database is not None
+        assert any(
+            "pg_sleep" in q.query or q.duration_ms > 1000 for q in state.readings.database.longest
+        )
+        kamal(stack, "app", "boot")
+        await until(pilot, lambda: alert(app, "database:db_query_time_ms") is None)
+
+
+async def test_failed_jobs_drill_cured_by_retry(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = demo_stack_factory(drills=["failed-jobs"])
+    async with console(stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: level(app, "queue:failed_jobs") is Level.CRITICAL)
+        kamal(stack, "app", "boot")  # the fix is deployed: no new failures
+        await until(pilot, lambda: bool(app.dashboard.query("#failures-table")))
+        await pilot.press("4")
+        app.dashboard.query_one("#failures-table").focus()
+        await pilot.press("T")  # retry every failed job of the selected class
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen", within=5)
+        await pilot.press("y")
+        await until(pilot, lambda: alert(app, "queue:failed_jobs") is None, within=60)
+        assert level(app, "queue:failed_jobs") is Level.NORMAL
