@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import re
+import signal
 import time
 
 import asyncpg
@@ -297,3 +298,24 @@ async def test_log_rate_can_be_raised_for_one_container(demo_stack: DemoProcess,
     finally:
         driver.control("POST", "/logs/rate", {"host": "app-2", "container": web["id"],
                                               "lines_per_s": driver.state()["log_rate"]})
+
+
+async def test_kamal_app_logs_follow_streams_over_ssh(demo_stack: DemoProcess) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *demo_stack.endpoints.kamal_command, "app", "logs", "-f",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        stamped = 0
+        deadline = time.monotonic() + 15
+        while stamped < 12 and time.monotonic() < deadline:
+            line = await asyncio.wait_for(process.stdout.readline(), 10)
+            stamped += bool(DOCKER_STAMP.match(line))
+        assert stamped >= 12  # the ten-line tail, then live lines
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 10) == 130
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

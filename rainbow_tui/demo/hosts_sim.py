@@ -127,7 +127,8 @@ class SimHost:
                 + [0.0]
             )
         host._counted_until = now
-        host._load = [host.cpu_busy * cpus] * 3
+        # Recent minutes a little busier or calmer than the quarter hour, as usual.
+        host._load = [host.cpu_busy * cpus * rng.uniform(0.85, 1.15) for _ in range(3)]
         host._last_pid = rng.randint(20_000, 90_000)
         return host
 

@@ -652,15 +652,17 @@ class LogHub:
             entries.append((ts, line.encode() + b"\n"))
         feed.stream.append_many(entries)
 
-    def backfill(self, seconds: float, max_lines: int = 2000) -> None:
+    def backfill(self, seconds: float, max_lines: int = 2000, max_total: int = 20_000) -> None:
         """Give containers that were already up some history, as ``docker logs`` would
-        show for a container running for hours (bounded to keep start-up quick)."""
+        show for a container running for hours (bounded to keep start-up quick, also
+        with fifty hosts)."""
         now_ns = time.time_ns()
+        per_container = min(max_lines, max_total // max(1, len(self._feeds)))
         for feed in self._feeds.values():
             if feed.stream.appended:
                 continue
             rate = feed.rate if feed.rate is not None else self.default_rate
-            count = min(max_lines, int(rate * seconds))
+            count = min(per_container, int(rate * seconds))
             if count <= 0:
                 continue
             span = min(seconds, count / rate)
