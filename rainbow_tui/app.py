@@ -36,10 +36,16 @@ class RainbowApp(App[int]):
     ]
 
     def __init__(
-        self, config: Config, read_only: bool = False, sources: ServiceSources | None = None
+        self,
+        config: Config,
+        read_only: bool = False,
+        sources: ServiceSources | None = None,
+        autostart: bool = True,
     ) -> None:
         super().__init__()
         self.config = config
+        # False: show only what is handed to the dashboard (snapshots of fixed states).
+        self.autostart = autostart
         self.read_only = read_only
         self.sources = sources
         self.monitor: Monitor | None = None
@@ -55,9 +61,9 @@ class RainbowApp(App[int]):
         for signum in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, self.exit)
         self.push_screen(self.dashboard)
-        # Sources are built after the first frame is up: building them imports
-        # nothing heavy, but polling them opens connections.
-        self.call_after_refresh(self._start_monitor)
+        if self.autostart:
+            # Started after the first frame is up: polling opens connections.
+            self.call_after_refresh(self._start_monitor)
 
     def _start_monitor(self) -> None:
         # Imported here: the sources and the monitor are not needed for the first frame.
@@ -160,7 +166,10 @@ class RainbowApp(App[int]):
 
 
 def make_app(
-    config: Config, read_only: bool = False, sources: ServiceSources | None = None
+    config: Config,
+    read_only: bool = False,
+    sources: ServiceSources | None = None,
+    autostart: bool = True,
 ) -> RainbowApp:
     """The one factory the CLI and the tests share."""
-    return RainbowApp(config, read_only=read_only, sources=sources)
+    return RainbowApp(config, read_only=read_only, sources=sources, autostart=autostart)

@@ -109,9 +109,7 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
     window = readings.requests.window(REQUEST_WINDOW_S) if readings.requests else None
     p95 = window.p95_ms if window else None
     errors = window.error_percent if window else None
-    count = (
-        f" of {window.request_count:,} requests / 5 min" if window and window.request_count else ""
-    )
+    count = f" ({window.request_count:,} req / 5 min)" if window and window.request_count else ""
     found.append(
         _judged(
             "service",

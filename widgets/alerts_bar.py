@@ -13,7 +13,10 @@ from widgets.level_style import LEVEL_STYLE, inert
 if TYPE_CHECKING:
     from rainbow_tui.levels import Alert
 
+# On a short terminal the panes need the room more than the third alert does.
 MAX_SHOWN = 4
+MAX_SHOWN_SHORT = 2
+SHORT_SCREEN = 30
 
 
 def _clock(delta: timedelta) -> str:
@@ -24,11 +27,11 @@ def _clock(delta: timedelta) -> str:
     return f"-{text}" if delta.total_seconds() < 0 else text
 
 
-def render_alerts(alerts: tuple[Alert, ...], now: datetime) -> Text:
+def render_alerts(alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHOWN) -> Text:
     if not alerts:
         return Text("No open alerts", style="green")
     lines = Text()
-    for index, alert in enumerate(alerts[:MAX_SHOWN]):
+    for index, alert in enumerate(alerts[:limit]):
         if index:
             lines.append("\n")
         left = alert.time_left(now)
@@ -41,12 +44,13 @@ def render_alerts(alerts: tuple[Alert, ...], now: datetime) -> Text:
             f"  respond {'OVERDUE ' if overdue else 'within '}{_clock(left)}",
             style="bold" if overdue else "",
         )
-    if len(alerts) > MAX_SHOWN:
-        lines.append(f"\n … and {len(alerts) - MAX_SHOWN} more")
+    if len(alerts) > limit:
+        lines.append(f"\n … and {len(alerts) - limit} more")
     return lines
 
 
 class AlertsBar(Static):
     def show(self, alerts: tuple[Alert, ...], now: datetime) -> None:
-        self.update(render_alerts(alerts, now))
+        limit = MAX_SHOWN_SHORT if self.app.size.height < SHORT_SCREEN else MAX_SHOWN
+        self.update(render_alerts(alerts, now, limit))
         self.set_class(bool(alerts), "-alerting")

@@ -15,7 +15,8 @@ from widgets.level_style import inert, level_badge
 if TYPE_CHECKING:
     from rainbow_tui.findings import Finding
 
-COLUMNS = ("check", "value", "level", "why")
+# The level first: it is what the eye looks for, and it must survive 80 columns.
+COLUMNS = ("level", "check", "value", "why")
 
 
 class FindingTable(KeyedTable):
@@ -33,9 +34,9 @@ class FindingTable(KeyedTable):
             if finding.component.startswith("host "):
                 label = f"{finding.component.removeprefix('host ')} {label}"
             rows[finding.key] = (
+                level_badge(finding.level),
                 Text(label),
                 inert(finding.display),
-                level_badge(finding.level),
                 inert(finding.reason),
             )
         self.sync(rows)
