@@ -171,7 +171,7 @@ async def test_failed_jobs_burst_keeps_failing_until_app_boot(demo_stack_factory
     _boot(driver)
     await asyncio.sleep(0.5)  # failures already being written land
     settled = await driver.sql(FAILED)
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(1.5)
     assert await driver.sql(FAILED) == settled  # no new failures; the old ones stay
     assert settled > 50
 

@@ -159,7 +159,7 @@ async def test_proc_stat_counters_advance_with_cpu_use(demo_stack: DemoProcess, 
         return time.monotonic(), [int(v) for v in first[1:]]
 
     t0, before = await sample()
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.0)
     t1, after = await sample()
     delta = [b - a for a, b in zip(before, after, strict=True)]
     total = sum(delta)

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from rainbow_tui.demo.endpoints import DemoEndpoints, DemoHost
-from rainbow_tui.demo.kamal_actions import (
+from rainbow_tui.demo.kamal_commands import (
     HOST_ADDRESS,
     KamalUsageError,
     accessory_logs_command,

@@ -29,6 +29,14 @@ from rainbow_tui.demo.containers import (
 )
 from rainbow_tui.demo.drills import DrillController
 from rainbow_tui.demo.host_shell import BufferSink, HostShell
+from rainbow_tui.demo.kamal_commands import (
+    HOST_ADDRESS,
+    KamalOptions,
+    KamalUsageError,
+    accessory_logs_command,
+    app_logs_command,
+    parse_options,
+)
 from rainbow_tui.demo.postgres import PostgresServer
 from rainbow_tui.demo.process_guard import child_dies_with_parent
 from rainbow_tui.demo.schema import ACCESSORY_SUPERUSER, APP_DATABASE, APP_ROLE, SUPERUSER
@@ -37,7 +45,6 @@ from rainbow_tui.demo.workload import Workload
 log = logging.getLogger("rainbow_tui.demo.kamal")
 
 KAMAL_VERSION = "2.4.0"
-HOST_ADDRESS = "127.0.0.1"
 PSQL_TIMEOUT_SECONDS = 60.0
 _KNOWN_DB_USERS = {SUPERUSER, APP_ROLE, ACCESSORY_SUPERUSER}
 _PSQL_OPTIONS_WITH_VALUE = {"-c", "--command", "-v", "--set", "-P", "--pset", "-F",
@@ -62,10 +69,6 @@ class KamalTargets:
     ssh_ports: dict[str, int]
 
 
-class KamalUsageError(Exception):
-    pass
-
-
 @dataclass
 class _Transcript:
     lines: list[str] = field(default_factory=list)
@@ -86,110 +89,6 @@ class _Transcript:
 
     def text(self) -> str:
         return "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
-
-
-@dataclass
-class _Options:
-    """Kamal's common options, picked out of argv wherever they appear."""
-
-    follow: bool = False
-    lines: int | None = None
-    since: str | None = None
-    grep: str | None = None
-    roles: list[str] = field(default_factory=list)
-    hosts: list[str] = field(default_factory=list)
-    primary: bool = False
-    reuse: bool = False
-    skip_timestamps: bool = False
-    positional: list[str] = field(default_factory=list)
-
-
-def parse_options(argv: list[str]) -> _Options:
-    options = _Options()
-    index = 0
-
-    def value() -> str:
-        nonlocal index
-        token = argv[index]
-        if "=" in token and token.startswith("--"):
-            return token.split("=", 1)[1]
-        index += 1
-        if index >= len(argv):
-            raise KamalUsageError(f"No value provided for option '{token}'")
-        return argv[index]
-
-    while index < len(argv):
-        token = argv[index]
-        name = token.split("=", 1)[0]
-        if name in ("-f", "--follow"):
-            options.follow = True
-        elif name in ("-n", "--lines"):
-            options.lines = int(value())
-        elif name in ("-s", "--since"):
-            options.since = value()
-        elif name in ("-g", "--grep"):
-            options.grep = value()
-        elif name in ("-r", "--roles"):
-            options.roles += value().split(",")
-        elif name in ("-h", "--hosts"):
-            options.hosts += value().split(",")
-        elif name in ("-p", "--primary"):
-            options.primary = True
-        elif name == "--reuse":
-            options.reuse = True
-        elif name in ("-T", "--skip-timestamps"):
-            options.skip_timestamps = True
-        elif name in ("-d", "--destination", "-c", "--config-file", "--version"):
-            value()
-        elif name in ("-v", "--verbose", "-q", "--quiet", "-i", "--interactive", "-y",
-                      "--confirmed", "--skip-hooks", "-H"):
-            pass
-        elif token.startswith("-") and token != "-":
-            raise KamalUsageError(f"Unknown switches \"{token}\"")
-        else:
-            options.positional.append(token)
-        index += 1
-    return options
-
-
-def app_logs_command(options: _Options, role: str = "web") -> str:
-    """The pipeline Kamal 2 runs on a host to show an app container's log."""
-    parts = ["docker logs"]
-    if not options.skip_timestamps:
-        parts.append("--timestamps")
-    if options.since:
-        parts.append(f"--since {shlex.quote(options.since)}")
-    lines = options.lines if options.lines is not None else (
-        10 if options.follow else (None if options.since else 100)
-    )
-    if lines is not None:
-        parts.append(f"--tail {lines}")
-    if options.follow:
-        parts.append("--follow")
-    command = (
-        f"docker ps --latest --quiet --filter label=service={SERVICE} --filter label=destination= "
-        f"--filter label=role={role} --filter status=running --filter status=restarting "
-        f"| head -1 | xargs {' '.join(parts)} 2>&1"
-    )
-    if options.grep:
-        command += f" | grep {shlex.quote(options.grep)}"
-    return command
-
-
-def accessory_logs_command(options: _Options) -> str:
-    parts = [f"docker logs {DB_ACCESSORY}"]
-    if not options.skip_timestamps:
-        parts.append("--timestamps")
-    if options.since:
-        parts.append(f"--since {shlex.quote(options.since)}")
-    lines = options.lines if options.lines is not None else (10 if options.follow else 100)
-    parts.append(f"--tail {lines}")
-    if options.follow:
-        parts.append("--follow")
-    command = " ".join(parts) + " 2>&1"
-    if options.grep:
-        command += f" | grep {shlex.quote(options.grep)}"
-    return command
 
 
 class KamalStandIn:
@@ -248,7 +147,7 @@ class KamalStandIn:
 
     # -- app ------------------------------------------------------------------------
 
-    def _app_hosts(self, options: _Options, role: str | None = None) -> list[str]:
+    def _app_hosts(self, options: KamalOptions, role: str | None = None) -> list[str]:
         hosts = [h for h in self.t.deployment.app_hosts if role is None or role in h.roles]
         if options.roles:
             hosts = [h for h in hosts if any(r in h.roles for r in options.roles)]
@@ -264,7 +163,7 @@ class KamalStandIn:
         code = await self.t.shells[host].run(command, sink)
         return code, (bytes(sink.stdout) + bytes(sink.stderr)).decode("utf-8", "replace")
 
-    async def _app(self, sub: str, args: list[str], options: _Options, out: _Transcript) -> int:
+    async def _app(self, sub: str, args: list[str], options: KamalOptions, out: _Transcript) -> int:
         if sub == "details":
             await self._app_details(options, out)
             return 0
@@ -319,11 +218,11 @@ class KamalStandIn:
         out.say(f'Could not find command "{sub}" in "app" namespace.')
         return 1
 
-    def _roles_on(self, host: str, options: _Options) -> list[str]:
+    def _roles_on(self, host: str, options: KamalOptions) -> list[str]:
         roles = [r for r in ("web", "job") if r in self.t.deployment.host(host).roles]
         return [r for r in roles if not options.roles or r in options.roles]
 
-    async def _app_details(self, options: _Options, out: _Transcript) -> None:
+    async def _app_details(self, options: KamalOptions, out: _Transcript) -> None:
         for host in self._app_hosts(options):
             for role in self._roles_on(host, options):
                 command = (f"docker ps --filter label=service={SERVICE} "
@@ -334,7 +233,7 @@ class KamalStandIn:
                 out.say(text)
 
     async def _proxy_details(self, out: _Transcript) -> None:
-        for host in self._app_hosts(_Options()):
+        for host in self._app_hosts(KamalOptions()):
             command = "docker ps --filter name=^kamal-proxy$"
             code, text = await self._on_host(host, command)
             out.running(command, code)
@@ -375,7 +274,7 @@ class KamalStandIn:
         out.say(f"Finished all in {time.monotonic() - started + 8.4:.1f} seconds")
         return 0
 
-    def _stop(self, options: _Options, out: _Transcript) -> int:
+    def _stop(self, options: KamalOptions, out: _Transcript) -> int:
         for host in self._app_hosts(options):
             if "web" in self.t.deployment.host(host).roles:
                 out.running(f"docker exec kamal-proxy kamal-proxy remove {SERVICE}-web")
@@ -395,7 +294,7 @@ class KamalStandIn:
         out.say(f"Rolling back to version {version}...")
         return await self._boot(version, out)
 
-    async def _app_exec(self, command: str, options: _Options, out: _Transcript) -> int:
+    async def _app_exec(self, command: str, options: KamalOptions, out: _Transcript) -> int:
         version = self.t.deployment.current_version
         how = "existing" if options.reuse else "new"
         out.say(f"Launching command with version {version} from {how} container...")
@@ -422,7 +321,7 @@ class KamalStandIn:
 
     # -- accessories ----------------------------------------------------------------
 
-    async def _accessory(self, sub: str, name: str, args: list[str], options: _Options,
+    async def _accessory(self, sub: str, name: str, args: list[str], options: KamalOptions,
                          out: _Transcript) -> int:
         if name != "db":
             out.say(f"  ERROR (ArgumentError): No accessory by the name of '{name}'")
@@ -477,7 +376,7 @@ class KamalStandIn:
         await self.t.drills.after_db_reboot()
         return 0
 
-    async def _accessory_exec(self, command: str, options: _Options, out: _Transcript) -> int:
+    async def _accessory_exec(self, command: str, options: KamalOptions, out: _Transcript) -> int:
         try:
             argv = shlex.split(command)
         except ValueError as exc:
