@@ -21,6 +21,8 @@ import shutil
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,7 @@ class DemoStack:
         if wait > 0:
             await asyncio.sleep(wait)
         self.endpoints = self._endpoints(postgres)
+        await self._verify_parts_answer(self.endpoints)
         self._write_stack_file(self.endpoints)
         log.info("stack ready in %.2fs: %s", time.monotonic() - started, self.endpoints.control_url)
         return self.endpoints
@@ -190,6 +193,26 @@ class DemoStack:
             pg_bin_dir=str(postgres.binaries.bin_dir),
         )
 
+    async def _verify_parts_answer(self, endpoints: DemoEndpoints) -> None:
+        """Knock on every door stack.json will name before naming it."""
+        for host in endpoints.hosts:
+            reader, writer = await asyncio.open_connection(host.address, host.port)
+            banner = await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+            if not banner.startswith(b"SSH-2.0-"):
+                raise RuntimeError(f"ssh on {host.name} answered {banner!r}")
+
+        def fetch_health() -> int:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            try:
+                with opener.open(endpoints.health_url, timeout=5) as response:
+                    status: int = response.status
+            except urllib.error.HTTPError as exc:  # a drill may make /up answer 500
+                status = exc.code
+            return status
+
+        await asyncio.to_thread(fetch_health)
+
     def _write_stack_file(self, endpoints: DemoEndpoints) -> None:
         target = self.state_dir / STACK_FILE
         temporary = target.with_name(f".{STACK_FILE}.{os.getpid()}.tmp")
@@ -219,6 +242,9 @@ class DemoStack:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.postgres is not None:
             await self.postgres.stop(grace_seconds=4.0)
+            if not self.postgres.running:
+                # A stopped demo database is worth nothing and weighs ~40 MB; its log stays.
+                shutil.rmtree(self.postgres.data_dir, ignore_errors=True)
         if self._temporary_socket_dir is not None:
             shutil.rmtree(self._temporary_socket_dir, ignore_errors=True)
         log.info("stack stopped")
