@@ -45,6 +45,8 @@ from rainbow_tui.demo.schema import (
 log = logging.getLogger("rainbow_tui.demo.postgres")
 
 TEMPLATE_MARKER = "rainbow-tui-template.json"
+# Bumped whenever initdb's options change, so an older cached template is not reused.
+TEMPLATE_LAYOUT_VERSION = 2
 UNPRIVILEGED_USER = "nobody"
 # Unix socket paths are limited to 107 bytes; ".s.PGSQL.65535" needs room.
 _MAX_SOCKET_DIR_LEN = 90
@@ -174,7 +176,9 @@ def cache_root() -> Path:
 
 
 def template_path(binaries: PostgresBinaries) -> Path:
-    return cache_root() / f"pg-template-{binaries.version}-{schema_fingerprint()}"
+    return cache_root() / (
+        f"pg-template-{binaries.version}-{schema_fingerprint()}-v{TEMPLATE_LAYOUT_VERSION}"
+    )
 
 
 def _template_is_complete(path: Path) -> bool:
@@ -339,6 +343,9 @@ async def _build_template_into(
             "--encoding=UTF8",
             "--locale=C.UTF-8",
             "--no-sync",
+            # 1 MB WAL segments instead of 16: each stack copies the template, and the
+            # preallocated segment was a third of it.
+            "--wal-segsize=1",
         ],
         account,
     )
