@@ -319,3 +319,21 @@ async def test_kamal_app_logs_follow_streams_over_ssh(demo_stack: DemoProcess) -
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_kamal_2_log_pipeline_runs_verbatim(demo_stack: DemoProcess, drive) -> None:
+    """The exact command Kamal 2 sends, command substitution and all."""
+    driver = drive(demo_stack)
+    service = demo_stack.endpoints.service
+    filters = (f"--filter label=service={service} --filter label=destination= "
+               "--filter label=role=web --filter status=running --filter status=restarting")
+    command = (
+        f"sh -c 'docker ps --latest --quiet {filters} --filter ancestor=$(docker image ls "
+        f"--filter reference=registry.example/{service}:latest --format '\\''{{{{.ID}}}}'\\'') ; "
+        f"docker ps --latest --quiet {filters}' | head -1 | xargs docker logs --timestamps "
+        "--tail 3 2>&1"
+    )
+    code, out, err = await driver.ssh("app-1", command)
+    assert (code, err) == (0, b"")
+    assert len(out.splitlines()) == 3
+    assert all(DOCKER_STAMP.match(line) for line in out.splitlines())

@@ -10,6 +10,7 @@ else gets dash's ``sh: 1: X: not found`` and status 127.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -115,6 +116,30 @@ def parse_command_line(command: str) -> list[tuple[str, Pipeline]]:
     if pipeline:
         steps.append((connector, pipeline))
     return steps
+
+
+def _matching_parenthesis(text: str, open_index: int) -> int:
+    depth = 0
+    quote = ""
+    for index in range(open_index, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    raise ShellSyntaxError('"$(" without its ")"')
+
+
+def image_id(image: str) -> str:
+    """A stable image ID (docker's short form) for an image reference."""
+    return hashlib.sha256(image.encode()).hexdigest()[:12]
 
 
 def _unwrap_shell(argv: list[str]) -> str | None:
@@ -242,7 +267,9 @@ def _matches_filters(container: Container, filters: dict[str, list[str]]) -> boo
             ok = any(container.id.startswith(v) for v in values)
         elif key == "ancestor":
             ok = any(
-                container.image == v or container.image.split(":")[0] == v for v in values
+                container.image == v or container.image.split(":")[0] == v
+                or (v and image_id(container.image).startswith(v))
+                for v in values
             )
         else:
             raise ValueError(f"invalid filter '{key}'")
@@ -300,6 +327,7 @@ class HostShell:
 
     async def run(self, command: str, sink: OutputSink, stdin: bytes = b"") -> int:
         try:
+            command = await self._substitute_commands(command, sink)
             steps = parse_command_line(command)
         except ShellSyntaxError as exc:
             sink.write_err(f"sh: 1: Syntax error: {exc}\n".encode())
@@ -310,6 +338,33 @@ class HostShell:
                 continue
             status = await self._run_pipeline(pipeline, sink, stdin)
         return status
+
+    async def _substitute_commands(self, command: str, sink: OutputSink) -> str:
+        """Expand ``$(…)`` outside single quotes with the inner command's output.
+
+        Kamal's log pipeline picks the container of the ``latest`` image with
+        ``--filter ancestor=$(docker image ls … --format '{{.ID}}')``.  Inside single
+        quotes the text stays as it is: the ``sh -c`` it belongs to expands it later.
+        """
+        result: list[str] = []
+        index = 0
+        quoted = False
+        while index < len(command):
+            char = command[index]
+            if char == "'":
+                quoted = not quoted
+            elif not quoted and command.startswith("$(", index):
+                end = _matching_parenthesis(command, index + 1)
+                inner = BufferSink()
+                await self.run(command[index + 2:end], inner)
+                if inner.stderr:
+                    sink.write_err(bytes(inner.stderr))
+                result.append(bytes(inner.stdout).decode("utf-8", "replace").strip())
+                index = end + 1
+                continue
+            result.append(char)
+            index += 1
+        return "".join(result)
 
     async def _run_pipeline(self, pipeline: Pipeline, sink: OutputSink, stdin: bytes) -> int:
         data = stdin
@@ -507,7 +562,11 @@ class HostShell:
         if not args:
             sink.write_err(b"Usage:  docker [OPTIONS] COMMAND\n")
             return 1
+        if args[:2] in (["image", "ls"], ["image", "list"]):
+            args = ["images", *args[2:]]
         subcommand, rest = args[0], args[1:]
+        if subcommand == "images":
+            return self._docker_images(rest, sink)
         if subcommand == "ps":
             return self._docker_ps(rest, sink)
         if subcommand == "logs":
@@ -603,6 +662,75 @@ class HostShell:
         except ValueError as exc:
             sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
             return 1
+        sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
+        return 0
+
+    def _images(self) -> dict[str, str]:
+        """Image reference → ID on this host; Kamal tags the booted version ``latest``."""
+        references: dict[str, str] = {}
+        for container in self.deployment.containers.get(self.host.name, []):
+            references[container.image] = image_id(container.image)
+        current = f"{self.deployment.current_version}"
+        for reference in list(references):
+            repository, _, tag = reference.rpartition(":")
+            if tag == current:
+                references[f"{repository}:latest"] = references[reference]
+        return references
+
+    def _docker_images(self, args: list[str], sink: OutputSink) -> int:
+        quiet = False
+        template = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+        references: list[str] = []
+        index = 0
+        try:
+            while index < len(args):
+                token = args[index]
+                if token in ("-f", "--filter") or token.startswith("--filter="):
+                    value, index = _option_value(args, index, "filter")
+                    key, _, wanted = value.partition("=")
+                    if key != "reference":
+                        raise UsageError(f"invalid filter '{key}'")
+                    references.append(wanted)
+                    continue
+                if token == "--format" or token.startswith("--format="):
+                    template, index = _option_value(args, index, "format")
+                    continue
+                if token in ("-q", "--quiet"):
+                    quiet = True
+                elif token not in ("-a", "--all", "--no-trunc"):
+                    references.append(token)
+                index += 1
+        except UsageError as exc:
+            sink.write_err(f"{exc}\nSee 'docker images --help'.\n".encode())
+            return 1
+        rows = []
+        for reference, identifier in self._images().items():
+            repository, _, tag = reference.rpartition(":")
+            if references and not any(
+                reference == wanted or repository == wanted for wanted in references
+            ):
+                continue
+            rows.append({"Repository": repository, "Tag": tag, "ID": identifier,
+                         "CreatedSince": "3 days ago", "Size": "612MB",
+                         "CreatedAt": "2026-11-25 09:12:44 +0000 UTC", "Digest": "<none>"})
+        if quiet:
+            sink.write("".join(row["ID"] + "\n" for row in rows).encode())
+            return 0
+        template = template.replace("\\t", "\t")
+        is_table = template.startswith("table")
+        body = template.removeprefix("table").strip() if is_table else template
+        try:
+            rendered = [render_template(body, row, {}) for row in rows]
+        except ValueError as exc:
+            sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
+            return 1
+        if not is_table:
+            sink.write("".join(line + "\n" for line in rendered).encode())
+            return 0
+        headers = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
+                   "CreatedSince": "CREATED", "Size": "SIZE"}
+        header = _TEMPLATE_ACTION.sub(
+            lambda m: headers.get(m.group(1).removeprefix("."), m.group(1).upper()), body)
         sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
         return 0
 

@@ -28,7 +28,7 @@ from rainbow_tui.demo.faults import FaultState
 log = logging.getLogger("rainbow_tui.demo.loggen")
 
 DEFAULT_LOG_RATE = 5.0  # lines per second per container
-DEFAULT_HISTORY = 50_000  # entries kept per container
+DEFAULT_HISTORY = 100_000  # entries kept per container (10 s at 10 000 lines/s)
 TICK_SECONDS = 0.1
 _JST = timezone(timedelta(hours=9))
 
