@@ -1,0 +1,199 @@
+"""The log tail over a real SSH stream from the demo hosts: every format, hostile
+bytes, the request metrics, and a dropped link that resumes without duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from rainbow_tui.demo.launcher import DemoProcess
+from rainbow_tui.demo.profile import demo_config
+from rainbow_tui.logs.buffer import GapMarker
+from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine
+from rainbow_tui.logs.streams import LogEntry, SshContainerStream, StreamState
+from rainbow_tui.logs.tail import LogTail
+from rainbow_tui.sources.service_sources import ServiceSources
+
+RID = "7d1c9e2a-0b3f-4c55-9e61-2f0c8a1b9d33"
+FORMATS = [
+    f'[{RID}] Started GET "/api/v1/rainbows" for 203.0.113.5 at 2026-11-28 12:00:00 +0900',
+    f"[{RID}] Processing by Api::V1::RainbowsController#index as JSON",
+    f"[{RID}] Completed 200 OK in 45ms (Views: 1.2ms | ActiveRecord: 8.1ms (3 queries, 0 cached) | GC: 0.4ms)",
+    f"[{RID}] ActiveRecord::ConnectionTimeoutError (could not obtain a connection from the pool within 5.000 seconds)",
+    f"E, [2026-11-28T12:00:00.123456 #1] ERROR -- : [{RID}] Something broke",
+    '{"@timestamp":"2026-11-28T03:00:00Z","log.level":"info","message":"Request","http.request.method":"GET","url.path":"/up","http.response.status_code":200,"event.duration":1234567,"client.ip":"203.0.113.5"}',
+    '{"time":"2026-11-28T03:00:00Z","level":"INFO","msg":"Request","method":"POST","path":"/api/v1/sightings","status":502,"dur":12,"remote_addr":"203.0.113.9"}',
+    "Performed RainbowSightingNotifyJob (Job ID: 3b6a) from SolidQueue(default) in 123.4ms",
+    "Error performing ImageVariantJob (Job ID: 9f2e) from SolidQueue(images) in 5.1ms: Aws::S3::Errors::ServiceUnavailable (Service Unavailable)",
+]
+
+
+def _driver(stack: DemoProcess, drive: Callable[[DemoProcess], Any]) -> Any:
+    return drive(stack)
+
+
+async def _wait(condition: Callable[[], bool], within: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+def _inject(driver: Any, data: bytes) -> None:
+    name = driver.container("app-1", "web")["name"]
+    driver.control(
+        "POST",
+        "/logs/inject",
+        {"host": "app-1", "container": name, "data_b64": base64.b64encode(data).decode()},
+    )
+
+
+def _stream(
+    stack: DemoProcess, sink: Callable[[list[LogEntry]], None], states: list[StreamState]
+) -> SshContainerStream:
+    config = demo_config(stack.endpoints)
+    target = ServiceSources(config).targets["app-1"]
+    return SshContainerStream(target, config.service.kamal_service, "web", 0, sink, states.append)
+
+
+async def test_every_format_and_hostile_bytes_through_ssh(
+    demo_stack_factory: Callable[..., DemoProcess], drive: Callable[[DemoProcess], Any]
+) -> None:
+    stack = demo_stack_factory(log_rate=0)
+    driver = _driver(stack, drive)
+    received: list[LogEntry] = []
+    states: list[StreamState] = []
+    task = asyncio.create_task(_stream(stack, received.extend, states).run())
+    try:
+        await _wait(lambda: any(s.state == "streaming" for s in states))
+        hostile = (
+            b"\x1b[31m[bold]red?[/bold]\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\\n"
+            b"bad utf-8 \xff\xfe here\n"
+            b"nul\x00byte\n"
+            b"cr-one\rcr-two\rcr-three\n"
+            + b"x" * 1_000_000
+            + b"\n"
+            + b"\n".join(b"." for _ in range(2000))
+            + b"\n"
+        )
+        # One injection per line, so docker stamps each; the hostile bytes in one
+        # piece, exactly as a misbehaving app would write them.
+        for line in FORMATS:
+            _inject(driver, line.encode() + b"\n")
+        _inject(driver, hostile + b"END-OF-TEST\n")
+        await _wait(
+            lambda: any(isinstance(e, LogLine) and e.raw.endswith("END-OF-TEST") for e in received)
+        )
+    finally:
+        task.cancel()
+    lines = [e for e in received if isinstance(e, LogLine)]
+    kinds = [line.kind for line in lines[: len(FORMATS)]]
+    assert kinds == [
+        LogKind.RAILS_STARTED,
+        LogKind.RAILS_PROCESSING,
+        LogKind.RAILS_COMPLETED,
+        LogKind.RAILS_EXCEPTION,
+        LogKind.LOGGER,
+        LogKind.PROXY_REQUEST,
+        LogKind.PROXY_REQUEST,
+        LogKind.JOB_PERFORMED,
+        LogKind.JOB_ERROR,
+    ]
+    completed = lines[2]
+    assert (completed.status, completed.duration_ms, completed.request_id) == (200, 45.0, RID)
+    assert completed.host == "app-1" and completed.container == "web"
+    assert completed.timestamp is not None  # the docker --timestamps prefix was read
+    assert lines[3].exception_class == "ActiveRecord::ConnectionTimeoutError"
+    assert lines[3].level is LogLevel.ERROR
+    assert (lines[5].status, lines[5].method, lines[5].path) == (200, "GET", "/up")
+    assert (lines[6].status, lines[6].level) == (502, LogLevel.ERROR)
+    assert lines[8].exception_class == "Aws::S3::Errors::ServiceUnavailable"
+    rest = lines[len(FORMATS) :]
+    texts = [line.raw for line in rest]
+    # Terminal control arrives inert; markup stays literal text.
+    assert "\x1b" not in texts[0] and "[bold]red?[/bold]" in texts[0] and "␛" in texts[0]
+    assert "\ufffd" in texts[1]
+    assert "\x00" not in texts[2] and "␀" in texts[2]
+    assert texts[3:6] == ["cr-one", "cr-two", "cr-three"]
+    assert "truncated" in texts[6] and len(texts[6]) < 70_000
+    assert texts[7:2007] == ["."] * 2000
+    assert texts[-1] == "END-OF-TEST"
+
+
+async def test_request_metrics_from_the_stream(
+    demo_stack_factory: Callable[..., DemoProcess], drive: Callable[[DemoProcess], Any]
+) -> None:
+    stack = demo_stack_factory(log_rate=0)
+    driver = _driver(stack, drive)
+    config = demo_config(stack.endpoints)
+    # No history: only the requests this test writes are counted.
+    config = msgspec.structs.replace(
+        config, logs=msgspec.structs.replace(config.logs, tail_lines=0)
+    )
+    sources = ServiceSources(config)
+    received: list[LogEntry] = []
+    tail = LogTail(config, {"app-1": sources.targets["app-1"]}, received.extend)
+    tail.start()
+    try:
+        await _wait(lambda: any(s.state == "streaming" for s in tail.states.values()))
+        lines = [f"[r{i}] Completed 200 OK in {40 + i}ms (ActiveRecord: 1.0ms)" for i in range(18)]
+        lines += [
+            "[e1] Completed 500 Internal Server Error in 2000ms",
+            "[e2] Completed 503 Service Unavailable in 3000ms",
+        ]
+        for line in lines:
+            _inject(driver, line.encode() + b"\n")
+        await _wait(lambda: tail.request_snapshot().window(60).request_count >= 20)
+    finally:
+        await tail.stop()
+    window = tail.request_snapshot().window(60)
+    assert window.request_count == 20
+    assert window.error_percent == 10.0
+    assert window.p95_ms is not None and 1900 < window.p95_ms < 2100
+
+
+async def test_dropped_link_resumes_without_duplicates(
+    demo_stack_factory: Callable[..., DemoProcess], drive: Callable[[DemoProcess], Any]
+) -> None:
+    stack = demo_stack_factory(log_rate=40)
+    driver = _driver(stack, drive)
+    received: list[LogEntry] = []
+    states: list[StreamState] = []
+    task = asyncio.create_task(_stream(stack, received.extend, states).run())
+    try:
+        await _wait(lambda: sum(isinstance(e, LogLine) for e in received) > 40)
+        driver.control("POST", "/ssh/stop")
+        await _wait(lambda: any(s.state == "reconnecting" for s in states))
+        await asyncio.sleep(1.5)  # the outage: docker keeps logging meanwhile
+        driver.control("POST", "/ssh/start")
+        await _wait(lambda: any(isinstance(e, GapMarker) for e in received), within=40)
+        gap_at = next(i for i, e in enumerate(received) if isinstance(e, GapMarker))
+        await _wait(lambda: sum(isinstance(e, LogLine) for e in received[gap_at:]) > 40)
+    finally:
+        task.cancel()
+    gap = received[gap_at]
+    assert isinstance(gap, GapMarker) and gap.ended_at > gap.started_at
+    assert "stream lost" in gap.text
+    lines = [e for e in received if isinstance(e, LogLine)]
+    stamps = [(line.timestamp_text, line.raw) for line in lines]
+    assert len(stamps) == len(set(stamps)), "a line was delivered twice"
+    # Nothing docker still has was lost: every line between the first and the last
+    # we received is among what we received.
+    status, history, _ = await driver.ssh(
+        "app-1", f"docker logs --timestamps --tail all {driver.container('app-1', 'web')['name']}"
+    )
+    assert status == 0
+    first, last = lines[0].timestamp_text, lines[-1].timestamp_text
+    expected = []
+    for raw in history.decode("utf-8", "replace").splitlines():
+        stamp, _, text = raw.partition(" ")
+        if first <= stamp <= last:
+            expected.append((stamp, text))
+    got = set(stamps)
+    missing = [entry for entry in expected if entry not in got]
+    assert missing == []
