@@ -104,7 +104,8 @@ class Monitor:
         self.history: dict[str, deque[float]] = {}
         self.paused = False
         self.state: MonitorState | None = None
-        self._last_poll: dict[str, datetime] = {}
+        # When each source last brought good data; older than two intervals is stale.
+        self._last_good: dict[str, datetime] = {}
         self._wake: dict[str, asyncio.Event] = {
             name: asyncio.Event() for name in (*SOURCE_NAMES, "requests")
         }
@@ -154,7 +155,8 @@ class Monitor:
             if not self.paused:
                 try:
                     await poll()
-                    self._last_poll[name] = self.clock()
+                    if self._answered(name):
+                        self._last_good[name] = self.clock()
                     self._publish(polled=name)
                 except Exception as error:
                     # Sources report failures as data; reaching here is a bug.  Say
@@ -188,11 +190,24 @@ class Monitor:
         hosts = await self.sources.hosts.poll()
         self.readings = replace(self.readings, hosts=hosts)
 
+    def _answered(self, name: str) -> bool:
+        """Whether the source's latest poll brought data rather than an error."""
+        readings = self.readings
+        if name == "health":
+            return readings.health is not None and readings.health.status is not None
+        if name == "database":
+            return readings.database is not None and readings.database.error is None
+        if name == "queue":
+            return readings.queue is not None and readings.queue.error is None
+        if name == "hosts":
+            return any(host.error is None for host in readings.hosts)
+        return True
+
     def _stale(self, now: datetime) -> frozenset[str]:
         return frozenset(
             name
-            for name, at in self._last_poll.items()
-            if now - at > timedelta(seconds=2 * self.interval(name) + 5)
+            for name, at in self._last_good.items()
+            if now - at > timedelta(seconds=2 * self.interval(name))
         )
 
     def _publish(self, polled: str | None = None) -> None:

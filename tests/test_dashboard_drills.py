@@ -4,15 +4,19 @@ alert each fault must show, and that the runbook's remedy clears it."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import msgspec
+import psutil
 import pytest
 from textual.pilot import Pilot
 
 from rainbow_tui.app import RainbowApp, make_app
+from rainbow_tui.config import HostConfig
 from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.demo.profile import DEMO_DSN_ENV, demo_config
 from rainbow_tui.levels import Alert, Level
@@ -173,3 +177,77 @@ async def test_failed_jobs_drill_cured_by_retry(
         await pilot.press("y")
         await until(pilot, lambda: alert(app, "queue:failed_jobs") is None, within=60)
         assert level(app, "queue:failed_jobs") is Level.NORMAL
+
+
+def _postmaster(stack: DemoProcess) -> psutil.Process:
+    family = psutil.Process(stack.pid).children(recursive=True)
+    return next(p for p in family if p.name() == "postgres" and "-D" in p.cmdline())
+
+
+async def test_frozen_database_then_back(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that stops answering shows in its panes, with the last good data
+    marked stale, while the rest keeps updating; it recovers alone and leaks no
+    sessions."""
+    stack = demo_stack_factory()
+    postmaster = _postmaster(stack)
+    async with console(stack, monkeypatch) as (app, pilot):
+        await until(pilot, lambda: level(app, "database:db_connections") is Level.NORMAL)
+        frozen = [postmaster, *postmaster.children()]
+        for process in frozen:
+            process.suspend()
+        try:
+            await until(pilot, lambda: level(app, "database:reachable") is Level.CRITICAL)
+            await until(pilot, lambda: app.latest is not None and "database" in app.latest.stale)
+            summary = str(app.dashboard.query_one("#database-summary").render())
+            assert "STALE" in summary and "shiojiri_rainbow_seeker_production" in summary
+            assert app.dashboard.query_one("#database").has_class("-stale")
+            # Everything else keeps updating meanwhile.
+            assert app.latest is not None
+            seen = app.latest.updated_at
+            await until(pilot, lambda: app.latest is not None and app.latest.updated_at > seen)
+            assert level(app, "service:health") is Level.NORMAL
+        finally:
+            for process in frozen:
+                process.resume()
+        await until(pilot, lambda: level(app, "database:reachable") is Level.NORMAL)
+        await until(pilot, lambda: app.latest is not None and "database" not in app.latest.stale)
+        sessions = await _own_sessions(stack)
+        assert sessions <= 1, f"{sessions} rainbow-tui sessions left open"
+
+
+async def _own_sessions(stack: DemoProcess) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(stack.endpoints.pg_admin_dsn)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rainbow-tui'"
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+async def test_unreachable_host_named_others_update(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host nobody answers on is critical with the reason; the rest stays live."""
+    monkeypatch.setenv(DEMO_DSN_ENV, demo_stack.endpoints.pg_dsn)
+    config = demo_config(demo_stack.endpoints, poll_s=POLL_S)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    ghost = HostConfig(name="app-9", address="127.0.0.1", port=closed_port, roles=("web",))
+    config = msgspec.structs.replace(config, hosts=(*config.hosts, ghost))
+    app = make_app(config)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: level(app, "host app-9:reachable") is Level.CRITICAL)
+        state = app.latest
+        assert state is not None
+        ghost_finding = next(f for f in state.findings if f.key == "host app-9:reachable")
+        assert ghost_finding.reason == "connection refused"
+        assert alert(app, "host app-9:reachable") is not None
+        await until(pilot, lambda: level(app, "host app-1:cpu_percent") is Level.NORMAL)
+        assert level(app, "database:db_connections") is Level.NORMAL

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from widgets.action_request import ActionRequest
 from widgets.finding_table import findings_in, waiting_line
 from widgets.keyed_rows import KeyedTable, table_in
-from widgets.level_style import inert
+from widgets.level_style import inert, stale_note
 from widgets.trend import Trend
 
 if TYPE_CHECKING:
@@ -74,14 +74,13 @@ class DatabasePane(VerticalScroll):
         )
         database = state.readings.database
         summary = self.query_one("#database-summary", Static)
-        if database is None or database.error is not None:
-            summary.update(
-                Text("stale: showing the last data seen" if "database" in state.stale else "")
-            )
-        else:
+        if database is not None and database.error is None:
             self._latest = database
             summary.update(self._summary(database))
             self._show_queries(database)
+        elif self._latest is not None:
+            # The last good data stays on screen, marked with its age.
+            summary.update(stale_note(self._latest.taken_at) + self._summary(self._latest))
         self.set_class("database" in state.stale, "-stale")
 
     @staticmethod

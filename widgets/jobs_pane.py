@@ -13,7 +13,7 @@ from textual.widgets import Static
 from widgets.action_request import ActionRequest
 from widgets.finding_table import findings_in, waiting_line
 from widgets.keyed_rows import KeyedTable, table_in
-from widgets.level_style import inert
+from widgets.level_style import inert, stale_note
 from widgets.trend import Trend
 
 if TYPE_CHECKING:
@@ -56,11 +56,14 @@ class JobsPane(VerticalScroll):
         self.query_one(Trend).show(state.history)
         findings_in(self, "jobs-table").show(f for f in state.findings if f.component == "queue")
         queue = state.readings.queue
+        summary = self.query_one("#jobs-summary", Static)
         if queue is not None and queue.error is None:
             self._latest = queue
-            self.query_one("#jobs-summary", Static).update(self._summary(queue))
+            summary.update(self._summary(queue))
             self._show_failures(queue)
             self._show_queues(queue)
+        elif self._latest is not None:
+            summary.update(stale_note(self._latest.taken_at) + self._summary(self._latest))
         self.set_class("queue" in state.stale, "-stale")
 
     @staticmethod

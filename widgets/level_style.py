@@ -6,6 +6,8 @@ so every level is also spelled out.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
 
 from rainbow_tui.levels import Level
@@ -36,3 +38,8 @@ def inert(text: str) -> Text:
     from rainbow_tui.logs.lines import make_inert
 
     return Text(make_inert(text))
+
+
+def stale_note(taken_at: datetime) -> Text:
+    """The prefix of data shown after its source stopped answering."""
+    return Text(f"STALE — last good data at {taken_at.astimezone():%H:%M:%S}: ", style="bold")

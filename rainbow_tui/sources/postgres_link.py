@@ -80,7 +80,12 @@ class PostgresLink:
             "default_transaction_read_only": "on" if self.read_only else "off",
         }
         connection: asyncpg.Connection = await asyncpg.connect(
-            self.dsn, timeout=self.connect_timeout_s, server_settings=settings
+            self.dsn,
+            timeout=self.connect_timeout_s,
+            # The server enforces statement_timeout only while it runs; a hung or
+            # frozen server needs a deadline on our side too.
+            command_timeout=self.statement_timeout_ms / 1000 + 1,
+            server_settings=settings,
         )
         return connection
 
