@@ -8,10 +8,22 @@ from __future__ import annotations
 
 import argparse
 
+from bench.db_refresh import bench_db_refresh
+from bench.event_loop_lag import bench_event_loop_lag
+from bench.log_memory import bench_log_memory
+from bench.log_throughput import bench_log_throughput
 from bench.report import Row, print_rows
+from bench.ssh_hosts import bench_ssh_hosts
 from bench.startup import bench_startup
 
-BENCHES = {"startup": bench_startup}
+BENCHES = {
+    "startup": bench_startup,
+    "db_refresh": bench_db_refresh,
+    "ssh_hosts": bench_ssh_hosts,
+    "log_throughput": bench_log_throughput,
+    "event_loop_lag": bench_event_loop_lag,
+    "log_memory": bench_log_memory,
+}
 
 
 def main() -> None:
