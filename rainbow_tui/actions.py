@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
+from rainbow_tui.sources.queue import exception_class_sql
 
 if TYPE_CHECKING:
     import asyncpg
 
-EXCEPTION_CLASS_SQL = 'substring(f.error FROM \'"exception_class"\\s*:\\s*"([^"]*)"\')'
 
 # Solid Queue's own retry puts a job back where a new one would go: ready when
 # due, scheduled when its time has not come yet; then the failure is forgotten.
@@ -58,7 +58,8 @@ DELETE FROM solid_queue_jobs WHERE id IN (SELECT job_id FROM chosen)
 """
 
 BY_JOB = "f.job_id = $1"
-BY_CLASS = f"coalesce({EXCEPTION_CLASS_SQL}, '?') = $1"
+# The same expression the queue pane groups by, so a class retries what it showed.
+BY_CLASS = f"{exception_class_sql('f.error')} = $1"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.logs.lines import LineSplitter
 from rainbow_tui.logs.parse import LogLine, parse_line
 from rainbow_tui.sources.host_parsing import ContainerInfo, parse_docker_ps_json
+from rainbow_tui.sources.hosts import ssh_connect
 
 if TYPE_CHECKING:
     import asyncssh
@@ -267,23 +268,6 @@ def pick_container(containers: Sequence[ContainerInfo], service: str, role: str)
         chosen = chosen or [c for c in running if c.name == f"{service}-{role}"]
     # docker ps lists the newest first.
     return chosen[0].name if chosen else None
-
-
-async def ssh_connect(target: SshTarget) -> asyncssh.SSHClientConnection:
-    import asyncssh
-
-    options: dict[str, object] = {}
-    if target.client_keys:
-        options["client_keys"] = list(target.client_keys)
-    return await asyncssh.connect(
-        target.address,
-        port=target.port,
-        username=target.user,
-        known_hosts=target.known_hosts,
-        connect_timeout=target.connect_timeout_s,
-        keepalive_interval=target.keepalive_interval_s,
-        **options,
-    )
 
 
 class SshContainerStream(FollowedStream):

@@ -21,6 +21,16 @@ DEFAULT_COUNT_CAP = 2000
 FAILED_SAMPLE = 1000
 
 
+# Solid Queue writes the error as compact JSON ({"exception_class":"X",...}), so
+# plain string functions find the class; they cost a fraction of a regex or a JSON
+# parse per row.  Anything written otherwise falls back to the regex.
+def exception_class_sql(column: str) -> str:
+    return (
+        f"coalesce(nullif(split_part(split_part({column}, '\"exception_class\":\"', 2), '\"', 1),"
+        f" ''), substring({column} FROM '\"exception_class\"\\s*:\\s*\"([^\"]*)\"'), '?')"
+    )
+
+
 def _capped(table: str) -> str:
     return f"(SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT $1) AS capped)"
 
@@ -47,16 +57,18 @@ SELECT json_build_object(
         JOIN solid_queue_jobs AS j ON j.id = c.job_id
         ORDER BY c.created_at LIMIT 10) AS c),
     'failed_by_class', (SELECT coalesce(json_agg(f), '[]') FROM (
-        SELECT coalesce(substring(error FROM '"exception_class"\\s*:\\s*"([^"]*)"'), '?')
-                   AS exception_class,
-               count(*) AS count,
-               max(created_at) AS latest_at,
-               (array_agg(substring(error FROM '"message"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"')
-                   ORDER BY id DESC))[1] AS latest_message,
-               (array_agg(job_id ORDER BY id DESC))[1] AS latest_job_id
-        FROM (SELECT id, job_id, error, created_at FROM solid_queue_failed_executions
-              ORDER BY id DESC LIMIT $2) AS recent
-        GROUP BY 1 ORDER BY count(*) DESC LIMIT 20) AS f),
+        SELECT g.exception_class, g.count, g.latest_at, g.latest_job_id,
+               -- The message of the newest failure only: one regex per class.
+               (SELECT substring(e.error FROM '"message"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"')
+                FROM solid_queue_failed_executions AS e WHERE e.id = g.latest_id)
+                   AS latest_message
+        FROM (
+            SELECT {exception_class_sql("error")} AS exception_class,
+                   count(*) AS count, max(created_at) AS latest_at,
+                   max(id) AS latest_id, (array_agg(job_id ORDER BY id DESC))[1] AS latest_job_id
+            FROM (SELECT id, job_id, error, created_at FROM solid_queue_failed_executions
+                  ORDER BY id DESC LIMIT $2) AS recent
+            GROUP BY 1 ORDER BY count(*) DESC LIMIT 20) AS g) AS f),
     'paused', (SELECT coalesce(json_agg(queue_name ORDER BY queue_name), '[]')
                FROM solid_queue_pauses),
     'processes', (SELECT coalesce(json_agg(p), '[]') FROM (
