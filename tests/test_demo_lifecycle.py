@@ -65,9 +65,9 @@ time.sleep(600)
 """
 
 
-def test_parent_killed_takes_the_stack_with_it(tmp_path: Path) -> None:
+def test_parent_killed_takes_the_stack_with_it(demo_state_root: Path) -> None:
     parent = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCH_AND_WAIT, str(tmp_path / "stack")],
+        [sys.executable, "-c", _LAUNCH_AND_WAIT, str(demo_state_root / "orphaned-stack")],
         stdout=subprocess.PIPE, text=True,
     )
     try:
