@@ -17,8 +17,8 @@ from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 
 # Heartbeats come every 60 s; Solid Queue itself treats 5 minutes of silence as dead.
 DEAD_AFTER_S = 300.0
-DEFAULT_COUNT_CAP = 2000
-FAILED_SAMPLE = 1000
+DEFAULT_COUNT_CAP = 1000
+FAILED_SAMPLE = 300
 
 
 # Solid Queue writes the error as compact JSON ({"exception_class":"X",...}), so
