@@ -66,7 +66,7 @@ def test_queue_levels_and_capped_display() -> None:
     queue = _healthy().queue
     assert queue is not None
     backlog = QueueSnapshot(
-        T0, ready=CappedCount(2000, capped=True), failed=CappedCount(12), processes=queue.processes
+        T0, ready=CappedCount(2001, capped=True), failed=CappedCount(12), processes=queue.processes
     )
     found = _by_key(_healthy(queue=backlog))
     assert found["queue:waiting_jobs"] == (Level.CRITICAL, "2,000+")

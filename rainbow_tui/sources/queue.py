@@ -81,13 +81,14 @@ SELECT json_build_object(
 
 @dataclass(frozen=True, slots=True)
 class CappedCount:
-    """A count that stops at ``cap``; ``capped`` means "at least this many"."""
+    """A count that stopped one past ``cap``: then ``value`` is cap + 1, which is
+    what thresholds judge ("more than the cap"), and it reads "cap+"."""
 
     value: int
     capped: bool = False
 
     def __str__(self) -> str:
-        return f"{self.value:,}+" if self.capped else f"{self.value:,}"
+        return f"{self.value - 1:,}+" if self.capped else f"{self.value:,}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,7 @@ def _unescape_json_string(text: str | None) -> str:
 
 def _count(data: dict[str, Any], key: str, cap: int) -> CappedCount:
     value = int(data[key])
-    return CappedCount(min(value, cap), capped=value > cap)
+    return CappedCount(value, capped=value > cap)
 
 
 class QueueSource:
