@@ -284,11 +284,12 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
         _judged(component, "cpu_percent", "CPU", host.cpu_percent, thresholds.cpu_percent),
     ]
     for disk in host.disks:
+        is_data = host.name == config.database.host and disk.mount == config.database.data_volume
         found.append(
             _judged(
                 component,
                 f"disk:{disk.mount}",
-                f"Disk {disk.mount}",
+                "DB data disk" if is_data else f"Disk {disk.mount}",
                 disk.use_percent,
                 thresholds.db_disk_percent,
             )

@@ -25,7 +25,9 @@ class FindingTable(KeyedTable):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, id=id)
+        # Fixed widths for the first three, so a long label never pushes the value
+        # off a narrow pane; "why" takes what is left.
+        super().__init__(COLUMNS, id=id, widths={"level": 10, "check": 20, "value": 24})
 
     def show(self, findings: Iterable[Finding]) -> None:
         rows: dict[str, tuple[Text, ...]] = {}

@@ -23,14 +23,20 @@ def row_matches(cells: tuple[Text, ...], filter_text: str) -> bool:
 
 
 class KeyedTable(DataTable[Text]):
-    def __init__(self, columns: tuple[str, ...], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: tuple[str, ...],
+        *,
+        id: str | None = None,
+        widths: dict[str, int] | None = None,
+    ) -> None:
         super().__init__(id=id, cursor_type="row")
         self.columns_in_order = columns
         self.filter_text = ""
         self._rows: dict[str, tuple[Text, ...]] = {}
         # Columns exist from the start, so rows can be synced before mounting ends.
         for name in columns:
-            self.add_column(name, key=name)
+            self.add_column(name, key=name, width=(widths or {}).get(name))
 
     def sync(self, rows: dict[str, tuple[Text, ...]]) -> None:
         self._rows = rows
