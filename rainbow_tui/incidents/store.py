@@ -205,8 +205,10 @@ def _builtins(value: msgspec.Struct) -> dict[str, Any]:
 
 def encode_event(event: Event) -> bytes:
     """One event as an appendable block: a blank line, its table, its end line."""
-    table = tomli_w.dumps({"events": [_builtins(event)]})
-    return f"\n{table}# end {event.id}\n".encode()
+    # Written by hand around tomli_w's flat key = value lines: left to itself it
+    # may render a short array of tables inline, and an inline array cannot grow.
+    fields = tomli_w.dumps(_builtins(event))
+    return f"\n[[events]]\n{fields}# end {event.id}\n".encode()
 
 
 def _header(incident: Incident) -> bytes:
