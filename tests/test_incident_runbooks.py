@@ -1,0 +1,235 @@
+"""The shipped runbooks follow the manual; a team directory adds, replaces, and a broken
+file is reported with its file and key while every other runbook still loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rainbow_tui.incidents.runbooks import (
+    PHASES,
+    RunbookError,
+    load_runbooks,
+    parse_runbook,
+    pick_runbook,
+    shipped_runbooks_dir,
+)
+
+SHIPPED = {
+    "service-down", "db-connections", "memory-growth", "restore-backup", "security-incident",
+    "general", "job-backlog", "failed-jobs", "slow-queries",
+}
+
+
+def test_every_shipped_runbook_loads_cleanly() -> None:
+    catalog = load_runbooks()
+    assert catalog.problems == ()
+    assert set(catalog.runbooks) == SHIPPED
+    for runbook in catalog.runbooks.values():
+        assert runbook.title_ja and runbook.title_en
+        assert Path(runbook.path).parent == shipped_runbooks_dir()
+        for step in runbook.steps:
+            assert step.phase in PHASES
+            assert step.title_ja and step.title_en
+            assert step.commands or step.checklist_ja or step.verify, f"{runbook.id}/{step.id}"
+
+
+def _argvs(runbook_id: str) -> list[tuple[str, ...]]:
+    runbook = load_runbooks().runbooks[runbook_id]
+    return [c.argv for s in runbook.steps for c in s.commands if c.kind == "kamal"]
+
+
+def test_the_manuals_procedures_are_there() -> None:
+    catalog = load_runbooks()
+    service_down = catalog.runbooks["service-down"]
+    assert service_down.severity == "critical"
+    assert ("app", "details") in _argvs("service-down")
+    assert ("app", "logs", "--since", "5m") in _argvs("service-down")
+    boot = next(s for s in service_down.steps if s.id == "boot")
+    assert boot.commands[0].argv == ("app", "boot") and boot.commands[0].destructive
+    assert boot.verify is not None and boot.verify.kind == "http_ok"
+    rollback = next(c for s in service_down.steps for c in s.commands if c.argv[:1] == ("rollback",))
+    assert rollback.destructive and rollback.argv == ("rollback", "{version}")
+    assert rollback.parameters[0].choices_from == "kamal app containers"
+
+    db = catalog.runbooks["db-connections"]
+    assert db.severity == "high"
+    assert ("accessory", "details", "db") in _argvs("db-connections")
+    sql = [c.text for s in db.steps for c in s.commands if c.kind == "sql"]
+    assert "SELECT count(*) FROM pg_stat_activity" in sql
+    reboot = next(c for s in db.steps for c in s.commands if c.argv == ("accessory", "reboot", "db"))
+    assert reboot.destructive
+
+    assert catalog.runbooks["memory-growth"].severity == "medium"
+    assert ("app", "exec", "free -m") in _argvs("memory-growth")
+
+    restore = catalog.runbooks["restore-backup"]
+    destructive = [c for s in restore.steps for c in s.commands if c.destructive]
+    assert [c.argv[:2] for c in destructive] == [("app", "stop"), ("accessory", "exec"), ("app", "boot")]
+    pg_restore = destructive[1]
+    assert "pg_restore -U shiojiri_rainbow_seeker -d shiojiri_rainbow_seeker_production --clean /backup/{backup_file}" in pg_restore.argv
+    assert pg_restore.parameters[0].name == "backup_file"
+
+    security = catalog.runbooks["security-incident"]
+    assert [s.phase for s in security.steps] == [
+        "detect", "contain", "contain", "eradicate", "recover", "lessons"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("alert_key", "runbook_id"),
+    [
+        ("service:health", "service-down"),
+        ("host app-1:container:web", "service-down"),
+        ("database:db_connections", "db-connections"),
+        ("host app-2:memory_percent", "memory-growth"),
+        ("queue:waiting_jobs", "job-backlog"),
+        ("queue:failed_jobs", "failed-jobs"),
+        ("database:db_query_time_ms", "slow-queries"),
+        ("host db-1:cpu_percent", "general"),
+        ("something:new", "general"),
+    ],
+)
+def test_pick_runbook(alert_key: str, runbook_id: str) -> None:
+    assert pick_runbook(alert_key).id == runbook_id
+
+
+TEAM_RUNBOOK = """
+id = "cdn-purge"
+title_ja = "CDNキャッシュ削除"
+title_en = "Purge the CDN cache"
+severity = "low"
+matches = ["service:response_time_p95_ms"]
+
+[[steps]]
+id = "purge"
+phase = "recover"
+title_ja = "キャッシュ削除"
+title_en = "Purge"
+
+[[steps.commands]]
+kind = "local"
+argv = ["./bin/purge-cdn"]
+"""
+
+REPLACEMENT = """
+id = "memory-growth"
+title_ja = "メモリ (チーム版)"
+title_en = "Memory (team version)"
+severity = "high"
+matches = ["host *:memory_percent"]
+
+[[steps]]
+id = "restart"
+phase = "contain"
+title_ja = "再起動"
+title_en = "Restart"
+
+[[steps.commands]]
+kind = "kamal"
+argv = ["app", "boot"]
+destructive = true
+"""
+
+BROKEN = {
+    "syntax.toml": ('id = "x"\ntitle_ja = ', "", "not valid TOML"),
+    "wrong-type.toml": (
+        REPLACEMENT.replace('id = "memory-growth"', 'id = "wrong-type"').replace(
+            'kind = "kamal"', "kind = 3"
+        ),
+        "steps[0].commands[0].kind",
+        "expected str",
+    ),
+    "unknown-key.toml": (
+        REPLACEMENT.replace('id = "memory-growth"', 'id = "unknown-key"').replace(
+            "destructive = true", "destructive = true\ndestrutcive = true"
+        ),
+        "steps[0].commands[0].destrutcive",
+        "unknown key",
+    ),
+    "missing.toml": (
+        REPLACEMENT.replace('id = "memory-growth"', 'id = "missing"').replace(
+            'title_en = "Restart"', ""
+        ),
+        "steps[0].title_en",
+        "required key is missing",
+    ),
+    "bad-phase.toml": (
+        REPLACEMENT.replace('id = "memory-growth"', 'id = "bad-phase"').replace(
+            'phase = "contain"', 'phase = "fix"'
+        ),
+        "steps[0].phase",
+        "invalid enum value",
+    ),
+    "placeholder.toml": (
+        REPLACEMENT.replace('id = "memory-growth"', 'id = "placeholder"').replace(
+            '["app", "boot"]', '["rollback", "{version}"]'
+        ),
+        "steps[0].commands[0]",
+        "{version} is used but no parameter",
+    ),
+    "ssh-no-host.toml": (
+        REPLACEMENT.replace('id = "memory-growth"', 'id = "ssh-no-host"').replace(
+            'kind = "kamal"\nargv = ["app", "boot"]', 'kind = "ssh"\ntext = "uptime"'
+        ),
+        "steps[0].commands[0].host",
+        "needs a host",
+    ),
+}
+
+
+def test_a_team_directory_adds_replaces_and_reports_broken_files(tmp_path: Path) -> None:
+    (tmp_path / "cdn-purge.toml").write_text(TEAM_RUNBOOK, encoding="utf-8")
+    (tmp_path / "memory.toml").write_text(REPLACEMENT, encoding="utf-8")
+    for name, (text, _, _) in BROKEN.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    catalog = load_runbooks(tmp_path)
+    assert set(catalog.runbooks) == SHIPPED | {"cdn-purge"}
+    assert catalog.runbooks["memory-growth"].title_en == "Memory (team version)"
+    assert catalog.replaced == {"memory-growth"}
+    assert catalog.pick("host app-1:memory_percent").severity == "high"
+    assert catalog.pick("service:response_time_p95_ms").id == "cdn-purge"
+
+    problems = {Path(p.path).name: p for p in catalog.problems}
+    assert set(problems) == set(BROKEN)
+    for name, (_, key, words) in BROKEN.items():
+        problem = problems[name]
+        assert problem.key == key, (name, problem)
+        assert words.lower() in problem.problem.lower(), (name, problem)
+        assert str(problem).startswith(f"{tmp_path / name}: ")
+
+
+def test_a_broken_team_file_does_not_hide_the_shipped_runbook_it_meant_to_replace(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "service-down.toml").write_text(
+        REPLACEMENT.replace('id = "memory-growth"', 'id = "service-down"').replace(
+            'severity = "high"', 'severity = "urgent"'
+        ),
+        encoding="utf-8",
+    )
+    catalog = load_runbooks(tmp_path)
+    assert catalog.runbooks["service-down"].path.startswith(str(shipped_runbooks_dir()))
+    assert [(p.key, p.problem) for p in catalog.problems] == [
+        ("severity", "invalid enum value 'urgent'")
+    ]
+
+
+def test_duplicate_ids_and_a_missing_directory_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text(TEAM_RUNBOOK, encoding="utf-8")
+    (tmp_path / "b.toml").write_text(TEAM_RUNBOOK, encoding="utf-8")
+    catalog = load_runbooks(tmp_path)
+    assert [(Path(p.path).name, p.key) for p in catalog.problems] == [("b.toml", "id")]
+    missing = load_runbooks(tmp_path / "nope")
+    assert set(missing.runbooks) == SHIPPED
+    assert "not a directory" in missing.problems[0].problem
+
+
+def test_runbooks_are_frozen() -> None:
+    runbook = parse_runbook(TEAM_RUNBOOK, "team.toml")
+    with pytest.raises(AttributeError):
+        runbook.id = "other"  # type: ignore[misc]
+    with pytest.raises(RunbookError, match=r"team\.toml: path: unknown key"):
+        parse_runbook('path = "x"\n' + TEAM_RUNBOOK, "team.toml")
