@@ -20,10 +20,15 @@ from screens.logs import LogScreen
 from widgets.log_pane import LogPane
 
 if TYPE_CHECKING:
+    from rainbow_tui.incidents.model import Incident
+    from rainbow_tui.incidents.runbooks import RunbookCatalog
+    from rainbow_tui.incidents.store import IncidentStore
     from rainbow_tui.logs.streams import LogEntry, StreamState
     from rainbow_tui.logs.tail import LogTail
     from rainbow_tui.monitor import Monitor, MonitorState
     from rainbow_tui.sources.service_sources import ServiceSources
+    from rainbow_tui.wizard import IncidentWizard
+    from screens.incident import IncidentScreen
 
 
 class RainbowApp(App[int]):
@@ -33,6 +38,8 @@ class RainbowApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("L", "logs", "Logs full screen", show=False),
+        Binding("i", "start_incident", "Incident"),
+        Binding("I", "show_incident", "Back to incident", show=False),
     ]
 
     def __init__(
@@ -41,8 +48,11 @@ class RainbowApp(App[int]):
         read_only: bool = False,
         sources: ServiceSources | None = None,
         autostart: bool = True,
+        resume_incident: str | None = None,
     ) -> None:
         super().__init__()
+        self.resume_incident = resume_incident
+        self.incident_screen: IncidentScreen | None = None
         self.config = config
         # False: show only what is handed to the dashboard (snapshots of fixed states).
         self.autostart = autostart
@@ -52,6 +62,8 @@ class RainbowApp(App[int]):
         self.dashboard = DashboardScreen(config.service.name, read_only)
         self.log_screen = LogScreen(f"{config.service.name} — live logs", config.logs.buffer_lines)
         self.latest: MonitorState | None = None
+        self._store: IncidentStore | None = None
+        self.sources_in_use: ServiceSources
         self.log_tail: LogTail | None = None
 
     def on_mount(self) -> None:
@@ -85,6 +97,8 @@ class RainbowApp(App[int]):
         if sources.link is not None:
             self.dashboard.actions = DatabaseActions(sources.link)
         self.monitor.start()
+        self.sources_in_use = sources
+        self._resume_open_incident()
 
     def _on_state(self, state: MonitorState) -> None:
         self.latest = state
@@ -120,6 +134,111 @@ class RainbowApp(App[int]):
     def action_logs(self) -> None:
         if self.screen is not self.log_screen:
             self.push_screen(self.log_screen)
+
+    # -- incidents -----------------------------------------------------------------------
+
+    def _incident_store(self) -> IncidentStore:
+        from rainbow_tui.config import expand_path
+        from rainbow_tui.incidents.store import IncidentStore
+
+        if self._store is None:
+            self._store = IncidentStore(expand_path(self.config.incidents.state_dir))
+        return self._store
+
+    def _catalog(self) -> RunbookCatalog:
+        from rainbow_tui.config import expand_path
+        from rainbow_tui.incidents.runbooks import load_runbooks
+
+        team = self.config.incidents.runbooks_dir
+        catalog = load_runbooks(expand_path(team) if team else None)
+        for problem in catalog.problems:
+            self.notify(
+                f"Runbook not loaded: {problem}", severity="warning", timeout=10, markup=False
+            )
+        return catalog
+
+    def _wizard_for(self, incident: Incident, catalog: RunbookCatalog) -> IncidentWizard:
+        from rainbow_tui.incidents.runner import CommandRunner, findings_probe
+        from rainbow_tui.wizard import IncidentWizard
+
+        sources = self.sources_in_use
+        runner = CommandRunner(
+            self.config,
+            read_only=self.read_only,
+            sources=sources,
+            metric_probe=findings_probe(self.config, sources),
+        )
+        runbook = catalog.get(incident.runbook) or catalog.pick("")
+        return IncidentWizard(self.config, self._incident_store(), runner, runbook, incident)
+
+    def _open_incident(self, incident: Incident, catalog: RunbookCatalog) -> None:
+        from screens.incident import IncidentScreen
+
+        self.incident_screen = IncidentScreen(
+            self._wizard_for(incident, catalog), read_only=self.read_only
+        )
+        self.push_screen(self.incident_screen)
+
+    def _resume_open_incident(self) -> None:
+        """Back to the incident in hand: the one asked for, or the newest still open."""
+        from rainbow_tui.incidents.store import StoreError
+
+        store = self._incident_store()
+        wanted = self.resume_incident
+        try:
+            if wanted is None:
+                still_open = [s for s in store.list() if s.status != "closed"]
+                if not still_open:
+                    return
+                wanted = max(still_open, key=lambda s: s.opened_at).id
+            opened = store.open(wanted)
+        except StoreError as error:
+            self.notify(f"Could not resume {wanted}: {error}", severity="error", markup=False)
+            return
+        if not opened.writable:
+            self.notify(
+                f"{wanted} is being recorded by {opened.held_by}: shown read-only",
+                severity="warning",
+                markup=False,
+            )
+        self._open_incident(opened.incident, self._catalog())
+        self.notify(
+            f"Resumed incident {wanted} at step {opened.incident.current_step + 1}", markup=False
+        )
+
+    def action_start_incident(self, alert_key: str | None = None) -> None:
+        """An incident from the most urgent alert (or the one named), else a general one."""
+        from rainbow_tui.incidents.model import new_incident
+        from rainbow_tui.incidents.store import StoreError
+
+        if (
+            self.incident_screen is not None
+            and self.incident_screen.wizard.incident.status != "closed"
+        ):
+            self.push_screen(self.incident_screen)
+            return
+        state = self.latest
+        alerts = state.alerts if state else ()
+        alert = next((a for a in alerts if a.key == alert_key), alerts[0] if alerts else None)
+        catalog = self._catalog()
+        runbook = catalog.pick(alert.key if alert else "")
+        store = self._incident_store()
+        incident = new_incident(
+            runbook=runbook,
+            alert=alert,
+            findings=state.findings if state else (),
+            taken_ids=store.ids(),
+        )
+        try:
+            incident = store.create(incident)
+        except StoreError as error:
+            self.notify(f"Could not record the incident: {error}", severity="error", markup=False)
+            return
+        self._open_incident(incident, catalog)
+
+    def action_show_incident(self) -> None:
+        if self.incident_screen is not None and self.screen is not self.incident_screen:
+            self.push_screen(self.incident_screen)
 
     def _on_failure(self, source: str, error: Exception) -> None:
         self.log.error(f"polling {source} failed", error)
@@ -163,6 +282,14 @@ class RainbowApp(App[int]):
                 f"Key {index + 1}",
                 lambda index=index: self.dashboard.action_pane(index),
             )
+        state = self.latest
+        for alert in state.alerts if state else ():
+            yield SystemCommand(
+                f"Start incident: {alert.title}",
+                f"{alert.severity} — runs the matching runbook",
+                lambda key=alert.key: self.action_start_incident(key),
+            )
+        yield SystemCommand("Start incident (general)", "Key i", self.action_start_incident)
 
 
 def make_app(
@@ -170,6 +297,13 @@ def make_app(
     read_only: bool = False,
     sources: ServiceSources | None = None,
     autostart: bool = True,
+    resume_incident: str | None = None,
 ) -> RainbowApp:
     """The one factory the CLI and the tests share."""
-    return RainbowApp(config, read_only=read_only, sources=sources, autostart=autostart)
+    return RainbowApp(
+        config,
+        read_only=read_only,
+        sources=sources,
+        autostart=autostart,
+        resume_incident=resume_incident,
+    )

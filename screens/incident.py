@@ -1,0 +1,368 @@
+"""The incident wizard: the runbook step by step, the clock, the timeline.
+
+Every key here records something through the wizard before the screen shows it,
+so a killed console comes back (``rainbow-tui incidents resume ID``) at the exact
+step with everything recorded so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog, Static
+
+from rainbow_tui.incidents.model import STATUSES, IncidentRuleError
+from rainbow_tui.incidents.runner import ParameterError
+from rainbow_tui.incidents.store import StoreError
+from rainbow_tui.incidents.timeline import describe_event
+from rainbow_tui.wizard import describe_clock
+from screens.confirm import ConfirmScreen
+from screens.prompt import PromptScreen
+from widgets.level_style import inert
+
+if TYPE_CHECKING:
+    from rainbow_tui.incidents.model import Incident, IncidentStatus
+    from rainbow_tui.incidents.runbooks import Command
+    from rainbow_tui.wizard import IncidentWizard
+
+STATE_MARK = {"pending": "  ", "in_progress": "▶ ", "done": "✔ ", "skipped": "↷ "}
+TIMELINE_LINES = 12
+
+
+class IncidentScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "run_next", "Run next command"),
+        Binding("v", "verify", "Verify"),
+        Binding("d", "done", "Step done"),
+        Binding("s", "skip", "Skip step"),
+        Binding("n", "note", "Note"),
+        Binding("a", "status('acknowledged')", "Acknowledged"),
+        Binding("m", "status('mitigated')", "Mitigated"),
+        Binding("R", "status('resolved')", "Resolved", show=False),
+        Binding("C", "status('closed')", "Closed", show=False),
+        Binding("e", "escalate", "Escalate"),
+        Binding("p", "pin_metrics", "Pin metrics"),
+        Binding("x", "cancel_command", "Cancel command", show=False),
+        Binding("P", "postmortem", "Postmortem"),
+        Binding("escape", "back", "Dashboard"),
+    ]
+
+    def __init__(self, wizard: IncidentWizard, *, read_only: bool = False) -> None:
+        super().__init__()
+        self.wizard = wizard
+        self.read_only = read_only
+        wizard.on_change = self._changed
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="incident-header")
+        yield Static(id="incident-clock")
+        with Horizontal(id="incident-body"):
+            yield Static(id="incident-steps")
+            with Vertical(id="incident-main"):
+                with VerticalScroll(id="incident-step-scroll"):
+                    yield Static(id="incident-step")
+                yield RichLog(id="incident-output", max_lines=2000, markup=False, wrap=True)
+        yield Static(id="incident-timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._show_clock)
+        self._show_all()
+
+    # -- showing -----------------------------------------------------------------------
+
+    def _changed(self, incident: Incident) -> None:
+        if self.is_mounted:
+            self._show_all()
+
+    def _show_all(self) -> None:
+        incident = self.wizard.incident
+        runbook = self.wizard.runbook
+        header = Text()
+        header.append(f" {incident.severity.upper()} ", style="bold white on red")
+        header.append(f" {incident.id} · ")
+        header.append_text(inert(incident.title))
+        header.append(f" · {incident.status.upper()}", style="bold")
+        header.append(f" · runbook: {runbook.title_ja} / {runbook.title_en}")
+        if self.read_only:
+            header.append(" · read-only")
+        self.query_one("#incident-header", Static).update(header)
+        steps = Text()
+        for index, step in enumerate(runbook.steps):
+            state = incident.step_state(index)
+            style = (
+                "bold" if index == self.wizard.step_index else ("dim" if state != "pending" else "")
+            )
+            steps.append(f"{STATE_MARK[state]}{index + 1}. {step.title_ja}\n", style=style)
+            steps.append(f"     {step.title_en} [{step.phase}]\n", style="dim")
+        if self.wizard.finished:
+            steps.append("\nAll steps done. P: postmortem.", style="bold")
+        self.query_one("#incident-steps", Static).update(steps)
+        self.query_one("#incident-step", Static).update(self._step_text())
+        lines = [describe_event(incident, event) for event in incident.events[-TIMELINE_LINES:]]
+        self.query_one("#incident-timeline", Static).update(inert("\n".join(lines)))
+        self._show_clock()
+
+    def _step_text(self) -> Text:
+        step = self.wizard.step
+        if step is None:
+            return Text(
+                "Every step of the runbook is done or skipped.\n"
+                "Record the status (m mitigated, R resolved, C closed) and write the "
+                "postmortem (P)."
+            )
+        text = Text()
+        text.append(
+            f"{self.wizard.step_index + 1}. {step.title_ja} / {step.title_en}\n", style="bold"
+        )
+        if step.why_ja or step.why_en:
+            text.append(f"{step.why_ja}\n{step.why_en}\n", style="italic")
+        for item_ja, item_en in zip(step.checklist_ja, step.checklist_en, strict=False):
+            text.append(f"  ☐ {item_ja} / {item_en}\n")
+        done = self._commands_run()
+        for number, command in enumerate(step.commands, start=1):
+            try:
+                preview = self.wizard.preview(command, self._defaults(command))
+            except ParameterError:
+                preview = " ".join(command.argv) or command.text
+            mark = "✔" if number <= done else " "
+            danger = "  DESTRUCTIVE" if command.destructive else ""
+            text.append(
+                f"\n[{mark}] {number}  {command.kind}{danger}\n",
+                style="bold red" if command.destructive else "bold",
+            )
+            text.append_text(inert(f"    {preview}\n"))
+            if command.note_en or command.note_ja:
+                text.append(f"    {command.note_ja} {command.note_en}\n", style="dim")
+        if step.verify is not None:
+            text.append(
+                f"\nVerification: {step.verify.kind} {step.verify.key}".rstrip() + "\n",
+                style="bold",
+            )
+        text.append(
+            "\nEnter runs the next command · v verifies · d marks the step done · "
+            "s skips (reason needed)",
+            style="dim",
+        )
+        return text
+
+    def _show_clock(self) -> None:
+        clock = self.wizard.clock(datetime.now(UTC))
+        line = Text(describe_clock(clock), style="bold red" if clock.overdue else "")
+        ladder = "  ".join(
+            f"L{rung.level} {rung.role} ({rung.within_minutes} min): {rung.contact or '—'}"
+            for rung in sorted(self.wizard.config.escalation, key=lambda r: r.level)
+        )
+        line.append(f"\n{ladder}", style="dim")
+        self.query_one("#incident-clock", Static).update(line)
+
+    def _commands_run(self) -> int:
+        """How many commands of the current step have been started."""
+        from rainbow_tui.incidents.model import CommandStarted
+
+        index = self.wizard.step_index
+        return sum(
+            1
+            for e in self.wizard.incident.events
+            if isinstance(e, CommandStarted) and e.step == index
+        )
+
+    @staticmethod
+    def _defaults(command: Command) -> dict[str, str]:
+        return {p.name: p.default or f"<{p.name}>" for p in command.parameters}
+
+    def _fail(self, error: Exception) -> None:
+        self.notify(str(error), severity="error", timeout=8, markup=False)
+
+    # -- actions -------------------------------------------------------------------------
+
+    def action_run_next(self) -> None:
+        step = self.wizard.step
+        if step is None:
+            self.notify("No step left: write the postmortem (P)")
+            return
+        done = self._commands_run()
+        if done >= len(step.commands):
+            self.notify("Every command of this step has run: v verifies, d marks it done")
+            return
+        self._run(step.commands[done])
+
+    def on_key(self, event: events.Key) -> None:
+        """1–9 run that command of the step, in any order."""
+        step = self.wizard.step
+        if step is not None and event.key.isdigit() and 1 <= int(event.key) <= len(step.commands):
+            event.stop()
+            self._run(step.commands[int(event.key) - 1])
+
+    @work(exclusive=True, group="incident-command", exit_on_error=False)
+    async def _run(self, command: Command) -> None:
+        if self.wizard.running is not None:
+            self.notify("A command is still running (x cancels it)", severity="warning")
+            return
+        params: dict[str, str] = {}
+        for parameter in command.parameters:
+            choices = await self.wizard.runner.choices(parameter)
+            listed = "\n".join(f"  {c.value}  {c.label}" for c in choices)
+            default = choices[0].value if choices else parameter.default
+            answer = await self.app.push_screen_wait(
+                PromptScreen(
+                    f"{parameter.prompt_ja} / {parameter.prompt_en}",
+                    f"Choices:\n{listed}" if listed else "",
+                    placeholder=default,
+                    allow_empty=bool(default),
+                )
+            )
+            if answer is None:
+                return
+            params[parameter.name] = answer or default
+        try:
+            preview = self.wizard.preview(command, params)
+        except ParameterError as error:
+            self._fail(error)
+            return
+        if command.destructive and not self.read_only:
+            target = self._target_of(command)
+            typed = await self.app.push_screen_wait(
+                PromptScreen(
+                    f"Destructive: type {target!r} to run it",
+                    preview,
+                    must_equal=target,
+                )
+            )
+            if typed is None:
+                return
+        elif not await self.app.push_screen_wait(ConfirmScreen("Run this command?", preview)):
+            return
+        output = self.query_one("#incident-output", RichLog)
+        output.write(Text(f"$ {preview}", style="bold"))
+        try:
+            result = await self.wizard.run_command(
+                command, params, on_line=lambda line: self._output_line(output, line)
+            )
+        except (StoreError, IncidentRuleError, ParameterError) as error:
+            self._fail(error)
+            return
+        words = f"exit {result.exit_code}" if result.exit_code is not None else result.outcome
+        output.write(
+            Text(
+                f"→ {result.outcome} ({words}) in {result.duration_s:.1f} s"
+                + (f": {result.detail}" if result.detail else ""),
+                style="green" if result.ok else "bold red",
+            )
+        )
+
+    @staticmethod
+    def _output_line(output: RichLog, line: str) -> None:
+        # The runner made the line inert; Text keeps it from being read as markup.
+        output.write(Text(line))
+
+    def _target_of(self, command: Command) -> str:
+        if command.kind == "ssh" and command.host:
+            return command.host
+        if command.kind == "sql":
+            return "database"
+        return self.wizard.config.service.kamal_service
+
+    @work(exclusive=True, group="incident-verify", exit_on_error=False)
+    async def action_verify(self) -> None:
+        self.notify("Verifying…", timeout=2)
+        try:
+            passed = await self.wizard.verify_step()
+        except StoreError as error:
+            self._fail(error)
+            return
+        if passed is None:
+            self.notify("This step has no automatic verification")
+        else:
+            self.notify(
+                "Verification passed" if passed else "Verification failed",
+                severity="information" if passed else "error",
+            )
+
+    @work(exclusive=True, group="incident-verify", exit_on_error=False)
+    async def action_done(self) -> None:
+        step = self.wizard.step
+        if step is None:
+            return
+        try:
+            if step.verify is not None:
+                passed = await self.wizard.verify_step()
+                if not passed and not await self.app.push_screen_wait(
+                    ConfirmScreen(
+                        "The verification failed. Mark the step done anyway?", step.title_en
+                    )
+                ):
+                    return
+            self.wizard.complete_step()
+        except (StoreError, IncidentRuleError) as error:
+            self._fail(error)
+
+    @work(exit_on_error=False)
+    async def action_skip(self) -> None:
+        step = self.wizard.step
+        if step is None:
+            return
+        reason = await self.app.push_screen_wait(
+            PromptScreen(f"Why skip “{step.title_en}”?", step.title_ja)
+        )
+        if reason:
+            self._guarded(lambda: self.wizard.skip_step(reason))
+
+    @work(exit_on_error=False)
+    async def action_note(self) -> None:
+        text = await self.app.push_screen_wait(PromptScreen("Note for the timeline"))
+        if text:
+            self._guarded(lambda: self.wizard.add_note(text))
+
+    def action_status(self, to: str) -> None:
+        status: IncidentStatus = next(s for s in STATUSES if s == to)
+        self._guarded(lambda: self.wizard.advance(status))
+
+    @work(exit_on_error=False)
+    async def action_escalate(self) -> None:
+        rung = self.wizard.next_escalation()
+        if rung is None:
+            self.notify("Already at the top of the escalation ladder")
+            return
+        if await self.app.push_screen_wait(
+            ConfirmScreen(f"Escalate to L{rung.level}?", f"{rung.role} — {rung.contact}")
+        ):
+            self._guarded(self.wizard.escalate)
+
+    def action_pin_metrics(self) -> None:
+        from rainbow_tui.incidents.model import findings_table
+
+        latest = getattr(self.app, "latest", None)
+        if latest is None:
+            self.notify("No metrics yet", severity="warning")
+            return
+        self._guarded(
+            lambda: self.wizard.pin(
+                "metrics", "Dashboard at this moment", findings_table(list(latest.findings))
+            )
+        )
+
+    def action_cancel_command(self) -> None:
+        self.wizard.cancel()
+
+    def action_postmortem(self) -> None:
+        from screens.postmortem import PostmortemScreen
+
+        self.app.push_screen(PostmortemScreen(self.wizard))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def _guarded(self, change: Callable[[], object]) -> None:
+        try:
+            change()
+        except (StoreError, IncidentRuleError) as error:
+            self._fail(error)

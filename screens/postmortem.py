@@ -1,0 +1,122 @@
+"""The postmortem draft: previewed as Markdown, its free-text sections edited here,
+exported to a file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Select, Static, TextArea
+
+from rainbow_tui.incidents.model import PostmortemText
+from rainbow_tui.incidents.store import StoreError
+from screens.prompt import PromptScreen
+
+if TYPE_CHECKING:
+    from rainbow_tui.wizard import IncidentWizard
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary / 概要"),
+    ("impact", "Impact / 影響"),
+    ("root_cause", "Root cause / 根本原因"),
+    ("trigger", "Trigger / きっかけ"),
+    ("resolution", "Resolution / 解決"),
+    ("went_well", "What went well / うまくいったこと"),
+    ("went_wrong", "What went wrong / うまくいかなかったこと"),
+    ("lucky", "Where we got lucky / 運がよかったこと"),
+)
+
+
+def _write(name: str, markdown: str) -> Path:
+    path = Path(name).expanduser()
+    path.write_text(markdown, encoding="utf-8")
+    return path
+
+
+class PostmortemScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save_section", "Save section"),
+        Binding("ctrl+o", "export", "Export"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, wizard: IncidentWizard) -> None:
+        super().__init__()
+        self.wizard = wizard
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Postmortem draft — {self.wizard.incident.id}", id="postmortem-header")
+        with Horizontal(id="postmortem-body"):
+            with Vertical(id="postmortem-editor"):
+                yield Select(
+                    [(label, name) for name, label in SECTIONS],
+                    value="summary",
+                    allow_blank=False,
+                    id="postmortem-section",
+                )
+                yield TextArea(id="postmortem-text")
+                yield Static("ctrl+s saves the section · ctrl+o exports · Esc back", classes="hint")
+            yield Markdown(id="postmortem-preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_section("summary")
+        self._preview()
+
+    def _markdown(self) -> str:
+        from rainbow_tui.incidents.postmortem import render_postmortem
+
+        return render_postmortem(self.wizard.incident, self.wizard.config)
+
+    def _preview(self) -> None:
+        self.query_one(Markdown).update(self._markdown())
+
+    def _load_section(self, name: str) -> None:
+        text: str = getattr(self.wizard.incident.postmortem, name)
+        self.query_one(TextArea).load_text(text)
+
+    @on(Select.Changed, "#postmortem-section")
+    def _section_changed(self, event: Select.Changed) -> None:
+        self._load_section(str(event.value))
+
+    def action_save_section(self) -> None:
+        name = str(self.query_one(Select).value)
+        if name not in PostmortemText.__struct_fields__:
+            return
+        text = self.query_one(TextArea).text
+        try:
+            incident = self.wizard.store.update(
+                self.wizard.incident.id, lambda i: i.with_postmortem(**{name: text})
+            )
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        self.wizard.incident = incident
+        self._preview()
+        self.notify("Saved")
+
+    @work(exit_on_error=False)
+    async def action_export(self) -> None:
+        default = f"postmortem-{self.wizard.incident.id}.md"
+        answer = await self.app.push_screen_wait(
+            PromptScreen("Export the postmortem to", placeholder=default, allow_empty=True)
+        )
+        if answer is None:
+            return
+        markdown = self._markdown()
+        try:
+            path = await asyncio.to_thread(_write, answer or default, markdown)
+        except OSError as error:
+            path = Path(answer or default)
+            self.notify(f"Could not write {path}: {error.strerror}", severity="error", markup=False)
+            return
+        self.notify(f"Exported to {path}", markup=False)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
