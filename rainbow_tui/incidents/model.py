@@ -19,7 +19,7 @@ import getpass
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
@@ -703,9 +703,12 @@ def assign_role(
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
-def make_incident_id(at: datetime, slug: str, taken: Iterable[str] = ()) -> str:
-    """``2026-11-28-0314-service-down``: local time of opening and what it is about."""
-    local = at.astimezone()
+def make_incident_id(
+    at: datetime, slug: str, taken: Iterable[str] = (), tz: tzinfo | None = None
+) -> str:
+    """``2026-11-28-0314-service-down``: when it was opened (in ``tz``, local time by
+    default) and what it is about."""
+    local = at.astimezone(tz)
     base = f"{local:%Y-%m-%d-%H%M}-{_SLUG.sub('-', slug.lower()).strip('-') or 'incident'}"
     used = set(taken)
     candidate, n = base, 1
@@ -736,6 +739,7 @@ def new_incident(
     at: datetime | None = None,
     author: str | None = None,
     taken_ids: Iterable[str] = (),
+    tz: tzinfo | None = None,
 ) -> Incident:
     """A new incident, its alert and the findings at the start pre-filled as evidence.
 
@@ -785,7 +789,7 @@ def new_incident(
         )
     detected_at = alert.first_seen if alert is not None else opened
     incident = Incident(
-        id=make_incident_id(opened, runbook.id, taken_ids),
+        id=make_incident_id(opened, runbook.id, taken_ids, tz),
         title=title
         or (alert.title if alert is not None else f"{runbook.title_ja} / {runbook.title_en}"),
         severity=severity or (alert.severity if alert is not None else runbook.severity),

@@ -76,7 +76,6 @@ from rainbow_tui.incidents.model import (
     Incident,
     IncidentRuleError,
     check_history,
-    make_incident_id,
 )
 from rainbow_tui.incidents.redact import redact
 
@@ -441,23 +440,18 @@ class IncidentStore:
         """
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         incident = redact_struct(incident)
+        wanted = incident.id
+        taken = set(self.ids())
         while True:
-            taken = self.ids()
-            if incident.id in taken:
-                incident = msgspec.structs.replace(
-                    incident, id=make_incident_id(incident.opened_at, _slug(incident), taken)
-                )
-            lock_fd, _ = self._try_lock(incident.id, 0.0)
-            if lock_fd is None or self.path(incident.id).exists():
-                if lock_fd is not None:
-                    os.close(lock_fd)
-                # Someone else took this id a moment ago: pick the next one.
-                taken = [*taken, incident.id]
-                incident = msgspec.structs.replace(
-                    incident, id=make_incident_id(incident.opened_at, _slug(incident), taken)
-                )
-                continue
-            break
+            incident_id = _free_id(wanted, taken)
+            lock_fd, _ = self._try_lock(incident_id, 0.0)
+            if lock_fd is not None and not self.path(incident_id).exists():
+                break
+            # Someone else took this id a moment ago: pick the next one.
+            if lock_fd is not None:
+                os.close(lock_fd)
+            taken.add(incident_id)
+        incident = msgspec.structs.replace(incident, id=incident_id)
         writer = _Writer(incident=incident, path=self.path(incident.id), lock_fd=lock_fd)
         writer.header_dirty = True
         self._writers[incident.id] = writer
@@ -670,5 +664,9 @@ class IncidentStore:
                         path.unlink()
 
 
-def _slug(incident: Incident) -> str:
-    return incident.runbook or "incident"
+def _free_id(wanted: str, taken: set[str]) -> str:
+    candidate, n = wanted, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{wanted}-{n}"
+    return candidate
