@@ -7,12 +7,15 @@ web and job containers' logs over SSH.  A probe task on the app's event loop
 sleeps 10 ms again and again and records how late it wakes.  The stack starts
 with every log generator at 0 lines/s; the idle phase is measured first, then
 the followed containers are asked for 10 000 lines/s between them and, after a
-short ramp, the loaded phase is measured the same way.
+short ramp, the loaded phase is measured the same way.  Full (generation 2) garbage
+collections are timed in both phases through ``gc.callbacks``, for reading: a pause
+of the whole loop that grows with every object the console holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import tempfile
@@ -36,14 +39,29 @@ def _percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def _lag(seconds: float) -> list[float]:
-    """Overshoots (s) of repeated 10 ms sleeps on the running loop."""
+async def _lag(seconds: float, full_gcs: list[float] | None = None) -> list[float]:
+    """Overshoots (s) of repeated 10 ms sleeps on the running loop; the duration (s)
+    of each full garbage collection meanwhile goes to ``full_gcs``."""
+    started_gc: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started_gc.append(time.perf_counter())
+        elif started_gc and full_gcs is not None:
+            full_gcs.append(time.perf_counter() - started_gc.pop())
+
+    gc.callbacks.append(on_gc)
     overshoots: list[float] = []
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        started = time.perf_counter()
-        await asyncio.sleep(PROBE_SLEEP_S)
-        overshoots.append(time.perf_counter() - started - PROBE_SLEEP_S)
+    try:
+        while time.perf_counter() < end:
+            started = time.perf_counter()
+            await asyncio.sleep(PROBE_SLEEP_S)
+            overshoots.append(time.perf_counter() - started - PROBE_SLEEP_S)
+    finally:
+        gc.callbacks.remove(on_gc)
     return overshoots
 
 
@@ -80,7 +98,8 @@ async def _run(state_dir: Path) -> list[Row]:
             await asyncio.sleep(2.0)  # the tails' backlog in, a poll or two done
 
             lines_before = _lines(app)
-            idle = await _lag(PHASE_S)
+            idle_gcs: list[float] = []
+            idle = await _lag(PHASE_S, idle_gcs)
             idle_rate = (_lines(app) - lines_before) / PHASE_S
 
             per_container = TARGET_LINES_PER_S / len(streams)
@@ -93,7 +112,9 @@ async def _run(state_dir: Path) -> list[Row]:
             await asyncio.sleep(RAMP_S)
             lines_before = _lines(app)
             started = time.perf_counter()
-            loaded = await _lag(PHASE_S)
+            loaded_gcs: list[float] = []
+            loaded = await _lag(PHASE_S, loaded_gcs)
+            tracked = len(gc.get_objects())
             loaded_rate = (_lines(app) - lines_before) / (time.perf_counter() - started)
             await http.post(f"{endpoints.control_url}/logs/rate", json={"lines_per_s": 0})
             app.exit()
@@ -111,6 +132,10 @@ async def _run(state_dir: Path) -> list[Row]:
             _percentile(idle, 0.5) * 1000, "ms", "for reading"),
         Row("event-loop lag max (same runs)", max(loaded) * 1000, max(idle) * 1000, "ms",
             "for reading"),
+        Row("full GC collections (same runs)", len(loaded_gcs), len(idle_gcs), "",
+            f"for reading; {tracked:,} objects tracked after the loaded phase"),
+        Row("longest full GC (same runs)", max(loaded_gcs, default=0.0) * 1000,
+            max(idle_gcs, default=0.0) * 1000, "ms", "for reading"),
     ]
 
 
