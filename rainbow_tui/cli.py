@@ -80,6 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     validate = config_commands.add_parser("validate", help="validate a configuration file")
     validate.add_argument("path", nargs="?", type=Path, help="file (default: the search order)")
+
+    incidents = commands.add_parser(
+        "incidents", help="incident records: list, show, resume, export"
+    )
+    incident_commands = incidents.add_subparsers(
+        dest="incidents_command", metavar="ACTION", required=True
+    )
+    incident_commands.add_parser("list", help="every incident, newest first")
+    show = incident_commands.add_parser("show", help="an incident's timeline as text")
+    show.add_argument("id", metavar="ID")
+    resume = incident_commands.add_parser("resume", help="open the console at an incident")
+    resume.add_argument("id", metavar="ID")
+    export = incident_commands.add_parser("export", help="the postmortem draft as Markdown")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE")
     return parser
 
 
@@ -98,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("rainbow-tui: check: --drill needs --demo", file=sys.stderr)
                 return EXIT_CONFIG
             return _check(args.check_config or args.config, args.demo, args.drill, args.json)
+        if args.command == "incidents":
+            return _incidents(args)
         if args.command == "demo":
             return _demo(
                 args.drill,
@@ -183,3 +200,81 @@ def _demo(drills: Sequence[str], read_only: bool, no_mouse: bool) -> int:
     except DemoStartError as error:
         print(f"rainbow-tui: the demo stack did not start: {error}", file=sys.stderr)
         return 3
+
+
+def _incidents(args: argparse.Namespace) -> int:
+    """``incidents list | show ID | resume ID | export ID [-o FILE]``."""
+    import inspect
+
+    from rainbow_tui.config import expand_path
+    from rainbow_tui.incidents.postmortem import render_postmortem
+    from rainbow_tui.incidents.store import IncidentStore, StoreError
+    from rainbow_tui.incidents.timeline import describe_event, format_time
+
+    config = find_config(args.config)
+    store = IncidentStore(expand_path(config.incidents.state_dir))
+    action = args.incidents_command
+    try:
+        if action == "list":
+            summaries = store.list()
+            if not summaries:
+                print(f"no incidents in {store.state_dir}")
+                return 0
+            rows = [("ID", "STATUS", "SEVERITY", "TITLE", "OPENED", "LAST EVENT")] + [
+                (
+                    s.id,
+                    s.status,
+                    s.severity,
+                    s.title,
+                    format_time(s.opened_at),
+                    (format_time(s.last_event_at) + "  " if s.last_event_at else "") + s.last_event,
+                )
+                for s in summaries
+            ]
+            widths = [max(len(row[i]) for row in rows) for i in range(5)]
+            for row in rows:
+                cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:5])]
+                print("  ".join([*cells, row[5]]).rstrip())
+            return 0
+        incident = store.load(args.id)
+        if action == "show":
+            roles = incident.roles()
+            print(f"{incident.id}  {incident.title}")
+            print(
+                f"severity {incident.severity}, status {incident.status}, "
+                f"runbook {incident.runbook}, step {incident.current_step + 1}"
+            )
+            if roles:
+                print(", ".join(f"{role}: {person}" for role, person in roles.items()))
+            times = incident.effective_times()
+            for event in sorted(incident.events, key=lambda e: (times[e.id], e.id)):
+                what = describe_event(incident, event)
+                print(f"{format_time(times[event.id])}  {event.author}  {what}")
+            return 0
+        if action == "export":
+            markdown = render_postmortem(incident, config)
+            if args.output is None:
+                sys.stdout.write(markdown)
+            else:
+                args.output.write_text(markdown, encoding="utf-8")
+                print(f"postmortem of {incident.id} written to {args.output}", file=sys.stderr)
+            return 0
+        # resume: the console opens at the incident, when it knows how to.
+        from rainbow_tui.app import make_app
+
+        if "resume_incident" not in inspect.signature(make_app).parameters:
+            print(
+                "rainbow-tui: incidents resume: this console cannot open an incident yet; "
+                f"see it with `rainbow-tui incidents show {incident.id}`",
+                file=sys.stderr,
+            )
+            return 1
+        app = make_app(config, read_only=args.read_only, resume_incident=incident.id)
+        app.run(mouse=not args.no_mouse)
+        return app.return_code or 0
+    except StoreError as error:
+        print(f"rainbow-tui: incidents {action}: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"rainbow-tui: incidents {action}: {error.strerror or error}", file=sys.stderr)
+        return 1
