@@ -321,6 +321,9 @@ class _Writer:
     header_dirty: bool = False
     # A failed append could not be cut back: only a full rewrite is trusted now.
     needs_rewrite: bool = False
+    # The encoded tables of the events on disk, kept so a header rewrite does not
+    # encode a long timeline again (None until the first rewrite needs them).
+    blocks: list[bytes] | None = None
 
 
 def _who() -> str:
@@ -559,10 +562,12 @@ class IncidentStore:
     def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
         """Change the header (postmortem text, action items, title): a full rewrite."""
         writer = self._writer(incident_id)
-        changed = redact_struct(change(writer.incident))
+        changed = change(writer.incident)
         if changed.events != writer.incident.events or changed.id != writer.incident.id:
             raise IncidentRuleError("update changes the header only; record events instead")
-        writer.incident = changed
+        # The events were redacted when recorded; only the header needs it now.
+        header = redact_struct(msgspec.structs.replace(changed, events=()))
+        writer.incident = msgspec.structs.replace(header, events=writer.incident.events)
         writer.header_dirty = True
         self._flush(writer)
         return writer.incident
@@ -598,9 +603,11 @@ class IncidentStore:
         )
         try:
             if whole:
-                self._rewrite(writer)
+                self._rewrite(writer, blocks)
             else:
                 self._append(writer, blocks)
+                if writer.blocks is not None:
+                    writer.blocks += blocks
         except OSError as error:
             raise StoreWriteError(
                 writer.incident.id,
@@ -631,8 +638,13 @@ class IncidentStore:
             raise
         writer.size = offset
 
-    def _rewrite(self, writer: _Writer) -> None:
-        data = encode_incident(writer.incident)
+    def _rewrite(self, writer: _Writer, pending: Sequence[bytes]) -> None:
+        events = writer.incident.events
+        written = writer.blocks
+        if written is None:
+            written = [encode_event(event) for event in events[: len(events) - len(pending)]]
+        blocks = [*written, *pending]
+        data = b"".join([_header(writer.incident), *blocks])
         directory = writer.path.parent
         temp = directory / f".{writer.path.name}.{os.getpid()}.tmp"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -654,6 +666,7 @@ class IncidentStore:
             writer.fd = -1
         writer.fd = os.open(writer.path, os.O_WRONLY | os.O_CLOEXEC)
         writer.size = len(data)
+        writer.blocks = blocks
 
     def _cleanup_temp_files(self, incident_id: str) -> None:
         prefix = f".{incident_id}{SUFFIX}."
