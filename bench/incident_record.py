@@ -68,7 +68,7 @@ def _incident_with_events(count: int) -> Incident:
                 duration_s=1.2,
                 at=at,
                 author="bench",
-                excerpt="App Host: app-1\nCONTAINER ID   IMAGE   STATUS\n0358451438b4   app:v1   Up",
+                excerpt="App Host: app-1\nCONTAINER ID   IMAGE\n0358451438b4   app:v1",
             )
         incident = incident.with_event(event)
     return incident
