@@ -101,8 +101,13 @@ def bench_incident_record() -> list[Row]:
             rewrite_ms: list[float] = []
             append_ms: list[float] = []
             for n in range(REWRITES):
+                summary = f"draft {n}"
+
+                def draft(current: Incident, summary: str = summary) -> Incident:
+                    return current.with_postmortem(summary=summary)
+
                 started = time.perf_counter()
-                store.update(incident.id, lambda i, n=n: i.with_postmortem(summary=f"draft {n}"))
+                store.update(incident.id, draft)
                 rewrite_ms.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
                 os.write(plain_fd, block)
