@@ -78,6 +78,7 @@ from rainbow_tui.incidents.model import (
     check_history,
 )
 from rainbow_tui.incidents.redact import redact
+from rainbow_tui.incidents.timeline import describe_event
 
 __all__ = [
     "Access",
@@ -377,8 +378,6 @@ class IncidentStore:
 
     def list(self) -> list[IncidentSummary]:
         """Every readable incident, newest first; unreadable files are skipped."""
-        from rainbow_tui.incidents.timeline import describe_event
-
         summaries: list[IncidentSummary] = []
         for incident_id in self.ids():
             try:
