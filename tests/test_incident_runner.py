@@ -360,3 +360,15 @@ garbage | line
         ("v2", True, "1 hour ago"), ("v1", False, "2 days ago"), ("v0", False, "3 weeks ago"),
     ]
     assert parse_app_containers("") == [] and parse_app_containers("CONTAINER ID\n\x00") == []
+
+
+async def test_a_command_cancelled_before_it_starts_runs_nothing(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    command = Command(kind="local", argv=("touch", str(marker)))
+    async with runner_for(demo_stack, monkeypatch) as runner:
+        running = runner.start(command)
+        running.cancel()
+        result = await running.wait()
+    assert result.outcome == "cancelled" and not marker.exists()

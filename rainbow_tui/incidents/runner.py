@@ -190,7 +190,14 @@ class RunningCommand:
         self._task.cancel()
 
     async def wait(self) -> CommandResult:
-        return await self._task
+        try:
+            return await self._task
+        except asyncio.CancelledError:
+            waiter = asyncio.current_task()
+            if self._task.cancelled() and (waiter is None or not waiter.cancelling()):
+                # Cancelled before it began: nothing ran.
+                return CommandResult("cancelled", None, 0.0, "", "cancelled before it started")
+            raise
 
 
 def _substitute(text: str, values: Mapping[str, str], quote: bool) -> str:
