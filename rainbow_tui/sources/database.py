@@ -3,34 +3,51 @@
 Everything comes from one statement per refresh that returns one JSON document,
 so a refresh costs one round trip and little server time even with hundreds of
 sessions open.  Our own sessions (application_name ``rainbow-tui``) are counted
-but never listed.
+but never listed.  The database size, a walk over its files, is measured once a
+minute (``size_measured_at`` says when).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from rainbow_tui.sources.postgres_link import APPLICATION_NAME, DatabaseUnavailable, PostgresLink
 
-ACTIVITY_SQL = f"""
+# pg_database_size() walks the database's files (a few hundred on a small app, a
+# millisecond or more): measured on the first refresh and then once a minute.
+SIZE_MAX_AGE_S = 60.0
+
+
+def activity_sql(with_size: bool) -> str:
+    size = "pg_database_size(current_database())" if with_size else "NULL::bigint"
+    return f"""
 WITH sessions AS (
-    SELECT pid, usename, client_addr, application_name, state, wait_event_type, wait_event,
+    -- The function under pg_stat_activity, without the view's joins: user names
+    -- are looked up only for the few sessions listed.  Referenced several times,
+    -- so materialised once; its states are counted once into ``states``.
+    SELECT pid, usesysid, client_addr, application_name, state, wait_event_type, wait_event,
            query, query_start,
            -- pg_blocking_pids takes the lock manager's locks: ask only for waiters.
            CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by
-    FROM pg_stat_activity
+    FROM pg_stat_get_activity(NULL)
     WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+), states AS (
+    SELECT coalesce(state, 'unknown') AS state, count(*) AS n,
+           count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting
+    FROM sessions GROUP BY 1
 )
 SELECT json_build_object(
     'max_connections', current_setting('max_connections')::int,
-    'connections', (SELECT count(*) FROM sessions),
-    'by_state', (SELECT coalesce(json_object_agg(state, n), '{{}}') FROM (
-        SELECT coalesce(state, 'unknown') AS state, count(*) AS n FROM sessions GROUP BY 1) s),
-    'waiting', (SELECT count(*) FROM sessions WHERE wait_event_type = 'Lock'),
+    'connections', (SELECT coalesce(sum(n), 0) FROM states),
+    'by_state', (SELECT coalesce(json_object_agg(state, n), '{{}}') FROM states),
+    'waiting', (SELECT coalesce(sum(waiting), 0) FROM states),
     'longest', (SELECT coalesce(json_agg(q), '[]') FROM (
-        SELECT pid, usename AS user, client_addr::text AS client, application_name AS application,
+        SELECT pid, pg_get_userbyid(usesysid) AS user, client_addr::text AS client,
+               application_name AS application,
                state, concat_ws(':', wait_event_type, wait_event) AS wait,
                left(query, 4000) AS query,
                extract(epoch FROM clock_timestamp() - query_start) * 1000 AS duration_ms
@@ -39,19 +56,24 @@ SELECT json_build_object(
           AND application_name <> '{APPLICATION_NAME}'
         ORDER BY query_start LIMIT 10) q),
     'blocked', (SELECT coalesce(json_agg(b), '[]') FROM (
-        SELECT pid, blocked_by, usename AS user, application_name AS application,
+        SELECT pid, blocked_by, pg_get_userbyid(usesysid) AS user,
+               application_name AS application,
                left(query, 4000) AS query,
                extract(epoch FROM clock_timestamp() - query_start) * 1000 AS duration_ms
         FROM sessions WHERE cardinality(blocked_by) > 0
           AND application_name <> '{APPLICATION_NAME}'
         ORDER BY query_start LIMIT 20) b),
-    'size_bytes', pg_database_size(current_database()),
+    'size_bytes', {size},
     'database', current_database(),
     'version', current_setting('server_version'),
     'uptime_s', extract(epoch FROM now() - pg_postmaster_start_time()),
     'postgis', (SELECT extversion FROM pg_extension WHERE extname = 'postgis')
 )
 """
+
+
+ACTIVITY_SQL = activity_sql(with_size=False)
+ACTIVITY_WITH_SIZE_SQL = activity_sql(with_size=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +100,8 @@ class DatabaseSnapshot:
     longest: tuple[QueryActivity, ...] = ()
     blocked: tuple[QueryActivity, ...] = ()
     size_bytes: int | None = None
+    # When ``size_bytes`` was measured: it is refreshed less often than the rest.
+    size_measured_at: datetime | None = None
     database: str = ""
     version: str = ""
     uptime_s: float | None = None
@@ -108,15 +132,32 @@ def _activity(row: dict[str, Any]) -> QueryActivity:
 
 
 class DatabaseSource:
-    def __init__(self, link: PostgresLink) -> None:
+    def __init__(
+        self,
+        link: PostgresLink,
+        size_max_age_s: float = SIZE_MAX_AGE_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.link = link
+        self.size_max_age_s = size_max_age_s
+        self.monotonic = monotonic
+        # The last size: bytes, when (wall clock), when (monotonic).
+        self._size: tuple[int, datetime, float] | None = None
 
     async def poll(self) -> DatabaseSnapshot:
         taken_at = datetime.now(UTC)
+        now = self.monotonic()
+        measure_size = self._size is None or now - self._size[2] >= self.size_max_age_s
         try:
-            data = await self.link.fetch_json(ACTIVITY_SQL)
+            data = await self.link.fetch_json(
+                ACTIVITY_WITH_SIZE_SQL if measure_size else ACTIVITY_SQL
+            )
         except DatabaseUnavailable as error:
             return DatabaseSnapshot(taken_at, error=str(error))
+        if measure_size:
+            self._size = (int(data["size_bytes"]), taken_at, now)
+        assert self._size is not None
+        size_bytes, size_measured_at, _ = self._size
         return DatabaseSnapshot(
             taken_at,
             connections=int(data["connections"]),
@@ -125,7 +166,8 @@ class DatabaseSource:
             waiting=int(data["waiting"]),
             longest=tuple(_activity(row) for row in data["longest"]),
             blocked=tuple(_activity(row) for row in data["blocked"]),
-            size_bytes=int(data["size_bytes"]),
+            size_bytes=size_bytes,
+            size_measured_at=size_measured_at,
             database=str(data["database"]),
             version=str(data["version"]),
             uptime_s=float(data["uptime_s"]),

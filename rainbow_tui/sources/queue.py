@@ -3,8 +3,9 @@
 Counts come from the ``*_executions`` tables (finished jobs are kept in
 ``solid_queue_jobs``) and stop at a cap: past what the thresholds need, "2000+"
 says as much as 100 000 and costs a fraction of a full count.  Failures are grouped
-by exception class over the latest ones only, for the same reason.  One statement
-per refresh.
+by exception class over the latest ones only, for the same reason, and the class of
+a failure already seen is remembered rather than cut out of its error again.  One
+statement per refresh.
 """
 
 from __future__ import annotations
@@ -19,33 +20,75 @@ from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 DEAD_AFTER_S = 300.0
 DEFAULT_COUNT_CAP = 1000
 FAILED_SAMPLE = 300
+FAILURE_CLASSES = 20
 
 
-# Solid Queue writes the error as compact JSON ({"exception_class":"X",...}), so
-# plain string functions find the class; they cost a fraction of a regex or a JSON
-# parse per row.  Anything written otherwise falls back to the regex.
+# Solid Queue writes the error as compact JSON, the class first
+# ({"exception_class":"X","message":...), so plain string functions find the class:
+# a prefix test, which reads only the value's first bytes, then the fourth
+# quote-delimited field.  They cost a fraction of a regex or a JSON parse per row;
+# anything written otherwise falls back to the regex (same answer, slower).
 def exception_class_sql(column: str) -> str:
     return (
-        f"coalesce(nullif(split_part(split_part({column}, '\"exception_class\":\"', 2), '\"', 1),"
-        f" ''), substring({column} FROM '\"exception_class\"\\s*:\\s*\"([^\"]*)\"'), '?')"
+        f'coalesce(CASE WHEN starts_with({column}, \'{{"exception_class":"\')'
+        f" THEN nullif(split_part({column}, '\"', 4), '') END,"
+        f' substring({column} FROM \'"exception_class"\\s*:\\s*"([^"]*)"\'), \'?\')'
     )
 
 
-def _capped(table: str) -> str:
-    return f"(SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT $1) AS capped)"
+# The message of the newest failure of each class (at most FAILURE_CLASSES rows).
+# Solid Queue writes ``"message":"…","backtrace":``, and a JSON string cannot hold
+# ``,"`` (its quotes are escaped), so two splits cut the message out; it is taken
+# when it holds no ``,"`` and sits exactly between those two keys.  Any other
+# layout, and a null message, goes to the regex (ten times dearer per row).
+_MESSAGE_SQL = """CASE WHEN strpos(m.fast, ',"') = 0
+                 AND strpos(e.error, '","message":"' || m.fast || '","backtrace":') > 0
+            THEN m.fast
+            ELSE substring(e.error FROM '"message"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"') END"""
 
 
-QUEUE_SQL = f"""
+def queue_sql(count_cap: int, failed_sample: int) -> str:
+    """The one statement of a refresh.  ``$1``/``$2``: ids and exception classes of
+    failed executions already classified (see ``QueueSource``).
+
+    The cap and the sample are written in, not passed: a statement whose
+    parameters feed a LIMIT is planned afresh at every bind (a custom plan, about
+    a millisecond here); this one is planned once per connection.
+    """
+    limit = int(count_cap) + 1  # one row more than the cap: "exactly cap" and "more" differ
+    sample = int(failed_sample)
+
+    def capped(table: str) -> str:
+        return f"(SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {limit}) AS capped)"
+
+    return f"""
+WITH ready AS (
+    -- One pass over at most cap + 1 ready rows gives the count and its split by queue.
+    SELECT queue_name, count(*) AS n
+    FROM (SELECT queue_name FROM solid_queue_ready_executions LIMIT {limit}) AS r
+    GROUP BY queue_name
+), recent AS (
+    -- The latest failures.  A failed execution never changes, so the class of one
+    -- seen before comes from $1/$2 and only new rows have their error read: it is
+    -- kilobytes of TOASTed backtrace, decompressed per row.
+    SELECT f.id, f.job_id, f.created_at, k.exception_class AS known,
+           CASE WHEN k.exception_class IS NULL
+                THEN {exception_class_sql("f.error")} END AS found
+    FROM (SELECT id, job_id, created_at, error FROM solid_queue_failed_executions
+          ORDER BY id DESC LIMIT {sample}) AS f
+    LEFT JOIN unnest($1::bigint[], $2::text[]) AS k(id, exception_class) ON k.id = f.id
+), groups AS (
+    SELECT coalesce(known, found) AS exception_class, count(*) AS count,
+           max(created_at) AS latest_at, max(id) AS latest_id
+    FROM recent GROUP BY 1 ORDER BY count(*) DESC, max(id) DESC LIMIT {FAILURE_CLASSES}
+)
 SELECT json_build_object(
-    'ready', {_capped("solid_queue_ready_executions")},
-    'scheduled', {_capped("solid_queue_scheduled_executions")},
-    'claimed', {_capped("solid_queue_claimed_executions")},
-    'blocked', {_capped("solid_queue_blocked_executions")},
-    'failed', {_capped("solid_queue_failed_executions")},
-    'ready_by_queue', (SELECT coalesce(json_object_agg(queue_name, n), '{{}}') FROM (
-        SELECT queue_name, count(*) AS n FROM (
-            SELECT queue_name FROM solid_queue_ready_executions LIMIT $1) AS r
-        GROUP BY queue_name) AS q),
+    'ready', (SELECT coalesce(sum(n), 0) FROM ready),
+    'scheduled', {capped("solid_queue_scheduled_executions")},
+    'claimed', {capped("solid_queue_claimed_executions")},
+    'blocked', {capped("solid_queue_blocked_executions")},
+    'failed', {capped("solid_queue_failed_executions")},
+    'ready_by_queue', (SELECT coalesce(json_object_agg(queue_name, n), '{{}}') FROM ready),
     -- job ids grow with time, so the oldest ready rows sit at the start of the
     -- job_id index; a retried job keeps its old id, hence min() over a few.
     'oldest_ready_s', (SELECT extract(epoch FROM now() - min(created_at)) FROM (
@@ -56,19 +99,18 @@ SELECT json_build_object(
         FROM solid_queue_claimed_executions AS c
         JOIN solid_queue_jobs AS j ON j.id = c.job_id
         ORDER BY c.created_at LIMIT 10) AS c),
-    'failed_by_class', (SELECT coalesce(json_agg(f), '[]') FROM (
-        SELECT g.exception_class, g.count, g.latest_at, g.latest_job_id,
-               -- The message of the newest failure only: one regex per class.
-               (SELECT substring(e.error FROM '"message"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"')
-                FROM solid_queue_failed_executions AS e WHERE e.id = g.latest_id)
-                   AS latest_message
+    'failed_by_class', (SELECT coalesce(json_agg(f ORDER BY f.count DESC, f.latest_id DESC), '[]')
         FROM (
-            SELECT {exception_class_sql("error")} AS exception_class,
-                   count(*) AS count, max(created_at) AS latest_at,
-                   max(id) AS latest_id, (array_agg(job_id ORDER BY id DESC))[1] AS latest_job_id
-            FROM (SELECT id, job_id, error, created_at FROM solid_queue_failed_executions
-                  ORDER BY id DESC LIMIT $2) AS recent
-            GROUP BY 1 ORDER BY count(*) DESC LIMIT 20) AS g) AS f),
+            SELECT g.exception_class, g.count, g.latest_at, g.latest_id,
+                   e.job_id AS latest_job_id, {_MESSAGE_SQL} AS latest_message
+            FROM groups AS g
+            JOIN solid_queue_failed_executions AS e ON e.id = g.latest_id
+            CROSS JOIN LATERAL (
+                SELECT split_part(split_part(e.error, '","message":"', 2), '","backtrace":', 1)
+                    AS fast OFFSET 0) AS m) AS f),
+    'new_classes', (SELECT coalesce(json_object_agg(id, found), '{{}}')
+                    FROM recent WHERE known IS NULL),
+    'recent_from', (SELECT min(id) FROM recent),
     'paused', (SELECT coalesce(json_agg(queue_name ORDER BY queue_name), '[]')
                FROM solid_queue_pauses),
     'processes', (SELECT coalesce(json_agg(p), '[]') FROM (
@@ -77,6 +119,9 @@ SELECT json_build_object(
         FROM solid_queue_processes ORDER BY kind, hostname, pid) AS p)
 )
 """
+
+
+QUEUE_SQL = queue_sql(DEFAULT_COUNT_CAP, FAILED_SAMPLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,17 +213,25 @@ class QueueSource:
     def __init__(self, link: PostgresLink, count_cap: int = DEFAULT_COUNT_CAP) -> None:
         self.link = link
         self.count_cap = count_cap
+        self._sql = queue_sql(count_cap, FAILED_SAMPLE)
+        # Exception class of the recent failed executions, by id.  Such a row never
+        # changes, so its (large, compressed) error is read once, not every refresh.
+        self._classes: dict[int, str] = {}
 
     async def poll(self) -> QueueSnapshot:
         taken_at = datetime.now(UTC)
         try:
-            # Ask for one row more than the cap, so "exactly cap" and "more" differ.
-            data = await self.link.fetch_json(QUEUE_SQL, self.count_cap + 1, FAILED_SAMPLE)
+            data = await self.link.fetch_json(
+                self._sql, list(self._classes), list(self._classes.values())
+            )
         except DatabaseUnavailable as error:
+            # Whatever answers after a reconnect is asked afresh.
+            self._classes.clear()
             problem = str(error)
             if "UndefinedTableError" in problem:
                 problem = f"Solid Queue tables not found in this database ({problem})"
             return QueueSnapshot(taken_at, error=problem)
+        self._remember_classes(data["new_classes"], data["recent_from"])
         cap = self.count_cap
         return QueueSnapshot(
             taken_at,
@@ -224,3 +277,18 @@ class QueueSource:
                 for row in data["processes"]
             ),
         )
+
+    def _remember_classes(self, new: dict[str, str], recent_from: int | None) -> None:
+        """Add the newly classified failures; forget those older than the sample."""
+        classes = self._classes
+        for key, exception_class in new.items():
+            classes[int(key)] = exception_class
+        if recent_from is None:
+            classes.clear()
+        elif len(classes) > FAILED_SAMPLE:
+            for failure_id in [i for i in classes if i < recent_from]:
+                del classes[failure_id]
+            if len(classes) > 4 * FAILED_SAMPLE:
+                # Ids deleted inside the window (retried, discarded) linger until the
+                # window passes them; after mass deletions start over instead.
+                classes.clear()
