@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rainbow_tui.logs.lines import LineSplitter, make_inert, truncation_marker
+from rainbow_tui.logs.lines import LineSplitter, make_inert, make_inert_all, truncation_marker
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
@@ -177,3 +177,39 @@ def test_inert_scheme_known_values() -> None:
     assert make_inert("csi\x9b2J") == "csi\\x9b2J"
     assert make_inert("a\tb\r\n") == "a\tb␍␊"
     assert make_inert("[bold]not markup[/bold]") == "[bold]not markup[/bold]"
+
+
+control_rich_text = st.text(
+    alphabet=st.sampled_from(
+        [
+            "a",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\x00",
+            "\x1b",
+            "\x7f",
+            "\x85",
+            "\x9b",
+            "\x9f",
+            "\xa0",
+            "é",
+            "虹",
+        ]
+    )
+    | st.characters(),
+    max_size=12,
+)
+
+
+@given(st.lists(control_rich_text, max_size=8))
+def test_inert_all_is_inert_of_each(texts: list[str]) -> None:
+    assert make_inert_all(texts) == [make_inert(text) for text in texts]
+
+
+def test_inert_all_returns_a_clean_batch_itself() -> None:
+    texts = ["plain", "tab\there", "虹 ¡ é"]
+    assert make_inert_all(texts) is texts
+    assert make_inert_all(["a", "b\x85"]) == ["a", "b\\x85"]
+    assert make_inert_all(["a", "b\n"]) == ["a", "b␊"]

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "LineSplitter",
     "make_inert",
+    "make_inert_all",
     "truncation_marker",
 ]
 
@@ -209,3 +210,25 @@ def make_inert(text: str) -> str:
     if text.isprintable() or _CONTROL_CHARACTER.search(text) is None:
         return text
     return text.translate(_INERT_TABLE)
+
+
+# Bytes of the UTF-8 encoding that can belong to a control character: C0 but TAB,
+# and DEL, map to 0, everything else to 1.  C1 controls (U+0080–U+009F) are
+# 0xC2 0x80–0x9F; 0xC2 is looked for on its own first.
+_C0_BYTES = bytes(0 if (code < 0x20 and code != 0x09) or code == 0x7F else 1 for code in range(256))
+_C1_BYTES = re.compile(rb"\xc2[\x80-\x9f]")
+
+
+def make_inert_all(texts: list[str]) -> list[str]:
+    """:func:`make_inert` of every text; ``texts`` itself when none has a control
+    character, which is checked for the whole list at once (a stream's batch of
+    clean lines costs a few C-level passes, not one check per line)."""
+    if not texts:
+        return texts
+    data = "".join(texts).encode("utf-8", "surrogatepass")
+    clean = 0 not in data.translate(_C0_BYTES) and (
+        0xC2 not in data or _C1_BYTES.search(data) is None
+    )
+    if clean:
+        return texts
+    return [make_inert(text) for text in texts]
