@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rainbow_tui.logs.parse import (
+    LOG_LINE_FIELDS,
     LogKind,
     LogLevel,
     LogLine,
+    docker_stamp_heads,
     parse_docker_timestamp,
     parse_line,
+    parse_lines,
 )
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -232,10 +234,10 @@ def test_docker_timestamp_function() -> None:
 
 
 def assert_displayable(line: LogLine) -> None:
-    for field in fields(LogLine):
-        value = getattr(line, field.name)
+    for name in LOG_LINE_FIELDS:
+        value = getattr(line, name)
         if isinstance(value, str):
-            assert CONTROL_CHARACTERS.search(value) is None, field.name
+            assert CONTROL_CHARACTERS.search(value) is None, name
     if line.timestamp is not None:
         assert line.timestamp.utcoffset() == timedelta(0)
 
@@ -484,3 +486,147 @@ REALISTIC_MIX = [
     "* Listening on http://0.0.0.0:3000",
     f"[{RID}] ActiveRecord::ConnectionTimeoutError (could not obtain a connection):",
 ]
+
+
+# -- lines parsed on first use, and batches ---------------------------------------------
+
+STAMP_NS = int(datetime(2026, 11, 28, 3, tzinfo=UTC).timestamp()) * 10**9 + 123_456_789
+
+
+def fields_of(line: LogLine) -> tuple[object, ...]:
+    return (line.text, line.stamp_ns, *(getattr(line, name) for name in LOG_LINE_FIELDS))
+
+
+def test_a_line_is_parsed_only_when_a_field_of_its_format_is_read() -> None:
+    line = parse_line(f"{STAMP} [{RID}] Completed 503 Service Unavailable in 4.5ms", "app-1")
+    assert (line.raw, line.timestamp_text, line.host) == (
+        f"[{RID}] Completed 503 Service Unavailable in 4.5ms",
+        STAMP,
+        "app-1",
+    )
+    assert line.raw_length == len(line.raw)
+    assert line.stamp_ns == STAMP_NS
+    assert line.timestamp == datetime(2026, 11, 28, 3, 0, 0, 123456, tzinfo=UTC)
+    assert line.could_be(LogKind.RAILS_COMPLETED)
+    assert not line.could_be(LogKind.PROXY_REQUEST)
+    assert not line.is_parsed
+    assert (line.status, line.level) == (503, LogLevel.ERROR)
+    assert line.is_parsed
+    assert line.message == "Completed 503 Service Unavailable in 4.5ms"
+
+
+def test_stamps_in_other_forms_keep_their_nanoseconds() -> None:
+    line = parse_line("2026-11-28T12:00:00.123456789+09:00 x")
+    assert (line.stamp_ns, line.timestamp_text, line.raw) == (
+        STAMP_NS,
+        "2026-11-28T12:00:00.123456789+09:00",
+        "x",
+    )
+    assert parse_line("2026-11-28T03:00:00Z x").stamp_ns == STAMP_NS - 123_456_789
+    assert parse_line("2026-11-28T03:00:00.5Z x").stamp_ns == STAMP_NS - 123_456_789 + 5 * 10**8
+    assert parse_line("2026-02-30T03:00:00.000000000Z x").stamp_ns is None
+
+
+def test_a_line_made_from_its_fields_says_what_it_was_given() -> None:
+    moment = datetime(2026, 11, 28, 3, 0, 0, 250000, tzinfo=UTC)
+    line = LogLine(
+        raw="hello",
+        host="app-1",
+        container="web",
+        timestamp=moment,
+        timestamp_text="",
+        kind=LogKind.RAILS_OTHER,
+        level=LogLevel.WARN,
+        message="hello",
+        status=404,
+    )
+    assert (line.text, line.raw, line.timestamp_text, line.timestamp) == (
+        "hello",
+        "hello",
+        "",
+        moment,
+    )
+    assert (line.kind, line.level, line.status, line.request_id) == (
+        LogKind.RAILS_OTHER,
+        LogLevel.WARN,
+        404,
+        None,
+    )
+    assert line.could_be(LogKind.RAILS_OTHER) and not line.could_be(LogKind.RAILS_COMPLETED)
+
+
+def docker_stamp(moment: datetime, nanoseconds: int) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}{nanoseconds:03d}Z"
+
+
+def test_stamp_heads_of_a_docker_batch() -> None:
+    texts = [f"{STAMP} one", f"{STAMP} two", "2026-11-28T03:00:01.000000000Z three"]
+    assert docker_stamp_heads(texts) == [text[:31] for text in texts]
+    assert docker_stamp_heads(texts[::-1]) is None  # back in time
+    assert docker_stamp_heads([*texts, "no stamp"]) is None
+    assert docker_stamp_heads(["2026-02-30T03:00:00.000000000Z impossible"]) is None
+    assert docker_stamp_heads(["2026-11-28T03:00:00.123+09:00 other form"]) is None
+    assert docker_stamp_heads([STAMP]) is None  # no space after the stamp
+    assert docker_stamp_heads([]) is None
+
+
+moments = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+)
+docker_stamps = st.builds(docker_stamp, moments, st.integers(min_value=0, max_value=999))
+odd_stamps = st.sampled_from(
+    [
+        "2026-11-28T03:00:00Z",
+        "2026-11-28T12:00:00.5+09:00",
+        "2026-02-30T03:00:00.000000000Z",
+        "2026-11-28T24:00:00.000000000Z",
+        "0000-01-01T00:00:00.000000000Z",
+        "2026-11-28T03:00:00.000000000Z",
+    ]
+)
+stamped_lines = st.builds(
+    lambda stamp, body: f"{stamp} {body}", docker_stamps | odd_stamps, text_with_log_shapes
+)
+batches = st.lists(stamped_lines | text_with_log_shapes, max_size=12) | st.lists(
+    docker_stamps, min_size=1, max_size=12
+).map(sorted).flatmap(
+    lambda stamps: st.lists(text_with_log_shapes, min_size=len(stamps), max_size=len(stamps)).map(
+        lambda bodies: [f"{s} {b}" for s, b in zip(stamps, bodies, strict=True)]
+    )
+)
+
+
+@given(batches, st.text(max_size=5))
+def test_a_batch_parses_as_its_lines_one_by_one(texts: list[str], host: str) -> None:
+    batch = parse_lines(texts, host, "web")
+    assert [fields_of(line) for line in batch] == [
+        fields_of(parse_line(text, host, "web")) for text in texts
+    ]
+    for line in batch:
+        assert_displayable(line)
+
+
+@given(batches)
+def test_stamp_heads_mean_docker_stamps_in_time_order(texts: list[str]) -> None:
+    heads = docker_stamp_heads(texts)
+    if heads is None:
+        return
+    lines = [parse_line(text) for text in texts]
+    assert [line.timestamp_text for line in lines] == [head[:30] for head in heads]
+    stamps = [line.stamp_ns for line in lines]
+    assert None not in stamps and stamps == sorted(stamps)  # type: ignore[type-var]
+
+
+@given(text_with_log_shapes)
+def test_could_be_never_rules_out_the_kind_a_line_has(raw: str) -> None:
+    kind = parse_line(raw).kind
+    assert parse_line(raw).could_be(kind)
+
+
+@given(st.dictionaries(proxy_keys, json_values, max_size=8), st.booleans())
+def test_could_be_never_rules_out_a_proxy_request(
+    document: dict[str, object], stamped: bool
+) -> None:
+    raw = (f"{STAMP} " if stamped else "") + json.dumps(document)
+    kind = parse_line(raw).kind
+    assert parse_line(raw).could_be(kind)

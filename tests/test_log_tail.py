@@ -9,12 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.demo.profile import demo_config
 from rainbow_tui.logs.buffer import GapMarker
-from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine
-from rainbow_tui.logs.streams import LogEntry, SshContainerStream, StreamState
+from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine, docker_stamp_heads, parse_lines
+from rainbow_tui.logs.streams import LogEntry, ResumePoint, SshContainerStream, StreamState
 from rainbow_tui.logs.tail import LogTail
 from rainbow_tui.sources.service_sources import ServiceSources
 
@@ -197,3 +199,58 @@ async def test_dropped_link_resumes_without_duplicates(
     got = set(stamps)
     missing = [entry for entry in expected if entry not in got]
     assert missing == []
+
+
+# -- resuming, batch by batch ---------------------------------------------------------
+
+BASE = "2026-11-28T03:00:00.000000"
+
+
+def stamped(offset: int | None) -> str:
+    """A line stamped ``offset`` ns after BASE, in docker's form; None: no stamp;
+    a negative offset: another stamp form at the same instant as -offset."""
+    if offset is None:
+        return "no stamp here"
+    if offset < 0:
+        return f"2026-11-28T12:00:00.000000{-offset:03d}+09:00 other form {offset}"
+    return f"{BASE}{offset:03d}Z line {offset}"
+
+
+def resume_state(point: ResumePoint) -> tuple[object, ...]:
+    return point.last_ns, point.last_text, point.seen_at_last
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.lists(st.none() | st.integers(min_value=-9, max_value=9), max_size=8)
+            | st.lists(st.integers(min_value=0, max_value=9), max_size=8).map(sorted),
+        ),
+        max_size=6,
+    )
+)
+def test_batches_are_accepted_as_line_by_line(batches: list[tuple[bool, list[int | None]]]) -> None:
+    one_by_one, batched = ResumePoint(), ResumePoint()
+    for resume, offsets in batches:
+        if resume:
+            one_by_one.resuming()
+            batched.resuming()
+        texts = [stamped(offset) for offset in offsets]
+        expected = [line.text for line in parse_lines(texts) if one_by_one.accept(line)]
+        heads = docker_stamp_heads(texts)
+        kept = batched.accept_many(parse_lines(texts, stamped=heads is not None), heads)
+        assert [line.text for line in kept] == expected
+        assert resume_state(batched) == resume_state(one_by_one)
+
+
+def test_a_resumed_stream_skips_what_it_already_had() -> None:
+    point = ResumePoint()
+    first = [stamped(1), stamped(2), stamped(2)]
+    assert len(point.accept_many(parse_lines(first), docker_stamp_heads(first))) == 3
+    point.resuming()
+    # docker logs --since repeats the lines stamped at the resume point.
+    again = [stamped(2), stamped(2), stamped(2), stamped(3)]
+    kept = point.accept_many(parse_lines(again), docker_stamp_heads(again))
+    assert [line.raw for line in kept] == ["line 2", "line 3"]
+    assert resume_state(point)[1:] == (f"{BASE}003Z", 1)

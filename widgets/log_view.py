@@ -507,7 +507,7 @@ class LogView(ScrollView, can_focus=True):
         labels = self._labels
         widened = False
         for entry in entries:
-            if type(entry) is not LogLine or (entry.host, entry.container) in labels:
+            if not isinstance(entry, LogLine) or (entry.host, entry.container) in labels:
                 continue
             width = min(MAX_HOST_WIDTH, _width(make_inert(_host_label(entry))))
             labels[entry.host, entry.container] = width
@@ -522,7 +522,9 @@ class LogView(ScrollView, can_focus=True):
         Exact for ASCII; wider characters and tabs are found when the line is
         rendered (see :meth:`_entry_strips`), so a burst costs no cell counting.
         """
-        longest = max((len(entry.raw) for entry in entries if type(entry) is LogLine), default=0)
+        longest = max(
+            (entry.raw_length for entry in entries if isinstance(entry, LogLine)), default=0
+        )
         width = _prefix_width(self._options) + longest if longest else 0
         for entry in entries:
             if type(entry) is GapMarker:

@@ -92,14 +92,10 @@ def entry_text(entry: Entry) -> str:
     """
     if isinstance(entry, GapMarker):
         return entry.text
-    parts: list[str] = []
     label = "/".join(part for part in (entry.host, entry.container) if part)
-    if label:
-        parts.append(label)
-    if entry.timestamp_text:
-        parts.append(entry.timestamp_text)
-    parts.append(entry.raw)
-    return " ".join(parts)
+    # A line's text is its docker timestamp, a space and its raw text, or the raw
+    # text alone.
+    return f"{label} {entry.text}" if label else entry.text
 
 
 def shown_text(entry: Entry) -> str:
@@ -369,7 +365,10 @@ class FilteredView:
         start = max(self._synced_to, first)
         end = buffer.next_seq
         added = 0
-        if start < end:
+        if start < end and self._filter.is_empty:
+            self._seqs.extend(range(start, end))
+            added = end - start
+        elif start < end:
             passes = self._passes
             fresh = [
                 seq

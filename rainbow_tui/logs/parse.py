@@ -3,12 +3,16 @@
 Formats (DESIGN.md §2): the ``docker logs --timestamps`` prefix, Rails 7.1+/8
 tagged lines, Ruby ``Logger::Formatter`` lines, kamal-proxy JSON request lines
 (ECS-style and older flat slog), and Active Job / Solid Queue lines.  Anything
-else stays RAW.  :func:`parse_line` never raises, and every string in the
-result has been through :func:`~rainbow_tui.logs.lines.make_inert`, so a
-``LogLine`` is safe to show as it is.
+else stays RAW.  Parsing never raises, and every string a ``LogLine`` gives has
+been through :func:`~rainbow_tui.logs.lines.make_inert`, so a line is safe to
+show as it is.
 
-Speed matters (bursts of 10 000 lines/s): dispatch on the first character,
-precompiled regexes, and ``json.loads`` only for lines that start with ``{``.
+Speed matters (bursts of 10 000 lines/s, backlogs of 100 000): a ``LogLine`` is
+made with the text as received and the end of its docker stamp, nothing else;
+the fields of its format are parsed the first time one is read (the line is
+shown, filtered on, or counted as a request) and kept.  :func:`parse_lines`
+takes a stream's batch at once: one inertness check and one stamp check for the
+whole batch in the usual case that every line carries docker's own stamp.
 """
 
 from __future__ import annotations
@@ -17,13 +21,24 @@ import enum
 import json
 import math
 import re
-from dataclasses import dataclass
+from bisect import bisect_left
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Final
 
-from rainbow_tui.logs.lines import make_inert
+from rainbow_tui.logs.lines import make_inert, make_inert_all
 
-__all__ = ["LogKind", "LogLevel", "LogLine", "parse_docker_timestamp", "parse_line"]
+__all__ = [
+    "LOG_LINE_FIELDS",
+    "LogKind",
+    "LogLevel",
+    "LogLine",
+    "docker_stamp_heads",
+    "parse_docker_timestamp",
+    "parse_line",
+    "parse_lines",
+]
 
 
 # Sentinel for "key absent" where None is a legitimate value.
@@ -67,40 +82,14 @@ _SEVERITY: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """A parsed log line; fields a format does not carry are ``None``.
-
-    ``raw`` is the line after the docker timestamp prefix; ``timestamp_text`` is
-    that prefix exactly as received (nanoseconds intact, for ``docker logs
-    --since`` resumption) or ``""``; ``message`` is the human part of the line
-    (after the Logger prefix and Rails tags, or the JSON ``msg``).
-    """
-
-    raw: str
-    host: str
-    container: str
-    timestamp: datetime | None
-    timestamp_text: str
-    kind: LogKind
-    level: LogLevel
-    message: str
-    request_id: str | None = None
-    method: str | None = None
-    path: str | None = None
-    status: int | None = None
-    duration_ms: float | None = None
-    job_class: str | None = None
-    job_id: str | None = None
-    queue: str | None = None
-    exception_class: str | None = None
-
-
 # -- docker --timestamps prefix ---------------------------------------------------
 
 _DOCKER_TIMESTAMP = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) "
 )
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_SECOND: Final = timedelta(seconds=1)
+_NS_PER_SECOND: Final = 1_000_000_000
 
 
 def parse_docker_timestamp(text: str) -> datetime | None:
@@ -112,33 +101,47 @@ def parse_docker_timestamp(text: str) -> datetime | None:
     match = _DOCKER_TIMESTAMP.match(text + " ")
     if match is None or match.end() != len(text) + 1:
         return None
-    return _timestamp_from_match(match)
+    return _datetime_from_ns(_ns_from_match(match))
 
 
-def _timestamp_from_match(match: re.Match[str]) -> datetime | None:
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    microsecond = int((fraction or "0")[:6].ljust(6, "0"))
-    # A burst of lines shares a handful of whole seconds: building that datetime
-    # once and adding the fraction is several times cheaper than from scratch.
-    second_key = match.string[: match.start(7) if fraction else match.start(8)] + offset
-    whole_second = _whole_seconds.get(second_key, _MISSING)
-    if whole_second is _MISSING:
-        whole_second = _whole_second(year, month, day, hour, minute, second, offset)
-        if len(_whole_seconds) >= _WHOLE_SECONDS_CACHE_SIZE:
-            _whole_seconds.clear()
-        _whole_seconds[second_key] = whole_second
-    if not isinstance(whole_second, datetime):
+def _datetime_from_ns(ns: int | None) -> datetime | None:
+    if ns is None:
         return None
-    return whole_second.replace(microsecond=microsecond) if microsecond else whole_second
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _ns_from_match(match: re.Match[str]) -> int | None:
+    """Nanoseconds since the epoch of a matched stamp; None for an impossible date."""
+    fraction = match.group(7)
+    offset = match.group(8)
+    # A burst of lines shares a handful of whole seconds: each is worked out once.
+    key = match.string[: match.start(7) if fraction else match.start(8)] + offset
+    seconds = _whole_seconds.get(key, _MISSING)
+    if seconds is _MISSING:
+        year, month, day, hour, minute, second = match.group(1, 2, 3, 4, 5, 6)
+        seconds = _epoch_seconds(year, month, day, hour, minute, second, offset)
+        _remember_seconds(key, seconds)
+    if not isinstance(seconds, int):
+        return None
+    return seconds * _NS_PER_SECOND + (int(fraction.ljust(9, "0")) if fraction else 0)
 
 
 _WHOLE_SECONDS_CACHE_SIZE: Final = 256
+# Whole seconds (int since the epoch, or None when impossible) by the stamp's text
+# up to the fraction plus its zone ("2026-11-28T03:00:00.Z"), or, for docker's own
+# form, by its first 19 characters ("2026-11-28T03:00:00"): the keys cannot meet.
 _whole_seconds: dict[str, object] = {}
 
 
-def _whole_second(
+def _remember_seconds(key: str, seconds: int | None) -> None:
+    if len(_whole_seconds) >= _WHOLE_SECONDS_CACHE_SIZE:
+        _whole_seconds.clear()
+    _whole_seconds[key] = seconds
+
+
+def _epoch_seconds(
     year: str, month: str, day: str, hour: str, minute: str, second: str, offset: str
-) -> datetime | None:
+) -> int | None:
     if offset == "Z":
         zone = UTC
     else:
@@ -150,17 +153,106 @@ def _whole_second(
         stamp = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone
         )
-        return stamp if zone is UTC else stamp.astimezone(UTC)
+        if zone is not UTC:
+            stamp = stamp.astimezone(UTC)  # out of range near year 1 or 9999
     except (ValueError, OverflowError):
         return None
+    return (stamp - _EPOCH) // _ONE_SECOND
+
+
+# Docker's own form (RFC3339NanoFixed): "2026-11-28T03:00:00.123456789Z " — always
+# 31 characters with the space, UTC, nine digits.  For such stamps text order is
+# time order, which lets a whole batch be checked at once.
+_HEAD_LENGTH: Final = 31
+_HEAD_SHAPE: Final = "0000-00-00T00:00:00.000000000Z "
+_DIGITS_TO_ZERO: Final = str.maketrans("123456789", "000000000")
+_head_of = itemgetter(slice(0, _HEAD_LENGTH))
+_second_of = itemgetter(slice(0, 19))
+
+
+def _canonical_seconds(second: str) -> int | None:
+    """Whole seconds of ``2026-11-28T03:00:00`` (digits in place), None if impossible."""
+    seconds = _whole_seconds.get(second, _MISSING)
+    if seconds is _MISSING:
+        seconds = _epoch_seconds(
+            second[0:4],
+            second[5:7],
+            second[8:10],
+            second[11:13],
+            second[14:16],
+            second[17:19],
+            "Z",
+        )
+        _remember_seconds(second, seconds)
+    return seconds if isinstance(seconds, int) else None
+
+
+def _is_canonical_stamp(text: str, end: int) -> bool:
+    """Whether the stamp that ends at ``end`` (with its space) has docker's own form,
+    given that it matched :data:`_DOCKER_TIMESTAMP`."""
+    return end == _HEAD_LENGTH and text[29] == "Z" and text[19] == "."
+
+
+def docker_stamp_heads(texts: list[str]) -> list[str] | None:
+    """The first 31 characters of every line, when every line starts with a valid
+    stamp in docker's own form and they never go back in time; else None.
+
+    This is the usual case for a ``docker logs --timestamps`` stream, checked for a
+    whole batch with a few C-level passes instead of a regex per line.  The heads
+    sort as their times do.  ASCII digits only: other stamps take the per-line way.
+    """
+    if not texts:
+        return None
+    heads = list(map(_head_of, texts))
+    if "".join(heads).translate(_DIGITS_TO_ZERO) != _HEAD_SHAPE * len(heads):
+        return None
+    if heads != sorted(heads):
+        return None
+    # Sorted, so each second's heads are adjacent: visit each second once.
+    start, count = 0, len(heads)
+    while start < count:
+        second = heads[start][:19]
+        if _canonical_seconds(second) is None:
+            return None
+        # "." sorts before "/", so every head of this second is below second + "/".
+        start = bisect_left(heads, second + "/", start + 1)
+    return heads
+
+
+def _stamp_end(text: str) -> int:
+    """Where the text after a valid docker stamp and its space starts; 0 if none."""
+    if len(text) > 20 and text[10] == "T" and "0" <= text[0] <= "9":
+        match = _DOCKER_TIMESTAMP.match(text)
+        if match is not None and _ns_from_match(match) is not None:
+            return match.end()
+    return 0
+
+
+def _stamp_ns(text: str, end: int) -> int | None:
+    """Nanoseconds of the stamp that ``_stamp_end`` found ending at ``end``."""
+    if not end:
+        return None
+    if _is_canonical_stamp(text, end):
+        seconds = _canonical_seconds(text[:19])
+        if seconds is not None:
+            return seconds * _NS_PER_SECOND + int(text[20:29])
+        return None
+    match = _DOCKER_TIMESTAMP.match(text)
+    return None if match is None else _ns_from_match(match)
 
 
 # -- message bodies (Rails, Active Job) -------------------------------------------
 
 
-# Mutable scratch record filled while parsing one line; LogLine is built once at
-# the end because a frozen dataclass cannot be updated field by field cheaply.
 class _Fields:
+    """What parsing found in one line, filled in field by field and then kept by
+    the :class:`LogLine` (it is never changed after that).
+
+    ``message`` is a string while parsing; once kept, it is the offset in the
+    line's ``raw`` text where the message starts whenever the message is the end
+    of that text (the usual case), so no copy of it is held.
+    """
+
     __slots__ = (
         "duration_ms",
         "exception_class",
@@ -173,11 +265,13 @@ class _Fields:
         "path",
         "queue",
         "request_id",
+        "stamp_ns",
         "status",
     )
 
     def __init__(self, message: str) -> None:
-        self.message = message
+        self.message: str | int = message
+        self.stamp_ns: int | None = None
         self.kind: LogKind | None = None
         self.level = LogLevel.UNKNOWN
         self.request_id: str | None = None
@@ -550,46 +644,261 @@ def _parse_json(text: str, fields: _Fields) -> bool:
     return True
 
 
-# -- entry point --------------------------------------------------------------------
+# -- the line -----------------------------------------------------------------------
+
+
+LOG_LINE_FIELDS: Final = (
+    "raw",
+    "host",
+    "container",
+    "timestamp",
+    "timestamp_text",
+    "kind",
+    "level",
+    "message",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "job_class",
+    "job_id",
+    "queue",
+    "exception_class",
+)
+"""What a :class:`LogLine` tells; fields a format does not carry are ``None``."""
+
+
+def _parse_text(text: str, stamp_end: int) -> _Fields:
+    """Every field of an inert line whose docker stamp (if any) ends at ``stamp_end``."""
+    body = text[stamp_end:] if stamp_end else text
+    fields = _Fields(body)
+    fields.stamp_ns = _stamp_ns(text, stamp_end)
+    first = body[:1]
+    if first == "{":
+        if not _parse_json(body, fields):
+            fields.kind = LogKind.RAW
+    elif not (first and first in "DIWEFA" and body[1:3] == ", " and _parse_logger(body, fields)):
+        _parse_message(body, fields, LogKind.RAW)
+    if fields.kind is None:
+        fields.kind = LogKind.RAW
+    message = fields.message
+    if isinstance(message, str) and body.endswith(message):
+        fields.message = len(body) - len(message)
+    return fields
+
+
+class LogLine:
+    """One line of container output.
+
+    ``text`` is the line as received, made inert, docker timestamp included;
+    ``raw`` is the part after the docker timestamp prefix; ``timestamp_text`` is
+    that prefix exactly as received (nanoseconds intact, for ``docker logs
+    --since`` resumption) or ``""``; ``stamp_ns`` is the same instant in
+    nanoseconds since the epoch and ``timestamp`` as a UTC datetime (microseconds);
+    ``message`` is the human part of the line (after the Logger prefix and Rails
+    tags, or the JSON ``msg``).  The other fields (see :data:`LOG_LINE_FIELDS`) are
+    those of the line's format, ``None`` where it has none.
+
+    Lines from streams are parsed when a field of their format is first read, and
+    keep the result; this constructor makes a line whose fields are given.
+    """
+
+    __slots__ = ("_fields", "_stamp_end", "container", "host", "text")
+
+    text: str
+    host: str
+    container: str
+    _stamp_end: int
+    _fields: _Fields | None
+
+    def __init__(
+        self,
+        raw: str,
+        host: str,
+        container: str,
+        timestamp: datetime | None,
+        timestamp_text: str,
+        kind: LogKind,
+        level: LogLevel,
+        message: str,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        duration_ms: float | None = None,
+        job_class: str | None = None,
+        job_id: str | None = None,
+        queue: str | None = None,
+        exception_class: str | None = None,
+    ) -> None:
+        self.text = f"{timestamp_text} {raw}" if timestamp_text else raw
+        self.host = host
+        self.container = container
+        self._stamp_end = len(timestamp_text) + 1 if timestamp_text else 0
+        fields = _Fields(message)
+        if timestamp is not None:
+            if timestamp.tzinfo is None:
+                timestamp = timestamp.replace(tzinfo=UTC)
+            fields.stamp_ns = (timestamp - _EPOCH) // timedelta(microseconds=1) * 1000
+        fields.kind = kind
+        fields.level = level
+        fields.request_id = request_id
+        fields.method = method
+        fields.path = path
+        fields.status = status
+        fields.duration_ms = duration_ms
+        fields.job_class = job_class
+        fields.job_id = job_id
+        fields.queue = queue
+        fields.exception_class = exception_class
+        self._fields = fields
+
+    def __repr__(self) -> str:
+        return f"LogLine(host={self.host!r}, container={self.container!r}, text={self.text!r})"
+
+    def _parsed(self) -> _Fields:
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = _parse_text(self.text, self._stamp_end)
+        return fields
+
+    @property
+    def is_parsed(self) -> bool:
+        """Whether the fields of the line's format have been worked out yet."""
+        return self._fields is not None
+
+    # -- known without parsing ----------------------------------------------------------
+
+    @property
+    def raw(self) -> str:
+        return self.text[self._stamp_end :]
+
+    @property
+    def raw_length(self) -> int:
+        """``len(raw)``, without making ``raw``."""
+        return len(self.text) - self._stamp_end
+
+    @property
+    def timestamp_text(self) -> str:
+        end = self._stamp_end
+        return self.text[: end - 1] if end else ""
+
+    @property
+    def stamp_ns(self) -> int | None:
+        fields = self._fields
+        if fields is not None:
+            return fields.stamp_ns
+        return _stamp_ns(self.text, self._stamp_end)
+
+    @property
+    def timestamp(self) -> datetime | None:
+        return _datetime_from_ns(self.stamp_ns)
+
+    def could_be(self, kind: LogKind) -> bool:
+        """False only when the line is certainly not of ``kind``; cheap before
+        parsing for the kinds request statistics count (a substring test)."""
+        fields = self._fields
+        if fields is not None:
+            return (fields.kind or LogKind.RAW) is kind
+        if kind is LogKind.RAILS_COMPLETED:
+            return "Completed " in self.text
+        if kind is LogKind.PROXY_REQUEST:
+            return self.text.startswith("{", self._stamp_end)
+        return True
+
+    # -- parsed on first use ----------------------------------------------------------
+
+    @property
+    def kind(self) -> LogKind:
+        return self._parsed().kind or LogKind.RAW
+
+    @property
+    def level(self) -> LogLevel:
+        return self._parsed().level
+
+    @property
+    def message(self) -> str:
+        message = self._parsed().message
+        if isinstance(message, int):
+            return self.text[self._stamp_end + message :]
+        return message
+
+    @property
+    def request_id(self) -> str | None:
+        return self._parsed().request_id
+
+    @property
+    def method(self) -> str | None:
+        return self._parsed().method
+
+    @property
+    def path(self) -> str | None:
+        return self._parsed().path
+
+    @property
+    def status(self) -> int | None:
+        return self._parsed().status
+
+    @property
+    def duration_ms(self) -> float | None:
+        return self._parsed().duration_ms
+
+    @property
+    def job_class(self) -> str | None:
+        return self._parsed().job_class
+
+    @property
+    def job_id(self) -> str | None:
+        return self._parsed().job_id
+
+    @property
+    def queue(self) -> str | None:
+        return self._parsed().queue
+
+    @property
+    def exception_class(self) -> str | None:
+        return self._parsed().exception_class
+
+
+class _StreamLine(LogLine):
+    """A line from a stream: its text and where its stamp ends, parsed on first use."""
+
+    __slots__ = ()
+
+    def __init__(self, text: str, host: str, container: str, stamp_end: int) -> None:
+        self.text = text
+        self.host = host
+        self.container = container
+        self._stamp_end = stamp_end
+        self._fields = None
+
+
+# -- entry points -------------------------------------------------------------------
 
 
 def parse_line(raw: str, host: str = "", container: str = "") -> LogLine:
-    """Parse one line of container output; never raises (property-tested)."""
+    """One line of container output; its fields are parsed when first read.
+    Never raises, then or later (property-tested)."""
     text = make_inert(raw)
-    timestamp: datetime | None = None
-    timestamp_text = ""
-    if len(text) > 20 and text[10] == "T" and "0" <= text[0] <= "9":
-        match = _DOCKER_TIMESTAMP.match(text)
-        if match is not None:
-            timestamp = _timestamp_from_match(match)
-            if timestamp is not None:
-                timestamp_text = text[: match.end() - 1]
-                text = text[match.end() :]
+    return _StreamLine(text, make_inert(host), make_inert(container), _stamp_end(text))
 
-    fields = _Fields(text)
-    first = text[:1]
-    if first == "{":
-        if not _parse_json(text, fields):
-            fields.kind = LogKind.RAW
-    elif not (first and first in "DIWEFA" and text[1:3] == ", " and _parse_logger(text, fields)):
-        _parse_message(text, fields, LogKind.RAW)
 
-    return LogLine(
-        raw=text,
-        host=make_inert(host),
-        container=make_inert(container),
-        timestamp=timestamp,
-        timestamp_text=timestamp_text,
-        kind=fields.kind or LogKind.RAW,
-        level=fields.level,
-        message=fields.message,
-        request_id=fields.request_id,
-        method=fields.method,
-        path=fields.path,
-        status=fields.status,
-        duration_ms=fields.duration_ms,
-        job_class=fields.job_class,
-        job_id=fields.job_id,
-        queue=fields.queue,
-        exception_class=fields.exception_class,
-    )
+def parse_lines(
+    texts: list[str], host: str = "", container: str = "", stamped: bool | None = None
+) -> list[LogLine]:
+    """:func:`parse_line` for a batch of one source's lines, e.g. what
+    :meth:`LineSplitter.feed` returned for one chunk.
+
+    ``stamped`` says whether :func:`docker_stamp_heads` found these ``texts`` all
+    stamped in docker's own form, if the caller asked it (None: ask here).  Every
+    line of a docker stream is, so for the usual batch nothing is done per line
+    but making the ``LogLine``.
+    """
+    texts = make_inert_all(texts)
+    host, container = make_inert(host), make_inert(container)
+    if stamped is None:
+        stamped = docker_stamp_heads(texts) is not None
+    if stamped:
+        return list(map(_StreamLine, texts, repeat(host), repeat(container), repeat(_HEAD_LENGTH)))
+    return [_StreamLine(text, host, container, _stamp_end(text)) for text in texts]

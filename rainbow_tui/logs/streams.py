@@ -1,7 +1,9 @@
 """Log streams: followed container logs over SSH, a local command, a saved file.
 
 Every stream reads bytes in large chunks (``encoding=None``), splits and decodes them
-itself (``LineSplitter``), parses each line, and hands batches to a sink.  A stream
+itself (``LineSplitter``), makes each chunk's lines into ``LogLine`` objects at once
+(``parse_lines``: the fields of each format are parsed only when read), and hands
+batches to a sink, letting the event loop run between chunks.  A stream
 that drops (SSH link lost, command exited) reconnects with exponential backoff and
 jitter, resumes with ``--since`` the last timestamp it saw, drops the lines it
 already delivered, and puts a gap marker with the outage time in between.
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.logs.lines import LineSplitter
-from rainbow_tui.logs.parse import LogLine, parse_line
+from rainbow_tui.logs.parse import LogLine, docker_stamp_heads, parse_lines
 from rainbow_tui.sources.host_parsing import ContainerInfo, parse_docker_ps_json
 from rainbow_tui.sources.hosts import ssh_connect
 
@@ -33,29 +34,15 @@ READ_CHUNK = 65536
 LogEntry = LogLine | GapMarker
 Sink = Callable[[list[LogEntry]], None]
 
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
-
-
-def stamp_ns(text: str) -> int | None:
-    """Nanoseconds since the epoch of an RFC 3339 stamp; microseconds are not enough
-    to tell apart lines docker stamped in the same microsecond."""
-    match = _STAMP.match(text)
-    if match is None:
-        return None
-    whole, fraction, zone = match.groups()
-    zone = "+00:00" if zone == "Z" else zone
-    try:
-        seconds = datetime.fromisoformat(whole + zone).timestamp()
-    except ValueError:
-        return None
-    return int(seconds) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
-
 
 class ResumePoint:
     """Where a stream got to, so a resumed stream neither repeats nor skips lines.
 
     ``docker logs --since`` may return lines stamped exactly at the resume time
     again; we remember how many lines carried the newest stamp and skip that many.
+    Stamps are compared in nanoseconds (``LogLine.stamp_ns``, worked out once):
+    microseconds are not enough to tell apart lines docker stamped in the same
+    microsecond.
     """
 
     def __init__(self) -> None:
@@ -68,7 +55,7 @@ class ResumePoint:
         self._skip_at_last = self.seen_at_last
 
     def accept(self, line: LogLine) -> bool:
-        ns = stamp_ns(line.timestamp_text) if line.timestamp_text else None
+        ns = line.stamp_ns
         if ns is None:
             return True  # unstamped lines cannot be placed; keep them
         if self.last_ns is not None and ns < self.last_ns:
@@ -83,6 +70,26 @@ class ResumePoint:
         self.seen_at_last = 1
         self._skip_at_last = 0
         return True
+
+    def accept_many(self, lines: list[LogLine], heads: list[str] | None = None) -> list[LogLine]:
+        """The ``lines`` that :meth:`accept` keeps, in order.
+
+        ``heads`` is what ``docker_stamp_heads`` returned for the lines' text, if it
+        was asked: every line then carries a docker stamp and none is older than the
+        one before, so when the first is newer than anything seen (the usual case,
+        unless just resumed) all are kept, with no look at each line.
+        """
+        if heads is not None and lines and not self._skip_at_last:
+            first_ns = lines[0].stamp_ns
+            if first_ns is not None and (self.last_ns is None or first_ns > self.last_ns):
+                newest = heads[-1]
+                index = len(heads) - 2
+                while index >= 0 and heads[index] == newest:
+                    index -= 1
+                self.last_ns, self.last_text = lines[-1].stamp_ns, lines[-1].timestamp_text
+                self.seen_at_last = len(heads) - 1 - index
+                return lines
+        return [line for line in lines if self.accept(line)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +187,9 @@ class FollowedStream:
                     self._emit(splitter.flush())
                     return await reader.finish()
                 self._emit(splitter.feed(chunk))
+                # A read of data already buffered does not suspend: let the rest of
+                # the console run between chunks of a backlog.
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             await reader.close()  # stopping the tail must not leave SSH links open
             raise
@@ -191,11 +201,9 @@ class FollowedStream:
     def _emit(self, texts: list[str]) -> None:
         if not texts:
             return
-        batch: list[LogEntry] = []
-        for text in texts:
-            line = parse_line(text, self.host, self.container)
-            if self.resume.accept(line):
-                batch.append(line)
+        heads = docker_stamp_heads(texts)
+        lines = parse_lines(texts, self.host, self.container, stamped=heads is not None)
+        batch: list[LogEntry] = list(self.resume.accept_many(lines, heads))
         if batch:
             self.lines += len(batch)
             self.sink(batch)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rainbow_tui.config import Config
-from rainbow_tui.logs.parse import LogLine
+from rainbow_tui.logs.parse import LogKind, LogLine
 from rainbow_tui.logs.request_stats import RequestStats, RequestStatsSnapshot, request_sample
 from rainbow_tui.logs.streams import (
     CommandStream,
@@ -78,11 +78,18 @@ class LogTail:
 
     def _receive(self, batch: list[LogEntry]) -> None:
         count_from = self.config.logs.count_requests_from
+        counted = LogKind.RAILS_COMPLETED if count_from == "rails" else LogKind.PROXY_REQUEST
         for entry in batch:
-            if isinstance(entry, LogLine) and entry.timestamp is not None:
+            # A substring test first: only lines that can be finished requests are
+            # parsed here (the rest are parsed if and when they are shown).
+            if isinstance(entry, LogLine) and entry.could_be(counted):
+                ns = entry.stamp_ns
+                if ns is None:
+                    continue
                 sample = request_sample(entry, count_from)
                 if sample is not None:
-                    self.stats.add(entry.timestamp.timestamp(), *sample)
+                    # Microseconds, as a datetime's timestamp() gave them.
+                    self.stats.add(ns // 1000 / 1_000_000, *sample)
         self.sink(batch)
 
     def request_snapshot(self) -> RequestStatsSnapshot:
