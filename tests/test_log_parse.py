@@ -630,3 +630,29 @@ def test_could_be_never_rules_out_a_proxy_request(
     raw = (f"{STAMP} " if stamped else "") + json.dumps(document)
     kind = parse_line(raw).kind
     assert parse_line(raw).could_be(kind)
+
+
+completed_like = st.builds(
+    lambda prefix, tags, status, reason, duration, rest: (
+        f"{prefix}{tags}Completed {status}{reason} in {duration}ms{rest}"
+    ),
+    st.sampled_from(["", f"{STAMP} ", "I, [2026-11-28T12:00:00.123456 #1]  INFO -- : ", "x"]),
+    st.lists(st.sampled_from([f"[{RID}] ", "[user 5]", "[", "] ", "[ActiveJob] ", "[a]  "])).map(
+        "".join
+    ),
+    st.sampled_from(["200", "503", "2000", "20", "٥٠٠"]),
+    st.sampled_from(["", " OK", "OK", " Service Unavailable"]),
+    st.sampled_from(["45", "4.5", "9" * 20, "", "1.", "x"]),
+    st.sampled_from(["", " (Views: 1.2ms)", " in 3ms", "\x1b[0m"]),
+)
+
+
+@given(completed_like | text_with_log_shapes)
+def test_rails_completed_reads_what_the_parse_reads(raw: str) -> None:
+    parsed = parse_line(raw)
+    expected = None
+    if parsed.kind is LogKind.RAILS_COMPLETED:
+        assert parsed.status is not None and parsed.duration_ms is not None
+        expected = (parsed.duration_ms, parsed.status)
+    assert parse_line(raw).rails_completed() == expected
+    assert parsed.rails_completed() == expected

@@ -669,6 +669,11 @@ LOG_LINE_FIELDS: Final = (
 """What a :class:`LogLine` tells; fields a format does not carry are ``None``."""
 
 
+# What the parse reads as a Rails "Completed" line when the line has no Logger
+# prefix: a run of tags (the parse takes them all), then the Completed message.
+_TAGGED_COMPLETED = re.compile(r"(?:\[[^\[\]]*\] *)*+" + _COMPLETED.pattern)
+
+
 def _parse_text(text: str, stamp_end: int) -> _Fields:
     """Every field of an inert line whose docker stamp (if any) ends at ``stamp_end``."""
     body = text[stamp_end:] if stamp_end else text
@@ -794,6 +799,28 @@ class LogLine:
     @property
     def timestamp(self) -> datetime | None:
         return _datetime_from_ns(self.stamp_ns)
+
+    def rails_completed(self) -> tuple[float, int] | None:
+        """``(duration_ms, status)`` when the line is a Rails ``Completed`` line, else
+        None.  Before parsing, a line without a Logger prefix is read with one regex
+        (request statistics need no other field); otherwise the line is parsed."""
+        fields = self._fields
+        if fields is None:
+            text, start = self.text, self._stamp_end
+            if "Completed " not in text:
+                return None
+            first = text[start : start + 1]
+            if first == "[" or first == "C":
+                match = _TAGGED_COMPLETED.match(text, start)
+                if match is None:
+                    return None
+                return float(match.group(2)), int(match.group(1))
+            fields = self._parsed()
+        if fields.kind is not LogKind.RAILS_COMPLETED:
+            return None
+        if fields.status is None or fields.duration_ms is None:
+            return None
+        return fields.duration_ms, fields.status
 
     def could_be(self, kind: LogKind) -> bool:
         """False only when the line is certainly not of ``kind``; cheap before

@@ -196,7 +196,8 @@ def request_sample(
     Count either Rails ``Completed`` lines or kamal-proxy request lines, never
     both, or every request would be counted twice.
     """
-    wanted = LogKind.RAILS_COMPLETED if count_from == "rails" else LogKind.PROXY_REQUEST
-    if line.kind is not wanted or line.status is None or line.duration_ms is None:
+    if count_from == "rails":
+        return line.rails_completed()
+    if line.kind is not LogKind.PROXY_REQUEST or line.status is None or line.duration_ms is None:
         return None
     return line.duration_ms, line.status

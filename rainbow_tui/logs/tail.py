@@ -83,11 +83,9 @@ class LogTail:
             # A substring test first: only lines that can be finished requests are
             # parsed here (the rest are parsed if and when they are shown).
             if isinstance(entry, LogLine) and entry.could_be(counted):
-                ns = entry.stamp_ns
-                if ns is None:
-                    continue
                 sample = request_sample(entry, count_from)
-                if sample is not None:
+                ns = None if sample is None else entry.stamp_ns
+                if sample is not None and ns is not None:
                     # Microseconds, as a datetime's timestamp() gave them.
                     self.stats.add(ns // 1000 / 1_000_000, *sample)
         self.sink(batch)
