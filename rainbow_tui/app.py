@@ -250,6 +250,10 @@ class RainbowApp(App[int]):
         )
 
     async def on_unmount(self) -> None:
+        if self._store is not None:
+            self._store.close()  # let the next console record into the incident
+        if self.incident_screen is not None:
+            await self.incident_screen.wizard.runner.close()
         if self.log_tail is not None:
             await self.log_tail.stop()
         if self.monitor is not None:

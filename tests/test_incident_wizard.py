@@ -1,0 +1,181 @@
+"""The incident wizard driven as a responder would: from the alert, through the
+runbook (the stand-in kamal really cures the fault), to an exported postmortem —
+and the same after the console dies halfway and is resumed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+from markdown_it import MarkdownIt
+from textual.pilot import Pilot
+
+from rainbow_tui.app import RainbowApp, make_app
+from rainbow_tui.config import Config
+from rainbow_tui.demo.launcher import DemoProcess
+from rainbow_tui.demo.profile import DEMO_DSN_ENV, demo_config
+from rainbow_tui.incidents.model import CommandFinished, Escalated, VerificationRecorded
+from rainbow_tui.incidents.postmortem import render_postmortem
+from rainbow_tui.incidents.store import IncidentStore
+from screens.confirm import ConfirmScreen
+from screens.incident import IncidentScreen
+from screens.prompt import PromptScreen
+from tests.test_dashboard_drills import POLL_S, alert, until
+
+# Each drill, the alert it raises, and the runbook the console must pick for it.
+DRILLS = {
+    "service-down": ("service:health", "service-down"),
+    "db-connections": ("database:db_connections", "db-connections"),
+    "memory-leak": ("host app-1:memory_percent", "memory-growth"),
+    "job-backlog": ("queue:waiting_jobs", "job-backlog"),
+    "failed-jobs": ("queue:failed_jobs", "failed-jobs"),
+    "slow-queries": ("database:db_query_time_ms", "slow-queries"),
+}
+
+
+def _config(stack: DemoProcess, state: Path) -> Config:
+    config = demo_config(stack.endpoints, poll_s=POLL_S)
+    return msgspec.structs.replace(
+        config, incidents=msgspec.structs.replace(config.incidents, state_dir=str(state))
+    )
+
+
+def wizard_screen(app: RainbowApp) -> IncidentScreen:
+    screen = app.screen
+    assert isinstance(screen, IncidentScreen), type(screen)
+    return screen
+
+
+async def answer(app: RainbowApp, pilot: Pilot[int], target: str) -> None:
+    """Answer whatever the console asks before running a command."""
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen | PromptScreen), within=60)
+    if isinstance(app.screen, ConfirmScreen):
+        await pilot.press("y")
+    else:
+        # A destructive command names the target to type: type exactly that.
+        screen = app.screen
+        assert isinstance(screen, PromptScreen)
+        screen.query_one("#prompt-input").value = screen.must_equal or target  # type: ignore[attr-defined]
+        await pilot.press("enter")
+
+
+async def run_step(app: RainbowApp, pilot: Pilot[int], service: str) -> None:
+    """Run every command of the current step, then mark it done (verifying it)."""
+    screen = wizard_screen(app)
+    wizard = screen.wizard
+    step = wizard.step
+    assert step is not None
+    index = wizard.step_index
+    for number, command in enumerate(step.commands, start=1):
+        if command.parameters:
+            # A choice (the rollback version): skip the step rather than roll back.
+            await pilot.press("s")
+            await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+            app.screen.query_one("#prompt-input").value = "restart was enough"  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(pilot, lambda: wizard.step_index > index, within=30)
+            return
+        await pilot.press("enter")
+        await answer(app, pilot, service)
+        try:
+            await until(
+                pilot,
+                lambda n=number: (
+                    sum(
+                        1
+                        for e in wizard.incident.events
+                        if isinstance(e, CommandFinished) and e.step == index
+                    )
+                    >= n
+                ),
+                within=240,
+            )
+        except AssertionError:
+            raise AssertionError(f"{type(app.screen)} {wizard.incident.events[-3:]}") from None
+    await pilot.press("d")
+    await until(
+        pilot,
+        lambda: wizard.step_index > index or isinstance(app.screen, ConfirmScreen),
+        within=120,
+    )
+    if isinstance(app.screen, ConfirmScreen):  # verification failed: say so, go on
+        await pilot.press("y")
+        await until(pilot, lambda: wizard.step_index > index, within=30)
+
+
+async def drive_to_end(
+    app: RainbowApp, pilot: Pilot[int], service: str, stop_after: int | None = None
+) -> None:
+    screen = wizard_screen(app)
+    done = 0
+    while not screen.wizard.finished:
+        if stop_after is not None and done >= stop_after:
+            return
+        await run_step(app, pilot, service)
+        done += 1
+
+
+@pytest.mark.parametrize("drill", sorted(DRILLS))
+async def test_drill_from_alert_to_postmortem(
+    drill: str,
+    demo_stack_factory: Callable[..., DemoProcess],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    alert_key, runbook_id = DRILLS[drill]
+    stack = demo_stack_factory(drills=[drill])
+    monkeypatch.setenv(DEMO_DSN_ENV, stack.endpoints.pg_dsn)
+    monkeypatch.chdir(tmp_path)
+    config = _config(stack, tmp_path / "incidents")
+    service = config.service.kamal_service
+
+    # First console: from the alert, the first steps, escalate once, then it dies.
+    app = make_app(config)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: alert(app, alert_key) is not None)
+        app.action_start_incident(alert_key)
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
+        wizard = wizard_screen(app).wizard
+        assert wizard.runbook.id == runbook_id
+        assert wizard.incident.alert is not None and wizard.incident.alert.key == alert_key
+        await pilot.press("a")  # acknowledged
+        await pilot.press("e")  # escalate to L1
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: any(isinstance(e, Escalated) for e in wizard.incident.events))
+        await drive_to_end(app, pilot, service, stop_after=1)
+        incident_id = wizard.incident.id
+        halfway = wizard.step_index
+    # The console is gone mid-incident (as after a dropped SSH session): a new one
+    # resumes at the exact step.
+    app = make_app(config, resume_incident=incident_id)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen), within=30)
+        wizard = wizard_screen(app).wizard
+        assert wizard.incident.id == incident_id and wizard.step_index == halfway
+        await drive_to_end(app, pilot, service)
+        await until(
+            pilot, lambda: alert(app, alert_key) is None or drill == "failed-jobs", within=90
+        )
+        for key in ("m", "R"):
+            await pilot.press(key)
+        await pilot.pause()
+        wizard = wizard_screen(app).wizard
+        assert wizard.incident.status == "resolved"
+
+    incident = IncidentStore(tmp_path / "incidents").load(incident_id)
+    verifications = [e for e in incident.events if isinstance(e, VerificationRecorded)]
+    assert verifications and any(v.passed for v in verifications)
+    commands = [e for e in incident.events if isinstance(e, CommandFinished)]
+    assert commands and all(c.exit_code is not None or c.outcome != "ok" for c in commands)
+    markdown = render_postmortem(incident, config)
+    for command in commands:
+        assert command.command in markdown or command.command.replace("|", "\\|") in markdown
+    assert "Escalat" in markdown or "エスカレーション" in markdown
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    assert any(token.type == "table_open" for token in tokens)
+    assert stack.endpoints.pg_dsn not in markdown
+    await asyncio.sleep(0)
