@@ -23,8 +23,15 @@ class PromptScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, detail: str = "", *, must_equal: str | None = None,
-                 placeholder: str = "", allow_empty: bool = False) -> None:
+    def __init__(
+        self,
+        question: str,
+        detail: str = "",
+        *,
+        must_equal: str | None = None,
+        placeholder: str = "",
+        allow_empty: bool = False,
+    ) -> None:
         super().__init__()
         self.question = question
         self.detail = detail
