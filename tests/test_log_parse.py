@@ -18,6 +18,7 @@ from rainbow_tui.logs.parse import (
     parse_docker_timestamp,
     parse_line,
     parse_lines,
+    rails_completed_samples,
 )
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -656,3 +657,25 @@ def test_rails_completed_reads_what_the_parse_reads(raw: str) -> None:
         expected = (parsed.duration_ms, parsed.status)
     assert parse_line(raw).rails_completed() == expected
     assert parsed.rails_completed() == expected
+
+
+@given(
+    st.lists(
+        st.builds(lambda stamp, raw: f"{stamp} {raw}", docker_stamps | odd_stamps, completed_like)
+        | completed_like,
+        max_size=6,
+    )
+)
+def test_completed_samples_are_what_each_line_says(texts: list[str]) -> None:
+    expected = []
+    for text in texts:
+        line = parse_line(text)
+        sample, stamp_ns = line.rails_completed(), line.stamp_ns
+        if sample is not None and stamp_ns is not None:
+            expected.append((stamp_ns, *sample))
+    lines: list[object] = [*parse_lines(texts), "not a line"]
+    assert rails_completed_samples(lines) == expected
+    for line in lines[:-1]:
+        assert isinstance(line, LogLine)
+        assert line.level is not None  # parsed now: the other way
+    assert rails_completed_samples(lines) == expected

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rainbow_tui.logs.lines import make_inert
-from rainbow_tui.logs.parse import LogLevel, LogLine
+from rainbow_tui.logs.parse import LineRecord, LogLevel, LogLine, line_view
 
 __all__ = [
     "Entry",
@@ -120,6 +120,11 @@ class LogBuffer:
     not it is still held.  Storage is a fixed ring (a list of references,
     overwritten in place), so memory is bounded by ``max_lines`` however much
     was appended, and :meth:`get` is O(1).
+
+    A line is held as its record (``LogLine.record``), a tuple the garbage
+    collector does not track, and handed out as a new ``LogLine`` of it each
+    time; a line parsed after that leaves its parsed record here (see
+    :meth:`keep_parsed`), so it is parsed once however often it is read.
     """
 
     __slots__ = ("_max_lines", "_next_seq", "_ring")
@@ -128,8 +133,9 @@ class LogBuffer:
         if max_lines < 1:
             raise ValueError(f"max_lines must be positive, got {max_lines}")
         self._max_lines = max_lines
-        # Invariant: the entry with sequence number s sits at _ring[s % max_lines].
-        self._ring: list[Entry] = []
+        # Invariant: the entry with sequence number s sits at _ring[s % max_lines]
+        # (a line as its record).
+        self._ring: list[LineRecord | GapMarker] = []
         self._next_seq = 0
 
     @property
@@ -166,7 +172,7 @@ class LogBuffer:
 
     def append_many(self, entries: Iterable[Entry]) -> range:
         """Add a batch of entries; return their sequence numbers."""
-        batch = entries if isinstance(entries, list) else list(entries)
+        batch = [entry if isinstance(entry, GapMarker) else entry.record for entry in entries]
         start = self._next_seq
         self._next_seq += len(batch)
         ring, capacity = self._ring, self._max_lines
@@ -189,7 +195,8 @@ class LogBuffer:
         """The entry numbered ``seq``, or None when it was dropped or never added."""
         if seq < self._next_seq - len(self._ring) or seq >= self._next_seq:
             return None
-        return self._ring[seq % self._max_lines]
+        stored = self._ring[seq % self._max_lines]
+        return stored if isinstance(stored, GapMarker) else line_view(stored, self, seq)
 
     def entries(self, start: int, stop: int | None = None) -> list[Entry]:
         """Entries with sequence numbers in ``[start, stop)``, clipped to what is held."""
@@ -199,14 +206,29 @@ class LogBuffer:
             return []
         capacity = self._max_lines
         low, high = start % capacity, (stop - 1) % capacity + 1
-        if low < high:
-            return self._ring[low:high]
-        return self._ring[low:] + self._ring[:high]
+        ring = self._ring
+        stored = ring[low:high] if low < high else ring[low:] + ring[:high]
+        return [
+            entry if isinstance(entry, GapMarker) else line_view(entry, self, seq)
+            for seq, entry in zip(range(start, stop), stored, strict=True)
+        ]
 
     def entries_for(self, seqs: Iterable[int]) -> list[Entry]:
         """The entries numbered ``seqs``, all of which must still be held."""
         ring, capacity = self._ring, self._max_lines
-        return [ring[seq % capacity] for seq in seqs]
+        return [
+            entry
+            if isinstance(entry := ring[seq % capacity], GapMarker)
+            else line_view(entry, self, seq)
+            for seq in seqs
+        ]
+
+    def keep_parsed(self, seq: int, before: LineRecord, after: LineRecord) -> None:
+        """A line handed out as ``seq`` was parsed: hold its parsed record instead."""
+        if self.first_seq <= seq < self._next_seq:
+            index = seq % self._max_lines
+            if self._ring[index] is before:
+                self._ring[index] = after
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries(self.first_seq))

@@ -22,22 +22,27 @@ import json
 import math
 import re
 from bisect import bisect_left
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from rainbow_tui.logs.lines import make_inert, make_inert_all
 
 __all__ = [
     "LOG_LINE_FIELDS",
+    "LineRecord",
     "LogKind",
     "LogLevel",
     "LogLine",
+    "ParsedLineStore",
     "docker_stamp_heads",
+    "line_view",
     "parse_docker_timestamp",
     "parse_line",
     "parse_lines",
+    "rails_completed_samples",
 ]
 
 
@@ -245,13 +250,8 @@ def _stamp_ns(text: str, end: int) -> int | None:
 
 
 class _Fields:
-    """What parsing found in one line, filled in field by field and then kept by
-    the :class:`LogLine` (it is never changed after that).
-
-    ``message`` is a string while parsing; once kept, it is the offset in the
-    line's ``raw`` text where the message starts whenever the message is the end
-    of that text (the usual case), so no copy of it is held.
-    """
+    """Scratch record filled in field by field while parsing one line; what the
+    line keeps is then packed into a tuple (see :data:`ParsedFields`)."""
 
     __slots__ = (
         "duration_ms",
@@ -265,13 +265,11 @@ class _Fields:
         "path",
         "queue",
         "request_id",
-        "stamp_ns",
         "status",
     )
 
     def __init__(self, message: str) -> None:
-        self.message: str | int = message
-        self.stamp_ns: int | None = None
+        self.message = message
         self.kind: LogKind | None = None
         self.level = LogLevel.UNKNOWN
         self.request_id: str | None = None
@@ -669,28 +667,80 @@ LOG_LINE_FIELDS: Final = (
 """What a :class:`LogLine` tells; fields a format does not carry are ``None``."""
 
 
+# What a line holds is a record: an exact tuple of strings, numbers and None, which
+# the garbage collector stops tracking, so that a buffer of 100 000 lines costs a
+# collection nothing (objects of a class would each be walked by every full
+# collection).  The record's parts:
+#   text       the line as received, made inert, docker timestamp included
+#   host, container
+#   stamp end  where the text after the docker stamp and its space starts (0: none)
+#   fields     None until parsed, then a tuple: kind and level (indexes into
+#              _KINDS, _LEVELS), the message (an offset into raw when it is the
+#              end of raw, else the text), request_id, method, path, status,
+#              duration_ms, job_class, job_id, queue, exception_class, stamp_ns
+ParsedFields = tuple[
+    int,
+    int,
+    str | int,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+    float | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+]
+LineRecord = tuple[str, str, str, int, ParsedFields | None]
+
+_KINDS: Final = tuple(LogKind)
+_KIND_INDEX: Final = {kind: index for index, kind in enumerate(_KINDS)}
+_LEVELS: Final = tuple(LogLevel)
+_LEVEL_INDEX: Final = {level: index for index, level in enumerate(_LEVELS)}
+_RAILS_COMPLETED_INDEX: Final = _KIND_INDEX[LogKind.RAILS_COMPLETED]
+
+
 # What the parse reads as a Rails "Completed" line when the line has no Logger
 # prefix: a run of tags (the parse takes them all), then the Completed message.
 _TAGGED_COMPLETED = re.compile(r"(?:\[[^\[\]]*\] *)*+" + _COMPLETED.pattern)
 
 
-def _parse_text(text: str, stamp_end: int) -> _Fields:
+def _parse_text(text: str, stamp_end: int) -> ParsedFields:
     """Every field of an inert line whose docker stamp (if any) ends at ``stamp_end``."""
     body = text[stamp_end:] if stamp_end else text
     fields = _Fields(body)
-    fields.stamp_ns = _stamp_ns(text, stamp_end)
     first = body[:1]
     if first == "{":
         if not _parse_json(body, fields):
             fields.kind = LogKind.RAW
     elif not (first and first in "DIWEFA" and body[1:3] == ", " and _parse_logger(body, fields)):
         _parse_message(body, fields, LogKind.RAW)
-    if fields.kind is None:
-        fields.kind = LogKind.RAW
-    message = fields.message
-    if isinstance(message, str) and body.endswith(message):
-        fields.message = len(body) - len(message)
-    return fields
+    message: str | int = fields.message
+    if body.endswith(fields.message):
+        message = len(body) - len(fields.message)
+    return (
+        _KIND_INDEX[fields.kind or LogKind.RAW],
+        _LEVEL_INDEX[fields.level],
+        message,
+        fields.request_id,
+        fields.method,
+        fields.path,
+        fields.status,
+        fields.duration_ms,
+        fields.job_class,
+        fields.job_id,
+        fields.queue,
+        fields.exception_class,
+        _stamp_ns(text, stamp_end),
+    )
+
+
+class ParsedLineStore(Protocol):
+    """Where a line came from, told when the line is parsed so it keeps the result."""
+
+    def keep_parsed(self, seq: int, before: LineRecord, after: LineRecord) -> None: ...
 
 
 class LogLine:
@@ -705,17 +755,17 @@ class LogLine:
     tags, or the JSON ``msg``).  The other fields (see :data:`LOG_LINE_FIELDS`) are
     those of the line's format, ``None`` where it has none.
 
-    Lines from streams are parsed when a field of their format is first read, and
-    keep the result; this constructor makes a line whose fields are given.
+    A ``LogLine`` is a view of a record (see :data:`LineRecord`).  Lines from
+    streams are parsed when a field of their format is first read, and keep the
+    result (so does the buffer that handed the line out); this constructor makes
+    a line whose fields are given.
     """
 
-    __slots__ = ("_fields", "_stamp_end", "container", "host", "text")
+    __slots__ = ("_record", "_seq", "_store")
 
-    text: str
-    host: str
-    container: str
-    _stamp_end: int
-    _fields: _Fields | None
+    _record: LineRecord
+    _store: ParsedLineStore | None
+    _seq: int
 
     def __init__(
         self,
@@ -737,76 +787,128 @@ class LogLine:
         queue: str | None = None,
         exception_class: str | None = None,
     ) -> None:
-        self.text = f"{timestamp_text} {raw}" if timestamp_text else raw
-        self.host = host
-        self.container = container
-        self._stamp_end = len(timestamp_text) + 1 if timestamp_text else 0
-        fields = _Fields(message)
+        stamp_ns = None
         if timestamp is not None:
             if timestamp.tzinfo is None:
                 timestamp = timestamp.replace(tzinfo=UTC)
-            fields.stamp_ns = (timestamp - _EPOCH) // timedelta(microseconds=1) * 1000
-        fields.kind = kind
-        fields.level = level
-        fields.request_id = request_id
-        fields.method = method
-        fields.path = path
-        fields.status = status
-        fields.duration_ms = duration_ms
-        fields.job_class = job_class
-        fields.job_id = job_id
-        fields.queue = queue
-        fields.exception_class = exception_class
-        self._fields = fields
+            stamp_ns = (timestamp - _EPOCH) // timedelta(microseconds=1) * 1000
+        fields: ParsedFields = (
+            _KIND_INDEX[kind],
+            _LEVEL_INDEX[level],
+            message,
+            request_id,
+            method,
+            path,
+            status,
+            duration_ms,
+            job_class,
+            job_id,
+            queue,
+            exception_class,
+            stamp_ns,
+        )
+        text = f"{timestamp_text} {raw}" if timestamp_text else raw
+        stamp_end = len(timestamp_text) + 1 if timestamp_text else 0
+        self._record = (text, host, container, stamp_end, fields)
+        self._store = None
+        self._seq = 0
 
     def __repr__(self) -> str:
         return f"LogLine(host={self.host!r}, container={self.container!r}, text={self.text!r})"
 
-    def _parsed(self) -> _Fields:
-        fields = self._fields
+    def __eq__(self, other: object) -> bool:
+        """Lines are equal when they hold the same text from the same source and
+        say the same (both are parsed to compare)."""
+        if not isinstance(other, LogLine):
+            return NotImplemented
+        return self._record[:4] == other._record[:4] and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._record[:3])
+
+    @property
+    def record(self) -> LineRecord:
+        """What the line holds (see :data:`LineRecord`); ``line_view`` makes a line of it."""
+        return self._record
+
+    def _fields(self) -> ParsedFields:
+        record = self._record
+        fields = record[4]
         if fields is None:
-            fields = self._fields = _parse_text(self.text, self._stamp_end)
+            fields = _parse_text(record[0], record[3])
+            parsed = (record[0], record[1], record[2], record[3], fields)
+            self._record = parsed
+            if self._store is not None:
+                self._store.keep_parsed(self._seq, record, parsed)
         return fields
 
     @property
     def is_parsed(self) -> bool:
         """Whether the fields of the line's format have been worked out yet."""
-        return self._fields is not None
+        return self._record[4] is not None
 
     # -- known without parsing ----------------------------------------------------------
 
     @property
+    def text(self) -> str:
+        return self._record[0]
+
+    @property
+    def host(self) -> str:
+        return self._record[1]
+
+    @property
+    def container(self) -> str:
+        return self._record[2]
+
+    @property
     def raw(self) -> str:
-        return self.text[self._stamp_end :]
+        record = self._record
+        return record[0][record[3] :]
 
     @property
     def raw_length(self) -> int:
         """``len(raw)``, without making ``raw``."""
-        return len(self.text) - self._stamp_end
+        record = self._record
+        return len(record[0]) - record[3]
 
     @property
     def timestamp_text(self) -> str:
-        end = self._stamp_end
-        return self.text[: end - 1] if end else ""
+        record = self._record
+        end = record[3]
+        return record[0][: end - 1] if end else ""
 
     @property
     def stamp_ns(self) -> int | None:
-        fields = self._fields
+        record = self._record
+        fields = record[4]
         if fields is not None:
-            return fields.stamp_ns
-        return _stamp_ns(self.text, self._stamp_end)
+            return fields[12]
+        return _stamp_ns(record[0], record[3])
 
     @property
     def timestamp(self) -> datetime | None:
         return _datetime_from_ns(self.stamp_ns)
 
+    def could_be(self, kind: LogKind) -> bool:
+        """False only when the line is certainly not of ``kind``; cheap before
+        parsing for the kinds request statistics count (a substring test)."""
+        record = self._record
+        fields = record[4]
+        if fields is not None:
+            return _KINDS[fields[0]] is kind
+        if kind is LogKind.RAILS_COMPLETED:
+            return "Completed " in record[0]
+        if kind is LogKind.PROXY_REQUEST:
+            return record[0].startswith("{", record[3])
+        return True
+
     def rails_completed(self) -> tuple[float, int] | None:
         """``(duration_ms, status)`` when the line is a Rails ``Completed`` line, else
         None.  Before parsing, a line without a Logger prefix is read with one regex
         (request statistics need no other field); otherwise the line is parsed."""
-        fields = self._fields
+        text, _, _, start, fields = self._record
         if fields is None:
-            text, start = self.text, self._stamp_end
             if "Completed " not in text:
                 return None
             first = text[start : start + 1]
@@ -815,90 +917,124 @@ class LogLine:
                 if match is None:
                     return None
                 return float(match.group(2)), int(match.group(1))
-            fields = self._parsed()
-        if fields.kind is not LogKind.RAILS_COMPLETED:
+            fields = self._fields()
+        status, duration_ms = fields[6], fields[7]
+        if fields[0] != _RAILS_COMPLETED_INDEX or status is None or duration_ms is None:
             return None
-        if fields.status is None or fields.duration_ms is None:
-            return None
-        return fields.duration_ms, fields.status
-
-    def could_be(self, kind: LogKind) -> bool:
-        """False only when the line is certainly not of ``kind``; cheap before
-        parsing for the kinds request statistics count (a substring test)."""
-        fields = self._fields
-        if fields is not None:
-            return (fields.kind or LogKind.RAW) is kind
-        if kind is LogKind.RAILS_COMPLETED:
-            return "Completed " in self.text
-        if kind is LogKind.PROXY_REQUEST:
-            return self.text.startswith("{", self._stamp_end)
-        return True
+        return duration_ms, status
 
     # -- parsed on first use ----------------------------------------------------------
 
     @property
     def kind(self) -> LogKind:
-        return self._parsed().kind or LogKind.RAW
+        return _KINDS[self._fields()[0]]
 
     @property
     def level(self) -> LogLevel:
-        return self._parsed().level
+        return _LEVELS[self._fields()[1]]
 
     @property
     def message(self) -> str:
-        message = self._parsed().message
+        message = self._fields()[2]
         if isinstance(message, int):
-            return self.text[self._stamp_end + message :]
+            record = self._record
+            return record[0][record[3] + message :]
         return message
 
     @property
     def request_id(self) -> str | None:
-        return self._parsed().request_id
+        return self._fields()[3]
 
     @property
     def method(self) -> str | None:
-        return self._parsed().method
+        return self._fields()[4]
 
     @property
     def path(self) -> str | None:
-        return self._parsed().path
+        return self._fields()[5]
 
     @property
     def status(self) -> int | None:
-        return self._parsed().status
+        return self._fields()[6]
 
     @property
     def duration_ms(self) -> float | None:
-        return self._parsed().duration_ms
+        return self._fields()[7]
 
     @property
     def job_class(self) -> str | None:
-        return self._parsed().job_class
+        return self._fields()[8]
 
     @property
     def job_id(self) -> str | None:
-        return self._parsed().job_id
+        return self._fields()[9]
 
     @property
     def queue(self) -> str | None:
-        return self._parsed().queue
+        return self._fields()[10]
 
     @property
     def exception_class(self) -> str | None:
-        return self._parsed().exception_class
+        return self._fields()[11]
 
 
-class _StreamLine(LogLine):
-    """A line from a stream: its text and where its stamp ends, parsed on first use."""
+class _LineView(LogLine):
+    """A line made from its record (from a stream, or handed out by a buffer)."""
 
     __slots__ = ()
 
-    def __init__(self, text: str, host: str, container: str, stamp_end: int) -> None:
-        self.text = text
-        self.host = host
-        self.container = container
-        self._stamp_end = stamp_end
-        self._fields = None
+    def __init__(
+        self, record: LineRecord, store: ParsedLineStore | None = None, seq: int = 0
+    ) -> None:
+        self._record = record
+        self._store = store
+        self._seq = seq
+
+
+def line_view(record: LineRecord, store: ParsedLineStore | None = None, seq: int = 0) -> LogLine:
+    """The line of ``record``; once parsed, it tells ``store`` (under ``seq``)."""
+    return _LineView(record, store, seq)
+
+
+# -- request statistics -------------------------------------------------------------
+
+# _TAGGED_COMPLETED after a stamp in docker's own form (whole second, nanoseconds).
+_STAMPED_COMPLETED = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z " + _TAGGED_COMPLETED.pattern
+)
+
+
+def rails_completed_samples(entries: Iterable[object]) -> list[tuple[int, float, int]]:
+    """``(stamp_ns, duration_ms, status)`` of every stamped Rails ``Completed`` line
+    among ``entries`` (other entries are skipped): what request statistics count.
+
+    The same as ``stamp_ns`` and :meth:`LogLine.rails_completed` of each line, but
+    a docker-stamped line is read with one regex, stamp and all, and a line without
+    ``Completed `` in it costs a substring test.
+    """
+    samples: list[tuple[int, float, int]] = []
+    for entry in entries:
+        if not isinstance(entry, LogLine):
+            continue
+        text, _, _, start, fields = entry._record
+        if fields is None:
+            if "Completed " not in text:
+                continue
+            if _is_canonical_stamp(text, start) and text.startswith(("[", "C"), start):
+                # No Logger prefix: the regex decides, as in rails_completed.
+                match = _STAMPED_COMPLETED.match(text)
+                if match is not None:
+                    second, fraction, status, duration = match.groups()
+                    seconds = _canonical_seconds(second)
+                    if seconds is not None:
+                        stamp = seconds * _NS_PER_SECOND + int(fraction)
+                        samples.append((stamp, float(duration), int(status)))
+                continue
+        sample = entry.rails_completed()
+        stamp_ns = None if sample is None else entry.stamp_ns
+        if sample is not None and stamp_ns is not None:
+            samples.append((stamp_ns, *sample))
+    return samples
 
 
 # -- entry points -------------------------------------------------------------------
@@ -908,7 +1044,7 @@ def parse_line(raw: str, host: str = "", container: str = "") -> LogLine:
     """One line of container output; its fields are parsed when first read.
     Never raises, then or later (property-tested)."""
     text = make_inert(raw)
-    return _StreamLine(text, make_inert(host), make_inert(container), _stamp_end(text))
+    return _LineView((text, make_inert(host), make_inert(container), _stamp_end(text), None))
 
 
 def parse_lines(
@@ -920,12 +1056,14 @@ def parse_lines(
     ``stamped`` says whether :func:`docker_stamp_heads` found these ``texts`` all
     stamped in docker's own form, if the caller asked it (None: ask here).  Every
     line of a docker stream is, so for the usual batch nothing is done per line
-    but making the ``LogLine``.
+    but making its record and the ``LogLine``.
     """
     texts = make_inert_all(texts)
     host, container = make_inert(host), make_inert(container)
     if stamped is None:
         stamped = docker_stamp_heads(texts) is not None
     if stamped:
-        return list(map(_StreamLine, texts, repeat(host), repeat(container), repeat(_HEAD_LENGTH)))
-    return [_StreamLine(text, host, container, _stamp_end(text)) for text in texts]
+        records = zip(texts, repeat(host), repeat(container), repeat(_HEAD_LENGTH), repeat(None))
+    else:
+        records = zip(texts, repeat(host), repeat(container), map(_stamp_end, texts), repeat(None))
+    return list(map(_LineView, records))
