@@ -123,23 +123,32 @@ class RequestStats:
 
     def add(self, at: float, duration_ms: float, status: int) -> None:
         """Record one request; non-finite times or durations are ignored."""
-        if not (math.isfinite(at) and math.isfinite(duration_ms)):
-            return
-        second = math.floor(at)
-        newest = self._newest_second
-        if newest is None or second > newest:
-            self._newest_second = newest = second
-            self._expire(second - self._longest_window)
-        elif second <= newest - self._longest_window:
-            return
-        bucket = self._buckets.get(second)
-        if bucket is None:
-            bucket = self._buckets[second] = _SecondBucket()
-        bucket.requests += 1
-        if 500 <= status <= 599:
-            bucket.server_errors += 1
-        index = _bin_of(duration_ms)
-        bucket.histogram[index] = bucket.histogram.get(index, 0) + 1
+        self.add_many(((at, duration_ms, status),))
+
+    def add_many(self, requests: Iterable[tuple[float, float, int]]) -> None:
+        """:meth:`add` each ``(at, duration_ms, status)``, in order."""
+        isfinite, floor = math.isfinite, math.floor
+        buckets = self._buckets
+        longest = self._longest_window
+        for at, duration_ms, status in requests:
+            if not (isfinite(at) and isfinite(duration_ms)):
+                continue
+            second = floor(at)
+            newest = self._newest_second
+            if newest is None or second > newest:
+                self._newest_second = second
+                self._expire(second - longest)
+            elif second <= newest - longest:
+                continue
+            bucket = buckets.get(second)
+            if bucket is None:
+                bucket = buckets[second] = _SecondBucket()
+            bucket.requests += 1
+            if 500 <= status <= 599:
+                bucket.server_errors += 1
+            index = _bin_of(duration_ms)
+            histogram = bucket.histogram
+            histogram[index] = histogram.get(index, 0) + 1
 
     def _expire(self, oldest_dropped: int) -> None:
         # At most longest_window + 1 buckets live, so a scan per new second is cheap.

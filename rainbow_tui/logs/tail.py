@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rainbow_tui.config import Config
-from rainbow_tui.logs.parse import LogKind, LogLine
+from rainbow_tui.logs.parse import LogKind, LogLine, rails_completed_samples
 from rainbow_tui.logs.request_stats import RequestStats, RequestStatsSnapshot, request_sample
 from rainbow_tui.logs.streams import (
     CommandStream,
@@ -77,17 +77,24 @@ class LogTail:
             self._on_state(state)
 
     def _receive(self, batch: list[LogEntry]) -> None:
-        count_from = self.config.logs.count_requests_from
-        counted = LogKind.RAILS_COMPLETED if count_from == "rails" else LogKind.PROXY_REQUEST
-        for entry in batch:
-            # A substring test first: only lines that can be finished requests are
-            # parsed here (the rest are parsed if and when they are shown).
-            if isinstance(entry, LogLine) and entry.could_be(counted):
-                sample = request_sample(entry, count_from)
-                ns = None if sample is None else entry.stamp_ns
-                if sample is not None and ns is not None:
-                    # Microseconds, as a datetime's timestamp() gave them.
-                    self.stats.add(ns // 1000 / 1_000_000, *sample)
+        if self.config.logs.count_requests_from == "rails":
+            # A substring test first: only lines that can be Completed lines are
+            # read here (the rest are parsed if and when they are shown).
+            samples = rails_completed_samples(batch)
+        else:
+            samples = []
+            for entry in batch:
+                if isinstance(entry, LogLine) and entry.could_be(LogKind.PROXY_REQUEST):
+                    sample = request_sample(entry, "proxy")
+                    stamp_ns = None if sample is None else entry.stamp_ns
+                    if sample is not None and stamp_ns is not None:
+                        samples.append((stamp_ns, *sample))
+        if samples:
+            # At microseconds, as a datetime's timestamp() gave them.
+            self.stats.add_many(
+                (stamp_ns // 1000 / 1_000_000, duration_ms, status)
+                for stamp_ns, duration_ms, status in samples
+            )
         self.sink(batch)
 
     def request_snapshot(self) -> RequestStatsSnapshot:
