@@ -18,6 +18,7 @@ from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
 from screens.logs import LogScreen
 from widgets.log_pane import LogPane
+from widgets.log_view import LogView
 
 if TYPE_CHECKING:
     from rainbow_tui.incidents.model import Incident
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from rainbow_tui.sources.service_sources import ServiceSources
     from rainbow_tui.wizard import IncidentWizard
     from screens.incident import IncidentScreen
+
+
+INCIDENT_SCREEN = "incident"
 
 
 class RainbowApp(App[int]):
@@ -174,10 +178,14 @@ class RainbowApp(App[int]):
     def _open_incident(self, incident: Incident, catalog: RunbookCatalog) -> None:
         from screens.incident import IncidentScreen
 
+        if self.is_screen_installed(INCIDENT_SCREEN):
+            self.uninstall_screen(INCIDENT_SCREEN)
         self.incident_screen = IncidentScreen(
             self._wizard_for(incident, catalog), read_only=self.read_only
         )
-        self.push_screen(self.incident_screen)
+        # Installed, so going back to the dashboard keeps it (and its output) alive.
+        self.install_screen(self.incident_screen, INCIDENT_SCREEN)
+        self.push_screen(INCIDENT_SCREEN)
 
     def _resume_open_incident(self) -> None:
         """Back to the incident in hand: the one asked for, or the newest still open."""
@@ -215,7 +223,7 @@ class RainbowApp(App[int]):
             self.incident_screen is not None
             and self.incident_screen.wizard.incident.status != "closed"
         ):
-            self.push_screen(self.incident_screen)
+            self.action_show_incident()
             return
         state = self.latest
         alerts = state.alerts if state else ()
@@ -236,9 +244,27 @@ class RainbowApp(App[int]):
             return
         self._open_incident(incident, catalog)
 
+    def on_log_view_pin_requested(self, event: LogView.PinRequested) -> None:
+        """`p` on a log line: it goes on the active incident's timeline as evidence."""
+        from rainbow_tui.incidents.store import StoreError
+        from rainbow_tui.logs.buffer import entry_text
+
+        wizard = self.incident_screen.wizard if self.incident_screen else None
+        if wizard is None or wizard.incident.status == "closed":
+            self.notify("No incident in hand: press i to start one", severity="warning")
+            return
+        line = event.line
+        title = f"Log line from {line.host}/{line.container}"
+        try:
+            wizard.pin("log_lines", title, entry_text(line))
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        self.notify(f"Pinned to {wizard.incident.id}", markup=False)
+
     def action_show_incident(self) -> None:
         if self.incident_screen is not None and self.screen is not self.incident_screen:
-            self.push_screen(self.incident_screen)
+            self.push_screen(INCIDENT_SCREEN)
 
     def _on_failure(self, source: str, error: Exception) -> None:
         self.log.error(f"polling {source} failed", error)

@@ -125,6 +125,10 @@ class IncidentWizard:
 
     # -- recording ------------------------------------------------------------------
 
+    def record(self, event: model.Event) -> Incident:
+        """Record any event the model built (roles, corrected times …)."""
+        return self._record(event)
+
     def _record(self, event: model.Event) -> Incident:
         self.incident = self.store.record(self.incident.id, event)
         if self.on_change is not None:

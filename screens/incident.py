@@ -29,7 +29,7 @@ from screens.prompt import PromptScreen
 from widgets.level_style import inert
 
 if TYPE_CHECKING:
-    from rainbow_tui.incidents.model import Incident, IncidentStatus
+    from rainbow_tui.incidents.model import Incident, IncidentStatus, Role
     from rainbow_tui.incidents.runbooks import Command
     from rainbow_tui.wizard import IncidentWizard
 
@@ -50,6 +50,10 @@ class IncidentScreen(Screen[None]):
         Binding("C", "status('closed')", "Closed", show=False),
         Binding("e", "escalate", "Escalate"),
         Binding("p", "pin_metrics", "Pin metrics"),
+        Binding("b", "pin_table('database')", "Pin DB table", show=False),
+        Binding("j", "pin_table('queue')", "Pin jobs table", show=False),
+        Binding("o", "assign_role", "Roles", show=False),
+        Binding("T", "edit_time", "Correct a time", show=False),
         Binding("x", "cancel_command", "Cancel command", show=False),
         Binding("P", "postmortem", "Postmortem"),
         Binding("escape", "back", "Dashboard"),
@@ -107,7 +111,12 @@ class IncidentScreen(Screen[None]):
             steps.append("\nAll steps done. P: postmortem.", style="bold")
         self.query_one("#incident-steps", Static).update(steps)
         self.query_one("#incident-step", Static).update(self._step_text())
-        lines = [describe_event(incident, event) for event in incident.events[-TIMELINE_LINES:]]
+        times = incident.effective_times()
+        lines = [
+            f"#{event.id:<3} {times[event.id].astimezone():%H:%M:%S} {event.author}: "
+            f"{describe_event(incident, event)}"
+            for event in incident.events[-TIMELINE_LINES:]
+        ]
         self.query_one("#incident-timeline", Static).update(inert("\n".join(lines)))
         self._show_clock()
 
@@ -347,6 +356,82 @@ class IncidentScreen(Screen[None]):
         self._guarded(
             lambda: self.wizard.pin(
                 "metrics", "Dashboard at this moment", findings_table(list(latest.findings))
+            )
+        )
+
+    def action_pin_table(self, which: str) -> None:
+        """The database's longest queries or the queue's failures, as a pinned table."""
+        latest = getattr(self.app, "latest", None)
+        readings = latest.readings if latest is not None else None
+        if which == "database" and readings is not None and readings.database is not None:
+            rows = [
+                f"{q.pid}\t{q.duration_ms / 1000:.1f}s\t{q.user}\t{q.application}\t{q.state}"
+                f"\t{' '.join(q.query.split())[:200]}"
+                for q in readings.database.longest
+            ]
+            title = "Longest queries"
+        elif which == "queue" and readings is not None and readings.queue is not None:
+            rows = [
+                f"{g.exception_class}\t{g.count}\t{g.latest_at}\t{g.latest_message[:200]}"
+                for g in readings.queue.failed_by_class
+            ]
+            title = "Failed jobs by exception class"
+        else:
+            self.notify("No data for that table yet", severity="warning")
+            return
+        content = "\n".join(rows) or "(empty)"
+        self._guarded(lambda: self.wizard.pin("table", title, content))
+
+    @work(exit_on_error=False)
+    async def action_assign_role(self) -> None:
+        answer = await self.app.push_screen_wait(
+            PromptScreen(
+                "Assign a role: `commander NAME` or `scribe NAME`",
+                placeholder="commander alice",
+            )
+        )
+        role, _, person = (answer or "").partition(" ")
+        if role not in ("commander", "scribe") or not person.strip():
+            if answer:
+                self.notify("Write: commander NAME or scribe NAME", severity="warning")
+            return
+        from rainbow_tui.incidents.model import assign_role
+
+        chosen: Role = "commander" if role == "commander" else "scribe"
+        self._guarded(
+            lambda: self.wizard.record(assign_role(self.wizard.incident, chosen, person.strip()))
+        )
+
+    @work(exit_on_error=False)
+    async def action_edit_time(self) -> None:
+        """Correct when something happened (e.g. detection before the console saw it)."""
+        answer = await self.app.push_screen_wait(
+            PromptScreen(
+                "Correct a time: EVENT-ID HH:MM REASON (local time, today)",
+                "Event ids are the numbers at the start of each timeline line.",
+                placeholder="1 02:58 the customer reported it before the alert",
+            )
+        )
+        parts = (answer or "").split(maxsplit=2)
+        if len(parts) < 3 or not parts[0].isdigit():
+            if answer:
+                self.notify("Write: EVENT-ID HH:MM REASON", severity="warning")
+            return
+        try:
+            hour, minute = (int(x) for x in parts[1].split(":"))
+            local = (
+                datetime.now()
+                .astimezone()
+                .replace(hour=hour, minute=minute, second=0, microsecond=0)
+            )
+        except ValueError:
+            self.notify(f"Not a time: {parts[1]}", severity="warning", markup=False)
+            return
+        from rainbow_tui.incidents.model import edit_time
+
+        self._guarded(
+            lambda: self.wizard.record(
+                edit_time(self.wizard.incident, int(parts[0]), local.astimezone(UTC), parts[2])
             )
         )
 

@@ -179,3 +179,56 @@ async def test_drill_from_alert_to_postmortem(
     assert any(token.type == "table_open" for token in tokens)
     assert stack.endpoints.pg_dsn not in markdown
     await asyncio.sleep(0)
+
+
+async def _type(app: RainbowApp, pilot: Pilot[int], text: str) -> None:
+    await until(pilot, lambda: isinstance(app.screen, PromptScreen), within=10)
+    app.screen.query_one("#prompt-input").value = text  # type: ignore[attr-defined]
+    await pilot.press("enter")
+
+
+async def test_notes_roles_times_and_evidence(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rainbow_tui.incidents.model import EvidencePinned, Note, RoleAssigned, TimeEdited
+    from rainbow_tui.logs.parse import parse_line
+    from widgets.log_view import LogView
+
+    monkeypatch.setenv(DEMO_DSN_ENV, demo_stack.endpoints.pg_dsn)
+    config = _config(demo_stack, tmp_path / "incidents")
+    app = make_app(config)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.latest is not None and app.latest.readings.queue is not None)
+        await pilot.press("i")  # no alert: the general runbook
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
+        wizard = wizard_screen(app).wizard
+        assert wizard.runbook.id == "general"
+        await pilot.press("n")
+        await _type(app, pilot, "customer report: map does not load; password=hunter2")
+        await pilot.press("o")
+        await _type(app, pilot, "commander alice")
+        await pilot.press("T")
+        await _type(app, pilot, "1 00:01 the first report came in before the alert")
+        await pilot.press("p")
+        await pilot.press("j")
+        await pilot.press("escape")  # back to the dashboard: pin a log line from there
+        line = parse_line(
+            "2026-11-28T03:14:11.003000000Z [e5f6a7b8] ActiveRecord::ConnectionTimeoutError (boom)",
+            "app-1",
+            "web",
+        )
+        app.dashboard.log_pane.log_view.post_message(LogView.PinRequested(line))
+        await until(
+            pilot, lambda: sum(isinstance(e, EvidencePinned) for e in wizard.incident.events) >= 3
+        )
+        events = wizard.incident.events
+        note = next(e for e in events if isinstance(e, Note))
+        assert "hunter2" not in note.text  # redacted before it was stored
+        assert any(isinstance(e, RoleAssigned) and e.person == "alice" for e in events)
+        assert any(isinstance(e, TimeEdited) and e.target == 1 for e in events)
+        kinds = sorted(e.evidence_kind for e in events if isinstance(e, EvidencePinned))
+        assert kinds == ["log_lines", "metrics", "table"]
+        await pilot.press("I")
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
+    stored = IncidentStore(tmp_path / "incidents").load(wizard.incident.id)
+    assert len(stored.events) == len(wizard.incident.events)
