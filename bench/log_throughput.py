@@ -8,14 +8,15 @@ over SSH to the same host, and time from the first chunk received until all N
 lines (or their bytes) are in:
 
 * the console: ``SshContainerStream`` (read 64 KiB chunks → ``LineSplitter`` →
-  ``parse_lines`` → resume check → sink), its sink the log tail's own
-  (``LogTail._receive``: request statistics from the Rails ``Completed`` lines, as
-  the demo configuration counts them) feeding ``LogBuffer.append_many`` (default
-  bound, 100 000), as the console's views do;
+  ``parse_lines`` → resume check → sink), its sink ``LogBuffer.append_many``
+  (default bound, 100 000);
+* the console with the log tail's own sink in between, as the running console
+  has it (``LogTail._receive``: request statistics from the Rails ``Completed``
+  lines, as the demo configuration counts them), for reading;
 * the baseline: ``create_process(..., encoding=None)`` and ``read(65536)`` until
   the same byte count, nothing else.
 
-The two alternate, each on a fresh SSH connection.
+The three alternate, each on a fresh SSH connection.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ async def _bare_read(connect: Any, command: str, expected_bytes: int | None) -> 
         connection.close()
 
 
-async def _console_read(target: Any, config: Any, tail: int) -> tuple[float, int]:
+async def _console_read(
+    target: Any, config: Any, tail: int, with_tail: bool = False
+) -> tuple[float, int]:
     """Seconds from the first chunk until ``tail`` lines are in the buffer."""
     from rainbow_tui.logs.buffer import LogBuffer
     from rainbow_tui.logs.streams import Reader, SshContainerStream
@@ -102,9 +105,9 @@ async def _console_read(target: Any, config: Any, tail: int) -> tuple[float, int
         async def open_reader(self, since: str | None) -> Reader:
             return Timed(await super().open_reader(since))
 
-    # A tail with no streams of its own: its sink is the one the console's run.
-    log_tail = LogTail(config, {}, sink)
-    stream = TimedStream(target, config.service.kamal_service, "web", tail, log_tail._receive)
+    # A tail with no streams of its own: its sink is the one the console runs.
+    receive = LogTail(config, {}, sink)._receive if with_tail else sink
+    stream = TimedStream(target, config.service.kamal_service, "web", tail, receive)
     task = asyncio.create_task(stream.run())
     try:
         await asyncio.wait_for(done.wait(), ROUND_TIMEOUT_S)
@@ -173,9 +176,11 @@ async def _run(state_dir: Path) -> list[Row]:
 
         bare: list[float] = []
         console: list[float] = []
+        with_tail: list[float] = []
         await _bare_read(connect, command, size)  # warm both paths once
         config = demo_config(endpoints)
         await _console_read(target, config, held)
+        await _console_read(target, config, held, with_tail=True)
         for _ in range(ROUNDS):
             elapsed, _, _ = await _bare_read(connect, command, size)
             bare.append(held / elapsed)
@@ -183,6 +188,10 @@ async def _run(state_dir: Path) -> list[Row]:
             if got != held:
                 raise RuntimeError(f"the console got {got} lines of {held}")
             console.append(held / elapsed)
+            elapsed, got = await _console_read(target, config, held, with_tail=True)
+            if got != held:
+                raise RuntimeError(f"the console got {got} lines of {held}")
+            with_tail.append(held / elapsed)
     finally:
         await asyncio.to_thread(stack.stop)
     mb_per_line = size / held / 1e6
@@ -190,6 +199,8 @@ async def _run(state_dir: Path) -> list[Row]:
         Row("log stream over SSH, thousand lines/s", median(console) / 1000,
             median(bare) / 1000, "k/s",
             f">= 0.5x bare asyncssh read(65536); {held} lines of {size / held:.0f} B"),
+        Row("  with the log tail's request statistics", median(with_tail) / 1000,
+            median(bare) / 1000, "k/s", "for reading: the sink the console runs"),
         Row("log stream, MB/s (same runs)",
             median(console) * mb_per_line, median(bare) * mb_per_line, "MB",
             "for reading"),
