@@ -28,7 +28,7 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm-body"):
             yield Static(self.title_text, id="confirm-title")
             # The target describes remote things (queries, job errors): inert text.
-            yield Static(inert(self.target), id="confirm-target")
+            yield Static(inert(self.target, keep_newlines=True), id="confirm-target")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")

@@ -117,7 +117,9 @@ class IncidentScreen(Screen[None]):
             f"{describe_event(incident, event)}"
             for event in incident.events[-TIMELINE_LINES:]
         ]
-        self.query_one("#incident-timeline", Static).update(inert("\n".join(lines)))
+        self.query_one("#incident-timeline", Static).update(
+            inert("\n".join(lines), keep_newlines=True)
+        )
         self._show_clock()
 
     def _step_text(self) -> Text:
@@ -148,7 +150,8 @@ class IncidentScreen(Screen[None]):
                 f"\n[{mark}] {number}  {command.kind}{danger}\n",
                 style="bold red" if command.destructive else "bold",
             )
-            text.append_text(inert(f"    {preview}\n"))
+            text.append_text(inert(f"    {preview}"))
+            text.append("\n")
             if command.note_en or command.note_ja:
                 text.append(f"    {command.note_ja} {command.note_en}\n", style="dim")
         if step.verify is not None:

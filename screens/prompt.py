@@ -43,7 +43,7 @@ class PromptScreen(ModalScreen[str | None]):
         with Vertical(id="prompt-body"):
             yield Static(self.question, id="prompt-question")
             if self.detail:
-                yield Static(inert(self.detail), id="prompt-detail")
+                yield Static(inert(self.detail, keep_newlines=True), id="prompt-detail")
             yield Input(placeholder=self.placeholder, id="prompt-input")
             yield Static("", id="prompt-hint")
 

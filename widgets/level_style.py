@@ -33,10 +33,16 @@ def level_badge(level: Level) -> Text:
     return Text(f" {LEVEL_WORD[level]} ", style=LEVEL_STYLE[level])
 
 
-def inert(text: str) -> Text:
-    """Remote text as plain, inert ``Text``: no markup, no terminal control."""
+def inert(text: str, *, keep_newlines: bool = False) -> Text:
+    """Remote text as plain, inert ``Text``: no markup, no terminal control.
+
+    With ``keep_newlines`` the text stays on its lines; otherwise a newline shows
+    as a visible mark, so one table cell never spills into the next row.
+    """
     from rainbow_tui.logs.lines import make_inert
 
+    if keep_newlines:
+        return Text("\n".join(make_inert(line) for line in text.split("\n")))
     return Text(make_inert(text))
 
 
