@@ -67,7 +67,8 @@ class RainbowApp(App[int]):
         self.log_screen = LogScreen(f"{config.service.name} — live logs", config.logs.buffer_lines)
         self.latest: MonitorState | None = None
         self._store: IncidentStore | None = None
-        self.sources_in_use: ServiceSources
+        # The sources the monitor polls; the incident runner shares them.
+        self.sources_in_use: ServiceSources | None = None
         self.log_tail: LogTail | None = None
 
     def on_mount(self) -> None:
@@ -88,7 +89,8 @@ class RainbowApp(App[int]):
         from rainbow_tui.monitor import Monitor
         from rainbow_tui.sources.service_sources import ServiceSources
 
-        sources = self.sources or ServiceSources(self.config)
+        sources = self.sources_in_use or self.sources or ServiceSources(self.config)
+        self.sources_in_use = sources
         self.log_tail = LogTail(self.config, sources.targets, self._on_log_batch, self._on_stream)
         self.log_tail.start()
         self.monitor = Monitor(
@@ -101,7 +103,6 @@ class RainbowApp(App[int]):
         if sources.link is not None:
             self.dashboard.actions = DatabaseActions(sources.link)
         self.monitor.start()
-        self.sources_in_use = sources
         self._resume_open_incident()
 
     def _on_state(self, state: MonitorState) -> None:
@@ -165,6 +166,10 @@ class RainbowApp(App[int]):
         from rainbow_tui.incidents.runner import CommandRunner, findings_probe
         from rainbow_tui.wizard import IncidentWizard
 
+        if self.sources_in_use is None:  # an incident started before the first poll
+            from rainbow_tui.sources.service_sources import ServiceSources
+
+            self.sources_in_use = self.sources or ServiceSources(self.config)
         sources = self.sources_in_use
         runner = CommandRunner(
             self.config,
@@ -191,6 +196,8 @@ class RainbowApp(App[int]):
         """Back to the incident in hand: the one asked for, or the newest still open."""
         from rainbow_tui.incidents.store import StoreError
 
+        if self.incident_screen is not None:
+            return  # one is in hand already (started before the first poll)
         store = self._incident_store()
         wanted = self.resume_incident
         try:

@@ -232,3 +232,42 @@ async def test_notes_roles_times_and_evidence(
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
     stored = IncidentStore(tmp_path / "incidents").load(wizard.incident.id)
     assert len(stored.events) == len(wizard.incident.events)
+
+
+async def test_postmortem_edited_previewed_exported(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from textual.widgets import Markdown, TextArea
+
+    from screens.postmortem import PostmortemScreen
+
+    monkeypatch.setenv(DEMO_DSN_ENV, demo_stack.endpoints.pg_dsn)
+    monkeypatch.chdir(tmp_path)
+    config = _config(demo_stack, tmp_path / "incidents")
+    app = make_app(config)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
+        incident_id = wizard_screen(app).wizard.incident.id
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, PostmortemScreen))
+        area = app.screen.query_one(TextArea)
+        area.load_text(
+            "The map API returned 500s for 12 minutes.\n\n```\nbackticks ``` inside\n```"
+        )
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        preview = app.screen.query_one(Markdown)
+        assert "12 minutes" in preview.source
+        await pilot.press("ctrl+o")
+        await _type(app, pilot, "exported.md")
+        await until(pilot, lambda: (tmp_path / "exported.md").exists(), within=10)
+    exported = (tmp_path / "exported.md").read_text(encoding="utf-8")
+    assert "The map API returned 500s for 12 minutes." in exported
+    assert (
+        IncidentStore(tmp_path / "incidents")
+        .load(incident_id)
+        .postmortem.summary.startswith("The map API")
+    )
+    tokens = MarkdownIt("commonmark").enable("table").parse(exported)
+    assert [t for t in tokens if t.type == "fence"]  # the fenced block survived intact
