@@ -180,6 +180,7 @@ class LogView(ScrollView, can_focus=True):
     """A scrolling, filterable, following view of log lines from many hosts."""
 
     FRAME_SECONDS: ClassVar[float] = 1 / 30
+    STRIP_CACHE_SIZE: ClassVar[int] = 1024
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"log-view--cursor"}
 
@@ -303,7 +304,9 @@ class LogView(ScrollView, can_focus=True):
         # [_offsets[i] - _offsets[0], _offsets[i + 1] - _offsets[0]).
         self._wrap_width = 0
         self._offsets: array[int] = array("q", [0])
-        self._strips: LRUCache[tuple[int, int, RenderOptions], list[Strip]] = LRUCache(1024)
+        self._strips: LRUCache[tuple[int, int, RenderOptions], list[Strip]] = LRUCache(
+            self.STRIP_CACHE_SIZE
+        )
         self._cursor_seq: int | None = None
         self._new_while_paused = 0
         self._update_timer: Timer | None = None

@@ -62,6 +62,10 @@ class LogKind(enum.Enum):
     JOB_ERROR = "job_error"
     RAW = "raw"
 
+    # Members are singletons: hash them as objects, in C, instead of by name in
+    # Python (Enum's own __hash__), which every dict lookup of a member would call.
+    __hash__ = object.__hash__
+
 
 class LogLevel(enum.Enum):
     DEBUG = "debug"
@@ -70,6 +74,8 @@ class LogLevel(enum.Enum):
     ERROR = "error"
     FATAL = "fatal"
     UNKNOWN = "unknown"
+
+    __hash__ = object.__hash__  # as LogKind's
 
     @property
     def severity(self) -> int:
@@ -237,11 +243,13 @@ def _stamp_ns(text: str, end: int) -> int | None:
     """Nanoseconds of the stamp that ``_stamp_end`` found ending at ``end``."""
     if not end:
         return None
-    if _is_canonical_stamp(text, end):
-        seconds = _canonical_seconds(text[:19])
-        if seconds is not None:
-            return seconds * _NS_PER_SECOND + int(text[20:29])
-        return None
+    if end == _HEAD_LENGTH and text[29] == "Z" and text[19] == ".":  # docker's own form
+        seconds = _whole_seconds.get(text[:19])
+        if type(seconds) is not int:
+            seconds = _canonical_seconds(text[:19])
+            if seconds is None:
+                return None
+        return seconds * _NS_PER_SECOND + int(text[20:29])
     match = _DOCKER_TIMESTAMP.match(text)
     return None if match is None else _ns_from_match(match)
 
@@ -251,36 +259,23 @@ def _stamp_ns(text: str, end: int) -> int | None:
 
 class _Fields:
     """Scratch record filled in field by field while parsing one line; what the
-    line keeps is then packed into a tuple (see :data:`ParsedFields`)."""
+    line keeps is then packed into a tuple (see :data:`ParsedFields`).  Fields
+    default to the class's values, so a line sets only those it has."""
 
-    __slots__ = (
-        "duration_ms",
-        "exception_class",
-        "job_class",
-        "job_id",
-        "kind",
-        "level",
-        "message",
-        "method",
-        "path",
-        "queue",
-        "request_id",
-        "status",
-    )
+    kind: LogKind | None = None
+    level: LogLevel = LogLevel.UNKNOWN
+    request_id: str | None = None
+    method: str | None = None
+    path: str | None = None
+    status: int | None = None
+    duration_ms: float | None = None
+    job_class: str | None = None
+    job_id: str | None = None
+    queue: str | None = None
+    exception_class: str | None = None
 
     def __init__(self, message: str) -> None:
         self.message = message
-        self.kind: LogKind | None = None
-        self.level = LogLevel.UNKNOWN
-        self.request_id: str | None = None
-        self.method: str | None = None
-        self.path: str | None = None
-        self.status: int | None = None
-        self.duration_ms: float | None = None
-        self.job_class: str | None = None
-        self.job_id: str | None = None
-        self.queue: str | None = None
-        self.exception_class: str | None = None
 
     def raise_level(self, level: LogLevel) -> None:
         if _SEVERITY[level] > _SEVERITY[self.level]:
