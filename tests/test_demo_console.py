@@ -80,6 +80,14 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _cmdline(process: psutil.Process) -> str:
+    """The command line, or "" for a process that ended while we looked."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
 def _drain(fd: int) -> None:
     while select.select([fd], [], [], 0)[0]:
         try:
@@ -103,13 +111,13 @@ def test_console_leaves_nothing_behind(signum: int, tmp_path: Path) -> None:
         while time.monotonic() < deadline and not postgres:
             _drain(fd)
             family = _descendants(pid)
-            postgres = [p for p in family if "postgres" in " ".join(p.cmdline())]
+            postgres = [p for p in family if "postgres" in _cmdline(p)]
             time.sleep(0.2)
         assert postgres, "the demo stack never started PostgreSQL"
         time.sleep(2)  # let the console paint and start polling
         _drain(fd)
         family = _descendants(pid)
-        assert any("rainbow_tui.demo" in " ".join(p.cmdline()) for p in family)
+        assert any("rainbow_tui.demo" in _cmdline(p) for p in family)
         os.kill(pid, signum)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -121,7 +129,7 @@ def test_console_leaves_nothing_behind(signum: int, tmp_path: Path) -> None:
         else:
             pytest.fail("the console did not exit")
         _gone, alive = psutil.wait_procs(family, timeout=20)
-        assert alive == [], f"survivors: {[p.cmdline() for p in alive]}"
+        assert alive == [], f"survivors: {[_cmdline(p) for p in alive]}"
         assert not list(tmp_path.glob("rainbow-tui-demo-*")), "the demo state was left behind"
     finally:
         os.close(fd)
