@@ -140,6 +140,13 @@ class HostProbe:
     async def poll(self) -> HostSnapshot:
         taken_at = datetime.now(UTC)
         target = self.target
+        if "FILL-IN" in target.address:
+            return HostSnapshot(
+                taken_at,
+                target.name,
+                target.roles,
+                error="address not filled in yet (see `rainbow-tui config validate`)",
+            )
         try:
             if self._connection is None:
                 self._connection = await ssh_connect(target)
