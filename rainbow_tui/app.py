@@ -93,6 +93,7 @@ class RainbowApp(App[int]):
         self.sources_in_use = sources
         self.log_tail = LogTail(self.config, sources.targets, self._on_log_batch, self._on_stream)
         self.log_tail.start()
+        self.dashboard.log_pane.attach()
         self.monitor = Monitor(
             self.config,
             sources,

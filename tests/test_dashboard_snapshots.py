@@ -190,6 +190,7 @@ def _run_before(drill: bool) -> Callable[[Pilot[Any]], Any]:
         assert isinstance(app, RainbowApp)
         await pilot.pause()
         app.dashboard.show_state(_state(drill))
+        app.dashboard.log_pane.attach()
         app.dashboard.log_pane.log_view.add_entries(
             parse_line(line, "app-1", "web") for line in LOG_LINES
         )

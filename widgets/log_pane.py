@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widgets import Static
 
 from widgets.log_view import LogView
 
@@ -35,7 +36,15 @@ class LogPane(Vertical):
         self.log_view.show_host = True
 
     def compose(self) -> ComposeResult:
-        yield self.log_view
+        # The view is mounted once the tail starts (after the first frame); lines
+        # that arrive before that wait in its buffer.
+        yield Static("starting the log tail…", classes="placeholder")
+
+    def attach(self) -> None:
+        if not self.log_view.is_mounted and self.is_mounted:
+            for placeholder in self.query(".placeholder"):
+                placeholder.remove()
+            self.mount(self.log_view)
 
     def action_open_full(self) -> None:
         self.post_message(self.OpenFull())
