@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -16,7 +17,14 @@ from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.demo.profile import demo_config
 from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine, docker_stamp_heads, parse_lines
-from rainbow_tui.logs.streams import LogEntry, ResumePoint, SshContainerStream, StreamState
+from rainbow_tui.logs.streams import (
+    CommandStream,
+    FileStream,
+    LogEntry,
+    ResumePoint,
+    SshContainerStream,
+    StreamState,
+)
 from rainbow_tui.logs.tail import LogTail
 from rainbow_tui.sources.service_sources import ServiceSources
 
@@ -254,3 +262,35 @@ def test_a_resumed_stream_skips_what_it_already_had() -> None:
     kept = point.accept_many(parse_lines(again), docker_stamp_heads(again))
     assert [line.raw for line in kept] == ["line 2", "line 3"]
     assert resume_state(point)[1:] == (f"{BASE}003Z", 1)
+
+
+async def test_local_command_and_saved_file(tmp_path: Path) -> None:
+    """The other two sources: a local command (re-run when it exits) and a file."""
+    saved = tmp_path / "saved.log"
+    saved.write_bytes(
+        b"2026-11-28T03:00:00.000000001Z [a1] Completed 200 OK in 12ms\n"
+        b"2026-11-28T03:00:00.000000002Z [a2] Completed 503 Service Unavailable in 9ms\r\n"
+        b"no newline at the end"
+    )
+    from_file: list[LogEntry] = []
+    states: list[StreamState] = []
+    await FileStream(saved, from_file.extend, on_state=states.append).run()
+    lines = [e for e in from_file if isinstance(e, LogLine)]
+    assert [line.status for line in lines] == [200, 503, None]
+    assert lines[2].raw == "no newline at the end"
+    assert states[-1].state == "ended"
+
+    script = tmp_path / "emit.sh"
+    script.write_text("#!/bin/sh\nprintf 'I, [2026-11-28T12:00:00.1 #1]  INFO -- : hello\\n'\n")
+    script.chmod(0o755)
+    from_command: list[LogEntry] = []
+    stream = CommandStream([str(script)], from_command.extend, name="emit")
+    task = asyncio.create_task(stream.run())
+    try:
+        # It exits after one line; the stream starts it again, with a gap marker.
+        await _wait(lambda: sum(isinstance(e, LogLine) for e in from_command) >= 2, within=20)
+    finally:
+        task.cancel()
+    first = next(e for e in from_command if isinstance(e, LogLine))
+    assert (first.kind, first.level, first.host) == (LogKind.LOGGER, LogLevel.INFO, "local")
+    assert any(isinstance(e, GapMarker) for e in from_command)
