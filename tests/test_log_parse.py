@@ -679,3 +679,59 @@ def test_completed_samples_are_what_each_line_says(texts: list[str]) -> None:
         assert isinstance(line, LogLine)
         assert line.level is not None  # parsed now: the other way
     assert rails_completed_samples(lines) == expected
+
+
+def test_could_reach_rules_out_plain_info_lines_unparsed() -> None:
+    started = parse_line(
+        f'{STAMP} [{RID}] Started GET "/" for 203.0.113.5 at 2026-11-28 12:00:00 +0900'
+    )
+    assert not started.could_reach(LogLevel.WARN) and not started.is_parsed
+    assert started.could_reach(LogLevel.INFO)
+    assert parse_line(f"{STAMP} W, [2026-11-28T12:00:00.1 #1]  WARN -- : x").could_reach(
+        LogLevel.WARN
+    )
+    assert not parse_line(f"{STAMP} W, [2026-11-28T12:00:00.1 #1]  WARN -- : x").could_reach(
+        LogLevel.ERROR
+    )
+    assert parse_line(f"{STAMP} [r] Foo::Bar (boom):").could_reach(LogLevel.ERROR)
+    assert not parse_line(f"{STAMP} [{RID}] Completed 200 OK in 3ms").could_have_request_id("other")
+    assert parse_line(f"{STAMP} [{RID}] Completed 200 OK in 3ms").could_have_request_id(RID)
+    assert parse_line('{"request_id":"\\u0061bc"}').could_have_request_id("abc")
+
+
+exception_like = st.builds(
+    lambda prefix, name, rest: f"{prefix}{name}{rest}",
+    st.sampled_from(
+        ["", f"{STAMP} ", f"[{RID}] ", "E, [x #1] ERROR -- : ", "[ActiveJob] [J] [j1] "]
+    ),
+    st.sampled_from(
+        ["Foo::Bar", "NetError", "ReadTimeout", "Plain", "A::B::CInvalid", "Интерфейс"]
+    ),
+    st.sampled_from([" (boom):", " (x", "(y)", " ", ""]),
+)
+
+
+@given(completed_like | exception_like | text_with_log_shapes)
+def test_could_reach_never_rules_out_a_line_that_gets_there(raw: str) -> None:
+    parsed = parse_line(raw)
+    severity, status = parsed.level.severity, parsed.status
+    for level in (LogLevel.WARN, LogLevel.ERROR, LogLevel.FATAL):
+        server_error = level is LogLevel.ERROR and (status or 0) >= 500
+        if severity >= level.severity or server_error:
+            assert parse_line(raw).could_reach(level), level
+
+
+@given(
+    st.dictionaries(proxy_keys, json_values, max_size=8) | st.none(),
+    completed_like | text_with_log_shapes,
+)
+def test_could_reach_and_request_ids_for_json_and_text(
+    document: dict[str, object] | None, raw: str
+) -> None:
+    if document is not None:
+        raw = json.dumps(document)
+    parsed = parse_line(raw)
+    if parsed.level.severity >= LogLevel.WARN.severity or (parsed.status or 0) >= 400:
+        assert parse_line(raw).could_reach(LogLevel.WARN)
+    if parsed.request_id is not None:
+        assert parse_line(raw).could_have_request_id(parsed.request_id)

@@ -106,7 +106,7 @@ def shown_text(entry: Entry) -> str:
 
 def is_error(entry: Entry) -> bool:
     """ERROR or FATAL, or an HTTP status of 500 or more."""
-    if isinstance(entry, GapMarker):
+    if isinstance(entry, GapMarker) or not entry.could_reach(LogLevel.ERROR):
         return False
     if entry.level is LogLevel.ERROR or entry.level is LogLevel.FATAL:
         return True
@@ -309,7 +309,8 @@ class LogFilter:
 
     def predicate(self) -> Callable[[Entry], bool]:
         """A function deciding one entry, specialised to the conditions in use."""
-        min_severity = None if self.min_level is None else self.min_level.severity
+        min_level = self.min_level
+        min_severity = 0 if min_level is None else min_level.severity
         request_id, hosts = self.request_id, self.hosts
         search = None if self._regex is None else self._regex.search
         inverse = self._inverse
@@ -317,9 +318,14 @@ class LogFilter:
         def passes(entry: Entry) -> bool:
             if isinstance(entry, GapMarker):
                 return True
-            if min_severity is not None and entry.level.severity < min_severity:
+            # could_reach and could_have_request_id rule most lines out unparsed.
+            if min_level is not None and (
+                not entry.could_reach(min_level) or entry.level.severity < min_severity
+            ):
                 return False
-            if request_id is not None and entry.request_id != request_id:
+            if request_id is not None and (
+                not entry.could_have_request_id(request_id) or entry.request_id != request_id
+            ):
                 return False
             if hosts is not None and entry.host not in hosts:
                 return False

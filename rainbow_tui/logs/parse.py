@@ -697,6 +697,35 @@ _LEVEL_INDEX: Final = {level: index for index, level in enumerate(_LEVELS)}
 _RAILS_COMPLETED_INDEX: Final = _KIND_INDEX[LogKind.RAILS_COMPLETED]
 
 
+# What can give a line a level of WARN or worse, or a status (see the parse): the
+# start of a JSON or Logger line, a Completed line's status, words the message
+# starts with, level words, and an exception class (namespaced, or with a
+# conventional suffix) before " (".
+_INFO_SEVERITY: Final = LogLevel.INFO.severity
+_WARN_SEVERITY: Final = LogLevel.WARN.severity
+_MAY_ERROR_PREFIXES: Final = ("{", "E, ", "F, ")
+_MAY_WARN_PREFIXES: Final = (*_MAY_ERROR_PREFIXES, "W, ")
+_MAY_ERROR_WORDS: Final = (
+    "Error performing ",
+    "Discarded ",
+    "Stopped retrying ",
+    "ERROR",
+    "FATAL",
+    "CRITICAL",
+    "PANIC",
+)
+_MAY_WARN_WORDS: Final = (*_MAY_ERROR_WORDS, "WARN")
+_EXCEPTION_HINT = re.compile(
+    r"(?:::[A-Z][A-Za-z0-9_]*|Error|Exception|Timeout|Interrupt|Invalid) \("
+)
+# The same where the message must start, after a run of tags.
+_EXCEPTION_START = re.compile(
+    r"(?:\[[^\[\]]*\] *)*+"
+    r"(?:(?=[A-Z])[A-Za-z0-9_]*(?:Error|Exception|Timeout|Interrupt|Invalid)"
+    r"|[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)+) \("
+)
+
+
 # What the parse reads as a Rails "Completed" line when the line has no Logger
 # prefix: a run of tags (the parse takes them all), then the Completed message.
 _TAGGED_COMPLETED = re.compile(r"(?:\[[^\[\]]*\] *)*+" + _COMPLETED.pattern)
@@ -897,6 +926,46 @@ class LogLine:
         if kind is LogKind.PROXY_REQUEST:
             return record[0].startswith("{", record[3])
         return True
+
+    def could_reach(self, level: LogLevel) -> bool:
+        """False only when the line's level is certainly below ``level`` and, for
+        ERROR, its status certainly below 500 (as ``is_error`` asks).  Before parsing, a few
+        substring tests for what can make a line WARN or worse, and the Completed
+        regex for a Rails request line (property-tested), so a level filter or a
+        search for errors parses few lines."""
+        record = self._record
+        severity = level.severity
+        if record[4] is not None or severity <= _INFO_SEVERITY:
+            return True
+        text, start = record[0], record[3]
+        warn = severity <= _WARN_SEVERITY
+        if text.startswith(_MAY_WARN_PREFIXES if warn else _MAY_ERROR_PREFIXES, start):
+            return True
+        if text.find("Completed ", start) >= 0:
+            if not text.startswith(("[", "C"), start):
+                return True  # after a Logger prefix: let the parse say
+            # No Logger prefix: the regex decides whether this is a Completed
+            # line, whose level then comes from its status alone.
+            match = _TAGGED_COMPLETED.match(text, start)
+            if match is not None:
+                status_level = _level_for_status(int(match.group(1)), warn_on_4xx=True)
+                return status_level.severity >= severity
+        for word in _MAY_WARN_WORDS if warn else _MAY_ERROR_WORDS:
+            if text.find(word, start) >= 0:
+                return True
+        if text.find(" (", start) < 0:
+            return False
+        if text[start + 1 : start + 3] == ", ":  # may be a Logger line: anywhere
+            return _EXCEPTION_HINT.search(text, start) is not None
+        return _EXCEPTION_START.match(text, start) is not None
+
+    def could_have_request_id(self, request_id: str) -> bool:
+        """False only when the line's ``request_id`` is certainly not ``request_id``:
+        before parsing, a line that is not JSON names it in its text."""
+        record = self._record
+        if record[4] is not None:
+            return True
+        return request_id in record[0] or record[0].startswith("{", record[3])
 
     def rails_completed(self) -> tuple[float, int] | None:
         """``(duration_ms, status)`` when the line is a Rails ``Completed`` line, else
