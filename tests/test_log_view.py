@@ -9,13 +9,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from rainbow_tui.logs.buffer import Entry, GapMarker
 from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine, parse_line
 from screens.logs import LogScreen
-from widgets.log_view import LogView
+from widgets.log_view import LogView, RenderOptions, StyleResolver, entry_segments, render_entry
 
 JST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 11, 28, 3, 0, 0, tzinfo=UTC)
@@ -588,3 +591,54 @@ def test_log_view_snapshot(snap_compare: Callable[..., bool]) -> None:
         await pilot.pause()
 
     assert snap_compare(SnapshotApp(), terminal_size=SIZE, run_before=mark_and_pause)
+
+
+# -- segments built directly ------------------------------------------------------------
+
+render_lines = st.builds(
+    lambda stamp, body: f"{stamp}{body}",
+    st.sampled_from(["", "2026-11-28T03:00:00.123456789Z ", "1969-12-31T23:59:59.999999999Z "]),
+    st.sampled_from([raw for _, _, raw in REALISTIC])
+    | st.text(max_size=30)
+    | st.sampled_from(
+        [
+            "[r] Completed 404 Not Found in 2ms",
+            "[r] Completed 503 Service Unavailable in 3000ms",
+            "E, [x #1] ERROR -- : Completed 500 Internal Server Error in 9ms",
+            '{"msg":"Request","method":"GET","status":502,"dur":4000}',
+            "tab\there",
+            "",
+        ]
+    ),
+)
+
+
+@given(
+    render_lines,
+    st.sampled_from(["app-1", "", "a-very-long-host-name-for-the-column"]),
+    st.sampled_from(["web", "", "虹"]),
+    st.booleans(),
+    st.booleans(),
+    st.integers(min_value=0, max_value=12),
+    st.sampled_from([None, JST, UTC]),
+)
+def test_segments_built_directly_are_what_text_renders(
+    raw: str,
+    host: str,
+    container: str,
+    show_timestamps: bool,
+    show_host: bool,
+    host_width: int,
+    zone: timezone | None,
+) -> None:
+    console = Console()
+    options = RenderOptions(show_timestamps, show_host, host_width)
+    entry = parse_line(raw, host, container)
+    built = entry_segments(entry, options, StyleResolver(console.get_style), zone)
+    text = render_entry(parse_line(raw, host, container), options, zone)
+    assert built == (list(text.render(console)), text.cell_len)
+
+
+def test_search_and_highlight_are_left_to_text() -> None:
+    options = RenderOptions(search="x")
+    assert entry_segments(line("x"), options, StyleResolver(Console().get_style)) is None

@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import pairwise
 from pathlib import Path
 from typing import ClassVar, Literal, NamedTuple
 
@@ -46,7 +47,14 @@ from rainbow_tui.logs.buffer import (
 from rainbow_tui.logs.lines import make_inert
 from rainbow_tui.logs.parse import LogLevel, LogLine
 
-__all__ = ["LEVEL_CYCLE", "LogView", "RenderOptions", "render_entry"]
+__all__ = [
+    "LEVEL_CYCLE",
+    "LogView",
+    "RenderOptions",
+    "StyleResolver",
+    "entry_segments",
+    "render_entry",
+]
 
 # Left gutter, outside horizontal scrolling: a mark symbol and a space.
 GUTTER = 2
@@ -77,6 +85,7 @@ SEARCH_MATCH_STYLE = "bold black on yellow"
 _STATUS_TOKEN = re.compile(r'(?:Completed |status(?:_code)?"?\s*[:=]\s*"?)(\d{3})\b')
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MARK_STYLE = Style(bold=True)
 _NO_MARK = Segment(" " * GUTTER)
 
@@ -96,6 +105,28 @@ def _clock(moment: datetime | None, zone: tzinfo | None) -> str:
         return " " * TIMESTAMP_WIDTH
     local = moment.astimezone(zone) if moment.tzinfo is not None else moment
     return f"{local:%H:%M:%S}.{local.microsecond // 1000:03d}"
+
+
+_NS_PER_SECOND = 1_000_000_000
+_CLOCK_CACHE_SIZE = 512
+# "HH:MM:SS" of a whole second since the epoch in a zone (None: local time).
+_clock_seconds: dict[tuple[int, tzinfo | None], str] = {}
+
+
+def _clock_ns(stamp_ns: int | None, zone: tzinfo | None) -> str:
+    """:func:`_clock` of the instant ``stamp_ns``; lines of a burst share a few
+    seconds, so each second is formatted once."""
+    if stamp_ns is None:
+        return " " * TIMESTAMP_WIDTH
+    second = stamp_ns // _NS_PER_SECOND
+    key = (second, zone)
+    text = _clock_seconds.get(key)
+    if text is None:
+        if len(_clock_seconds) >= _CLOCK_CACHE_SIZE:
+            _clock_seconds.clear()
+        moment = _EPOCH + timedelta(seconds=second)
+        text = _clock_seconds[key] = f"{moment.astimezone(zone):%H:%M:%S}"
+    return f"{text}.{stamp_ns // 1_000_000 % 1000:03d}"
 
 
 def _host_label(line: LogLine) -> str:
@@ -150,13 +181,10 @@ def render_entry(entry: Entry, options: RenderOptions, zone: tzinfo | None = Non
         return gap
     text = Text(no_wrap=True, end="")
     if options.show_timestamps:
-        text.append(_clock(entry.timestamp, zone), TIMESTAMP_STYLE)
+        text.append(_clock_ns(entry.stamp_ns, zone), TIMESTAMP_STYLE)
         text.append(" ")
     if options.show_host and options.host_width:
-        label = set_cell_size(make_inert(_host_label(entry)), options.host_width)
-        if _width(make_inert(_host_label(entry))) > options.host_width:
-            label = set_cell_size(label, options.host_width - 1) + "…"
-        text.append(label, HOST_STYLE)
+        text.append(_column_label(_host_label(entry), options.host_width), HOST_STYLE)
         text.append(" ")
     body = Text(_message(entry), style=LEVEL_STYLE.get(entry.level, ""), end="")
     if entry.duration_ms is not None and entry.duration_ms > SLOW_MS:
@@ -170,6 +198,84 @@ def render_entry(entry: Entry, options: RenderOptions, zone: tzinfo | None = Non
     _highlight(body, options.search, SEARCH_MATCH_STYLE)
     text.append_text(body)
     return text
+
+
+def entry_segments(
+    entry: LogLine, options: RenderOptions, styles: StyleResolver, zone: tzinfo | None = None
+) -> tuple[list[Segment], int] | None:
+    """The segments ``render_entry(entry, ...).render(console)`` gives and their
+    cell length, built directly (several times cheaper than through ``Text``);
+    None when ``options`` search or highlight, for which only ``render_entry`` is
+    used.
+
+    Spans and regions follow ``Text.render`` exactly: a region between span edges
+    gets the combination of the spans over it, in the order they were added.
+    """
+    if options.search or options.highlight:
+        return None
+    plain: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    length = 0
+    if options.show_timestamps:
+        clock = _clock_ns(entry.stamp_ns, zone)
+        plain += (clock, " ")
+        spans.append((0, len(clock), TIMESTAMP_STYLE))
+        length = len(clock) + 1
+    if options.show_host and options.host_width:
+        label = _column_label(_host_label(entry), options.host_width)
+        plain += (label, " ")
+        spans.append((length, length + len(label), HOST_STYLE))
+        length += len(label) + 1
+    message = _message(entry)
+    level_style = LEVEL_STYLE.get(entry.level, "")
+    end = length + len(message)
+    if level_style and message:
+        spans.append((length, end, level_style))
+    duration_ms = entry.duration_ms
+    if duration_ms is not None and duration_ms > SLOW_MS and message:
+        spans.append((length, end, "bold"))
+    status = entry.status
+    if status is not None and status >= 400:
+        match = _STATUS_TOKEN.search(message)
+        if match is not None and int(match.group(1)) == status:
+            start, stop = match.span(1)
+            spans.append((length + start, length + stop, "bold red" if status >= 500 else "yellow"))
+    plain.append(message)
+    text = "".join(plain)
+    if not spans:
+        return [Segment(text)], _width(text)
+    edges = sorted({0, end, *(span[0] for span in spans), *(span[1] for span in spans)})
+    segments: list[Segment] = []
+    for start, stop in pairwise(edges):
+        names = tuple(name for first, last, name in spans if first <= start and stop <= last)
+        segments.append(Segment(text[start:stop], styles.combined(names)))
+    return segments, _width(text)
+
+
+class StyleResolver:
+    """Style names resolved by a console and combined as ``Text.render`` does, cached."""
+
+    def __init__(self, get_style: Callable[..., Style]) -> None:
+        self._get_style = get_style
+        self._combined: dict[tuple[str, ...], Style] = {}
+
+    def combined(self, names: tuple[str, ...]) -> Style:
+        style = self._combined.get(names)
+        if style is None:
+            null = Style.null()
+            parts = [self._get_style("", default=null)]
+            parts += (self._get_style(name, default=null) for name in names)
+            style = self._combined[names] = Style.combine(parts)
+        return style
+
+
+def _column_label(label: str, width: int) -> str:
+    """``label`` fitted to the host column: padded, or cut with an ellipsis."""
+    label = make_inert(label)
+    fitted = set_cell_size(label, width)
+    if _width(label) > width:
+        fitted = set_cell_size(fitted, width - 1) + "…"
+    return fitted
 
 
 def _describe_level(level: LogLevel) -> str:
@@ -315,6 +421,7 @@ class LogView(ScrollView, can_focus=True):
         self._stick_scheduled = False
         self._widen_scheduled = False
         self._frame_styles: tuple[Style, Style] | None = None
+        self._style_resolver: StyleResolver | None = None
         self._previous_request: str | None = None
         # Counters for tests and benchmarks.
         self.updates = 0
@@ -498,6 +605,7 @@ class LogView(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._frame_styles = None
+        self._style_resolver = None
         self._strips.clear()
 
     # -- layout ---------------------------------------------------------------------
@@ -714,9 +822,15 @@ class LogView(ScrollView, can_focus=True):
         if strips is not None:
             return strips
         self.strips_built += 1
-        text = render_entry(entry, self._options, self._zone)
-        segments = list(text.render(self.app.console))
-        strip = Strip(segments, text.cell_len)
+        built = None
+        if isinstance(entry, LogLine):
+            if self._style_resolver is None:
+                self._style_resolver = StyleResolver(self.app.console.get_style)
+            built = entry_segments(entry, self._options, self._style_resolver, self._zone)
+        if built is None:
+            text = render_entry(entry, self._options, self._zone)
+            built = list(text.render(self.app.console)), text.cell_len
+        strip = Strip(*built)
         if self._wrap_width:
             avail = max(1, self._wrap_width - GUTTER)
             length = strip.cell_length
