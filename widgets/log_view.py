@@ -286,7 +286,10 @@ class LogView(ScrollView, can_focus=True):
     """A scrolling, filterable, following view of log lines from many hosts."""
 
     FRAME_SECONDS: ClassVar[float] = 1 / 30
-    STRIP_CACHE_SIZE: ClassVar[int] = 1024
+    # Rendered lines kept: five or so screens to scroll back through.  Each holds a
+    # dozen or more objects the garbage collector tracks (a Strip and its caches),
+    # and a full collection walks them all, so more would cost the event loop.
+    STRIP_CACHE_SIZE: ClassVar[int] = 256
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"log-view--cursor"}
 
