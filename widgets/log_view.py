@@ -45,7 +45,7 @@ from rainbow_tui.logs.buffer import (
     compile_search,
 )
 from rainbow_tui.logs.lines import make_inert
-from rainbow_tui.logs.parse import LogLevel, LogLine
+from rainbow_tui.logs.parse import LineRecord, LogLevel, LogLine, line_view
 
 __all__ = [
     "LEVEL_CYCLE",
@@ -501,7 +501,7 @@ class LogView(ScrollView, can_focus=True):
             return
         self.updates += 1
         dropped_rows = self._drop_front(synced.dropped)
-        fresh = self._view.entries(len(self._view) - synced.added)
+        fresh = self._view.records(len(self._view) - synced.added)
         if self._note_labels(fresh):
             self._relayout()
         else:
@@ -616,50 +616,54 @@ class LogView(ScrollView, can_focus=True):
     def _content_width(self) -> int:
         return self.scrollable_content_region.width
 
-    def _note_labels(self, entries: Iterable[Entry | None]) -> bool:
+    def _note_labels(self, records: list[LineRecord | GapMarker | None]) -> bool:
         """Record host labels of new entries; True when the host column widened."""
         labels = self._labels
         widened = False
-        for entry in entries:
-            if not isinstance(entry, LogLine) or (entry.host, entry.container) in labels:
+        # A set first: a burst comes from a handful of sources.
+        for host, container in {(r[1], r[2]) for r in records if type(r) is tuple}:
+            if (host, container) in labels:
                 continue
-            width = min(MAX_HOST_WIDTH, _width(make_inert(_host_label(entry))))
-            labels[entry.host, entry.container] = width
+            label = "/".join(part for part in (host, container) if part)
+            width = min(MAX_HOST_WIDTH, _width(make_inert(label)))
+            labels[host, container] = width
             if width > self._options.host_width:
                 self._options = self._options._replace(host_width=width)
                 widened = True
         return widened
 
-    def _estimated_width(self, entries: list[Entry | None]) -> int:
-        """Widest of ``entries`` in cells, counting a character as one cell.
+    def _estimated_width(self, records: list[LineRecord | GapMarker | None]) -> int:
+        """Widest of these entries in cells, counting a character as one cell.
 
         Exact for ASCII; wider characters and tabs are found when the line is
         rendered (see :meth:`_entry_strips`), so a burst costs no cell counting.
         """
-        longest = max(
-            (entry.raw_length for entry in entries if isinstance(entry, LogLine)), default=0
-        )
+        longest = max((len(r[0]) - r[3] for r in records if type(r) is tuple), default=0)
         width = _prefix_width(self._options) + longest if longest else 0
-        for entry in entries:
-            if type(entry) is GapMarker:
-                width = max(width, _width(entry.describe(self._zone)))
+        for record in records:
+            if type(record) is GapMarker:
+                width = max(width, _width(record.describe(self._zone)))
         return width
 
-    def _append_rows(self, entries: list[Entry | None]) -> None:
-        """Row offsets of wrapped ``entries``: their exact cell widths are needed."""
+    def _append_rows(self, records: list[LineRecord | GapMarker | None]) -> None:
+        """Row offsets of wrapped entries: their exact cell widths are needed."""
         avail = max(1, self._wrap_width - GUTTER)
         options, zone = self._options, self._zone
         offsets = self._offsets
         total = offsets[-1]
-        for entry in entries:
-            width = 0 if entry is None else entry_width(entry, options, zone)
+        for record in records:
+            if record is None:
+                width = 0
+            else:
+                entry = record if isinstance(record, GapMarker) else line_view(record)
+                width = entry_width(entry, options, zone)
             total += max(1, -(-width // avail))
             offsets.append(total)
 
     def _relayout(self) -> None:
         """Recompute the width (and row offsets when wrapping) of every shown entry."""
         self._strips.clear()
-        entries = self._view.entries()
+        entries = self._view.records()
         self._note_labels(entries)
         self._wrap_width = self._content_width() if self.wrap else 0
         self._offsets = array("q", [0])
@@ -669,7 +673,7 @@ class LogView(ScrollView, can_focus=True):
         else:
             self._max_width = self._estimated_width(entries)
 
-    def _extend(self, entries: list[Entry | None]) -> None:
+    def _extend(self, entries: list[LineRecord | GapMarker | None]) -> None:
         """Take in the newest shown ``entries``."""
         if self._wrap_width:
             self._append_rows(entries)

@@ -223,6 +223,13 @@ class LogBuffer:
             for seq in seqs
         ]
 
+    def records_for(self, seqs: Iterable[int]) -> list[LineRecord | GapMarker]:
+        """What is held for the entries numbered ``seqs`` (all still held): a line's
+        record, or a gap marker; cheaper than :meth:`entries_for` for a look at
+        every entry's text and source."""
+        ring, capacity = self._ring, self._max_lines
+        return [ring[seq % capacity] for seq in seqs]
+
     def keep_parsed(self, seq: int, before: LineRecord, after: LineRecord) -> None:
         """A line handed out as ``seq`` was parsed: hold its parsed record instead."""
         if self.first_seq <= seq < self._next_seq:
@@ -444,6 +451,16 @@ class FilteredView:
         held = bisect_left(seqs, self._buffer.first_seq)
         result: list[Entry | None] = [None] * held
         result.extend(self._buffer.entries_for(seqs[held:]))
+        return result
+
+    def records(
+        self, start: int = 0, stop: int | None = None
+    ) -> list[LineRecord | GapMarker | None]:
+        """:meth:`entries` as the buffer holds them (see ``LogBuffer.records_for``)."""
+        seqs = self._seqs[start:stop]
+        held = bisect_left(seqs, self._buffer.first_seq)
+        result: list[LineRecord | GapMarker | None] = [None] * held
+        result.extend(self._buffer.records_for(seqs[held:]))
         return result
 
     # -- navigation ---------------------------------------------------------------
