@@ -28,7 +28,7 @@ async def sql(stack: DemoProcess, query: str, *args: Any) -> Any:
 async def select_row(app: RainbowApp, pilot: Pilot[int], table_id: str, key: str) -> None:
     await until(pilot, lambda: bool(app.dashboard.query(f"#{table_id}")))
     table = app.dashboard.query_one(f"#{table_id}", KeyedTable)
-    await until(pilot, lambda: key in table.rows)
+    await until(pilot, lambda: key in table.rows, within=90)
     table.focus()
     table.move_cursor(row=table.get_row_index(key))
     await pilot.pause()

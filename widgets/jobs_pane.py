@@ -41,6 +41,7 @@ class JobsPane(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self.read_only = read_only
         self._latest: QueueSnapshot | None = None
+        self._queues_seen: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Trend("waiting jobs", "queue:waiting_jobs")
@@ -92,7 +93,11 @@ class JobsPane(VerticalScroll):
         )
 
     def _show_queues(self, queue: QueueSnapshot) -> None:
-        names = sorted(set(queue.ready_by_queue) | set(queue.paused))
+        # Every queue seen this session stays listed, so one can be paused while
+        # it happens to be empty.
+        self._queues_seen |= set(queue.ready_by_queue) | set(queue.paused)
+        self._queues_seen |= {job.queue_name for job in queue.longest_claimed}
+        names = sorted(self._queues_seen)
         if not names and not self.query("#queues-table"):
             return
         table_in(self, "queues-table", QUEUE_COLUMNS, before="#jobs-action").sync(
