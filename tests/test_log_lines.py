@@ -213,3 +213,18 @@ def test_inert_all_returns_a_clean_batch_itself() -> None:
     assert make_inert_all(texts) is texts
     assert make_inert_all(["a", "b\x85"]) == ["a", "b\\x85"]
     assert make_inert_all(["a", "b\n"]) == ["a", "b␊"]
+
+
+@given(
+    data=stream_bytes
+    | st.lists(st.sampled_from([b"\x1b[31m", b"\xc2\x85", b"\xc2", b"\x85", b"\x00", b"ok"])).map(
+        b"".join
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=8),
+    cap=st.sampled_from([3, 8, 64 * 1024]),
+)
+def test_an_inert_splitter_gives_each_line_inert(data: bytes, cuts: list[int], cap: int) -> None:
+    plain, inert = LineSplitter(cap), LineSplitter(cap, inert=True)
+    for chunk in cut_into_chunks(data, cuts):
+        assert inert.feed(chunk) == [make_inert(line) for line in plain.feed(chunk)]
+    assert inert.flush() == [make_inert(line) for line in plain.flush()]

@@ -172,7 +172,9 @@ class LogBuffer:
 
     def append_many(self, entries: Iterable[Entry]) -> range:
         """Add a batch of entries; return their sequence numbers."""
-        batch = [entry if isinstance(entry, GapMarker) else entry.record for entry in entries]
+        # The record slot itself, not the property: this runs for every line twice
+        # (both views of the console) at stream rates.
+        batch = [entry if isinstance(entry, GapMarker) else entry._record for entry in entries]
         start = self._next_seq
         self._next_seq += len(batch)
         ring, capacity = self._ring, self._max_lines

@@ -72,15 +72,17 @@ class LineSplitter:
     is counted and discarded as it arrives, so a pending partial line never
     occupies more than ``max_line_bytes`` of memory.
 
-    The returned text is *not* made inert: parsers need it verbatim, and display
-    code applies :func:`make_inert` (``parse_line`` does so for every ``LogLine``).
+    The returned text is *not* made inert (``parse_line`` does that for every
+    ``LogLine``) unless ``inert`` is true: then every line is :func:`make_inert`,
+    with one check of each chunk's bytes standing for a check of each line.
     """
 
-    __slots__ = ("_after_cr", "_dropped", "_max_line_bytes", "_pending")
+    __slots__ = ("_after_cr", "_dropped", "_inert", "_max_line_bytes", "_pending")
 
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, inert: bool = False) -> None:
         if max_line_bytes < 1:
             raise ValueError(f"max_line_bytes must be positive, got {max_line_bytes}")
+        self._inert = inert
         self._max_line_bytes = max_line_bytes
         # Start of the line not yet terminated, at most max_line_bytes long.
         self._pending = b""
@@ -156,9 +158,8 @@ class LineSplitter:
         data, dropped = self._pending, self._dropped
         self._pending = b""
         self._dropped = 0
-        if dropped:
-            return self._truncated(data, dropped)
-        return data.decode("utf-8", "replace")
+        line = self._truncated(data, dropped) if dropped else data.decode("utf-8", "replace")
+        return make_inert(line) if self._inert else line
 
     def _truncated(self, data: bytes, dropped: int) -> str:
         cut = _complete_prefix_length(data)
@@ -171,6 +172,8 @@ class LineSplitter:
         # sequence never swallows the ASCII "\n" after it, so this equals
         # decoding each line on its own, and is several times faster.
         lines = data.decode("utf-8", "replace").split("\n")
+        if self._inert and not _clean_lines(data):
+            lines = [make_inert(line) for line in lines]
         if len(data) <= self._max_line_bytes:
             return lines
         longest = max(map(len, lines))
@@ -184,7 +187,7 @@ class LineSplitter:
                 result.append(self._truncated(part[:cap], len(part) - cap))
             else:
                 result.append(part.decode("utf-8", "replace"))
-        return result
+        return [make_inert(line) for line in result] if self._inert else result
 
 
 # Scheme: C0 controls except TAB, and DEL, become their single-width "Control
@@ -217,6 +220,16 @@ def make_inert(text: str) -> str:
 # 0xC2 0x80–0x9F; 0xC2 is looked for on its own first.
 _C0_BYTES = bytes(0 if (code < 0x20 and code != 0x09) or code == 0x7F else 1 for code in range(256))
 _C1_BYTES = re.compile(rb"\xc2[\x80-\x9f]")
+# The same, LF allowed (the separator of the lines checked).
+_C0_OR_LF_BYTES = _C0_BYTES[:0x0A] + b"\x01" + _C0_BYTES[0x0B:]
+
+
+def _clean_lines(data: bytes) -> bool:
+    """Whether UTF-8 ``data`` (lines joined by LF) decodes without a control
+    character but TAB and the LFs; invalid bytes decode to U+FFFD, which is fine."""
+    return 0 not in data.translate(_C0_OR_LF_BYTES) and (
+        0xC2 not in data or _C1_BYTES.search(data) is None
+    )
 
 
 def make_inert_all(texts: list[str]) -> list[str]:

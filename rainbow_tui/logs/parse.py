@@ -178,7 +178,6 @@ _HEAD_LENGTH: Final = 31
 _HEAD_SHAPE: Final = "0000-00-00T00:00:00.000000000Z "
 _DIGITS_TO_ZERO: Final = str.maketrans("123456789", "000000000")
 _head_of = itemgetter(slice(0, _HEAD_LENGTH))
-_second_of = itemgetter(slice(0, 19))
 
 
 def _canonical_seconds(second: str) -> int | None:
@@ -1112,7 +1111,11 @@ def parse_line(raw: str, host: str = "", container: str = "") -> LogLine:
 
 
 def parse_lines(
-    texts: list[str], host: str = "", container: str = "", stamped: bool | None = None
+    texts: list[str],
+    host: str = "",
+    container: str = "",
+    stamped: bool | None = None,
+    inert: bool = False,
 ) -> list[LogLine]:
     """:func:`parse_line` for a batch of one source's lines, e.g. what
     :meth:`LineSplitter.feed` returned for one chunk.
@@ -1120,9 +1123,11 @@ def parse_lines(
     ``stamped`` says whether :func:`docker_stamp_heads` found these ``texts`` all
     stamped in docker's own form, if the caller asked it (None: ask here).  Every
     line of a docker stream is, so for the usual batch nothing is done per line
-    but making its record and the ``LogLine``.
+    but making its record and the ``LogLine``.  ``inert`` says the texts are
+    inert already (``LineSplitter(inert=True)`` made them).
     """
-    texts = make_inert_all(texts)
+    if not inert:
+        texts = make_inert_all(texts)
     host, container = make_inert(host), make_inert(container)
     if stamped is None:
         stamped = docker_stamp_heads(texts) is not None

@@ -179,7 +179,7 @@ class FollowedStream:
         self.sink([GapMarker(self.host, self.container, lost_at, datetime.now(UTC))])
 
     async def _pump(self, reader: Reader) -> str:
-        splitter = LineSplitter()
+        splitter = LineSplitter(inert=True)
         try:
             while True:
                 chunk = await reader.read(READ_CHUNK)
@@ -202,7 +202,7 @@ class FollowedStream:
         if not texts:
             return
         heads = docker_stamp_heads(texts)
-        lines = parse_lines(texts, self.host, self.container, stamped=heads is not None)
+        lines = parse_lines(texts, self.host, self.container, stamped=heads is not None, inert=True)
         batch: list[LogEntry] = list(self.resume.accept_many(lines, heads))
         if batch:
             self.lines += len(batch)
