@@ -264,6 +264,22 @@ def test_a_resumed_stream_skips_what_it_already_had() -> None:
     assert resume_state(point)[1:] == (f"{BASE}003Z", 1)
 
 
+def test_out_of_order_lines_kept_while_streaming_dropped_on_replay() -> None:
+    """stdout and stderr interleave: a line stamped a little earlier is new while
+    streaming, and only a resume's replay of old lines is dropped."""
+    point = ResumePoint()
+    streamed = [stamped(5), stamped(4), stamped(6)]
+    assert [line.raw for line in parse_lines(streamed) if point.accept(line)] == [
+        "line 5",
+        "line 4",
+        "line 6",
+    ]
+    point.resuming()
+    replay = [stamped(4), stamped(5), stamped(6), stamped(7)]
+    assert [line.raw for line in parse_lines(replay) if point.accept(line)] == ["line 7"]
+    assert [line.raw for line in parse_lines([stamped(3)]) if point.accept(line)] == ["line 3"]
+
+
 async def test_local_command_and_saved_file(tmp_path: Path) -> None:
     """The other two sources: a local command (re-run when it exits) and a file."""
     saved = tmp_path / "saved.log"

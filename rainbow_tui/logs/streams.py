@@ -50,16 +50,21 @@ class ResumePoint:
         self.last_text = ""
         self.seen_at_last = 0
         self._skip_at_last = 0
+        # True from a reconnect until the first line newer than the resume point.
+        self._replaying = False
 
     def resuming(self) -> None:
         self._skip_at_last = self.seen_at_last
+        self._replaying = True
 
     def accept(self, line: LogLine) -> bool:
         ns = line.stamp_ns
         if ns is None:
             return True  # unstamped lines cannot be placed; keep them
         if self.last_ns is not None and ns < self.last_ns:
-            return False
+            # Older than the newest seen: during a resume, docker sending it again;
+            # while streaming, stdout and stderr interleaving, and new: keep it.
+            return not self._replaying
         if ns == self.last_ns:
             if self._skip_at_last > 0:
                 self._skip_at_last -= 1
@@ -69,6 +74,7 @@ class ResumePoint:
         self.last_ns, self.last_text = ns, line.timestamp_text
         self.seen_at_last = 1
         self._skip_at_last = 0
+        self._replaying = False
         return True
 
     def accept_many(self, lines: list[LogLine], heads: list[str] | None = None) -> list[LogLine]:
@@ -79,7 +85,7 @@ class ResumePoint:
         one before, so when the first is newer than anything seen (the usual case,
         unless just resumed) all are kept, with no look at each line.
         """
-        if heads is not None and lines and not self._skip_at_last:
+        if heads is not None and lines and not self._skip_at_last and not self._replaying:
             first_ns = lines[0].stamp_ns
             if first_ns is not None and (self.last_ns is None or first_ns > self.last_ns):
                 newest = heads[-1]
@@ -88,6 +94,7 @@ class ResumePoint:
                     index -= 1
                 self.last_ns, self.last_text = lines[-1].stamp_ns, lines[-1].timestamp_text
                 self.seen_at_last = len(heads) - 1 - index
+                self._replaying = False
                 return lines
         return [line for line in lines if self.accept(line)]
 
