@@ -266,7 +266,9 @@ def _join_key(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
-def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
+def explain_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec's message as (the TOML key, the problem in words); shared by every
+    TOML file the console reads."""
     match = _MSGSPEC_PATH.match(str(error))
     assert match is not None  # the pattern matches any text
     problem = match["problem"]
@@ -276,12 +278,17 @@ def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
     if missing := _MISSING_FIELD.match(problem):
         return _join_key(path, missing["field"]), "required key is missing"
     problem = problem.replace("`", "")
-    if problem.startswith("Invalid enum value"):
+    return path, problem[:1].lower() + problem[1:]
+
+
+def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
+    path, problem = explain_validation_error(error)
+    if problem.startswith("invalid enum value"):
         allowed = _CHOICES.get(path.rsplit(".", 1)[-1])
         if allowed:
-            value = problem.removeprefix("Invalid enum value").strip()
+            value = problem.removeprefix("invalid enum value").strip()
             return path, f"{value} is not one of: {', '.join(allowed)}"
-    return path, problem[:1].lower() + problem[1:]
+    return path, problem
 
 
 def parse_config(text: str, path: Path | str) -> Config:

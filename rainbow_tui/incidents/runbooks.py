@@ -23,6 +23,7 @@ from typing import Literal
 
 import msgspec
 
+from rainbow_tui.config import explain_validation_error
 from rainbow_tui.levels import Severity
 
 __all__ = [
@@ -187,29 +188,6 @@ class Runbook(_Table, frozen=True, forbid_unknown_fields=True, kw_only=True):
         return best
 
 
-# msgspec says e.g. "Expected `str`, got `int` - at `$.steps[0].title_ja`".
-_MSGSPEC_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
-_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
-    match = _MSGSPEC_PATH.match(str(error))
-    assert match is not None  # the pattern matches any text
-    problem = match["problem"]
-    path = (match["path"] or "").lstrip(".")
-    if unknown := _UNKNOWN_FIELD.match(problem):
-        return _join(path, unknown["field"]), "unknown key (check the spelling)"
-    if missing := _MISSING_FIELD.match(problem):
-        return _join(path, missing["field"]), "required key is missing"
-    problem = problem.replace("`", "")
-    return path, problem[:1].lower() + problem[1:]
-
-
 class _Invalid(Exception):
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(problem)
@@ -294,7 +272,7 @@ def parse_runbook(text: str, path: Path | str) -> Runbook:
         runbook = msgspec.convert(raw, Runbook, strict=True)
         _check(runbook)
     except msgspec.ValidationError as error:
-        key, problem = _explain(error)
+        key, problem = explain_validation_error(error)
         raise RunbookError(RunbookProblem(str(path), key, problem)) from None
     except _Invalid as invalid:
         raise RunbookError(RunbookProblem(str(path), invalid.key, invalid.problem)) from None
