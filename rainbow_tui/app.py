@@ -4,7 +4,6 @@ imports Textual; everything it drives is plain asyncio code."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -105,9 +104,6 @@ class RainbowApp(App[int]):
         if sources.link is not None:
             self.dashboard.actions = DatabaseActions(sources.link)
         self.monitor.start()
-        # What start-up built lives as long as the console: keep it out of the full
-        # collections that would otherwise walk it again and again while logs stream.
-        gc.freeze()
         self._resume_open_incident()
 
     def _on_state(self, state: MonitorState) -> None:
