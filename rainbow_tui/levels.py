@@ -84,3 +84,12 @@ class Alert:
 
     def time_left(self, now: datetime) -> timedelta:
         return self.respond_by - now
+
+
+def format_span(span: timedelta) -> str:
+    """A clock reading such as ``14m50s`` or ``7h59m``; negative spans get a minus."""
+    seconds = int(abs(span.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+    return f"-{text}" if span.total_seconds() < 0 else text

@@ -16,6 +16,7 @@ from rainbow_tui.incidents.model import CommandStarted, Escalated, Incident, Inc
 from rainbow_tui.incidents.runbooks import Command, Runbook, Step
 from rainbow_tui.incidents.runner import CommandResult, CommandRunner, RunningCommand
 from rainbow_tui.incidents.store import IncidentStore
+from rainbow_tui.levels import format_span
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,24 +36,16 @@ class Clock:
         return self.elapsed > self.deadline
 
 
-def _format_span(span: timedelta) -> str:
-    seconds = int(abs(span.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
-    return f"-{text}" if span.total_seconds() < 0 else text
-
-
 def describe_clock(clock: Clock) -> str:
     parts = [
-        f"{_format_span(clock.elapsed)} since detection / respond within "
-        f"{_format_span(clock.deadline)}"
+        f"{format_span(clock.elapsed)} since detection / respond within "
+        f"{format_span(clock.deadline)}"
     ]
     if clock.overdue:
         parts.append("OVERDUE")
     if clock.next_rung is not None and clock.next_in is not None:
         parts.append(
-            f"L{clock.next_rung.level} {clock.next_rung.role} in {_format_span(clock.next_in)}"
+            f"L{clock.next_rung.level} {clock.next_rung.role} in {format_span(clock.next_in)}"
         )
     if clock.escalated_to:
         parts.append(f"escalated to L{clock.escalated_to}")

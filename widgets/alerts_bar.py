@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
+from rainbow_tui.levels import format_span
 from widgets.level_style import LEVEL_STYLE, inert
 
 if TYPE_CHECKING:
@@ -17,14 +18,6 @@ if TYPE_CHECKING:
 MAX_SHOWN = 4
 MAX_SHOWN_SHORT = 2
 SHORT_SCREEN = 30
-
-
-def _clock(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
-    return f"-{text}" if delta.total_seconds() < 0 else text
 
 
 def render_alerts(alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHOWN) -> Text:
@@ -41,7 +34,7 @@ def render_alerts(alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHO
         lines.append(f"  since {alert.first_seen.astimezone():%H:%M:%S}")
         overdue = left.total_seconds() < 0
         lines.append(
-            f"  respond {'OVERDUE ' if overdue else 'within '}{_clock(left)}",
+            f"  respond {'OVERDUE ' if overdue else 'within '}{format_span(left)}",
             style="bold" if overdue else "",
         )
     if len(alerts) > limit:
