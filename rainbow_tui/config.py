@@ -82,6 +82,19 @@ class DatabaseConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     connect_timeout_s: float = 5.0
 
 
+class QueueConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Solid Queue's database.  Rails 8 keeps it apart (``<app>_production_queue``,
+    the ``queue`` entry of config/database.yml); empty ``dsn_env`` means the tables
+    live in the main database, as with Rails 7 apps."""
+
+    dsn_env: str = ""
+    # Solid Queue's ``process_alive_threshold``: a process silent this long is dead.
+    process_alive_threshold_s: float = 300.0
+    # Failed executions are never cleared by Solid Queue, so the backlog alone
+    # says little: failures newer than this window are judged as well.
+    new_failures_window_s: float = 3600.0
+
+
 class PollConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Seconds between the end of one poll and the start of the next."""
 
@@ -205,6 +218,9 @@ class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     include_proxy: bool = False
     # Local commands to follow, e.g. [["bundle", "exec", "kamal", "app", "logs", "-f"]].
     commands: tuple[tuple[str, ...], ...] = ()
+    # The app's ``config.log_tags``, in order, so each leading tag of a Rails line
+    # is read as what it is (e.g. ["remote_ip", "request_id"]).
+    tags: tuple[str, ...] = ("request_id",)
 
 
 class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -213,6 +229,7 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     ssh: SshConfig = SshConfig()
     hosts: tuple[HostConfig, ...] = ()
     database: DatabaseConfig = DatabaseConfig()
+    queue: QueueConfig = QueueConfig()
     poll: PollConfig = PollConfig()
     thresholds: ThresholdsConfig = ThresholdsConfig()
     alert_levels: AlertLevelsConfig = AlertLevelsConfig()
@@ -325,6 +342,14 @@ def _check_consistency(config: Config, path: Path | str) -> None:
     for name in PollConfig.__struct_fields__:
         if getattr(config.poll, name) <= 0:
             raise ConfigError(path, f"poll.{name}", "must be a positive number of seconds")
+    if config.queue.process_alive_threshold_s <= 0:
+        raise ConfigError(
+            path, "queue.process_alive_threshold_s", "must be a positive number of seconds"
+        )
+    if config.queue.new_failures_window_s <= 0:
+        raise ConfigError(
+            path, "queue.new_failures_window_s", "must be a positive number of seconds"
+        )
     for name in AlertLevelsConfig.__struct_fields__:
         if getattr(config.alert_levels, name).respond_within_minutes <= 0:
             raise ConfigError(
