@@ -38,20 +38,28 @@ class ServiceSources:
         self.link: PostgresLink | None = None
         self.database: DatabaseSource | None = None
         self.queue: QueueSource | None = None
+        # Solid Queue's own database (Rails 8's ``queue`` entry); without one its
+        # tables are read from the main database over the same connection.
+        self.queue_link: PostgresLink | None = None
         if dsn:
-            self.link = PostgresLink(
-                dsn,
-                statement_timeout_ms=config.database.statement_timeout_ms,
-                connect_timeout_s=config.database.connect_timeout_s,
-            )
+            self.link = self._link(dsn)
+            queue_dsn = os.environ.get(config.queue.dsn_env, "") if config.queue.dsn_env else ""
+            self.queue_link = self._link(queue_dsn) if queue_dsn else self.link
             self.database = DatabaseSource(self.link)
-            self.queue = QueueSource(self.link)
+            self.queue = QueueSource(self.queue_link)
         else:
             self.database_missing = (
                 f"not configured: set ${config.database.dsn_env} to the database DSN"
             )
         self.targets = {host.name: self._target(host.name) for host in config.hosts}
         self.hosts = HostsSource([self._probe(host.name) for host in config.hosts])
+
+    def _link(self, dsn: str) -> PostgresLink:
+        return PostgresLink(
+            dsn,
+            statement_timeout_ms=self.config.database.statement_timeout_ms,
+            connect_timeout_s=self.config.database.connect_timeout_s,
+        )
 
     def _target(self, name: str) -> SshTarget:
         config = self.config
@@ -92,4 +100,6 @@ class ServiceSources:
         closers = [self.health.close(), self.hosts.close()]
         if self.link is not None:
             closers.append(self.link.close())
+        if self.queue_link is not None and self.queue_link is not self.link:
+            closers.append(self.queue_link.close())
         await asyncio.gather(*closers, return_exceptions=True)
