@@ -233,3 +233,39 @@ def test_runbooks_are_frozen() -> None:
         runbook.id = "other"  # type: ignore[misc]
     with pytest.raises(RunbookError, match=r"team\.toml: path: unknown key"):
         parse_runbook('path = "x"\n' + TEAM_RUNBOOK, "team.toml")
+
+
+def test_sql_on_solid_queue_tables_runs_in_the_queue_database() -> None:
+    # Rails 8 keeps Solid Queue in its own database (railties'
+    # lib/rails/generators/rails/app/templates/config/databases/postgresql.yml.tt,
+    # production `queue:` → <app>_production_queue), so
+    # every shipped statement on its tables names that database, and a runbook that
+    # forgets is refused with its file and key rather than failing mid-incident.
+    for runbook in load_runbooks().runbooks.values():
+        for step in runbook.steps:
+            for command in step.commands:
+                if command.kind == "sql":
+                    expected = "queue" if "solid_queue_" in command.text else "primary"
+                    assert command.database == expected, f"{runbook.id}/{step.id}"
+    text = """
+id = "team-jobs"
+title_ja = "ジョブ"
+title_en = "Jobs"
+severity = "medium"
+[[steps]]
+id = "count"
+phase = "detect"
+title_ja = "数える"
+title_en = "Count"
+[[steps.commands]]
+kind = "sql"
+text = "SELECT count(*) FROM solid_queue_failed_executions"
+"""
+    with pytest.raises(RunbookError) as caught:
+        parse_runbook(text, "team/jobs.toml")
+    assert str(caught.value) == (
+        'team/jobs.toml: steps[0].commands[0].database: reads Solid Queue tables, '
+        'so it needs database = "queue"'
+    )
+    fixed = text.replace('kind = "sql"\n', 'kind = "sql"\ndatabase = "queue"\n')
+    assert parse_runbook(fixed, "team/jobs.toml").steps[0].commands[0].database == "queue"

@@ -58,6 +58,10 @@ PHASE_LABELS: dict[Phase, tuple[str, str]] = {
 }
 CommandKind = Literal["kamal", "ssh", "sql", "http", "local"]
 VerificationKind = Literal["http_ok", "metric_below", "sql_scalar_below", "none"]
+# Which database a ``sql`` command or check runs in: the app's, or Solid Queue's own
+# (Rails 8 keeps it apart; without [queue] dsn_env both are the same database).
+DatabaseName = Literal["primary", "queue"]
+_SOLID_QUEUE_TABLE = re.compile(r"\bsolid_queue_\w+", re.IGNORECASE)
 ThresholdName = Literal["normal", "warn", "critical"]
 CHOICES_FROM_APP_CONTAINERS = "kamal app containers"
 FALLBACK_RUNBOOK = "general"
@@ -102,14 +106,15 @@ class Command(_Table, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
     ``kamal`` and ``local`` take ``argv``; ``ssh`` runs ``text`` on ``host`` (a host
     name, or ``role:db`` for the first host with that role); ``sql`` runs ``text``
-    (parameters are bound, never pasted); ``http`` GETs ``text`` (the health URL
-    when empty).
+    (parameters are bound, never pasted) in ``database``; ``http`` GETs ``text``
+    (the health URL when empty).
     """
 
     kind: CommandKind
     argv: tuple[str, ...] = ()
     text: str = ""
     host: str = ""
+    database: DatabaseName = "primary"
     destructive: bool = False
     timeout_s: float = 120.0
     parameters: tuple[Parameter, ...] = ()
@@ -139,6 +144,7 @@ class Verification(_Table, frozen=True, forbid_unknown_fields=True, kw_only=True
     key: str = ""
     threshold: ThresholdName = "warn"
     sql: str = ""
+    database: DatabaseName = "primary"
     below: float | None = None
     timeout_s: float = 60.0
     interval_s: float = 2.0
@@ -229,6 +235,10 @@ def _check_command(command: Command, where: str) -> None:
         raise _Invalid(f"{where}.host", "an ssh command needs a host (a name or role:ROLE)")
     if command.kind != "ssh" and command.host:
         raise _Invalid(f"{where}.host", "only ssh commands run on a host")
+    if command.kind == "sql":
+        _check_database(command.text, command.database, f"{where}.database")
+    elif command.database != "primary":
+        raise _Invalid(f"{where}.database", "only sql commands run in a database")
     if command.timeout_s <= 0:
         raise _Invalid(f"{where}.timeout_s", "must be a positive number of seconds")
     names = [parameter.name for parameter in command.parameters]
@@ -258,6 +268,14 @@ def _check_verification(verify: Verification, where: str) -> None:
             raise _Invalid(f"{where}.sql", "sql_scalar_below needs sql")
         if verify.below is None:
             raise _Invalid(f"{where}.below", "sql_scalar_below needs below")
+        _check_database(verify.sql, verify.database, f"{where}.database")
+
+
+def _check_database(sql: str, database: str, where: str) -> None:
+    """SQL on Solid Queue's tables must say so: on Rails 8 they are in another
+    database, and the primary one would answer "relation does not exist"."""
+    if _SOLID_QUEUE_TABLE.search(sql) and database != "queue":
+        raise _Invalid(where, 'reads Solid Queue tables, so it needs database = "queue"')
 
 
 def parse_runbook(text: str, path: Path | str) -> Runbook:

@@ -39,6 +39,7 @@ from rainbow_tui.incidents.redact import LineRedactor
 from rainbow_tui.incidents.runbooks import (
     CHOICES_FROM_APP_CONTAINERS,
     Command,
+    DatabaseName,
     Parameter,
     Verification,
 )
@@ -243,9 +244,8 @@ class CommandRunner:
             sources = ServiceSources(config)
         self.sources = sources
 
-    @property
-    def link(self) -> PostgresLink | None:
-        return self.sources.link
+    def link(self, database: DatabaseName) -> PostgresLink | None:
+        return self.sources.queue_link if database == "queue" else self.sources.link
 
     @property
     def health(self) -> HealthSource:
@@ -441,7 +441,7 @@ class CommandRunner:
         return (0 if 200 <= response.status_code < 300 else 1), ""
 
     async def _sql(self, resolved: ResolvedCommand, output: _Output) -> tuple[int | None, str]:
-        link = self.link
+        link = self.link(resolved.command.database)
         if link is None:
             return None, self.sources.database_missing or "no database configured"
         destructive = resolved.command.destructive
@@ -557,7 +557,7 @@ class CommandRunner:
         return passed, "; ".join(verdicts)
 
     async def _sql_scalar_below(self, verification: Verification) -> tuple[bool, str]:
-        link = self.link
+        link = self.link(verification.database)
         if link is None:
             return False, self.sources.database_missing or "no database configured"
         below = verification.below if verification.below is not None else 0.0

@@ -2,7 +2,11 @@
 
 The session is read-only, named ``rainbow-tui`` (so our own queries can be left out
 of what we show) and has a statement timeout below the poll interval, so a slow
-server cannot pile polls up.  A lost connection is reopened on the next poll.
+server cannot pile polls up.  Its TimeZone is UTC, as every Rails session's is
+(the PostgreSQL adapter sets it): Rails writes UTC wall-clock times into
+``timestamp without time zone`` columns, so ``now()`` compared with them, and times
+we write into them, are right only in UTC, whatever the server's own TimeZone.  A
+lost connection is reopened on the next poll.
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ class PostgresLink:
         self.connect_timeout_s = connect_timeout_s
         self.read_only = read_only
         self._connection: asyncpg.Connection | None = None
+        # Counts the connections opened: a check made once per session (what the
+        # role may do) knows from it that a new session began.
+        self.generation = 0
         # One asyncpg connection runs one statement at a time.
         self._lock = asyncio.Lock()
 
@@ -78,6 +85,7 @@ class PostgresLink:
             "application_name": APPLICATION_NAME,
             "statement_timeout": str(self.statement_timeout_ms),
             "default_transaction_read_only": "on" if self.read_only else "off",
+            "timezone": "UTC",
         }
         connection: asyncpg.Connection = await asyncpg.connect(
             self.dsn,
@@ -98,6 +106,7 @@ class PostgresLink:
             try:
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await self._connect()
+                    self.generation += 1
                 return await work(self._connection)
             except Exception as error:
                 if _connection_is_suspect(error):
