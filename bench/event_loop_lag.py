@@ -72,10 +72,10 @@ def _lines(app: Any) -> int:
 async def _run(state_dir: Path) -> list[Row]:
     from rainbow_tui.app import make_app
     from rainbow_tui.demo.launcher import start_demo_stack
-    from rainbow_tui.demo.profile import DEMO_DSN_ENV, demo_config, export_demo_dsn
+    from rainbow_tui.demo.profile import demo_config, demo_dsn_variables, export_demo_dsn
 
     stack = await asyncio.to_thread(start_demo_stack, state_dir, (), 0.0, 2)
-    saved_dsn = os.environ.get(DEMO_DSN_ENV)
+    saved = {name: os.environ.get(name) for name in demo_dsn_variables(stack.endpoints)}
     try:
         endpoints = stack.endpoints
         export_demo_dsn(endpoints)
@@ -119,10 +119,11 @@ async def _run(state_dir: Path) -> list[Row]:
             await http.post(f"{endpoints.control_url}/logs/rate", json={"lines_per_s": 0})
             app.exit()
     finally:
-        if saved_dsn is None:
-            os.environ.pop(DEMO_DSN_ENV, None)
-        else:
-            os.environ[DEMO_DSN_ENV] = saved_dsn
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         await asyncio.to_thread(stack.stop)
     label = f"{loaded_rate:,.0f} vs {idle_rate:,.0f} lines/s"
     return [

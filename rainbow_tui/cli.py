@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-mouse", action="store_true", dest="demo_no_mouse", help="do not capture the mouse"
     )
+    demo.add_argument(
+        "--monitor-without-grants",
+        action="store_true",
+        help="log in as a role without pg_monitor / pg_signal_backend (what it cannot see)",
+    )
 
     check = commands.add_parser("check", help="one headless round of every health check")
     where = check.add_mutually_exclusive_group()
@@ -73,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="with --demo: inject a fault first",
+    )
+    check.add_argument(
+        "--monitor-without-grants",
+        action="store_true",
+        help="with --demo: the console's role lacks pg_monitor / pg_signal_backend",
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -109,15 +120,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "config":
             return _validate(args.path)
         if args.command == "check":
-            if args.drill and not args.demo:
-                print("rainbow-tui: check: --drill needs --demo", file=sys.stderr)
-                return EXIT_CONFIG
-            return _check(args.check_config or args.config, args.demo, args.drill, args.json)
+            for flag, given in (("--drill", args.drill),
+                                ("--monitor-without-grants", args.monitor_without_grants)):
+                if given and not args.demo:
+                    print(f"rainbow-tui: check: {flag} needs --demo", file=sys.stderr)
+                    return EXIT_CONFIG
+            demo = DemoOptions(args.drill, not args.monitor_without_grants) if args.demo else None
+            return _check(args.check_config or args.config, demo, args.json)
         if args.command == "incidents":
             return _incidents(args)
         if args.command == "demo":
             return _demo(
-                args.drill,
+                DemoOptions(args.drill, not args.monitor_without_grants),
                 args.read_only or args.demo_read_only,
                 args.no_mouse or args.demo_no_mouse,
             )
@@ -146,30 +160,39 @@ def _demo_parent() -> str | None:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
+@dataclass(frozen=True)
+class DemoOptions:
+    drills: Sequence[str] = ()
+    # False: the console's role lacks pg_monitor / pg_signal_backend.
+    monitor_grants: bool = True
+
+
 @contextlib.contextmanager
-def running_demo(drills: Sequence[str]) -> Iterator[DemoEndpoints]:
+def running_demo(options: DemoOptions) -> Iterator[DemoEndpoints]:
     """A demo stack in a fresh state directory, gone without a trace afterwards."""
     from rainbow_tui.demo.launcher import start_demo_stack
     from rainbow_tui.demo.profile import export_demo_dsn
 
     state_dir = Path(tempfile.mkdtemp(prefix="rainbow-tui-demo-", dir=_demo_parent()))
     try:
-        with start_demo_stack(state_dir, drills=drills) as stack:
+        with start_demo_stack(
+            state_dir, drills=options.drills, monitor_grants=options.monitor_grants
+        ) as stack:
             export_demo_dsn(stack.endpoints)
             yield stack.endpoints
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
-def _check(config_path: Path | None, demo: bool, drills: Sequence[str], as_json: bool) -> int:
+def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool) -> int:
     from rainbow_tui.check import print_findings, run_check
 
-    if demo:
+    if demo is not None:
         from rainbow_tui.demo.launcher import DemoStartError
         from rainbow_tui.demo.profile import demo_config
 
         try:
-            with running_demo(drills) as endpoints:
+            with running_demo(demo) as endpoints:
                 config = demo_config(endpoints)
                 findings = asyncio.run(run_check(config))
         except DemoStartError as error:
@@ -189,13 +212,13 @@ def _console(config: Config, read_only: bool, no_mouse: bool) -> int:
     return app.return_code or 0
 
 
-def _demo(drills: Sequence[str], read_only: bool, no_mouse: bool) -> int:
+def _demo(options: DemoOptions, read_only: bool, no_mouse: bool) -> int:
     from rainbow_tui.demo.launcher import DemoStartError
     from rainbow_tui.demo.profile import demo_config
 
     print("Starting the demo stack (PostgreSQL, web app, SSH hosts)…", file=sys.stderr)
     try:
-        with running_demo(drills) as endpoints:
+        with running_demo(options) as endpoints:
             return _console(demo_config(endpoints), read_only, no_mouse)
     except DemoStartError as error:
         print(f"rainbow-tui: the demo stack did not start: {error}", file=sys.stderr)

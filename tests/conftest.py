@@ -155,7 +155,17 @@ class StackDriver:
         return await condition()
 
     async def sql(self, query: str, *args: Any) -> Any:
-        conn = await asyncpg.connect(self.endpoints.pg_admin_dsn, timeout=10)
+        """One value from the app's database, as the superuser."""
+        return await self._fetchval(self.endpoints.pg_admin_dsn, query, *args)
+
+    async def queue_sql(self, query: str, *args: Any) -> Any:
+        """One value from Solid Queue's database (Rails 8 keeps it apart), in UTC
+        as Rails' sessions are: the server's own TimeZone is Asia/Tokyo."""
+        return await self._fetchval(self.endpoints.pg_admin_queue_dsn, query, *args)
+
+    @staticmethod
+    async def _fetchval(dsn: str, query: str, *args: Any) -> Any:
+        conn = await asyncpg.connect(dsn, timeout=10, server_settings={"timezone": "UTC"})
         try:
             return await conn.fetchval(query, *args)
         finally:

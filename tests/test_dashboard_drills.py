@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from rainbow_tui.app import RainbowApp, make_app
 from rainbow_tui.config import HostConfig
 from rainbow_tui.demo.launcher import DemoProcess
-from rainbow_tui.demo.profile import DEMO_DSN_ENV, demo_config
+from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
 from rainbow_tui.levels import Alert, Level
 from widgets.finding_table import FindingTable
 
@@ -33,7 +33,8 @@ async def console(
     read_only: bool = False,
     size: tuple[int, int] = (160, 48),
 ) -> AsyncIterator[tuple[RainbowApp, Pilot[int]]]:
-    monkeypatch.setenv(DEMO_DSN_ENV, stack.endpoints.pg_dsn)
+    for name, value in demo_dsn_variables(stack.endpoints).items():
+        monkeypatch.setenv(name, value)
     app = make_app(demo_config(stack.endpoints, poll_s=POLL_S), read_only=read_only)
     async with app.run_test(size=size) as pilot:
         yield app, pilot
@@ -235,7 +236,8 @@ async def test_unreachable_host_named_others_update(
     demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A host nobody answers on is critical with the reason; the rest stays live."""
-    monkeypatch.setenv(DEMO_DSN_ENV, demo_stack.endpoints.pg_dsn)
+    for name, value in demo_dsn_variables(demo_stack.endpoints).items():
+        monkeypatch.setenv(name, value)
     config = demo_config(demo_stack.endpoints, poll_s=POLL_S)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -104,11 +104,11 @@ async def test_db_connections_cured_by_db_reboot_then_app_boot(demo_stack_factor
     _boot(driver)
     assert driver.state()["drills"]["active"] == []
     # The workload rode out the restart: jobs still finish.
-    finished = await driver.sql(
+    finished = await driver.queue_sql(
         "SELECT count(*) FROM solid_queue_jobs WHERE finished_at IS NOT NULL")
 
     async def still_working() -> bool:
-        count = await driver.sql(
+        count = await driver.queue_sql(
             "SELECT count(*) FROM solid_queue_jobs WHERE finished_at IS NOT NULL")
         return bool(count > finished)
 
@@ -136,43 +136,43 @@ async def test_memory_leak_climbs_and_app_boot_resets_it(demo_stack_factory, dri
 
 async def test_job_backlog_grows_and_drains_after_app_boot(demo_stack_factory, drive) -> None:
     driver = drive(demo_stack_factory(drills=["job-backlog"]))
-    backlog = await driver.sql(READY)
+    backlog = await driver.queue_sql(READY)
     assert backlog > 1000
 
     async def nothing_claimed() -> bool:
-        return bool(await driver.sql("SELECT count(*) FROM solid_queue_claimed_executions") == 0)
+        return bool(await driver.queue_sql("SELECT count(*) FROM solid_queue_claimed_executions") == 0)
 
     assert await driver.eventually(nothing_claimed, within=5)
-    assert await driver.sql(READY) >= backlog  # workers claim nothing; it only grows
+    assert await driver.queue_sql(READY) >= backlog  # workers claim nothing; it only grows
     _boot(driver)
 
     async def drained() -> bool:
-        return bool(await driver.sql(READY) < 100)
+        return bool(await driver.queue_sql(READY) < 100)
 
     assert await driver.eventually(drained, within=30)
 
 
 async def test_failed_jobs_burst_keeps_failing_until_app_boot(demo_stack_factory, drive) -> None:
     driver = drive(demo_stack_factory(drills=["failed-jobs"]))
-    burst = await driver.sql(FAILED)
+    burst = await driver.queue_sql(FAILED)
     assert burst > 50
-    error = json.loads(await driver.sql("SELECT error FROM solid_queue_failed_executions LIMIT 1"))
+    error = json.loads(await driver.queue_sql("SELECT error FROM solid_queue_failed_executions LIMIT 1"))
     assert error["exception_class"] == "Aws::S3::Errors::ServiceUnavailable"
     assert error["message"] and isinstance(error["backtrace"], list)
-    classes = await driver.sql(
+    classes = await driver.queue_sql(
         "SELECT count(DISTINCT j.class_name) FROM solid_queue_failed_executions f "
         "JOIN solid_queue_jobs j ON j.id = f.job_id")
     assert classes == 1
 
     async def more_failures() -> bool:
-        return bool(await driver.sql(FAILED) > burst)
+        return bool(await driver.queue_sql(FAILED) > burst)
 
     assert await driver.eventually(more_failures, within=15)
     _boot(driver)
     await asyncio.sleep(0.5)  # failures already being written land
-    settled = await driver.sql(FAILED)
+    settled = await driver.queue_sql(FAILED)
     await asyncio.sleep(1.5)
-    assert await driver.sql(FAILED) == settled  # no new failures; the old ones stay
+    assert await driver.queue_sql(FAILED) == settled  # no new failures; the old ones stay
     assert settled > 50
 
 

@@ -20,7 +20,7 @@ SOLID_QUEUE_TABLES = {
     "solid_queue_failed_executions", "solid_queue_scheduled_executions",
     "solid_queue_blocked_executions", "solid_queue_recurring_executions",
     "solid_queue_processes", "solid_queue_pauses", "solid_queue_semaphores",
-    "solid_queue_recurring_tasks", "rainbow_sightings",
+    "solid_queue_recurring_tasks",
 }
 DOCKER_STAMP = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) ")
 WEB_LOGS = "docker logs --timestamps {tail} {name}"
@@ -38,8 +38,25 @@ def test_up_answers_green_page_when_healthy(demo_stack: DemoProcess, drive) -> N
 
 async def test_schema_exists_and_workload_moves_jobs(demo_stack: DemoProcess, drive) -> None:
     driver = drive(demo_stack)
-    conn = await asyncpg.connect(demo_stack.endpoints.pg_dsn)
+    # As in a Rails 8 app: the app's tables in <app>_production, Solid Queue's in
+    # <app>_production_queue (railties' templates/config/databases/postgresql.yml.tt);
+    # the server's TimeZone is the team's, not UTC.
+    app = await asyncpg.connect(demo_stack.endpoints.pg_dsn)
     try:
+        app_tables = {r["tablename"] for r in await app.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        assert "rainbow_sightings" in app_tables
+        assert not app_tables & SOLID_QUEUE_TABLES
+        assert await app.fetchval("SELECT current_database()") == (
+            "shiojiri_rainbow_seeker_production")
+        # What a session gets that does not set UTC as Rails does.
+        assert await app.fetchval("SELECT current_setting('TimeZone')") == "Asia/Tokyo"
+    finally:
+        await app.close()
+    conn = await asyncpg.connect(demo_stack.endpoints.pg_queue_dsn)
+    try:
+        assert await conn.fetchval("SELECT current_database()") == (
+            "shiojiri_rainbow_seeker_production_queue")
         tables = {r["tablename"] for r in await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert tables >= SOLID_QUEUE_TABLES
@@ -66,17 +83,20 @@ async def test_schema_exists_and_workload_moves_jobs(demo_stack: DemoProcess, dr
 async def test_healthy_stack_judges_all_normal(demo_stack: DemoProcess, drive) -> None:
     """Every manual threshold in its normal band: what a console must show as all-green."""
     driver = drive(demo_stack)
-    checks = {
+    queue_checks = {
         "failed": "SELECT count(*) FROM solid_queue_failed_executions",
         "ready": "SELECT count(*) FROM solid_queue_ready_executions",
+        "oldest_claim_s": "SELECT coalesce(max(extract(epoch FROM now()::timestamp - created_at)), 0) "
+                          "FROM solid_queue_claimed_executions",
+    }
+    checks = {
         "connections": "SELECT count(*) FROM pg_stat_activity "
                        "WHERE backend_type = 'client backend'",
         "longest_ms": "SELECT coalesce(max(extract(epoch FROM now() - query_start)) * 1000, 0) "
                       "FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()",
-        "oldest_claim_s": "SELECT coalesce(max(extract(epoch FROM now() - created_at)), 0) "
-                          "FROM solid_queue_claimed_executions",
     }
     values = {name: float(await driver.sql(sql)) for name, sql in checks.items()}
+    values |= {name: float(await driver.queue_sql(sql)) for name, sql in queue_checks.items()}
     assert values["failed"] == 0
     assert values["ready"] < 100
     assert values["connections"] < 50

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from rainbow_tui.demo.launcher import DemoProcess
-from rainbow_tui.demo.profile import DEMO_DSN_ENV, demo_config
+from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
 from rainbow_tui.incidents.kamal_output import parse_app_containers
 from rainbow_tui.incidents.runbooks import (
     Command,
@@ -39,7 +39,8 @@ def step(runbook_id: str, step_id: str) -> Step:
 async def runner_for(
     stack: DemoProcess, monkeypatch: pytest.MonkeyPatch, *, read_only: bool = False, **changes: object
 ) -> AsyncIterator[CommandRunner]:
-    monkeypatch.setenv(DEMO_DSN_ENV, stack.endpoints.pg_dsn)
+    for name, value in demo_dsn_variables(stack.endpoints).items():
+        monkeypatch.setenv(name, value)
     config = demo_config(stack.endpoints, poll_s=1.0)
     if changes:
         config = msgspec.structs.replace(config, **changes)
@@ -199,7 +200,7 @@ async def test_failed_jobs_stop_then_retry_in_a_read_write_transaction(
         requeued = int(result.excerpt.splitlines()[2].split("|")[0])
         assert requeued > 50
         assert (await runner.verify(retry.verify)).passed  # type: ignore[arg-type]
-    assert await driver.sql("SELECT count(*) FROM solid_queue_failed_executions") < 10
+    assert await driver.queue_sql("SELECT count(*) FROM solid_queue_failed_executions") < 10
 
 
 async def test_slow_queries_cancel_then_app_boot(

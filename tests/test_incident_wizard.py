@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from rainbow_tui.app import RainbowApp, make_app
 from rainbow_tui.config import Config
 from rainbow_tui.demo.launcher import DemoProcess
-from rainbow_tui.demo.profile import DEMO_DSN_ENV, demo_config
+from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
 from rainbow_tui.incidents.model import CommandFinished, Escalated, VerificationRecorded
 from rainbow_tui.incidents.postmortem import render_postmortem
 from rainbow_tui.incidents.store import IncidentStore
@@ -127,7 +127,8 @@ async def test_drill_from_alert_to_postmortem(
 ) -> None:
     alert_key, runbook_id = DRILLS[drill]
     stack = demo_stack_factory(drills=[drill])
-    monkeypatch.setenv(DEMO_DSN_ENV, stack.endpoints.pg_dsn)
+    for name, value in demo_dsn_variables(stack.endpoints).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     config = _config(stack, tmp_path / "incidents")
     service = config.service.kamal_service
@@ -194,7 +195,8 @@ async def test_notes_roles_times_and_evidence(
     from rainbow_tui.logs.parse import parse_line
     from widgets.log_view import LogView
 
-    monkeypatch.setenv(DEMO_DSN_ENV, demo_stack.endpoints.pg_dsn)
+    for name, value in demo_dsn_variables(demo_stack.endpoints).items():
+        monkeypatch.setenv(name, value)
     config = _config(demo_stack, tmp_path / "incidents")
     app = make_app(config)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -241,7 +243,8 @@ async def test_postmortem_edited_previewed_exported(
 
     from screens.postmortem import PostmortemScreen
 
-    monkeypatch.setenv(DEMO_DSN_ENV, demo_stack.endpoints.pg_dsn)
+    for name, value in demo_dsn_variables(demo_stack.endpoints).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     config = _config(demo_stack, tmp_path / "incidents")
     app = make_app(config)

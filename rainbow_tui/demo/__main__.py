@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="log lines per second per container (default %(default)s)")
     run.add_argument("--app-hosts", type=int, default=2,
                      help="number of app hosts, app-1… (default %(default)s)")
+    run.add_argument("--monitor-without-grants", action="store_true",
+                     help="leave pg_monitor and pg_signal_backend out of the console's role")
     run.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -61,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         ", ".join(args.drill) or "none",
     )
     options = ServeOptions(state_dir=state_dir, drills=tuple(args.drill),
-                           log_rate=args.log_rate, app_hosts=args.app_hosts)
+                           log_rate=args.log_rate, app_hosts=args.app_hosts,
+                           monitor_grants=not args.monitor_without_grants)
     return asyncio.run(serve(options))
 
 

@@ -103,7 +103,7 @@ class DbConnections(Drill):
 
         async def open_one() -> None:
             async with gate:
-                conn = await self.parts.workload.connect("puma")
+                conn = await self.parts.workload.connect("puma", "primary")
                 self.connections.append(conn)
 
         results = await asyncio.gather(
@@ -218,7 +218,7 @@ class SlowQueries(Drill):
         while True:
             conn = None
             try:
-                conn = await self.parts.workload.connect("puma")
+                conn = await self.parts.workload.connect("puma", "primary")
                 pid = conn.get_server_pid()
                 self._backend_pids.add(pid)
                 try:

@@ -39,8 +39,10 @@ class DemoHost:
 class DemoEndpoints:
     state_dir: Path
     service: str  # Kamal service name, "shiojiri-rainbow-seeker"
-    pg_dsn: str  # the app's database, user "rainbow", no password (trust on loopback)
-    pg_admin_dsn: str  # superuser "postgres", same server
+    pg_dsn: str  # the app's database as the console's role, no password (loopback trust)
+    pg_queue_dsn: str  # Solid Queue's own database (Rails 8), the console's role
+    pg_admin_dsn: str  # superuser "postgres", the app's database
+    pg_admin_queue_dsn: str  # superuser "postgres", Solid Queue's database
     health_url: str  # http://127.0.0.1:PORT/up
     control_url: str  # http://127.0.0.1:PORT/_demo (drills and kamal stand-in)
     ssh_user: str
@@ -68,7 +70,9 @@ class DemoEndpoints:
             state_dir=Path(data["state_dir"]),
             service=data["service"],
             pg_dsn=data["pg_dsn"],
+            pg_queue_dsn=data["pg_queue_dsn"],
             pg_admin_dsn=data["pg_admin_dsn"],
+            pg_admin_queue_dsn=data["pg_admin_queue_dsn"],
             health_url=data["health_url"],
             control_url=data["control_url"],
             ssh_user=data["ssh_user"],

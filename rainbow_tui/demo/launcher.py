@@ -119,6 +119,7 @@ def start_demo_stack(
     log_rate: float | None = None,
     app_hosts: int = 2,
     timeout: float = 60,
+    monitor_grants: bool = True,
 ) -> DemoProcess:
     """Start a stack in ``state_dir`` and return once ``stack.json`` is written."""
     state_dir = Path(state_dir).resolve()
@@ -130,6 +131,8 @@ def start_demo_stack(
         argv += ["--drill", drill]
     if log_rate is not None:
         argv += ["--log-rate", str(log_rate)]
+    if not monitor_grants:
+        argv.append("--monitor-without-grants")
     process = _spawn(argv, state_dir / SUPERVISOR_LOG)
     deadline = time.monotonic() + timeout
     stack_file = state_dir / STACK_FILE

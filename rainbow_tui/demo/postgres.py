@@ -36,6 +36,10 @@ from rainbow_tui.demo.schema import (
     APP_DATABASE,
     APP_ROLE,
     APP_TABLES_SQL,
+    MONITOR_GRANTS_SQL,
+    MONITOR_QUEUE_GRANTS_SQL,
+    QUEUE_DATABASE,
+    QUEUE_SEED_SQL,
     ROLES_AND_DATABASE_SQL,
     SOLID_QUEUE_SQL,
     SUPERUSER,
@@ -46,7 +50,7 @@ log = logging.getLogger("rainbow_tui.demo.postgres")
 
 TEMPLATE_MARKER = "rainbow-tui-template.json"
 # Bumped whenever initdb's options change, so an older cached template is not reused.
-TEMPLATE_LAYOUT_VERSION = 2
+TEMPLATE_LAYOUT_VERSION = 3
 UNPRIVILEGED_USER = "nobody"
 # Unix socket paths are limited to 107 bytes; ".s.PGSQL.65535" needs room.
 _MAX_SOCKET_DIR_LEN = 90
@@ -217,7 +221,10 @@ class PostgresServer:
             # The docker image's defaults, so the db container's log lines look real.
             "log_line_prefix": "%m [%p] ",
             "log_timezone": "UTC",
-            "timezone": "UTC",
+            # The team's servers run in Japan time.  Rails sets UTC on its own
+            # sessions and so must every client of these tables: a demo server in
+            # UTC would hide a client that forgets.
+            "timezone": "Asia/Tokyo",
             # A disposable demo database: durability buys nothing and costs start-up
             # and workload time on shared 2-core machines.
             "fsync": "off",
@@ -366,18 +373,40 @@ async def _build_template_into(
                 await admin.execute(statement)
         finally:
             await admin.close()
-        # Tables are created by the app role, as Rails migrations would, so it owns them.
-        app = await asyncpg.connect(server.dsn(APP_ROLE, APP_DATABASE))
-        try:
-            await app.execute(SOLID_QUEUE_SQL)
-            await app.execute(APP_TABLES_SQL)
-        finally:
-            await app.close()
+        # Tables are created by the app role, as Rails migrations would, so it owns
+        # them: the app's in the primary database, Solid Queue's in its own.
+        for database, statements in (
+            (APP_DATABASE, (APP_TABLES_SQL,)),
+            (QUEUE_DATABASE, (SOLID_QUEUE_SQL, QUEUE_SEED_SQL)),
+        ):
+            app = await asyncpg.connect(
+                server.dsn(APP_ROLE, database), server_settings={"timezone": "UTC"}
+            )
+            try:
+                for statement in statements:
+                    await app.execute(statement)
+            finally:
+                await app.close()
     finally:
         await server.stop()
     for leftover in ("postmaster.pid", "postmaster.opts"):
         (data_dir / leftover).unlink(missing_ok=True)
     return data_dir
+
+
+async def grant_monitor(server: PostgresServer, with_role_grants: bool = True) -> None:
+    """Give the console's role what README's "Database privileges" lists; without
+    ``with_role_grants`` it keeps only its table rights, and sees what an
+    ungranted monitoring role sees of other sessions (nothing)."""
+    import asyncpg
+
+    queue = await asyncpg.connect(server.dsn(SUPERUSER, QUEUE_DATABASE))
+    try:
+        for statement in (*MONITOR_GRANTS_SQL, *MONITOR_QUEUE_GRANTS_SQL):
+            if with_role_grants or statement not in MONITOR_GRANTS_SQL:
+                await queue.execute(statement)
+    finally:
+        await queue.close()
 
 
 def _lock_file(path: Path) -> int:

@@ -11,20 +11,23 @@ from rainbow_tui.config import (
     IncidentsConfig,
     KamalConfig,
     PollConfig,
+    QueueConfig,
     ServiceConfig,
     SshConfig,
 )
 from rainbow_tui.demo.endpoints import DemoEndpoints
 
 DEMO_DSN_ENV = "RAINBOW_TUI_DEMO_DATABASE_URL"
+DEMO_QUEUE_DSN_ENV = "RAINBOW_TUI_DEMO_QUEUE_DATABASE_URL"
 DEMO_DATA_VOLUME = "/var/lib/postgresql/data"
 
 
 def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
     """A profile for the demo: the manual's thresholds, the stand-in's addresses.
 
-    The DSN travels like production's, through an environment variable, which
-    ``export_demo_dsn`` sets for this process.
+    The DSNs travel like production's, through environment variables, which
+    ``export_demo_dsn`` sets for this process: the app's database and, as Rails 8
+    has it, Solid Queue's own.
     """
     db_host = next((host.name for host in endpoints.hosts if "db" in host.roles), "")
     return Config(
@@ -53,11 +56,17 @@ def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
             statement_timeout_ms=int(poll_s * 1000 * 0.8),
             connect_timeout_s=2.0,
         ),
+        queue=QueueConfig(dsn_env=DEMO_QUEUE_DSN_ENV),
         poll=PollConfig(health=poll_s, database=poll_s, queue=poll_s, hosts=poll_s),
         incidents=IncidentsConfig(state_dir=str(endpoints.state_dir / "incidents")),
         source=f"demo stack in {endpoints.state_dir}",
     )
 
 
+def demo_dsn_variables(endpoints: DemoEndpoints) -> dict[str, str]:
+    """The variables ``demo_config`` names, with the stack's DSNs."""
+    return {DEMO_DSN_ENV: endpoints.pg_dsn, DEMO_QUEUE_DSN_ENV: endpoints.pg_queue_dsn}
+
+
 def export_demo_dsn(endpoints: DemoEndpoints) -> None:
-    os.environ[DEMO_DSN_ENV] = endpoints.pg_dsn
+    os.environ.update(demo_dsn_variables(endpoints))

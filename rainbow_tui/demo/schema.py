@@ -1,4 +1,10 @@
-"""Roles, database and tables of the demo PostgreSQL server.
+"""Roles, databases and tables of the demo PostgreSQL server.
+
+As in a Rails 8 app, the app's tables live in ``…_production`` and Solid Queue's in
+its own ``…_production_queue`` (the ``queue`` entry of config/database.yml).  The app
+runs as ``rainbow``, which owns both; the console logs in as ``rainbow_monitor``, a
+role of its own, granted at stack start what README's "Database privileges" lists
+(unless the stack is told to leave the grants out, to show what a blind role sees).
 
 The tables are those a Rails 8 app with Solid Queue v1.x creates (``db/queue_schema.rb``
 translated the way Rails' PostgreSQL adapter does: ``datetime`` becomes
@@ -12,7 +18,9 @@ from __future__ import annotations
 import hashlib
 
 APP_DATABASE = "shiojiri_rainbow_seeker_production"
+QUEUE_DATABASE = f"{APP_DATABASE}_queue"
 APP_ROLE = "rainbow"
+MONITOR_ROLE = "rainbow_monitor"
 SUPERUSER = "postgres"
 # The ``POSTGRES_USER`` of the accessory container; the official image makes it a
 # superuser, and the operations manual runs ``psql -U shiojiri_rainbow_seeker``.
@@ -25,7 +33,22 @@ NOW_UTC = "(now() AT TIME ZONE 'UTC')"
 ROLES_AND_DATABASE_SQL = (
     f"CREATE ROLE {APP_ROLE} LOGIN",
     f"CREATE ROLE {ACCESSORY_SUPERUSER} LOGIN SUPERUSER",
+    f"CREATE ROLE {MONITOR_ROLE} LOGIN",
     f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}",
+    f"CREATE DATABASE {QUEUE_DATABASE} OWNER {APP_ROLE}",
+)
+
+# What the console's role needs beyond logging in (README, "Database privileges"):
+# to see every session's state and query, to cancel or terminate other roles'
+# backends; in the queue database, to read Solid Queue and to retry, discard and
+# pause.  Run by the superuser in the queue database.
+MONITOR_GRANTS_SQL = (
+    f"GRANT pg_monitor TO {MONITOR_ROLE}",
+    f"GRANT pg_signal_backend TO {MONITOR_ROLE}",
+)
+MONITOR_QUEUE_GRANTS_SQL = (
+    f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {MONITOR_ROLE}",
+    f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {MONITOR_ROLE}",
 )
 
 SOLID_QUEUE_SQL = """
@@ -214,7 +237,10 @@ SELECT {NOW_UTC} - (n * interval '37 minutes'),
        {NOW_UTC} - (n * interval '37 minutes'),
        {NOW_UTC} - (n * interval '37 minutes')
 FROM generate_series(1, 600) AS n;
+"""
 
+
+QUEUE_SEED_SQL = f"""
 INSERT INTO solid_queue_recurring_tasks
     (key, schedule, class_name, arguments, queue_name, priority, static, description,
      created_at, updated_at)
@@ -229,6 +255,6 @@ VALUES
 def schema_fingerprint() -> str:
     """Changes whenever the baked-in SQL changes, so a stale template is not reused."""
     digest = hashlib.sha256()
-    for part in (*ROLES_AND_DATABASE_SQL, SOLID_QUEUE_SQL, APP_TABLES_SQL):
+    for part in (*ROLES_AND_DATABASE_SQL, SOLID_QUEUE_SQL, APP_TABLES_SQL, QUEUE_SEED_SQL):
         digest.update(part.encode("utf-8"))
     return digest.hexdigest()[:12]

@@ -35,8 +35,14 @@ from rainbow_tui.demo.host_shell import HostShell
 from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.kamal_actions import KamalStandIn, KamalTargets
 from rainbow_tui.demo.loggen import DEFAULT_LOG_RATE, LogContext, LogHub, docker_timestamp
-from rainbow_tui.demo.postgres import PostgresServer, prepare_server
-from rainbow_tui.demo.schema import APP_DATABASE, APP_ROLE, SUPERUSER
+from rainbow_tui.demo.postgres import PostgresServer, grant_monitor, prepare_server
+from rainbow_tui.demo.schema import (
+    APP_DATABASE,
+    APP_ROLE,
+    MONITOR_ROLE,
+    QUEUE_DATABASE,
+    SUPERUSER,
+)
 from rainbow_tui.demo.sshd import SSH_USER, SshFleet, generate_keys, write_known_hosts
 from rainbow_tui.demo.web import ControlError, DemoWebServer
 from rainbow_tui.demo.workload import Workload
@@ -55,6 +61,9 @@ class ServeOptions:
     drills: tuple[str, ...] = ()
     log_rate: float = DEFAULT_LOG_RATE
     app_hosts: int = 2
+    # False: the console's role gets no pg_monitor / pg_signal_backend, to show
+    # what a monitoring role without them sees.
+    monitor_grants: bool = True
 
 
 def host_specs(app_hosts: int) -> tuple[HostSpec, ...]:
@@ -115,7 +124,8 @@ class DemoStack:
         self._spawn(self._forward_postgres_log(postgres), "postgres-log")
         job_host = self.specs[0].name
         self.workload = Workload(
-            dsn=postgres.dsn(),
+            dsn=postgres.dsn(APP_ROLE, APP_DATABASE),
+            queue_dsn=postgres.dsn(APP_ROLE, QUEUE_DATABASE),
             faults=self.faults,
             job_container_running=lambda: self.deployment.running_container(job_host, "job")
             is not None,
@@ -155,6 +165,7 @@ class DemoStack:
         self._temporary_socket_dir = temporary_socket_dir
         self.postgres = postgres
         await postgres.start()
+        await grant_monitor(postgres, with_role_grants=self.options.monitor_grants)
         return postgres
 
     async def _start_ssh(self) -> None:
@@ -175,8 +186,10 @@ class DemoStack:
         return DemoEndpoints(
             state_dir=self.state_dir,
             service=SERVICE,
-            pg_dsn=postgres.dsn(APP_ROLE, APP_DATABASE),
+            pg_dsn=postgres.dsn(MONITOR_ROLE, APP_DATABASE),
+            pg_queue_dsn=postgres.dsn(MONITOR_ROLE, QUEUE_DATABASE),
             pg_admin_dsn=postgres.dsn(SUPERUSER, APP_DATABASE),
+            pg_admin_queue_dsn=postgres.dsn(SUPERUSER, QUEUE_DATABASE),
             health_url=f"{base}/up",
             control_url=f"{base}/_demo",
             ssh_user=SSH_USER,

@@ -276,7 +276,8 @@ class WorkloadStats:
 class Workload:
     """Puma and Solid Queue traffic against the demo database."""
 
-    dsn: str
+    dsn: str  # the app's database
+    queue_dsn: str  # Solid Queue's own, as Rails 8 has it
     faults: FaultState
     job_container_running: Callable[[], bool]
     web_running: Callable[[], bool]
@@ -317,12 +318,14 @@ class Workload:
         self._generation += 1
         self._registered.clear()
 
-    async def connect(self, application_name: str) -> Any:
+    async def connect(self, application_name: str, database: str = "queue") -> Any:
+        """A session as Rails opens one: in UTC (the PostgreSQL adapter sets it),
+        to the app's database or (``"queue"``) Solid Queue's."""
         return await asyncpg.connect(
-            self.dsn,
+            self.queue_dsn if database == "queue" else self.dsn,
             timeout=5,
             command_timeout=30,
-            server_settings={"application_name": application_name},
+            server_settings={"application_name": application_name, "timezone": "UTC"},
         )
 
     async def _actor(
@@ -332,7 +335,9 @@ class Workload:
         while True:
             conn = None
             try:
-                conn = await self.connect(application_name)
+                conn = await self.connect(
+                    application_name, "primary" if application_name == "puma" else "queue"
+                )
                 self._connections.add(conn)
                 backoff = 0.2
                 await body(conn)
@@ -516,6 +521,17 @@ class Workload:
         self.stats.enqueued += 1
 
     async def _serve_requests(self, conn: Any) -> None:
+        # Puma holds a session in each database: SolidQueue::Record connects to
+        # the queue one, so enqueuing goes there.
+        queue_conn = await self.connect("puma", "queue")
+        self._connections.add(queue_conn)
+        try:
+            await self._serve_requests_with(conn, queue_conn)
+        finally:
+            self._connections.discard(queue_conn)
+            queue_conn.terminate()
+
+    async def _serve_requests_with(self, conn: Any, queue_conn: Any) -> None:
         rng = self.rng
         while True:
             await asyncio.sleep(rng.uniform(0.3, 0.9))
@@ -538,10 +554,12 @@ class Workload:
                     36.115 + rng.uniform(-0.1, 0.1), 137.953 + rng.uniform(-0.1, 0.1),
                     rng.randint(1, 5), f"sightings/{uuid.uuid4().hex}.jpg",
                 )
-                await self.enqueue(conn, "RainbowSightingNotifyJob", "default", [sighting_id])
-                await self.enqueue(conn, "ImageVariantJob", "images", [sighting_id])
+                await self.enqueue(
+                    queue_conn, "RainbowSightingNotifyJob", "default", [sighting_id]
+                )
+                await self.enqueue(queue_conn, "ImageVariantJob", "images", [sighting_id])
             elif roll < 0.6:
-                await self.enqueue(conn, "ActionMailer::MailDeliveryJob", "mailers",
+                await self.enqueue(queue_conn, "ActionMailer::MailDeliveryJob", "mailers",
                                    ["RainbowMailer", "nearby_rainbow", "deliver_now"],
                                    delay_seconds=rng.uniform(5.0, 30.0))
 
