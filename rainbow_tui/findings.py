@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rainbow_tui.config import Config, Threshold
 from rainbow_tui.levels import Level, Severity, worst
+from rainbow_tui.sources.database import DatabaseSnapshot
 from rainbow_tui.sources.hosts import HostSnapshot
 from rainbow_tui.sources.service_sources import Readings
 
@@ -76,6 +77,7 @@ def evaluate(config: Config, readings: Readings) -> list[Finding]:
     findings += _service(config, readings)
     findings += _database(config, readings)
     findings += _queue(config, readings)
+    findings += _queue_privileges(readings)
     for host in readings.hosts:
         findings += _host(config, host)
     return findings
@@ -175,19 +177,14 @@ def _database(config: Config, readings: Readings) -> list[Finding]:
         return [Finding("database", "reachable", "PostgreSQL", NO_DATA, Level.UNKNOWN)]
     if database.error is not None:
         return [_failure("database", "reachable", "PostgreSQL", database.error)]
-    connections = database.connections
-    shown = f"{connections} / {database.max_connections}"
+    blind = not database.read_all_stats
     return [
         Finding("database", "reachable", "PostgreSQL", f"up, {database.version}", Level.NORMAL),
-        _judged(
-            "database",
-            "db_connections",
-            "Connections",
-            connections,
-            thresholds.db_connections,
-            shown,
-        ),
-        _judged(
+        _privileges(database),
+        _connections(thresholds.db_connections, database),
+        _blind("db_query_time_ms", "Longest query", database)
+        if blind
+        else _judged(
             "database",
             "db_query_time_ms",
             "Longest query",
@@ -195,6 +192,115 @@ def _database(config: Config, readings: Readings) -> list[Finding]:
             thresholds.db_query_time_ms,
         ),
     ]
+
+
+def _queue_privileges(readings: Readings) -> list[Finding]:
+    """Missing reads leave the Jobs pane blind (a warning); missing writes only
+    make retry / discard / pause fail (shown, no alert)."""
+    privileges = readings.queue_privileges
+    if privileges is None or privileges.error is not None:
+        return []
+    grants = privileges.grants()
+    if not grants:
+        return [Finding("queue", "privileges", "Privileges", f"{privileges.role}: all",
+                        Level.NORMAL)]
+    level = Level.WARNING if privileges.unreadable else Level.ELEVATED
+    what = "reads" if privileges.unreadable else "job actions"
+    return [
+        Finding(
+            "queue",
+            "privileges",
+            "Privileges",
+            f"{privileges.role}: {what} not allowed",
+            level,
+            "medium" if level is Level.WARNING else None,
+            float(len(privileges.unreadable) + len(privileges.unwritable)),
+            reason=f"in database {privileges.database}, run as its owner: " + " ".join(grants),
+        )
+    ]
+
+
+def monitor_grant(role: str, privilege: str) -> str:
+    return f"GRANT {privilege} TO {role or 'the monitoring role'};"
+
+
+def _privileges(database: DatabaseSnapshot) -> Finding:
+    """What the role may not do, with the GRANT that fixes it.  Without
+    pg_read_all_stats the console is blind to other roles' sessions (a warning:
+    it would miss the incident it exists for); without pg_signal_backend only
+    cancel / terminate fail (shown, no alert)."""
+    missing: list[str] = []
+    level = Level.NORMAL
+    if not database.read_all_stats:
+        missing.append(
+            f"{monitor_grant(database.role, 'pg_monitor')} (sees {database.hidden} "
+            "other sessions without state or query)"
+        )
+        level = Level.WARNING
+    if not database.signal_backend:
+        missing.append(
+            f"{monitor_grant(database.role, 'pg_signal_backend')} (cancel / terminate "
+            "other roles' backends)"
+        )
+        level = worst([level, Level.ELEVATED])
+    if not missing:
+        return Finding("database", "privileges", "Privileges", f"{database.role}: all", level)
+    return Finding(
+        "database",
+        "privileges",
+        "Privileges",
+        f"{database.role}: {len(missing)} missing",
+        level,
+        "medium" if level is Level.WARNING else None,
+        float(len(missing)),
+        reason="run as a superuser: " + "; ".join(missing),
+    )
+
+
+def _blind(metric: str, label: str, database: DatabaseSnapshot) -> Finding:
+    return Finding(
+        "database",
+        metric,
+        label,
+        "unknown",
+        Level.UNKNOWN,
+        reason=f"role {database.role} cannot see other roles' queries: "
+        + monitor_grant(database.role, "pg_monitor"),
+    )
+
+
+def _connections(threshold: Threshold, database: DatabaseSnapshot) -> Finding:
+    """The manual's lines (written for 100 slots) and the same lines as a share of
+    the slots the app can take (max_connections less the reserved ones): a server
+    with fewer slots runs out before the manual's numbers say so.  The worse of
+    the two counts; both are shown."""
+    connections = database.connections
+    usable = database.usable_connections
+    absolute = _judged("database", "db_connections", "Connections", connections, threshold)
+    if connections is None or not usable or usable <= 0:
+        return absolute
+    share = connections / usable * 100
+    by_share = threshold.level(share)
+    level = worst([absolute.level, by_share])
+    blind = database.hidden and not database.read_all_stats
+    hidden = f", {database.hidden} hidden" if blind else ""
+    display = f"{connections} / {usable} usable ({share:.0f} %{hidden})"
+    reason = ""
+    if by_share.rank > absolute.level.rank:
+        reason = (
+            f"{share:.0f} % of the {usable} usable slots ({database.max_connections} max, "
+            f"{database.reserved_connections} reserved) is past the manual's line as a share"
+        )
+    return Finding(
+        "database",
+        "db_connections",
+        "Connections",
+        display,
+        level,
+        threshold.severity(level),
+        float(connections),
+        reason=reason,
+    )
 
 
 def _queue(config: Config, readings: Readings) -> list[Finding]:

@@ -179,8 +179,8 @@ class Monitor:
         self.readings = replace(self.readings, database=database)
 
     async def _poll_queue(self) -> None:
-        queue = await self.sources.poll_queue()
-        self.readings = replace(self.readings, queue=queue)
+        queue, privileges = await self.sources.poll_queue()
+        self.readings = replace(self.readings, queue=queue, queue_privileges=privileges)
 
     async def _poll_requests(self) -> None:
         assert self.request_stats is not None

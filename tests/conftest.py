@@ -68,10 +68,11 @@ def demo_stack_factory(
         drills: Sequence[str] = (),
         log_rate: float | None = None,
         app_hosts: int = 2,
+        monitor_grants: bool = True,
     ) -> DemoProcess:
         state_dir = test_dir / f"stack-{len(started) + 1}"
         stack = start_demo_stack(state_dir, drills=drills, log_rate=log_rate,
-                                 app_hosts=app_hosts)
+                                 app_hosts=app_hosts, monitor_grants=monitor_grants)
         started.append(stack)
         return stack
 

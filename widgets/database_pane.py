@@ -23,6 +23,24 @@ if TYPE_CHECKING:
 QUERY_COLUMNS = ("pid", "duration", "user", "application", "state", "wait", "query")
 
 
+def lock_tree_text(database: DatabaseSnapshot) -> Text:
+    """Who blocks whom: each blocker with its query and age, its waiters below it."""
+    tree = database.lock_tree()
+    if not tree:
+        return Text()
+    text = Text("Lock waits (blocker first):\n", style="bold")
+    for depth, query in tree:
+        marker = "  " * depth + ("└ waits: " if depth else "● blocks: ")
+        text.append(marker)
+        text.append(f"pid {query.pid} {query.duration_ms / 1000:,.1f} s ")
+        # Remote text goes in as plain text, never as markup.
+        text.append(inert(f"{query.user} {query.application or '-'} {query.state} "))
+        text.append(inert(" ".join(query.query.split())[:160]))
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
 class DatabasePane(VerticalScroll):
     BORDER_TITLE = "3 Database"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -65,6 +83,7 @@ class DatabasePane(VerticalScroll):
         yield Trend("connections", "database:db_connections")
         yield waiting_line()
         yield Static(id="database-summary", classes="pane-summary")
+        yield Static(id="database-locks", classes="pane-summary")
         yield Static(id="database-action", classes="action-result")
 
     def show(self, state: MonitorState) -> None:
@@ -77,6 +96,7 @@ class DatabasePane(VerticalScroll):
         if database is not None and database.error is None:
             self._latest = database
             summary.update(self._summary(database))
+            self.query_one("#database-locks", Static).update(lock_tree_text(database))
             self._show_queries(database)
         elif self._latest is not None:
             # The last good data stays on screen, marked with its age.

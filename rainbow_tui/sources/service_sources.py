@@ -12,6 +12,7 @@ from rainbow_tui.sources.database import DatabaseSnapshot, DatabaseSource
 from rainbow_tui.sources.health import HealthSnapshot, HealthSource
 from rainbow_tui.sources.hosts import HostProbe, HostSnapshot, HostsSource, SshTarget
 from rainbow_tui.sources.postgres_link import PostgresLink
+from rainbow_tui.sources.privileges import QueuePrivilegeCheck, QueuePrivileges
 from rainbow_tui.sources.queue import QueueSnapshot, QueueSource
 
 
@@ -27,6 +28,8 @@ class Readings:
     requests: RequestStatsSnapshot | None = None
     # Why the database is not watched at all, e.g. the DSN variable is unset.
     database_missing: str | None = None
+    # What the console's role may do in Solid Queue's database.
+    queue_privileges: QueuePrivileges | None = None
 
 
 class ServiceSources:
@@ -38,6 +41,7 @@ class ServiceSources:
         self.link: PostgresLink | None = None
         self.database: DatabaseSource | None = None
         self.queue: QueueSource | None = None
+        self.queue_privileges: QueuePrivilegeCheck | None = None
         # Solid Queue's own database (Rails 8's ``queue`` entry); without one its
         # tables are read from the main database over the same connection.
         self.queue_link: PostgresLink | None = None
@@ -47,6 +51,7 @@ class ServiceSources:
             self.queue_link = self._link(queue_dsn) if queue_dsn else self.link
             self.database = DatabaseSource(self.link)
             self.queue = QueueSource(self.queue_link)
+            self.queue_privileges = QueuePrivilegeCheck(self.queue_link)
         else:
             self.database_missing = (
                 f"not configured: set ${config.database.dsn_env} to the database DSN"
@@ -86,15 +91,26 @@ class ServiceSources:
     async def poll_database(self) -> DatabaseSnapshot | None:
         return await self.database.poll() if self.database is not None else None
 
-    async def poll_queue(self) -> QueueSnapshot | None:
-        return await self.queue.poll() if self.queue is not None else None
+    async def poll_queue(self) -> tuple[QueueSnapshot | None, QueuePrivileges | None]:
+        """The queue and, when due, what the role may do there."""
+        if self.queue is None or self.queue_privileges is None:
+            return None, None
+        privileges = await self.queue_privileges.poll()
+        return await self.queue.poll(), privileges
 
     async def poll_all(self) -> Readings:
         """One round of every source, concurrently."""
-        health, database, queue, hosts = await asyncio.gather(
+        health, database, (queue, privileges), hosts = await asyncio.gather(
             self.health.poll(), self.poll_database(), self.poll_queue(), self.hosts.poll()
         )
-        return Readings(health, database, queue, hosts, database_missing=self.database_missing)
+        return Readings(
+            health,
+            database,
+            queue,
+            hosts,
+            database_missing=self.database_missing,
+            queue_privileges=privileges,
+        )
 
     async def close(self) -> None:
         closers = [self.health.close(), self.hosts.close()]
