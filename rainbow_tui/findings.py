@@ -202,8 +202,12 @@ def _queue_privileges(readings: Readings) -> list[Finding]:
         return []
     grants = privileges.grants()
     if not grants:
-        return [Finding("queue", "privileges", "Privileges", f"{privileges.role}: all",
-                        Level.NORMAL)]
+        return [
+            Finding(
+                "queue", "privileges", "Privileges", "all granted", Level.NORMAL,
+                reason=f"role {privileges.role} in {privileges.database}",
+            )
+        ]
     level = Level.WARNING if privileges.unreadable else Level.ELEVATED
     what = "reads" if privileges.unreadable else "job actions"
     return [
@@ -211,11 +215,12 @@ def _queue_privileges(readings: Readings) -> list[Finding]:
             "queue",
             "privileges",
             "Privileges",
-            f"{privileges.role}: {what} not allowed",
+            f"{what} not allowed",
             level,
             "medium" if level is Level.WARNING else None,
             float(len(privileges.unreadable) + len(privileges.unwritable)),
-            reason=f"in database {privileges.database}, run as its owner: " + " ".join(grants),
+            reason=f"role {privileges.role} in database {privileges.database}; run as its owner: "
+            + " ".join(grants),
         )
     ]
 
@@ -244,16 +249,19 @@ def _privileges(database: DatabaseSnapshot) -> Finding:
         )
         level = worst([level, Level.ELEVATED])
     if not missing:
-        return Finding("database", "privileges", "Privileges", f"{database.role}: all", level)
+        return Finding(
+            "database", "privileges", "Privileges", "all granted", level,
+            reason=f"role {database.role}",
+        )
     return Finding(
         "database",
         "privileges",
         "Privileges",
-        f"{database.role}: {len(missing)} missing",
+        f"{len(missing)} missing",
         level,
         "medium" if level is Level.WARNING else None,
         float(len(missing)),
-        reason="run as a superuser: " + "; ".join(missing),
+        reason=f"role {database.role}; run as a superuser: " + "; ".join(missing),
     )
 
 

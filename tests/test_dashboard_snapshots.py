@@ -107,6 +107,8 @@ def _readings(drill: bool) -> Readings:
         NOW,
         connections=6,
         max_connections=100,
+        reserved_connections=3,
+        role="rainbow_monitor",
         by_state={"idle": 5, "active": 1},
         longest=(
             QueryActivity(

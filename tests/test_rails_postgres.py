@@ -113,6 +113,7 @@ async def test_a_queue_role_without_table_rights_is_told_the_grant(
     privileges = _check(stack, config)["queue:privileges"]
     assert privileges["level"] == "elevated"
     assert privileges["reason"].startswith(
-        "in database shiojiri_rainbow_seeker_production_queue, run as its owner: "
+        f"role {MONITOR_ROLE} in database shiojiri_rainbow_seeker_production_queue; "
+        "run as its owner: "
         f"GRANT DELETE ON solid_queue_failed_executions TO {MONITOR_ROLE};"
     )
