@@ -50,8 +50,15 @@ class ServiceConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
 
 class KamalConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     command: tuple[str, ...] = ("bundle", "exec", "kamal")
+    # What timelines, screens and exports show for ``command`` (empty: ``command``
+    # itself): a wrapper's internal paths never reach a record.
+    display: tuple[str, ...] = ()
     workdir: str = "."
     destination: str = ""
+
+    @property
+    def shown_command(self) -> tuple[str, ...]:
+        return self.display or self.command
 
 
 class SshConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
