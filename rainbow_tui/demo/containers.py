@@ -180,20 +180,24 @@ class Deployment:
         created: float,
         running: bool,
         finished: float | None = None,
+        tag: str | None = None,
     ) -> Container:
         if kind in ("web", "job"):
             assert version is not None
+            # Run as ``tag`` (``latest``): Docker names and lists it so; Kamal reads
+            # the version from the name.
+            tag = tag or version
             container = Container(
                 id=self._hex(64),
-                name=f"{SERVICE}-{kind}-{version}",
-                image=f"{IMAGE_REPOSITORY}:{version}",
+                name=f"{SERVICE}-{kind}-{tag}",
+                image=f"{IMAGE_REPOSITORY}:{tag}",
                 command=WEB_COMMAND if kind == "web" else JOB_COMMAND,
                 kind=kind,
                 host=host.name,
                 labels={"service": SERVICE, "role": kind, "destination": ""},
                 ports="80/tcp" if kind == "web" else "",
                 created_at=created,
-                version=version,
+                version=tag,
             )
         elif kind == "proxy":
             container = Container(
@@ -277,11 +281,14 @@ class Deployment:
         return any(c.version == version for c in self.all_containers())
 
     def boot(self, version: str | None = None) -> list[Container]:
-        """Start fresh app containers of ``version`` (default: the current one).
+        """Start fresh app containers of ``version``; None is ``kamal app boot``
+        without ``--version``: the image tagged ``latest`` (the version booted last),
+        in containers named ``<service>-<role>-latest`` (cli/app.rb#version_or_latest).
 
         As Kamal 2 does, a container already holding the name is renamed
         ``<name>_replaced_<hex>`` and stopped once the new one is up.
         """
+        tag = version or "latest"
         version = version or self.current_version
         if version not in self.versions:
             self.versions.append(version)
@@ -289,7 +296,7 @@ class Deployment:
         new_containers: list[Container] = []
         for host in self.app_hosts:
             for role in self._app_roles(host):
-                name = f"{SERVICE}-{role}-{version}"
+                name = f"{SERVICE}-{role}-{tag}"
                 previous_same_name = [c for c in self.containers[host.name] if c.name == name]
                 running_old = [
                     c for c in self.containers[host.name] if c.kind == role and c.running
@@ -297,7 +304,7 @@ class Deployment:
                 for old in previous_same_name:
                     old.name = f"{name}_replaced_{self._hex(16)}"
                 new_containers.append(self._add(host, role, version, created=now - 1.5,
-                                                running=True))
+                                                running=True, tag=tag))
                 for old in running_old:
                     self._stop(old)
         self.current_version = version
