@@ -8,12 +8,20 @@ and a metric with no source yet (request p95 before the log tail runs) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from rainbow_tui.config import Config, Threshold
 from rainbow_tui.levels import Level, Severity, worst
 from rainbow_tui.sources.database import DatabaseSnapshot
+from rainbow_tui.sources.host_parsing import ContainerInfo
 from rainbow_tui.sources.hosts import HostSnapshot
+from rainbow_tui.sources.kamal_containers import (
+    KamalLayout,
+    accessory_container,
+    current_container,
+    layout_from_config,
+)
 from rainbow_tui.sources.service_sources import Readings
 
 NO_DATA = "no data"
@@ -398,7 +406,11 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
         _judged(component, "cpu_percent", "CPU", host.cpu_percent, thresholds.cpu_percent),
     ]
     for disk in host.disks:
-        is_data = host.name == config.database.host and disk.mount == config.database.data_volume
+        if host.data_mount is not None:
+            is_data = disk.mount == host.data_mount
+        else:
+            database = config.database
+            is_data = host.name == database.host and disk.mount == database.data_volume
         found.append(
             _judged(
                 component,
@@ -408,35 +420,144 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
                 thresholds.db_disk_percent,
             )
         )
-    for role in host.roles:
-        if role not in ("web", "job"):
-            continue
-        running = [c for c in host.containers if c.role == role and c.state == "running"]
-        if running:
-            # Kamal versions are git SHAs; twelve characters identify one.
-            versions = ", ".join(sorted({c.version[:12] for c in running if c.version}))
-            found.append(
-                Finding(
-                    component,
-                    f"container:{role}",
-                    f"{role} container",
-                    f"running {versions}".strip(),
-                    Level.NORMAL,
-                )
-            )
-        else:
-            found.append(
-                Finding(
-                    component,
-                    f"container:{role}",
-                    f"{role} container",
-                    "not running",
-                    Level.CRITICAL,
-                    "critical",
-                    reason=f"no running {config.service.kamal_service} {role} container",
-                )
-            )
+    found += _containers(config, host, component)
     return found
+
+
+# A running container restarted this recently (by StartedAt) is still crash-looping:
+# between two crashes docker shows it running for a moment.
+RECENT_RESTART_S = 120.0
+
+
+def _containers(config: Config, host: HostSnapshot, component: str) -> list[Finding]:
+    """Each Kamal role of the host (any name), then its accessories, as Kamal picks
+    their containers: this destination only, running or restarting, the image
+    tagged latest first."""
+    layout = host.layout or layout_from_config(config, host.roles)
+    found: list[Finding] = []
+    for role in layout.app_roles(host.roles):
+        container = current_container(host.containers, layout, role, host.latest_image_ids)
+        found.append(_container_state(config, layout, host, component, role, container))
+        if container is not None:
+            found += _container_usage(config, host, component, role, container)
+    for accessory_layout in layout.accessories:
+        if accessory_layout.name not in host.roles and host.name not in accessory_layout.hosts:
+            continue
+        container = accessory_container(host.containers, accessory_layout)
+        if container is None and not accessory_layout.expected:
+            continue
+        role = accessory_layout.name
+        found.append(_container_state(config, layout, host, component, role, container,
+                                      name=accessory_layout.container))
+        if container is not None:
+            found += _container_usage(config, host, component, role, container)
+    return found
+
+
+def _since(stamp: str, now: datetime) -> float | None:
+    """Seconds from docker's RFC 3339 nanosecond stamp to ``now``."""
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    text = stamp.replace("Z", "+00:00")
+    whole, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        text = f"{whole}.{digits[:6]}{zone}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (now - moment).total_seconds()
+
+
+def _container_state(
+    config: Config,
+    layout: KamalLayout,
+    host: HostSnapshot,
+    component: str,
+    role: str,
+    container: ContainerInfo | None,
+    name: str = "",
+) -> Finding:
+    metric = f"container:{role}"
+    label = f"{role} container"
+    # The service is down when web is: critical; other roles and accessories high.
+    severity: Severity = "critical" if role == "web" else "high"
+    what = name or f"{layout.container_prefix(role)}-*"
+    if container is None:
+        where = f" ({layout.destination})" if layout.destination else ""
+        return Finding(
+            component, metric, label, "not running", Level.CRITICAL,
+            "critical" if not name else "high",
+            reason=f"no running or restarting {what} container{where}",
+        )
+    restarts = container.restart_count or 0
+    version = (container.version or "")[:12]  # Kamal versions are git SHAs
+    if container.state == "restarting":
+        exit_text = f", exit {container.exit_code}" if container.exit_code is not None else ""
+        oom = ", OOMKilled" if container.oom_killed else ""
+        return Finding(
+            component, metric, label, f"restarting ×{restarts}{exit_text}{oom}",
+            Level.CRITICAL, severity, float(restarts),
+            reason=f"{container.name} is crash-looping: restarted {restarts} times, "
+            f"last exit code {container.exit_code}{' (OOMKilled)' if container.oom_killed else ''}",
+        )
+    if container.state != "running":
+        return Finding(
+            component, metric, label, container.state or "unknown state", Level.CRITICAL,
+            severity, reason=f"{container.name} is {container.state}",
+        )
+    up_for = _since(container.started_at, host.taken_at)
+    if restarts and up_for is not None and up_for < RECENT_RESTART_S:
+        return Finding(
+            component, metric, label, " ".join(["running", *([version] if version else [])])
+            + f", restarted ×{restarts}",
+            Level.WARNING, "high", float(restarts),
+            reason=f"{container.name} restarted {restarts} times, the last {up_for:.0f} s ago",
+        )
+    display = f"running {version}".strip()
+    if restarts:
+        display += f" ({restarts} restarts)"
+    if role == "web" and layout.jobs_in_puma:
+        display += " + jobs (Puma)"
+    return Finding(component, metric, label, display, Level.NORMAL, value=float(restarts))
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _container_usage(config: Config, host: HostSnapshot, component: str, role: str,
+                     container: ContainerInfo) -> list[Finding]:
+    """Memory against the container's limit (or the host's memory without one),
+    judged by the memory thresholds; CPU shown beside it."""
+    stats = host.stats_of(container)
+    if stats is None:
+        return []
+    metric = f"container_memory:{role}"
+    label = f"{role} memory"
+    cpu = f", CPU {stats.cpu_percent:.0f} %" if stats.cpu_percent is not None else ""
+    if stats.memory_percent is None or stats.memory_used is None:
+        return [Finding(component, metric, label, f"no data{cpu}", Level.UNKNOWN)]
+    limit = stats.memory_limit or 0
+    of = f" / {_size(limit)}" if container.memory_limit else ""
+    display = f"{_size(stats.memory_used)}{of} ({stats.memory_percent:.1f} %){cpu}"
+    threshold = config.thresholds.memory_percent
+    finding = _judged(component, metric, label, stats.memory_percent, threshold, display)
+    if finding.level.rank >= Level.WARNING.rank:
+        bound = "its memory limit" if container.memory_limit else "the host's memory"
+        finding = replace(
+            finding, reason=f"{container.name} uses {stats.memory_percent:.1f} % of {bound}"
+        )
+    return [finding]
 
 
 def overall(findings: list[Finding]) -> Level:

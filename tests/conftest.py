@@ -119,8 +119,10 @@ class StackDriver:
 
     def container(self, host: str, kind: str) -> dict[str, Any]:
         entry = next(h for h in self.state()["hosts"] if h["name"] == host)
+        # Production's container (staging ones run beside it on the same hosts).
         container: dict[str, Any] = next(
-            c for c in entry["containers"] if c["kind"] == kind and c["state"] == "running"
+            c for c in entry["containers"]
+            if c["kind"] == kind and c["state"] == "running" and not c.get("destination")
         )
         return container
 

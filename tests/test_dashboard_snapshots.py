@@ -49,7 +49,9 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _container(role: str) -> ContainerInfo:
     name = f"shiojiri-rainbow-seeker-{role}-{VERSION}"
-    labels = {"service": "shiojiri-rainbow-seeker", "role": role}
+    # Kamal 2 always sets the destination label, empty without a destination
+    # (basecamp/kamal test/commands/app_test.rb: "--label destination").
+    labels = {"service": "shiojiri-rainbow-seeker", "role": role, "destination": ""}
     return ContainerInfo(
         id="0123456789ab",
         image=f"registry.example/app:{VERSION}",

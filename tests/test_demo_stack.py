@@ -191,11 +191,18 @@ async def test_proc_stat_counters_advance_with_cpu_use(demo_stack: DemoProcess, 
 
 async def test_docker_ps_formats_and_filters(demo_stack: DemoProcess, drive) -> None:
     driver = drive(demo_stack)
+    # Kamal's container_filters (basecamp/kamal lib/kamal/commands/app.rb): the empty
+    # destination label is production's; staging's job container runs beside it.
     code, out, _ = await driver.ssh(
         "app-1", "docker ps --filter label=service=shiojiri-rainbow-seeker "
-                 "--filter label=role=job --format '{{json .}}'")
+                 "--filter label=destination= --filter label=role=job --format '{{json .}}'")
     rows = [json.loads(line) for line in out.decode().splitlines()]
     assert code == 0 and len(rows) == 1
+    _, both, _ = await driver.ssh(
+        "app-1", "docker ps --filter label=service=shiojiri-rainbow-seeker "
+                 "--filter label=role=job --format '{{.Names}} {{.Label \"destination\"}}'")
+    staging = [line for line in both.decode().splitlines() if line.endswith(" staging")]
+    assert len(staging) == 1 and "-job-staging-" in staging[0]
     job = rows[0]
     assert {"ID", "Image", "Names", "Labels", "State", "Status", "CreatedAt", "RunningFor",
             "Command", "Ports"} <= set(job)

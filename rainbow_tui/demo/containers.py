@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 SERVICE = "shiojiri-rainbow-seeker"
 IMAGE_REPOSITORY = f"registry.example/{SERVICE}"
 DB_ACCESSORY = f"{SERVICE}-db"
+STAGING = "staging"
 PROXY_CONTAINER = "kamal-proxy"
 PROXY_IMAGE = "basecamp/kamal-proxy:v0.8.7"
 DB_IMAGE = "postgis/postgis:16-3.4"
@@ -53,13 +54,36 @@ class Container:
     started_at: float | None = None
     finished_at: float | None = None
     exit_code: int = 0
+    # Docker's restart policy is between two runs (moby's State.Restarting).
+    restarting: bool = False
+    restart_count: int = 0
+    oom_killed: bool = False
+    # Set by the crash-loop drill: every start fails at boot.
+    crash_looping: bool = False
 
     @property
     def running(self) -> bool:
         return self.started_at is not None and self.finished_at is None
 
     @property
+    def active(self) -> bool:
+        """What ``docker ps`` lists without ``--all``: running or restarting."""
+        return self.running or self.restarting
+
+    @property
+    def destination(self) -> str:
+        """Kamal's ``destination`` label: empty for production, "staging" …"""
+        return self.labels.get("destination", "")
+
+    @property
+    def memory_limit(self) -> int:
+        """``HostConfig.Memory`` in bytes: the app roles run with ``options: memory: 2g``."""
+        return 2 * 1024**3 if self.kind in ("web", "job") else 0
+
+    @property
     def state(self) -> str:
+        if self.restarting:
+            return "restarting"
         return "running" if self.running else "exited"
 
     @property
@@ -67,6 +91,9 @@ class Container:
         return self.id[:12]
 
     def status(self, now: float) -> str:
+        if self.restarting:
+            finished = self.finished_at if self.finished_at is not None else now
+            return f"Restarting ({self.exit_code}) {human_duration(now - finished)} ago"
         if self.running:
             assert self.started_at is not None
             return f"Up {human_duration(now - self.started_at)}"
@@ -141,6 +168,8 @@ class Deployment:
     containers: dict[str, list[Container]] = field(default_factory=dict)
     started: list[ContainerListener] = field(default_factory=list)
     stopped: list[ContainerListener] = field(default_factory=list)
+    # The staging destination's version, run beside production on the same hosts.
+    staging_version: str = ""
 
     @classmethod
     def initial(cls, hosts: tuple[HostSpec, ...], rng: random.Random) -> Deployment:
@@ -163,7 +192,33 @@ class Deployment:
                                     created=now - 2.2 * 3600, running=True)
             if "db" in host.roles:
                 deployment._add(host, "db", None, created=now - 31 * 86400, running=True)
+        deployment.staging_version = deployment._hex(40)
+        for host in hosts:
+            for role in deployment._app_roles(host):
+                deployment._add_staging(host, role, created=now - 5.5 * 3600)
         return deployment
+
+    def _add_staging(self, host: HostSpec, kind: str, created: float) -> Container:
+        """``kamal deploy -d staging`` on the same hosts: ``<service>-<role>-staging-<v>``,
+        labelled ``destination=staging`` (role.rb#container_prefix, #default_labels)."""
+        version = self.staging_version
+        container = Container(
+            id=self._hex(64),
+            name=f"{SERVICE}-{kind}-{STAGING}-{version}",
+            image=f"{IMAGE_REPOSITORY}:{version}",
+            command=WEB_COMMAND if kind == "web" else JOB_COMMAND,
+            kind=kind,
+            host=host.name,
+            labels={"service": SERVICE, "role": kind, "destination": STAGING},
+            ports="80/tcp" if kind == "web" else "",
+            created_at=created,
+            version=version,
+        )
+        self.containers[host.name].append(container)
+        container.started_at = created + 1.5
+        for listener in self.started:
+            listener(container)
+        return container
 
     def _hex(self, digits: int) -> str:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(digits))
@@ -249,7 +304,10 @@ class Deployment:
 
     @property
     def app_running(self) -> bool:
-        return any(c.running for c in self.all_containers() if c.kind in ("web", "job"))
+        return any(
+            c.running for c in self.all_containers()
+            if c.kind in ("web", "job") and not c.destination
+        )
 
     def find(self, host: str, name_or_id: str) -> Container | None:
         """Docker's lookup: exact name, full id, or a unique id prefix."""
@@ -265,12 +323,15 @@ class Deployment:
 
     def running_container(self, host: str, kind: str) -> Container | None:
         for container in reversed(self.containers.get(host, [])):
-            if container.kind == kind and container.running:
+            if container.kind == kind and container.running and not container.destination:
                 return container
         return None
 
     def _stop(self, container: Container, exit_code: int = 0) -> None:
-        if not container.running:
+        if not container.active:
+            return
+        if container.restarting:  # docker stop of a restarting container: it stays down
+            container.restarting = False
             return
         container.finished_at = time.time()
         container.exit_code = exit_code
@@ -299,7 +360,8 @@ class Deployment:
                 name = f"{SERVICE}-{role}-{tag}"
                 previous_same_name = [c for c in self.containers[host.name] if c.name == name]
                 running_old = [
-                    c for c in self.containers[host.name] if c.kind == role and c.running
+                    c for c in self.containers[host.name]
+                    if c.kind == role and c.active and not c.destination
                 ]
                 for old in previous_same_name:
                     old.name = f"{name}_replaced_{self._hex(16)}"
@@ -311,10 +373,36 @@ class Deployment:
         return new_containers
 
     def stop_app(self) -> list[Container]:
-        stopped = [c for c in self.all_containers() if c.kind in ("web", "job") and c.running]
+        stopped = [
+            c for c in self.all_containers()
+            if c.kind in ("web", "job") and c.active and not c.destination
+        ]
         for container in stopped:
             self._stop(container)
         return stopped
+
+    def crash(self, container: Container, exit_code: int = 1) -> None:
+        """The container's process exited; its restart policy will start it again."""
+        if not container.running:
+            return
+        container.finished_at = time.time()
+        container.exit_code = exit_code
+        container.restarting = True
+        for listener in self.stopped:
+            listener(container)
+
+    def restart(self, container: Container) -> None:
+        """Docker's restart policy starts it again (``RestartCount`` + 1)."""
+        if not container.restarting:
+            return
+        container.restarting = False
+        container.restart_count += 1
+        container.started_at = time.time()
+        container.finished_at = None
+        container.exit_code = 0
+        container.oom_killed = False
+        for listener in self.started:
+            listener(container)
 
     def reboot_accessory(self) -> Container:
         """``kamal accessory reboot db``: stop and remove the container, run a new one."""

@@ -11,6 +11,10 @@
   stops new failures; the recorded ones wait to be retried or discarded.
 * ``slow-queries``: app sessions running 30 s queries; slow requests in the web log.
   Cured by ``app boot`` (their backends are terminated).
+* ``crash-loop``: every production web container fails at boot (exit code 1) and
+  docker restarts it again and again (state ``restarting``, ``RestartCount`` growing,
+  the boot failure in its log); /up answers 502 from the proxy.  Cured by ``app boot``
+  (fresh containers replace the looping ones).
 
 A drill started with ``--drill`` (``at_startup``) is already past its thresholds when
 the stack announces itself, so the console's first check sees the fault.
@@ -25,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rainbow_tui.demo.containers import Container, Deployment
 from rainbow_tui.demo.endpoints import DRILLS
 from rainbow_tui.demo.faults import FaultState
 from rainbow_tui.demo.hosts_sim import SimHost
@@ -58,6 +63,7 @@ class StackParts:
     workload: Workload
     postgres: PostgresServer
     hosts: dict[str, SimHost]
+    deployment: Deployment | None = None
 
 
 @dataclass
@@ -258,6 +264,63 @@ class SlowQueries(Drill):
                 log.warning("could not terminate slow sessions %s: %r", pids, exc)
 
 
+# Docker's restart policy waits 100 ms, doubling after each failed start; capped here
+# at a few seconds so RestartCount keeps moving in a demo.
+FIRST_RESTART_DELAY_S = 0.1
+LONGEST_RESTART_DELAY_S = 3.0
+# How long a doomed boot runs before it exits.
+FAILED_BOOT_S = 0.4
+
+
+class CrashLoop(Drill):
+    _looping: list[Container]
+    _cycle: asyncio.Task[None] | None = None
+
+    def _deployment(self) -> Deployment:
+        if self.parts.deployment is None:
+            raise DrillError("crash-loop needs the deployment")
+        return self.parts.deployment
+
+    async def begin(self, at_startup: bool) -> None:
+        deployment = self._deployment()
+        self._looping = [
+            c for c in deployment.all_containers()
+            if c.kind == "web" and not c.destination and c.running
+        ]
+        self.parts.faults.web_crash_loop = True
+        for container in self._looping:
+            container.crash_looping = True
+            deployment.crash(container, exit_code=1)
+        self._cycle = asyncio.create_task(self._restart_loop())
+
+    async def _restart_loop(self) -> None:
+        deployment = self._deployment()
+        delay = FIRST_RESTART_DELAY_S
+        while True:
+            await asyncio.sleep(delay)
+            for container in self._looping:
+                deployment.restart(container)  # its log gets the failing boot
+            await asyncio.sleep(FAILED_BOOT_S)
+            for container in self._looping:
+                if container.crash_looping:
+                    deployment.crash(container, exit_code=1)
+            delay = min(delay * 2, LONGEST_RESTART_DELAY_S)
+
+    async def end(self) -> None:
+        if self._cycle is not None:
+            self._cycle.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cycle
+            self._cycle = None
+        self.parts.faults.web_crash_loop = False
+        deployment = self._deployment()
+        for container in self._looping:
+            container.crash_looping = False
+            # Still looping (not replaced by a boot): its next start succeeds.
+            deployment.restart(container)
+        self._looping = []
+
+
 _DRILL_CLASSES: dict[str, type[Drill]] = {
     "service-down": ServiceDown,
     "db-connections": DbConnections,
@@ -265,6 +328,7 @@ _DRILL_CLASSES: dict[str, type[Drill]] = {
     "job-backlog": JobBacklog,
     "failed-jobs": FailedJobs,
     "slow-queries": SlowQueries,
+    "crash-loop": CrashLoop,
 }
 assert set(_DRILL_CLASSES) == set(DRILLS)
 

@@ -20,6 +20,7 @@ DRILLS = (
     "job-backlog",
     "failed-jobs",
     "slow-queries",
+    "crash-loop",
 )
 # Where db-1 mounts the database's data volume (a disk of its own, /dev/sdb).
 DB_DATA_MOUNT = "/var/lib/postgresql/data"

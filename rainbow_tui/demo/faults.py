@@ -26,6 +26,9 @@ class FaultState:
     failing_job_class: str | None = None
     # Some requests wait on multi-second queries.
     slow_requests: bool = False
+    # The web containers fail at boot and docker restarts them in a loop: the proxy
+    # has no healthy target and answers 502.
+    web_crash_loop: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -35,4 +38,5 @@ class FaultState:
             "workers_stalled": self.workers_stalled,
             "failing_job_class": self.failing_job_class,
             "slow_requests": self.slow_requests,
+            "web_crash_loop": self.web_crash_loop,
         }

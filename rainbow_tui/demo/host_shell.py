@@ -3,9 +3,10 @@
 A small ``sh``: it unwraps ``sh -c '…'``, runs ``;``/``&&``/``||`` sequences and
 ``|`` pipelines (``docker ps … | head -1 | xargs docker logs …`` is how Kamal tails
 logs), ignores ``2>&1``-style redirections, and knows the commands an on-call
-console runs: ``docker ps``/``docker logs``, ``free``, ``df``, ``cat`` of a few
-``/proc`` files, ``uptime``, ``hostname``, ``nproc`` and some text filters.  Anything
-else gets dash's ``sh: 1: X: not found`` and status 127.
+console runs: ``docker ps``/``logs``/``inspect``/``stats``/``image ls``, ``free``, ``df``,
+``cat`` of a few ``/proc`` files, ``uptime``, ``hostname``, ``nproc``, ``pwd`` and some
+text filters (``$PWD`` and ``$HOME`` are the login's home).  Anything else gets
+dash's ``sh: 1: X: not found`` and status 127.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
 
-from rainbow_tui.demo.containers import Container, Deployment
+from rainbow_tui.demo.containers import (
+    IMAGE_REPOSITORY,
+    SERVICE,
+    STAGING,
+    Container,
+    Deployment,
+)
 from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.loggen import LogHub, LogStream, docker_timestamp
 
@@ -135,6 +142,9 @@ def _matching_parenthesis(text: str, open_index: int) -> int:
             if depth == 0:
                 return index
     raise ShellSyntaxError('"$(" without its ")"')
+
+
+_VARIABLE = re.compile(r"\$(?:\{(?:PWD|HOME)\}|(?:PWD|HOME)\b)")
 
 
 def image_id(image: str) -> str:
@@ -306,6 +316,7 @@ class HostShell:
         self.deployment = deployment
         self.hub = hub
         self.ssh_user = ssh_user
+        self.home = f"/home/{ssh_user}"
         self._commands: dict[str, CommandHandler] = {
             "docker": self._docker,
             "head": self._head,
@@ -320,6 +331,7 @@ class HostShell:
             "hostname": self._simple(lambda: self.host.name + "\n"),
             "nproc": self._simple(lambda: f"{self.host.cpus}\n"),
             "whoami": self._simple(lambda: self.ssh_user + "\n"),
+            "pwd": self._simple(lambda: self.home + "\n"),
             "echo": self._echo,
             "true": self._status(0),
             "false": self._status(1),
@@ -351,8 +363,14 @@ class HostShell:
         quoted = False
         while index < len(command):
             char = command[index]
+            variable = _VARIABLE.match(command, index) if not quoted else None
             if char == "'":
                 quoted = not quoted
+            elif variable is not None:
+                # $PWD and $HOME: an SSH exec starts in the login's home directory.
+                result.append(self.home)
+                index = variable.end()
+                continue
             elif not quoted and command.startswith("$(", index):
                 end = _matching_parenthesis(command, index + 1)
                 inner = BufferSink()
@@ -559,6 +577,9 @@ class HostShell:
             args = args[1:]
             if args[:1] in (["ls"], ["list"]):
                 args = ["ps", *args[1:]]
+        if args[:2] == ["image", "inspect"]:
+            sink.write_err(b"Error: image inspect is not available here\n")
+            return 1
         if not args:
             sink.write_err(b"Usage:  docker [OPTIONS] COMMAND\n")
             return 1
@@ -571,6 +592,10 @@ class HostShell:
             return self._docker_ps(rest, sink)
         if subcommand == "logs":
             return await self._docker_logs(rest, sink)
+        if subcommand == "inspect":
+            return self._docker_inspect(rest, sink)
+        if subcommand == "stats":
+            return self._docker_stats(rest, sink)
         sink.write_err(f"docker: '{subcommand}' is not a docker command.\n"
                        "See 'docker --help'\n".encode())
         return 1
@@ -633,7 +658,8 @@ class HostShell:
             return 1
         # --latest/--last and a status filter include stopped containers, as docker does.
         if not (show_all or latest or last is not None or "status" in filters):
-            selected = [c for c in selected if c.running]
+            # Restarting containers count as running (moby's State.SetRestarting).
+            selected = [c for c in selected if c.active]
         if latest:
             selected = selected[:1]
         elif last is not None:
@@ -671,16 +697,20 @@ class HostShell:
         for container in self.deployment.containers.get(self.host.name, []):
             references[container.image] = image_id(container.image)
         current = f"{self.deployment.current_version}"
+        staging = self.deployment.staging_version
         for reference in list(references):
             repository, _, tag = reference.rpartition(":")
             if tag == current:
                 references[f"{repository}:latest"] = references[reference]
+            if staging and tag == staging:
+                references[f"{repository}:latest-{STAGING}"] = references[reference]
         return references
 
     def _docker_images(self, args: list[str], sink: OutputSink) -> int:
         quiet = False
         template = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
         references: list[str] = []
+        labels: list[str] = []
         index = 0
         try:
             while index < len(args):
@@ -688,9 +718,12 @@ class HostShell:
                 if token in ("-f", "--filter") or token.startswith("--filter="):
                     value, index = _option_value(args, index, "filter")
                     key, _, wanted = value.partition("=")
-                    if key != "reference":
+                    if key == "label":
+                        labels.append(wanted)
+                    elif key != "reference":
                         raise UsageError(f"invalid filter '{key}'")
-                    references.append(wanted)
+                    else:
+                        references.append(wanted)
                     continue
                 if token == "--format" or token.startswith("--format="):
                     template, index = _option_value(args, index, "format")
@@ -709,6 +742,10 @@ class HostShell:
             if references and not any(
                 reference == wanted or repository == wanted for wanted in references
             ):
+                continue
+            # Kamal builds the app's images with ``--label service=<service>``.
+            image_labels = {"service": SERVICE} if repository == IMAGE_REPOSITORY else {}
+            if not all(_label_matches(image_labels, wanted) for wanted in labels):
                 continue
             rows.append({"Repository": repository, "Tag": tag, "ID": identifier,
                          "CreatedSince": "3 days ago", "Size": "612MB",
@@ -733,6 +770,164 @@ class HostShell:
             lambda m: headers.get(m.group(1).removeprefix("."), m.group(1).upper()), body)
         sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
         return 0
+
+    def _inspect_document(self, container: Container) -> dict[str, object]:
+        """What ``docker inspect`` holds of a container (the parts worth asking for)."""
+        short = self._images().get(container.image, image_id(container.image))
+        full = short + hashlib.sha256(short.encode()).hexdigest()[: 64 - len(short)]
+        state: dict[str, object] = {
+            "Status": container.state,
+            "Running": container.active,
+            "Paused": False,
+            "Restarting": container.restarting,
+            "OOMKilled": container.oom_killed,
+            "Dead": False,
+            "Pid": (int(container.id[:4], 16) % 30000 + 1000) if container.running else 0,
+            "ExitCode": container.exit_code,
+            "Error": "",
+            "StartedAt": _rfc3339(container.started_at),
+            "FinishedAt": _rfc3339(container.finished_at),
+        }
+        return {
+            "Id": container.id,
+            "Created": _rfc3339(container.created_at),
+            "Path": container.command.split()[0],
+            "State": state,
+            "Image": f"sha256:{full}",
+            "Name": f"/{container.name}",
+            "RestartCount": container.restart_count,
+            "HostConfig": {
+                "Memory": container.memory_limit,
+                "RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0},
+            },
+            "Config": {
+                "Hostname": container.short_id,
+                "Image": container.image,
+                "Labels": dict(container.labels) or None,
+            },
+        }
+
+    def _docker_inspect(self, args: list[str], sink: OutputSink) -> int:
+        template: str | None = None
+        names: list[str] = []
+        index = 0
+        try:
+            while index < len(args):
+                token = args[index]
+                if token in ("-f", "--format") or token.startswith("--format="):
+                    template, index = _option_value(args, index, "format")
+                    continue
+                if token in ("--type",) or token.startswith("--type="):
+                    _, index = _option_value(args, index, "type")
+                    continue
+                if token.startswith("-"):
+                    raise UsageError(f"unknown flag: {token}")
+                names.append(token)
+                index += 1
+        except UsageError as exc:
+            sink.write_err(f"{exc}\nSee 'docker inspect --help'.\n".encode())
+            return 1
+        if not names:
+            sink.write_err(b'"docker inspect" requires at least 1 argument.\n'
+                           b"See 'docker inspect --help'.\n")
+            return 1
+        documents: list[dict[str, object]] = []
+        status = 0
+        for name in names:
+            container = self.deployment.find(self.host.name, name)
+            if container is None:
+                sink.write_err(f"Error: No such object: {name}\n".encode())
+                status = 1
+                continue
+            documents.append(self._inspect_document(container))
+        if template is None:
+            sink.write((json.dumps(documents, indent=4) + "\n").encode())
+            return status
+        try:
+            sink.write("".join(
+                render_document(template, document) + "\n" for document in documents
+            ).encode())
+        except ValueError as exc:
+            sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
+            return 1
+        return status
+
+    def _docker_stats(self, args: list[str], sink: OutputSink) -> int:
+        """``docker stats --no-stream``: memory and CPU of the active containers,
+        ``--`` for one that is not running (restarting), as the docker CLI prints."""
+        template = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}"
+                    "\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}")
+        streaming = True
+        names: list[str] = []
+        index = 0
+        try:
+            while index < len(args):
+                token = args[index]
+                if token == "--format" or token.startswith("--format="):
+                    template, index = _option_value(args, index, "format")
+                    continue
+                if token == "--no-stream":
+                    streaming = False
+                elif token in ("-a", "--all", "--no-trunc"):
+                    pass
+                elif token.startswith("-"):
+                    raise UsageError(f"unknown flag: {token}")
+                else:
+                    names.append(token)
+                index += 1
+        except UsageError as exc:
+            sink.write_err(f"{exc}\nSee 'docker stats --help'.\n".encode())
+            return 1
+        if streaming:
+            sink.write_err(b"docker stats: only --no-stream is available here\n")
+            return 1
+        containers = [c for c in self.deployment.containers.get(self.host.name, []) if c.active]
+        if names:
+            containers = [c for c in containers if c.name in names or c.id.startswith(
+                tuple(names))]
+        rows = [self._stats_row(container) for container in containers]
+        template = template.replace("\\t", "\t")
+        is_table = template.startswith("table")
+        body = template.removeprefix("table").strip() if is_table else template
+        try:
+            rendered = [render_template(body, row, {}) for row in rows]
+        except ValueError as exc:
+            sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
+            return 1
+        if not is_table:
+            sink.write("".join(line + "\n" for line in rendered).encode())
+            return 0
+        headers = {"ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+                   "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O",
+                   "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
+        header = _TEMPLATE_ACTION.sub(
+            lambda m: headers.get(m.group(1).removeprefix("."), m.group(1).upper()), body)
+        sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
+        return 0
+
+    def _stats_row(self, container: Container) -> dict[str, str]:
+        base = {"ID": container.short_id, "Name": container.name, "Container": container.short_id}
+        if not container.running:
+            return {**base, "CPUPerc": "--", "MemUsage": "-- / --", "MemPerc": "--",
+                    "NetIO": "-- / --", "BlockIO": "-- / --", "PIDs": "--"}
+        share = _MEMORY_SHARES.get(container.kind, 0.02)
+        if container.destination:
+            share /= 4  # staging takes little traffic
+        host_total = self.host.mem_total_kib * 1024
+        used = host_total * self.host.memory_percent() / 100 * share
+        limit = container.memory_limit or host_total
+        used = min(used, limit * 0.995)
+        cpu = self.host.cpu_percent() * self.host.cpus * share
+        age = max(1.0, time.time() - (container.started_at or container.created_at))
+        return {
+            **base,
+            "CPUPerc": f"{cpu:.2f}%",
+            "MemUsage": f"{_bytes_size(used)} / {_bytes_size(limit)}",
+            "MemPerc": f"{used / limit * 100:.2f}%",
+            "NetIO": f"{_human_size(age * 2100)} / {_human_size(age * 9800)}",
+            "BlockIO": f"{_human_size(age * 300)} / {_human_size(age * 40)}",
+            "PIDs": str(_PIDS.get(container.kind, 4)),
+        }
 
     async def _docker_logs(self, args: list[str], sink: OutputSink) -> int:
         timestamps = follow = False
@@ -791,7 +986,9 @@ class HostShell:
         )
         self._write_entries(entries, timestamps, sink)
         await sink.drain()
-        if follow and until is None:
+        # docker follows only a running container; one that is restarting (between
+        # two crashes) prints what it has and ends.
+        if follow and until is None and container.running:
             await self._follow(stream, next_seq, timestamps, sink)
         return 0
 
@@ -818,6 +1015,81 @@ class HostShell:
             if stream.closed:
                 return  # the container stopped: docker ends the follow too
             await stream.wait_beyond(seq, FOLLOW_POLL_SECONDS)
+
+
+# Share of the host's used memory each kind of container holds (the rest is the OS).
+_MEMORY_SHARES = {"web": 0.22, "job": 0.12, "proxy": 0.01, "db": 0.55}
+_PIDS = {"web": 14, "job": 9, "proxy": 9, "db": 12}
+
+
+def _rfc3339(moment: float | None) -> str:
+    """Docker's stamps: UTC, nanoseconds; the zero time when never set."""
+    if moment is None:
+        return "0001-01-01T00:00:00Z"
+    whole = int(moment)
+    nanos = round((moment - whole) * 1e9) % 1_000_000_000
+    return datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+def _bytes_size(value: float) -> str:
+    """docker's units.BytesSize: powers of 1024, ``%.4g``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.4g}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _human_size(value: float) -> str:
+    """docker's units.HumanSizeWithPrecision(…, 3): powers of 1000."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if value < 1000 or unit == "PB":
+            return f"{value:.3g}{unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _label_matches(labels: dict[str, str], wanted: str) -> bool:
+    name, has_value, expected = wanted.partition("=")
+    return name in labels and (not has_value or labels[name] == expected)
+
+
+def _lookup(document: object, path: str) -> object:
+    value = document
+    for part in [p for p in path.split(".") if p]:
+        if not isinstance(value, dict) or part not in value:
+            raise ValueError(f"map has no entry for key \"{part}\"")
+        value = value[part]
+    return value
+
+
+def _go_text(value: object) -> str:
+    """How a Go template prints a value: maps as map[k:v], nil as <no value>."""
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_text(v)}" for k, v in sorted(value.items())) + "]"
+    return str(value)
+
+
+def render_document(template: str, document: dict[str, object]) -> str:
+    """A ``docker inspect --format`` template: ``{{json .A.B}}`` and ``{{.A.B}}``."""
+    def action(match: re.Match[str]) -> str:
+        expression = match.group(1)
+        as_json = expression.startswith("json ")
+        path = expression.removeprefix("json ").strip()
+        if not path.startswith("."):
+            raise ValueError(f"function {path.split()[0]!r} not defined")
+        value = _lookup(document, path[1:])
+        if as_json:
+            # Go's encoder sorts map keys; nil maps are null.
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+            return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return _go_text(value)
+
+    return _TEMPLATE_ACTION.sub(action, template)
 
 
 _OS_RELEASE = """\

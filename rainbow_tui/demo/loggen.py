@@ -605,11 +605,18 @@ class LogHub:
         return DbLogSource(rng, self.ctx)
 
     def container_started(self, container: Container) -> None:
-        stream = LogStream(container.id, self.history)
-        self.streams[container.id] = stream
+        # A restarted container keeps its log (docker logs shows every run's lines).
+        stream = self.streams.get(container.id)
+        if stream is None:
+            stream = LogStream(container.id, self.history)
+            self.streams[container.id] = stream
+        stream.closed = False
+        if container.crash_looping:
+            self._failed_boot(container, stream)
+            return  # it never gets to serve: no request lines
         feed = _Feed(container, stream, self._source_for(container))
         self._feeds[container.id] = feed
-        if time.time() - container.created_at < 60:
+        if time.time() - (container.started_at or container.created_at) < 60:
             self._boot_banner(feed)  # long-running containers get history (backfill) instead
 
     def container_stopped(self, container: Container) -> None:
@@ -617,6 +624,26 @@ class LogHub:
         stream = self.streams.get(container.id)
         if stream is not None:
             stream.close()
+
+    def _failed_boot(self, container: Container, stream: LogStream) -> None:
+        """A boot that fails the way a bad deploy's does: Puma starts, loading the
+        app raises, the process exits 1 (and docker starts it again)."""
+        lines = [
+            "=> Booting Puma",
+            "=> Rails 8.0.1 application starting in production",
+            "=> Run `bin/rails server --help` for more startup options",
+            "bin/rails aborted!",
+            'KeyError: key not found: "AWS_S3_BUCKET" (KeyError)',
+            "/rails/config/initializers/active_storage.rb:4:in `fetch'",
+            "/rails/config/initializers/active_storage.rb:4:in `<main>'",
+            "Exiting",
+        ]
+        now = time.time_ns()
+        entries = []
+        for offset, line in enumerate(lines):
+            ts = stream.next_timestamp(now - (len(lines) - offset) * 1_000)
+            entries.append((ts, line.encode() + b"\n"))
+        stream.append_many(entries)
 
     def _boot_banner(self, feed: _Feed) -> None:
         kind = feed.container.kind

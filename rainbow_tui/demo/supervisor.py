@@ -136,7 +136,7 @@ class DemoStack:
         await self.workload.start()
         self.drills = DrillController(
             StackParts(faults=self.faults, workload=self.workload, postgres=postgres,
-                       hosts=self.hosts)
+                       hosts=self.hosts, deployment=self.deployment)
         )
         assert self.fleet is not None
         self.kamal_stand_in = KamalStandIn(
@@ -295,7 +295,14 @@ class DemoStack:
     # -- the control API (runs on the event loop) -----------------------------------
 
     def app_healthy(self) -> bool:
-        return self.deployment.app_running and not self.faults.service_broken
+        return self.up_status() == 200
+
+    def up_status(self) -> int:
+        """What ``GET /up`` answers: 500 from Rails when broken or stopped, 502 from
+        the proxy while the web containers crash-loop (no healthy target)."""
+        if self.faults.web_crash_loop:
+            return 502
+        return 200 if self.deployment.app_running and not self.faults.service_broken else 500
 
     async def state(self) -> dict[str, Any]:
         assert self.drills is not None and self.fleet is not None and self.postgres is not None
@@ -305,7 +312,9 @@ class DemoStack:
             sim = self.hosts[spec.name]
             containers = [
                 {"name": c.name, "id": c.id, "state": c.state, "kind": c.kind,
-                 "version": c.version, "log_rate": self.hub.rate_of(c.id) if c.running else 0.0}
+                 "version": c.version, "destination": c.destination,
+                 "restart_count": c.restart_count, "exit_code": c.exit_code,
+                 "log_rate": self.hub.rate_of(c.id) if c.running else 0.0}
                 for c in self.deployment.containers[spec.name]
             ]
             entry: dict[str, Any] = {
@@ -322,7 +331,7 @@ class DemoStack:
         return {
             "service": SERVICE,
             "app_state": "running" if self.deployment.app_running else "stopped",
-            "health": 200 if self.app_healthy() else 500,
+            "health": self.up_status(),
             "current_version": self.deployment.current_version,
             "versions": list(self.deployment.versions),
             "drills": self.drills.describe(),

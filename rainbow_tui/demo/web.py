@@ -7,7 +7,7 @@ so all state changes happen on one thread.
 Routes (JSON in and out):
 
 * ``GET  /up`` — 200 with Rails's green page, 500 with the red one when the service
-  is broken or the app stopped;
+  is broken or the app stopped, 502 from the proxy while the web containers crash-loop;
 * ``GET  /_demo/state`` — drills, app state, versions, hosts' memory/CPU/disk, …;
 * ``POST /_demo/drill/<name>`` / ``DELETE /_demo/drill/<name>`` — start / stop a drill;
 * ``POST /_demo/kamal`` ``{"argv": [...]}`` → ``{"exit_code", "output"}``;
@@ -31,6 +31,7 @@ log = logging.getLogger("rainbow_tui.demo.web")
 
 GREEN_PAGE = b'<!DOCTYPE html><html><body style="background-color: green"></body></html>'
 RED_PAGE = b'<!DOCTYPE html><html><body style="background-color: red"></body></html>'
+BAD_GATEWAY_PAGE = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
 CONTROL_CALL_TIMEOUT = 120.0
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -45,6 +46,7 @@ class ControlError(Exception):
 
 class DemoControl(Protocol):
     def app_healthy(self) -> bool: ...
+    def up_status(self) -> int: ...
     async def state(self) -> dict[str, Any]: ...
     async def start_drill(self, name: str) -> dict[str, Any]: ...
     async def stop_drill(self, name: str) -> dict[str, Any]: ...
@@ -117,9 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/up":
-            healthy = self.control.app_healthy()
-            self._send(200 if healthy else 500, GREEN_PAGE if healthy else RED_PAGE,
-                       "text/html; charset=utf-8")
+            status = self.control.up_status()
+            page = {200: GREEN_PAGE, 502: BAD_GATEWAY_PAGE}.get(status, RED_PAGE)
+            self._send(status, page, "text/html; charset=utf-8")
         elif path in ("/_demo/state", "/_demo", "/_demo/"):
             self._call(self.control.state)
         else:

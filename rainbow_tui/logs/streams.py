@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shlex
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,8 +24,14 @@ from typing import TYPE_CHECKING
 from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.logs.lines import LineSplitter
 from rainbow_tui.logs.parse import LogLine, docker_stamp_heads, parse_lines
-from rainbow_tui.sources.host_parsing import ContainerInfo, parse_docker_ps_json
-from rainbow_tui.sources.hosts import ssh_connect
+from rainbow_tui.sources.host_parsing import (
+    INSPECT_FORMAT,
+    ContainerInfo,
+    parse_docker_images_json,
+    parse_docker_inspect,
+)
+from rainbow_tui.sources.hosts import SECTION_MARK, split_sections, ssh_connect
+from rainbow_tui.sources.kamal_containers import KamalLayout, pick
 
 if TYPE_CHECKING:
     import asyncssh
@@ -31,6 +39,9 @@ if TYPE_CHECKING:
     from rainbow_tui.sources.hosts import SshTarget
 
 READ_CHUNK = 65536
+# A stream that ran this long before it ended was healthy: reconnect at once.  One
+# that ends sooner (a crash-looping container's log ends at each crash) backs off.
+STEADY_STREAM_S = 5.0
 LogEntry = LogLine | GapMarker
 Sink = Callable[[list[LogEntry]], None]
 
@@ -170,9 +181,11 @@ class FollowedStream:
                     self.resume.resuming()
                     self._deliver_gap(lost_at)
                     lost_at = None
-                self.backoff.reset()
                 self._state("streaming")
+                opened = time.monotonic()
                 reason = await self._pump(reader)
+                if time.monotonic() - opened >= STEADY_STREAM_S:
+                    self.backoff.reset()
             first = False
             if not self.reconnect:
                 self._state("ended", reason)
@@ -265,24 +278,37 @@ class SshReader(Reader):
 def docker_logs_command(container: str, tail: int, since: str | None) -> str:
     # On a resume, --since says where to start; --tail all keeps docker from
     # cutting what came in between.
-    window = f"--tail all --since {since}" if since else f"--tail {tail}"
-    return f"docker logs --timestamps --follow {window} {container}"
+    window = f"--tail all --since {shlex.quote(since)}" if since else f"--tail {tail}"
+    return f"docker logs --timestamps --follow {window} {shlex.quote(container)}"
 
 
-PROXY_NAMES = ("kamal-proxy", "traefik")
+def pick_container(
+    containers: Sequence[ContainerInfo],
+    service: str | KamalLayout,
+    role: str,
+    latest_image_ids: Sequence[str] = (),
+) -> str | None:
+    """The container ``kamal app logs`` would follow for ``role`` (running or
+    restarting, this destination, the ``latest`` image first), the proxy, or an
+    accessory by its container name."""
+    layout = service if isinstance(service, KamalLayout) else KamalLayout(service)
+    chosen = pick(containers, layout, role, latest_image_ids)
+    return chosen.name if chosen is not None else None
 
 
-def pick_container(containers: Sequence[ContainerInfo], service: str, role: str) -> str | None:
-    """The newest running container playing ``role``: a Kamal role (label), the
-    proxy, or an accessory (``<service>-<name>``)."""
-    running = [c for c in containers if c.state == "running"]
-    if role == "proxy":
-        chosen = [c for c in running if c.name in PROXY_NAMES]
+def container_lookup_command(layout: KamalLayout, role: str) -> str:
+    """One exec: the candidate containers (Kamal's filters for an app role), and the
+    service's images, to know which is tagged ``latest[-destination]``."""
+    if role == "proxy" or layout.accessory(role) is not None:
+        listing = "docker ps --quiet"
     else:
-        chosen = [c for c in running if c.service == service and c.role == role]
-        chosen = chosen or [c for c in running if c.name == f"{service}-{role}"]
-    # docker ps lists the newest first.
-    return chosen[0].name if chosen else None
+        listing = f"docker ps --quiet {layout.filter_args(role)}"
+    service = shlex.quote(f"label=service={layout.service}")
+    return (
+        f"echo {SECTION_MARK}docker; {listing} | xargs -r docker inspect --format "
+        f"{shlex.quote(INSPECT_FORMAT)}; echo {SECTION_MARK}images; "
+        f"docker image ls --filter {service} --format '{{{{json .}}}}'"
+    )
 
 
 class SshContainerStream(FollowedStream):
@@ -293,7 +319,7 @@ class SshContainerStream(FollowedStream):
     def __init__(
         self,
         target: SshTarget,
-        service: str,
+        service: str | KamalLayout,
         role: str,
         tail: int,
         sink: Sink,
@@ -301,7 +327,8 @@ class SshContainerStream(FollowedStream):
     ) -> None:
         super().__init__(f"{target.name}/{role}", target.name, role, sink, on_state)
         self.target = target
-        self.service = service
+        self.layout = service if isinstance(service, KamalLayout) else KamalLayout(service)
+        self.service = self.layout.service
         self.role = role
         self.tail = tail
         self.container_name = ""
@@ -312,13 +339,17 @@ class SshContainerStream(FollowedStream):
         connection = await ssh_connect(self.target)
         try:
             listing = await connection.run(
-                "docker ps --format '{{json .}}'", check=True, timeout=15
+                container_lookup_command(self.layout, self.role), check=True, timeout=15
             )
-            name = pick_container(
-                parse_docker_ps_json(str(listing.stdout or "")), self.service, self.role
-            )
+            sections = split_sections(str(listing.stdout or ""))
+            latest = [
+                image.id for image in parse_docker_images_json(sections.get("images", ""))
+                if image.tag == self.layout.latest_tag
+            ]
+            containers = parse_docker_inspect(sections.get("docker", ""))
+            name = pick_container(containers, self.layout, self.role, latest)
             if name is None:
-                raise LookupError(f"no running {self.role} container")
+                raise LookupError(f"no running or restarting {self.role} container")
             # Lines keep the role as their container label ("app-1/web"): the
             # versioned container name changes with every deploy.
             self.container_name = name

@@ -26,6 +26,7 @@ from rainbow_tui.logs.streams import (
     StreamState,
 )
 from rainbow_tui.sources.hosts import SshTarget
+from rainbow_tui.sources.kamal_containers import KamalLayout, layout_from_config
 
 # Kamal roles whose containers are followed unless the config says otherwise.
 APP_ROLES = ("web", "job")
@@ -39,8 +40,11 @@ class LogTail:
         sink: Sink,
         on_state: Callable[[StreamState], None] | None = None,
         files: tuple[Path, ...] = (),
+        layout: KamalLayout | None = None,
     ) -> None:
         self.config = config
+        # Which containers are ours: this destination's, as Kamal picks them.
+        self.layout = layout or layout_from_config(config)
         self.sink = sink
         self.stats = RequestStats(windows=(60, 300))
         self.states: dict[str, StreamState] = {}
@@ -51,14 +55,20 @@ class LogTail:
             target = targets.get(host.name)
             if target is None:
                 continue
-            roles = [role for role in host.roles if role in logs.roles]
+            # Any role name; with SOLID_QUEUE_IN_PUMA the jobs log in the web container.
+            roles = [role for role in self.layout.app_roles(host.roles) if role in logs.roles]
+            roles += [
+                accessory.name for accessory in self.layout.accessories
+                if accessory.name in logs.roles
+                and (accessory.name in host.roles or host.name in accessory.hosts)
+            ]
             if logs.include_proxy and "web" in host.roles:
                 roles.append("proxy")
             for role in roles:
                 self.streams.append(
                     SshContainerStream(
                         target,
-                        config.service.kamal_service,
+                        self.layout,
                         role,
                         logs.tail_lines,
                         self._receive,

@@ -1,7 +1,9 @@
 """Parsers for the output of host commands run over SSH.
 
-``/proc/meminfo``, ``free -m``, ``/proc/stat``, ``/proc/loadavg``, ``df`` and
-``docker ps --format '{{json .}}'``.  The text comes from a remote host and is
+``/proc/meminfo``, ``free -m``, ``/proc/stat``, ``/proc/loadavg``, ``df``,
+``docker ps --format '{{json .}}'``, ``docker inspect --format INSPECT_FORMAT``,
+``docker image ls --format '{{json .}}'`` and ``docker stats --no-stream --format
+'{{json .}}'``.  The text comes from a remote host and is
 untrusted: every parser either returns a typed value or raises
 :class:`HostParseError` with a message saying what it could not understand,
 never any other exception.  Commands are expected to run with ``LC_ALL=C``.
@@ -16,19 +18,26 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = [
+    "INSPECT_FORMAT",
     "ContainerInfo",
     "ContainerList",
+    "ContainerStats",
     "CpuTimes",
     "DiskUsage",
     "HostParseError",
+    "ImageInfo",
     "LoadAvg",
     "MemInfo",
     "cpu_percent",
+    "parse_byte_size",
     "parse_df",
+    "parse_docker_images_json",
+    "parse_docker_inspect",
     "parse_docker_ps_json",
+    "parse_docker_stats_json",
     "parse_free_m",
     "parse_labels",
     "parse_loadavg",
@@ -374,11 +383,24 @@ class ContainerInfo:
     role: str | None
     destination: str | None
     version: str | None
+    # From ``docker inspect`` (empty / None from ``docker ps``).
+    image_id: str = ""  # "sha256:<64 hex>"
+    created: str = ""  # RFC 3339, UTC: sorts as text
+    restart_count: int | None = None
+    oom_killed: bool = False
+    exit_code: int | None = None
+    started_at: str = ""
+    finished_at: str = ""
+    memory_limit: int | None = None  # bytes; None or 0: no limit
 
     @property
     def name(self) -> str:
         """The first name (``Names`` lists several for linked containers)."""
         return self.names.split(",", 1)[0]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
 
 
 class ContainerList(list[ContainerInfo]):
@@ -487,3 +509,227 @@ def parse_docker_ps_json(text: str) -> ContainerList:
     if first_bad is not None and not containers:
         raise HostParseError(f"docker ps: no container in the output; {_excerpt(first_bad)}")
     return ContainerList(containers, skipped)
+
+
+# -- docker inspect -----------------------------------------------------------------------
+
+# One compact object per container instead of the whole inspect document (~10 kB):
+# what the dashboard needs, crash-loop evidence included.  ``.State`` holds Status,
+# Restarting, OOMKilled, ExitCode, StartedAt and FinishedAt (moby's container.State).
+INSPECT_FORMAT = (
+    '{"Id":{{json .Id}},"Name":{{json .Name}},"Created":{{json .Created}},'
+    '"Image":{{json .Image}},"ConfigImage":{{json .Config.Image}},'
+    '"Labels":{{json .Config.Labels}},"State":{{json .State}},'
+    '"RestartCount":{{json .RestartCount}},"Memory":{{json .HostConfig.Memory}}}'
+)
+
+
+def _text_field(document: dict[str, object], key: str) -> str | None:
+    value = document.get(key, "")
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else None
+
+
+def _int_field(document: dict[str, object], key: str) -> int | None:
+    value = document.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _container_from_inspect(line: str) -> ContainerInfo | None:
+    try:
+        document = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    texts: dict[str, str] = {}
+    for key in ("Id", "Name", "Created", "Image", "ConfigImage"):
+        value = _text_field(document, key)
+        if value is None:
+            return None
+        texts[key] = value
+    raw_labels = document.get("Labels") or {}
+    state = document.get("State") or {}
+    if not isinstance(raw_labels, dict) or not isinstance(state, dict):
+        return None
+    labels = {str(k): v for k, v in raw_labels.items() if isinstance(v, str)}
+    status = _text_field(state, "Status") or ""
+    name = texts["Name"].removeprefix("/")
+    if not texts["Id"] or not name:
+        return None
+    service = labels.get("service") or None
+    role = labels.get("role") or None
+    destination = labels.get("destination") or None
+    version = _kamal_version(name, service, role, destination) or _image_tag(texts["ConfigImage"])
+    exit_code = _int_field(state, "ExitCode")
+    restart_count = _int_field(document, "RestartCount")
+    memory = _int_field(document, "Memory")
+    return ContainerInfo(
+        id=texts["Id"],
+        image=texts["ConfigImage"],
+        names=name,
+        state=status,
+        status=status,
+        labels=MappingProxyType(labels),
+        service=service,
+        role=role,
+        destination=destination,
+        version=version,
+        image_id=texts["Image"],
+        created=texts["Created"],
+        restart_count=restart_count if restart_count is None or restart_count >= 0 else None,
+        oom_killed=state.get("OOMKilled") is True,
+        exit_code=exit_code,
+        started_at=_text_field(state, "StartedAt") or "",
+        finished_at=_text_field(state, "FinishedAt") or "",
+        memory_limit=memory if memory and memory > 0 else None,
+    )
+
+
+def parse_docker_inspect(text: str) -> ContainerList:
+    """``docker inspect --format INSPECT_FORMAT``: one object per line; unreadable
+    lines are skipped and counted, only output without any container raises."""
+    return _parse_lines(text, _container_from_inspect, "docker inspect")
+
+
+def _parse_lines(text: str, read: Callable[[str], ContainerInfo | None], what: str
+                 ) -> ContainerList:
+    containers: list[ContainerInfo] = []
+    skipped = 0
+    first_bad: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        container = read(line)
+        if container is None:
+            skipped += 1
+            first_bad = first_bad if first_bad is not None else line
+        else:
+            containers.append(container)
+    if first_bad is not None and not containers:
+        raise HostParseError(f"{what}: no container in the output; {_excerpt(first_bad)}")
+    return ContainerList(containers, skipped)
+
+
+# -- docker image ls ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    id: str  # short ID, as ``docker image ls`` prints it
+    repository: str
+    tag: str
+
+
+def parse_docker_images_json(text: str) -> list[ImageInfo]:
+    """``docker image ls --format '{{json .}}'``; lines that are not images are skipped."""
+    images: list[ImageInfo] = []
+    for line in text.splitlines():
+        try:
+            document = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(document, dict):
+            continue
+        fields = [document.get(key) for key in ("ID", "Repository", "Tag")]
+        if all(isinstance(value, str) for value in fields) and fields[0]:
+            image_id, repository, tag = (str(value) for value in fields)
+            images.append(ImageInfo(image_id, repository, tag))
+    return images
+
+
+# -- docker stats ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """One row of ``docker stats --no-stream --format '{{json .}}'``; ``None`` where
+    docker prints ``--`` (a container that is not running, e.g. restarting)."""
+
+    id: str
+    name: str
+    cpu_percent: float | None
+    memory_percent: float | None
+    memory_used: int | None  # bytes
+    memory_limit: int | None  # bytes: the container's limit, else the host's memory
+    pids: int | None
+
+
+# docker's units.BytesSize (binary, "%.4g") for memory; HumanSize (decimal) elsewhere.
+_SIZE_UNITS: Final = {
+    "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5,
+    "EiB": 1024**6, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+    "PB": 1000**5, "EB": 1000**6,
+}
+_SIZE: Final = re.compile(r"(\d{1,20}(?:\.\d{1,20})?(?:e[+-]?\d{1,3})?)\s?([KMGTPE]i?B|kB|B)",
+                          re.ASCII)
+_PERCENT: Final = re.compile(r"(\d{1,20}(?:\.\d{1,20})?)%", re.ASCII)
+
+
+def parse_byte_size(text: str) -> int:
+    """``3.312MiB``, ``7.667GiB``, ``0B``, ``1.5kB`` as bytes."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise HostParseError(f"docker stats: not a size: {_excerpt(text)}")
+    return round(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+def _percent(text: object) -> float | None:
+    if not isinstance(text, str):
+        raise HostParseError(f"docker stats: not a percentage: {_excerpt(str(text))}")
+    if text.strip() == "--":
+        return None
+    match = _PERCENT.fullmatch(text.strip())
+    if match is None:
+        raise HostParseError(f"docker stats: not a percentage: {_excerpt(text)}")
+    return float(match.group(1))
+
+
+def _stats_from_json(line: str) -> ContainerStats | None:
+    try:
+        document = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    identifier = document.get("ID")
+    name = document.get("Name", "")
+    usage = document.get("MemUsage", "")
+    pids = document.get("PIDs", "--")
+    if not isinstance(identifier, str) or not identifier or not isinstance(name, str) \
+            or not isinstance(usage, str) or not isinstance(pids, str):
+        return None
+    try:
+        cpu = _percent(document.get("CPUPerc", "--"))
+        memory = _percent(document.get("MemPerc", "--"))
+        used_text, slash, limit_text = usage.partition("/")
+        used = limit = None
+        if slash and used_text.strip() != "--":
+            used, limit = parse_byte_size(used_text), parse_byte_size(limit_text)
+        elif usage.strip() not in ("", "--", "-- / --"):
+            return None
+        pid_count = None if pids.strip() == "--" else _parse_int(pids.strip(), "docker stats PIDs")
+    except HostParseError:
+        return None
+    return ContainerStats(identifier, name, cpu, memory, used, limit, pid_count)
+
+
+def parse_docker_stats_json(text: str) -> list[ContainerStats]:
+    """``docker stats --no-stream --format '{{json .}}'``.  Unreadable lines are
+    skipped; only output with none readable at all raises."""
+    rows: list[ContainerStats] = []
+    first_bad: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        row = _stats_from_json(line)
+        if row is None:
+            first_bad = first_bad if first_bad is not None else line
+        else:
+            rows.append(row)
+    if first_bad is not None and not rows:
+        raise HostParseError(f"docker stats: no container in the output; {_excerpt(first_bad)}")
+    return rows

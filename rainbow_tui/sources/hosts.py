@@ -1,4 +1,5 @@
-"""The hosts over SSH: memory, CPU, disk, load and which Kamal containers run.
+"""The hosts over SSH: memory, CPU, disk, load, and the Kamal containers with their
+state (restarting, RestartCount, OOMKilled, exit code) and memory / CPU use.
 
 All hosts are polled concurrently; each keeps one SSH connection open between polls
 (keepalive on, host keys always verified against known_hosts) and runs its commands
@@ -10,24 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rainbow_tui.sources.host_parsing import (
+    INSPECT_FORMAT,
     ContainerInfo,
+    ContainerStats,
     CpuTimes,
     DiskUsage,
     HostParseError,
     LoadAvg,
     cpu_percent,
     parse_df,
-    parse_docker_ps_json,
+    parse_docker_images_json,
+    parse_docker_inspect,
+    parse_docker_stats_json,
     parse_loadavg,
     parse_meminfo,
     parse_proc_stat,
 )
+from rainbow_tui.sources.kamal_containers import HostPath, KamalLayout, data_disk
 
 if TYPE_CHECKING:
     import asyncssh
@@ -105,9 +112,20 @@ class HostSnapshot:
     containers: tuple[ContainerInfo, ...] = ()
     # Commands that answered but could not be understood, with why.
     problems: tuple[str, ...] = field(default_factory=tuple)
+    # ``docker stats`` rows by short container ID.
+    stats: Mapping[str, ContainerStats] = field(default_factory=dict)
+    # Short IDs of the images tagged ``latest[-destination]`` (Kamal's current image).
+    latest_image_ids: tuple[str, ...] = ()
+    # The mount point of the filesystem holding the database's data, if this host has it.
+    data_mount: str | None = None
+    # What the probe looked for (service, destination, accessories).
+    layout: KamalLayout | None = None
 
     def disk_percent(self, mount: str) -> float | None:
         return next((disk.use_percent for disk in self.disks if disk.mount == mount), None)
+
+    def stats_of(self, container: ContainerInfo) -> ContainerStats | None:
+        return self.stats.get(container.short_id)
 
 
 def describe_ssh_error(error: BaseException) -> str:
@@ -128,12 +146,24 @@ def describe_ssh_error(error: BaseException) -> str:
 
 
 class HostProbe:
-    """One host: its connection, and the last CPU counters for the delta."""
+    """One host: its connection, and the last CPU counters for the delta.
 
-    def __init__(self, target: SshTarget, service: str, data_volume: str = "") -> None:
+    ``data_path`` is where the database keeps its data on this host (the db
+    accessory's directory, or ``[database] data_volume``); the disk holding it is
+    the DB data disk.
+    """
+
+    def __init__(
+        self,
+        target: SshTarget,
+        layout: KamalLayout | str,
+        data_volume: str = "",
+        data_path: HostPath | None = None,
+    ) -> None:
         self.target = target
-        self.service = service
-        self.data_volume = data_volume
+        self.layout = layout if isinstance(layout, KamalLayout) else KamalLayout(layout)
+        self.service = self.layout.service
+        self.data_path = data_path or (HostPath(data_volume) if data_volume else None)
         self._connection: asyncssh.SSHClientConnection | None = None
         self._last_cpu: CpuTimes | None = None
 
@@ -167,16 +197,26 @@ class HostProbe:
         return self._snapshot(taken_at, outputs)
 
     def _commands(self) -> list[tuple[str, str]]:
-        mounts = " ".join(["/", *([self.data_volume] if self.data_volume else [])])
+        # df of the data path itself: df names the filesystem holding it, whatever
+        # the mount point (the longest prefix is picked from the rows).
+        mounts = " ".join(["/", *([self.data_path.shell_word()] if self.data_path else [])])
+        service = shlex.quote(f"label=service={self.service}")
         return [
             ("meminfo", "cat /proc/meminfo"),
             ("stat", "cat /proc/stat"),
             ("loadavg", "cat /proc/loadavg"),
             ("df", f"df -P {mounts}"),
+            ("pwd", 'echo "$PWD"'),
+            # Every active container (restarting ones included, as docker ps lists
+            # them): app roles of any destination, accessories, the proxy.  Which are
+            # ours is decided here, with Kamal's own filters.
             (
                 "docker",
-                f"docker ps --filter label=service={self.service} --format '{{{{json .}}}}'",
+                "docker ps --quiet | xargs -r docker inspect --format "
+                + shlex.quote(INSPECT_FORMAT),
             ),
+            ("images", f"docker image ls --filter {service} --format '{{{{json .}}}}'"),
+            ("stats", "docker stats --no-stream --format '{{json .}}'"),
         ]
 
     def _command(self) -> str:
@@ -187,7 +227,7 @@ class HostProbe:
         )
 
     def _snapshot(self, taken_at: datetime, outputs: Sequence[str | BaseException]) -> HostSnapshot:
-        meminfo, stat, loadavg, df, docker = outputs
+        meminfo, stat, loadavg, df, pwd, docker, images, stats_text = outputs
         problems: list[str] = []
         memory: float | None = None
         cpu: float | None = None
@@ -210,13 +250,30 @@ class HostProbe:
         except HostParseError as error:
             problems.append(f"load: {error}")
         try:
-            disks = tuple(parse_df(_text(df)))
+            # df lists a filesystem once per path asked about: keep one row of each.
+            unique: dict[str, DiskUsage] = {}
+            for disk in parse_df(_text(df)):
+                unique.setdefault(disk.mount, disk)
+            disks = tuple(unique.values())
         except HostParseError as error:
             problems.append(f"disk: {error}")
         try:
-            containers = tuple(parse_docker_ps_json(_text(docker)))
+            containers = tuple(parse_docker_inspect(_text(docker)))
         except HostParseError as error:
             problems.append(f"containers: {error}")
+        stats: dict[str, ContainerStats] = {}
+        try:
+            stats = {row.id[:12]: row for row in parse_docker_stats_json(_text(stats_text))}
+        except HostParseError as error:
+            problems.append(f"container stats: {error}")
+        latest = tuple(
+            image.id for image in parse_docker_images_json(_text(images))
+            if image.tag == self.layout.latest_tag
+        )
+        data_mount: str | None = None
+        if self.data_path is not None:
+            found = data_disk(disks, self.data_path.absolute(_text(pwd).strip()))
+            data_mount = found.mount if found is not None else None
         return HostSnapshot(
             taken_at,
             self.target.name,
@@ -227,6 +284,10 @@ class HostProbe:
             disks=disks,
             containers=containers,
             problems=tuple(problems),
+            stats=stats,
+            latest_image_ids=latest,
+            data_mount=data_mount,
+            layout=self.layout,
         )
 
     async def close(self) -> None:

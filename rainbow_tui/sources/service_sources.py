@@ -11,6 +11,7 @@ from rainbow_tui.logs.request_stats import RequestStatsSnapshot
 from rainbow_tui.sources.database import DatabaseSnapshot, DatabaseSource
 from rainbow_tui.sources.health import HealthSnapshot, HealthSource
 from rainbow_tui.sources.hosts import HostProbe, HostSnapshot, HostsSource, SshTarget
+from rainbow_tui.sources.kamal_containers import data_path, layout_from_config
 from rainbow_tui.sources.postgres_link import PostgresLink
 from rainbow_tui.sources.privileges import QueuePrivilegeCheck, QueuePrivileges
 from rainbow_tui.sources.queue import QueueSnapshot, QueueSource
@@ -83,10 +84,8 @@ class ServiceSources:
         )
 
     def _probe(self, name: str) -> HostProbe:
-        config = self.config
-        target = self.targets[name]
-        data_volume = config.database.data_volume if name == config.database.host else ""
-        return HostProbe(target, config.service.kamal_service, data_volume)
+        layout = layout_from_config(self.config)
+        return HostProbe(self.targets[name], layout, data_path=data_path(self.config, layout, name))
 
     async def poll_database(self) -> DatabaseSnapshot | None:
         return await self.database.poll() if self.database is not None else None
