@@ -424,9 +424,11 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
     return found
 
 
-# A running container restarted this recently (by StartedAt) is still crash-looping:
-# between two crashes docker shows it running for a moment.
+# A running container restarted this recently (by StartedAt) may be crash-looping:
+# between two crashes docker shows it running for a moment.  Restarted more than
+# once, it is judged as looping (no flapping between polls); once, a warning.
 RECENT_RESTART_S = 120.0
+LOOPING_RESTARTS = 2
 
 
 def _containers(config: Config, host: HostSnapshot, component: str) -> list[Finding]:
@@ -511,6 +513,13 @@ def _container_state(
             severity, reason=f"{container.name} is {container.state}",
         )
     up_for = _since(container.started_at, host.taken_at)
+    if restarts >= LOOPING_RESTARTS and up_for is not None and up_for < RECENT_RESTART_S:
+        return Finding(
+            component, metric, label, f"crash-looping ×{restarts}, up {up_for:.0f} s",
+            Level.CRITICAL, severity, float(restarts),
+            reason=f"{container.name} is crash-looping: restarted {restarts} times, "
+            f"up again for {up_for:.0f} s",
+        )
     if restarts and up_for is not None and up_for < RECENT_RESTART_S:
         return Finding(
             component, metric, label, " ".join(["running", *([version] if version else [])])

@@ -189,16 +189,22 @@ def _findings(host: HostSnapshot) -> dict[str, tuple[Level, str, str | None, str
 
 def test_crash_loop_is_critical_with_restart_count_and_exit_code() -> None:
     host = _host(_app("web", "v1", status="restarting", restarts=12, exit_code=1, oom=True),
-                 _app("workers", "v1", restarts=3, started=(T0 - timedelta(seconds=20))
+                 _app("workers", "v1", restarts=1, started=(T0 - timedelta(seconds=20))
                       .strftime("%Y-%m-%dT%H:%M:%S.123456789Z")))
     found = _findings(host)
     level, display, severity, reason = found["host app-1:container:web"]
     assert (level, severity) == (Level.CRITICAL, "critical")
     assert display == "restarting ×12, exit 1, OOMKilled"
     assert "restarted 12 times" in reason and "exit code 1" in reason
-    # Any role name; running but restarted seconds ago is still a loop in progress.
+    # Any role name; running but restarted seconds ago: a warning the first time.
     level, display, severity, _ = found["host app-1:container:workers"]
-    assert (level, severity) == (Level.WARNING, "high") and "restarted ×3" in display
+    assert (level, severity) == (Level.WARNING, "high") and "restarted ×1" in display
+    # Up again for a moment between two of many crashes: still the loop, no flapping.
+    between = _host(_app("web", "v1", restarts=5, started=(T0 - timedelta(seconds=1))
+                         .strftime("%Y-%m-%dT%H:%M:%S.5Z")))
+    level, display, severity, _ = _findings(between)["host app-1:container:web"]
+    assert (level, severity) == (Level.CRITICAL, "critical")
+    assert display.startswith("crash-looping ×5")
 
 
 def test_staging_containers_do_not_stand_in_for_production() -> None:
