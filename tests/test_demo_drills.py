@@ -72,11 +72,17 @@ async def test_app_stop_takes_the_service_down_and_boot_brings_it_back(
     driver = drive(demo_stack_factory())
     assert driver.kamal("app", "stop").returncode == 0
     assert driver.health_status() == 500
-    _, out, _ = await driver.ssh("app-1", "docker ps --filter label=role=web --quiet")
+    # Production's containers (Kamal's filters: the empty destination label); the
+    # staging destination's web container on the same host keeps running.
+    production = "docker ps --filter label=destination= --filter label=role=web --quiet"
+    _, out, _ = await driver.ssh("app-1", production)
     assert out == b""
+    _, staging, _ = await driver.ssh(
+        "app-1", "docker ps --filter label=destination=staging --filter label=role=web --quiet")
+    assert len(staging.splitlines()) == 1
     _boot(driver)
     assert driver.health_status() == 200
-    _, out, _ = await driver.ssh("app-1", "docker ps --filter label=role=web --quiet")
+    _, out, _ = await driver.ssh("app-1", production)
     assert len(out.splitlines()) == 1
 
 
