@@ -15,6 +15,9 @@
   docker restarts it again and again (state ``restarting``, ``RestartCount`` growing,
   the boot failure in its log); /up answers 502 from the proxy.  Cured by ``app boot``
   (fresh containers replace the looping ones).
+* ``deploy-lock``: a deploy died halfway (its SSH session dropped): the app answers
+  500 and Kamal's deploy lock is still held, so ``app boot`` is refused ("Deploy lock
+  found") until ``kamal lock release``.  Cured by ``lock release``, then ``app boot``.
 
 A drill started with ``--drill`` (``at_startup``) is already past its thresholds when
 the stack announces itself, so the console's first check sees the fault.
@@ -33,6 +36,7 @@ from rainbow_tui.demo.containers import Container, Deployment
 from rainbow_tui.demo.endpoints import DRILLS
 from rainbow_tui.demo.faults import FaultState
 from rainbow_tui.demo.hosts_sim import SimHost
+from rainbow_tui.demo.kamal_checkout import AUTOMATIC_DEPLOY_LOCK_MESSAGE, DeployLock
 from rainbow_tui.demo.postgres import PostgresServer
 from rainbow_tui.demo.schema import SUPERUSER
 from rainbow_tui.demo.workload import Workload
@@ -49,6 +53,7 @@ SLOW_QUERY = (
     "ORDER BY s.observed_at DESC LIMIT 500"
 )
 BACKLOG_CEILING = 3000  # stop growing the backlog here; it has made its point
+STALE_LOCK_AGE_S = 40 * 60  # when the dead deploy took the lock
 
 
 class DrillError(Exception):
@@ -64,6 +69,8 @@ class StackParts:
     postgres: PostgresServer
     hosts: dict[str, SimHost]
     deployment: Deployment | None = None
+    # Kamal's deploy lock on the primary host (held by the deploy-lock drill).
+    deploy_lock: DeployLock = field(default_factory=DeployLock)
 
 
 @dataclass
@@ -321,6 +328,22 @@ class CrashLoop(Drill):
         self._looping = []
 
 
+class StaleDeployLock(Drill):
+    """The lock a dead deploy left behind: ``Automatic deploy lock``, forty minutes old."""
+
+    async def begin(self, at_startup: bool) -> None:
+        version = self.parts.deployment.current_version if self.parts.deployment else ""
+        self.parts.deploy_lock.acquire(
+            "", AUTOMATIC_DEPLOY_LOCK_MESSAGE, version, locked_by="Deploy Bot",
+            at=time.time() - STALE_LOCK_AGE_S,
+        )
+        self.parts.faults.service_broken = True
+
+    async def end(self) -> None:
+        self.parts.deploy_lock.release("")
+        self.parts.faults.service_broken = False
+
+
 _DRILL_CLASSES: dict[str, type[Drill]] = {
     "service-down": ServiceDown,
     "db-connections": DbConnections,
@@ -329,6 +352,7 @@ _DRILL_CLASSES: dict[str, type[Drill]] = {
     "failed-jobs": FailedJobs,
     "slow-queries": SlowQueries,
     "crash-loop": CrashLoop,
+    "deploy-lock": StaleDeployLock,
 }
 assert set(_DRILL_CLASSES) == set(DRILLS)
 

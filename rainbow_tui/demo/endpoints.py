@@ -21,6 +21,7 @@ DRILLS = (
     "failed-jobs",
     "slow-queries",
     "crash-loop",
+    "deploy-lock",
 )
 # Where db-1 mounts the database's data volume (a disk of its own, /dev/sdb).
 DB_DATA_MOUNT = "/var/lib/postgresql/data"

@@ -3,7 +3,10 @@
 Posts ``ARGS`` to the stack's control API (``POST /_demo/kamal``), prints the output
 and exits with Kamal's exit status.  Following logs (``app logs -f``, ``accessory
 logs db -f``) is done here over SSH, as Kamal does it: the command runs on the host,
-its output streams until the container stops or we are interrupted.
+its output streams until the container stops or we are interrupted.  Interactive
+commands (``app exec -i "bin/rails console"``, ``bash``, ``bin/rails dbconsole``) run
+here too, on the terminal: a shell's lines run on the primary host over SSH, the
+database console's through ``psql`` in the accessory.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shlex
 import signal
 import sys
 import urllib.error
@@ -63,7 +67,7 @@ def _follow_target(endpoints: DemoEndpoints, argv: list[str]) -> tuple[DemoHost,
     if words[:2] == ["app", "logs"]:
         role = options.roles[0] if options.roles else "web"
         host = next(h for h in endpoints.hosts if role in h.roles)
-        return host, app_logs_command(options, role)
+        return host, app_logs_command(options, role, options.destination)
     if words[:3] == ["accessory", "logs", "db"]:
         host = next(h for h in endpoints.hosts if "db" in h.roles)
         return host, accessory_logs_command(options)
@@ -96,11 +100,80 @@ async def follow_over_ssh(endpoints: DemoEndpoints, host: DemoHost, command: str
         return process.exit_status or 0
 
 
+def _after_host_line(output: str) -> str:
+    """What a command printed, without Kamal's own lines before ``… Host: …``."""
+    lines = output.splitlines()
+    index = next((i for i, line in enumerate(lines) if " Host: " in line or
+                  line.startswith(("App Host:", "Accessory db Host:"))), None)
+    return "\n".join(lines[index + 1:] if index is not None else lines).strip("\n")
+
+
+def interactive(endpoints: DemoEndpoints, argv: list[str]) -> int | None:
+    """``app exec -i CMD`` on this terminal; None when argv is not interactive."""
+    try:
+        options = parse_options(argv)
+    except KamalUsageError:
+        return None
+    words = options.positional
+    if not options.interactive or words[:2] != ["app", "exec"] or len(words) < 3:
+        return None
+    command = " ".join(words[2:]).strip()
+    how = "existing" if options.reuse else "new"
+    print("Get most recent version available as an image...", flush=True)
+    print(f"Launching interactive command with version latest via SSH from {how} container "
+          f"on {HOST_ADDRESS}...", flush=True)
+    if command in ("bin/rails console", "rails console", "bin/rails c"):
+        prompt, run = "shiojiri-rainbow-seeker(prod)> ", _console_line
+    elif command in ("bin/rails dbconsole", "rails dbconsole", "bin/rails db"):
+        prompt, run = "shiojiri_rainbow_seeker_production=> ", _dbconsole_line
+    elif command in ("bash", "sh", "/bin/bash"):
+        prompt, run = "rails@app-1:/rails$ ", _shell_line
+    else:
+        print(f"  ERROR (demo): {command!r} is not an interactive program of the demo "
+              "(bin/rails console, bash, bin/rails dbconsole)", flush=True)
+        return 1
+    while True:
+        try:
+            line = input(prompt)
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            return 130
+        if line.strip() in ("exit", "quit", "\\q", "logout"):
+            return 0
+        if line.strip():
+            print(run(endpoints, line), flush=True)
+
+
+def _console_line(endpoints: DemoEndpoints, line: str) -> str:
+    return "=> nil  (the demo's Rails console evaluates nothing)"
+
+
+def _dbconsole_line(endpoints: DemoEndpoints, line: str) -> str:
+    code, output = post_kamal(endpoints, [
+        "accessory", "exec", "db", "--reuse",
+        "psql -U shiojiri_rainbow_seeker -d shiojiri_rainbow_seeker_production -c "
+        + shlex.quote(line),
+    ])
+    return _after_host_line(output) if code == 0 else output.strip()
+
+
+def _shell_line(endpoints: DemoEndpoints, line: str) -> str:
+    code, output = post_kamal(endpoints, ["app", "exec", "--reuse", "--primary", "-r", "web",
+                                          line])
+    return _after_host_line(output) if code == 0 else output.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kamal (demo)", add_help=False)
     parser.add_argument("--state-dir", type=Path, required=True)
     known, kamal_args = parser.parse_known_args(argv)
     endpoints = DemoEndpoints.load(known.state_dir)
+    session = interactive(endpoints, kamal_args)
+    if session is not None:
+        return session
     follow = _follow_target(endpoints, kamal_args)
     if follow is not None:
         host, command = follow

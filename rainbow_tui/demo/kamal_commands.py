@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from rainbow_tui.demo.containers import DB_ACCESSORY, SERVICE
+from rainbow_tui.demo.containers import DB_ACCESSORY, IMAGE_REPOSITORY, SERVICE
 
 HOST_ADDRESS = "127.0.0.1"
 
@@ -29,7 +29,12 @@ class KamalOptions:
     hosts: list[str] = field(default_factory=list)
     primary: bool = False
     reuse: bool = False
+    interactive: bool = False
     skip_timestamps: bool = False
+    # -d: the destination (config/deploy.<destination>.yml); empty: none.
+    destination: str = ""
+    version: str | None = None
+    message: str | None = None  # lock acquire -m
     positional: list[str] = field(default_factory=list)
 
 
@@ -66,12 +71,20 @@ def parse_options(argv: list[str]) -> KamalOptions:
             options.primary = True
         elif name == "--reuse":
             options.reuse = True
+        elif name in ("-i", "--interactive"):
+            options.interactive = True
         elif name in ("-T", "--skip-timestamps"):
             options.skip_timestamps = True
-        elif name in ("-d", "--destination", "-c", "--config-file", "--version"):
+        elif name in ("-d", "--destination"):
+            options.destination = value()
+        elif name == "--version":
+            options.version = value()
+        elif name in ("-m", "--message"):
+            options.message = value()
+        elif name in ("-c", "--config-file", "--lock-wait-timeout", "--lock-wait-interval"):
             value()
-        elif name in ("-v", "--verbose", "-q", "--quiet", "-i", "--interactive", "-y",
-                      "--confirmed", "--skip-hooks", "-H"):
+        elif name in ("-v", "--verbose", "-q", "--quiet", "-y", "--confirmed", "--skip-hooks",
+                      "-H", "--lock-wait"):
             pass
         elif token.startswith("-") and token != "-":
             raise KamalUsageError(f"Unknown switches \"{token}\"")
@@ -81,25 +94,54 @@ def parse_options(argv: list[str]) -> KamalOptions:
     return options
 
 
-def app_logs_command(options: KamalOptions, role: str = "web") -> str:
-    """The pipeline Kamal 2 runs on a host to show an app container's log."""
-    parts = ["docker logs"]
+def container_filters(role: str | None, destination: str = "",
+                      active: bool = False) -> str:
+    """Kamal 2's container filters (commands/app.rb#container_filters): service,
+    destination (empty when none), role, and for the running one both active states."""
+    filters = [f"label=service={SERVICE}", f"label=destination={destination}"]
+    if role:
+        filters.append(f"label=role={role}")
+    if active:
+        filters += ["status=running", "status=restarting"]
+    return " ".join(f"--filter {f}" for f in filters)
+
+
+def current_container_command(role: str, destination: str = "", latest: str = "latest") -> str:
+    """Kamal 2's ``current_running_container``: the container of the ``latest`` image,
+    else the newest active one (commands/app.rb)."""
+    filters = container_filters(role, destination, active=True)
+    return (
+        f"sh -c 'docker ps --latest --quiet {filters} --filter ancestor=$(docker image ls "
+        f"--filter reference={IMAGE_REPOSITORY}:{latest} --format '\\''{{{{.ID}}}}'\\'') ; "
+        f"docker ps --latest --quiet {filters}' | head -1"
+    )
+
+
+def log_lines(options: KamalOptions) -> int | None:
+    """``--lines``, else 10 when following and 100 when not, unless ``--since`` or
+    ``--grep`` is given (cli/app.rb#logs)."""
+    if options.lines is not None:
+        return options.lines
+    if options.since or options.grep:
+        return None
+    return 10 if options.follow else 100
+
+
+def app_logs_command(options: KamalOptions, role: str = "web", destination: str = "") -> str:
+    """The pipeline Kamal 2 runs on a host to show an app container's log
+    (commands/app/logging.rb)."""
+    parts = ["xargs docker logs"]
     if not options.skip_timestamps:
         parts.append("--timestamps")
-    if options.since:
+    if options.since and not options.follow:
         parts.append(f"--since {shlex.quote(options.since)}")
-    lines = options.lines if options.lines is not None else (
-        10 if options.follow else (None if options.since else 100)
-    )
+    lines = log_lines(options)
     if lines is not None:
         parts.append(f"--tail {lines}")
     if options.follow:
         parts.append("--follow")
-    command = (
-        f"docker ps --latest --quiet --filter label=service={SERVICE} --filter label=destination= "
-        f"--filter label=role={role} --filter status=running --filter status=restarting "
-        f"| head -1 | xargs {' '.join(parts)} 2>&1"
-    )
+    latest = "-".join(["latest", *([destination] if destination else [])])
+    command = f"{current_container_command(role, destination, latest)} | {' '.join(parts)} 2>&1"
     if options.grep:
         command += f" | grep {shlex.quote(options.grep)}"
     return command
@@ -107,12 +149,13 @@ def app_logs_command(options: KamalOptions, role: str = "web") -> str:
 
 def accessory_logs_command(options: KamalOptions) -> str:
     parts = [f"docker logs {DB_ACCESSORY}"]
+    if options.since and not options.follow:
+        parts.append(f"--since {shlex.quote(options.since)}")
+    lines = 10 if options.follow else log_lines(options)
+    if lines is not None:
+        parts.append(f"--tail {lines}")
     if not options.skip_timestamps:
         parts.append("--timestamps")
-    if options.since:
-        parts.append(f"--since {shlex.quote(options.since)}")
-    lines = options.lines if options.lines is not None else (10 if options.follow else 100)
-    parts.append(f"--tail {lines}")
     if options.follow:
         parts.append("--follow")
     command = " ".join(parts) + " 2>&1"

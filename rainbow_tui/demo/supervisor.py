@@ -141,7 +141,8 @@ class DemoStack:
         assert self.fleet is not None
         self.kamal_stand_in = KamalStandIn(
             KamalTargets(deployment=self.deployment, shells=self.shells, drills=self.drills,
-                         postgres=postgres, workload=self.workload, ssh_ports=self.fleet.ports)
+                         postgres=postgres, workload=self.workload, ssh_ports=self.fleet.ports,
+                         checkout=self.state_dir)
         )
         self.web = DemoWebServer(self, asyncio.get_running_loop())
         self.web.start()
