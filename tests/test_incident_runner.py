@@ -72,8 +72,8 @@ async def test_service_down_boot_step_cures_the_drill_and_http_ok_passes(
         result = await runner.run(boot.commands[0], on_line=streamed.append)
         assert result.ok and result.exit_code == 0
         assert any("Start container with version" in line for line in streamed)
-        assert "Start container with version" in result.excerpt
-        assert "[REDACTED]" in result.excerpt  # the registry login, as Kamal prints it
+        # lib/kamal/cli/app.rb#boot: no --version, the image tagged latest.
+        assert "Start container with version latest" in result.excerpt
 
         after = await runner.verify(boot.verify)  # type: ignore[arg-type]
         assert after.passed and "answered 200" in after.detail
@@ -373,3 +373,61 @@ async def test_a_command_cancelled_before_it_starts_runs_nothing(
         running.cancel()
         result = await running.wait()
     assert result.outcome == "cancelled" and not marker.exists()
+
+
+async def test_a_rollback_kamal_exits_0_from_is_a_failure_on_the_record(
+    demo_stack_factory: Callable[..., DemoProcess], drive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lib/kamal/cli/main.rb#rollback: a version with no container is a message, exit 0."""
+    stack = demo_stack_factory()
+    driver = drive(stack)
+    rollback = step("service-down", "rollback").commands[1]
+    async with runner_for(stack, monkeypatch) as runner:
+        result = await runner.run(rollback, {"version": "0123abcd"})
+    assert result.exit_code == 0 and result.outcome == "failed" and not result.ok
+    assert "nothing was rolled back" in result.detail and "0123abcd" in result.detail
+    assert "not available as a container" in result.excerpt
+    assert driver.state()["current_version"] == driver.state()["versions"][-1]
+
+
+async def test_deploy_lock_drill_cured_through_the_service_down_runbook(
+    demo_stack_factory: Callable[..., DemoProcess], drive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lib/kamal/cli/base.rb#with_lock and cli/lock.rb: boot is refused while a stale lock
+    is held; the runbook's lock step releases it, and boot then cures the outage."""
+    stack = demo_stack_factory(drills=["deploy-lock"])
+    driver = drive(stack)
+    lock = step("service-down", "deploy-lock")
+    boot = step("service-down", "boot")
+    async with runner_for(stack, monkeypatch) as runner:
+        refused = await runner.run(boot.commands[0])
+        assert refused.outcome == "failed" and refused.exit_code == 1
+        assert refused.detail.startswith("refused: the deploy lock is held (Locked by: Deploy Bot")
+        status = await runner.run(lock.commands[0])
+        assert status.ok and "Message: Automatic deploy lock" in status.excerpt
+        released = await runner.run(lock.commands[1])
+        assert released.ok and "Released the deploy lock" in released.excerpt
+        assert driver.state()["drills"]["active"] == ["deploy-lock"]  # still down: boot it
+        booted = await runner.run(boot.commands[0])
+        assert booted.ok, booted.excerpt
+        assert (await runner.verify(boot.verify)).passed  # type: ignore[arg-type]
+    assert driver.state()["drills"]["active"] == []
+
+
+async def test_unresolvable_secrets_fail_clearly_and_no_internal_path_is_shown(
+    demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lib/kamal/secrets.rb#[]: a secret that .kamal/secrets does not resolve on the
+    machine running kamal.  What the operator sees is `bundle exec kamal …`."""
+    stack = demo_stack_factory()
+    (stack.endpoints.state_dir / ".kamal" / "secrets").unlink()
+    boot = step("service-down", "boot").commands[0]
+    internal = str(stack.endpoints.state_dir)
+    async with runner_for(stack, monkeypatch) as runner:
+        assert runner.preview(boot) == "bundle exec kamal app boot"
+        result = await runner.run(boot)
+    assert result.outcome == "failed"
+    assert result.detail.startswith(".kamal/secrets could not be resolved on this machine: "
+                                    "Secret 'RAILS_MASTER_KEY' not found, no secret files")
+    for text in (result.excerpt, result.detail):
+        assert internal not in text and "rainbow_tui.demo" not in text

@@ -20,6 +20,7 @@ from rainbow_tui.demo.endpoints import DemoEndpoints
 DEMO_DSN_ENV = "RAINBOW_TUI_DEMO_DATABASE_URL"
 DEMO_QUEUE_DSN_ENV = "RAINBOW_TUI_DEMO_QUEUE_DATABASE_URL"
 DEMO_DATA_VOLUME = "/var/lib/postgresql/data"
+DEMO_KAMAL_DISPLAY = ("bundle", "exec", "kamal")
 
 
 def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
@@ -37,7 +38,9 @@ def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
             health_url=endpoints.health_url,
             health_timeout_s=2.0,
         ),
-        kamal=KamalConfig(command=endpoints.kamal_command, workdir=str(endpoints.state_dir)),
+        # The stand-in runs as a Python module; the operator knows it as Kamal.
+        kamal=KamalConfig(command=endpoints.kamal_command, display=DEMO_KAMAL_DISPLAY,
+                          workdir=str(endpoints.state_dir)),
         ssh=SshConfig(
             user=endpoints.ssh_user,
             known_hosts=str(endpoints.known_hosts),

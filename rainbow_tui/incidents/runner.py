@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rainbow_tui.config import Config, expand_path
-from rainbow_tui.incidents.kamal_output import AppVersion, parse_app_containers, rollback_choices
+from rainbow_tui.incidents.kamal_output import (
+    NOTABLE,
+    AppVersion,
+    judge_kamal_output,
+    parse_app_containers,
+    rollback_choices,
+)
 from rainbow_tui.incidents.model import CommandOutcome
 from rainbow_tui.incidents.redact import LineRedactor
 from rainbow_tui.incidents.runbooks import (
@@ -121,6 +127,8 @@ class ResolvedCommand:
     text: str = ""  # ssh, http (the URL), sql (with $1… for parameters)
     args: tuple[str, ...] = ()  # sql bind values
     target: SshTarget | None = None
+    # What the operator is shown and could run by hand: ``[kamal] display`` in place
+    # of the command that runs (the demo's wrapper and its paths stay out of records).
     preview: str = ""
 
 
@@ -154,16 +162,25 @@ class Excerpt:
 class _Output:
     """Bytes in, safe lines out: to the callback and into the excerpt."""
 
-    def __init__(self, on_line: LineCallback | None) -> None:
+    def __init__(
+        self, on_line: LineCallback | None, shown_as: tuple[str, str] | None = None
+    ) -> None:
         self._splitter = LineSplitter()
         self._redactor = LineRedactor()
         self._on_line = on_line
+        # (what runs, what the operator knows it as): replaced in every line.
+        self._shown_as = shown_as
         self.excerpt = Excerpt()
+        self.notable: list[str] = []  # lines that tell what a kamal command did
 
     def _emit(self, lines: Sequence[str]) -> None:
         for raw in lines:
+            if self._shown_as is not None:
+                raw = raw.replace(*self._shown_as)
             line = make_inert(self._redactor.line(raw))
             self.excerpt.add(line)
+            if len(self.notable) < 64 and NOTABLE.search(line):
+                self.notable.append(line)
             if self._on_line is not None:
                 self._on_line(line)
 
@@ -257,10 +274,18 @@ class CommandRunner:
 
     # -- resolving ---------------------------------------------------------------------
 
-    def kamal_argv(self, argv: Sequence[str]) -> tuple[str, ...]:
+    def kamal_argv(self, argv: Sequence[str], *, shown: bool = False) -> tuple[str, ...]:
+        """The kamal command line that runs, or (``shown``) the one the operator knows."""
         kamal = self.config.kamal
         destination = ("-d", kamal.destination) if kamal.destination else ()
-        return (*kamal.command, *argv, *destination)
+        prefix = kamal.shown_command if shown else kamal.command
+        return (*prefix, *argv, *destination)
+
+    def _shown_as(self) -> tuple[str, str] | None:
+        kamal = self.config.kamal
+        if not kamal.display or kamal.display == kamal.command:
+            return None
+        return shlex.join(kamal.command), shlex.join(kamal.display)
 
     def target(self, host: str) -> SshTarget:
         """A host by name, or ``role:ROLE`` for the first host with that role."""
@@ -281,7 +306,8 @@ class CommandRunner:
         if command.kind in ("kamal", "local"):
             argv = tuple(_substitute(part, values, quote=False) for part in command.argv)
             if command.kind == "kamal":
-                argv = self.kamal_argv(argv)
+                return ResolvedCommand(command, argv=self.kamal_argv(argv),
+                                       preview=shlex.join(self.kamal_argv(argv, shown=True)))
             return ResolvedCommand(command, argv=argv, preview=shlex.join(argv))
         if command.kind == "ssh":
             target = self.target(command.host)
@@ -334,7 +360,8 @@ class CommandRunner:
             return CommandResult(
                 "not_run", None, 0.0, "", f"not run: read-only (to run by hand: {resolved.preview})"
             )
-        output = _Output(on_line)
+        kamal = command.kind == "kamal"
+        output = _Output(on_line, self._shown_as() if kamal else None)
         started = time.monotonic()
         outcome: CommandOutcome
         exit_code: int | None = None
@@ -343,6 +370,11 @@ class CommandRunner:
             async with asyncio.timeout(command.timeout_s):
                 exit_code, detail = await self._dispatch(resolved, output)
             outcome = "ok" if exit_code == 0 else ("failed" if exit_code is not None else "error")
+            if kamal and outcome in ("ok", "failed"):
+                # Judged by what it did: Kamal exits 0 from a rollback that did nothing.
+                verdict = judge_kamal_output(output.notable)
+                if verdict.failed:
+                    outcome, detail = "failed", verdict.detail
         except TimeoutError:
             outcome, detail = "timeout", f"timed out after {command.timeout_s:g} s"
         except asyncio.CancelledError:
@@ -362,7 +394,10 @@ class CommandRunner:
         if kind in ("kamal", "local"):
             # Local commands run beside Kamal's: in the application's checkout.
             workdir = str(expand_path(self.config.kamal.workdir))
-            return await self._process(resolved.argv, workdir, output)
+            exit_code, detail = await self._process(resolved.argv, workdir, output)
+            if detail and kind == "kamal":
+                detail = detail.replace(resolved.argv[0], self.config.kamal.shown_command[0])
+            return exit_code, detail
         if kind == "ssh":
             return await self._ssh(resolved, output)
         if kind == "http":
