@@ -17,7 +17,12 @@ from rainbow_tui.app import RainbowApp, make_app
 from rainbow_tui.config import Config
 from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
-from rainbow_tui.incidents.model import CommandFinished, Escalated, VerificationRecorded
+from rainbow_tui.incidents.model import (
+    CommandFinished,
+    CommandStarted,
+    Escalated,
+    VerificationRecorded,
+)
 from rainbow_tui.incidents.postmortem import render_postmortem
 from rainbow_tui.incidents.store import IncidentStore
 from screens.confirm import ConfirmScreen
@@ -33,6 +38,8 @@ DRILLS = {
     "job-backlog": ("queue:waiting_jobs", "job-backlog"),
     "failed-jobs": ("queue:failed_jobs", "failed-jobs"),
     "slow-queries": ("database:db_query_time_ms", "slow-queries"),
+    # A stale deploy lock: the service-down runbook's lock step releases it.
+    "deploy-lock": ("service:health", "service-down"),
 }
 
 
@@ -179,6 +186,14 @@ async def test_drill_from_alert_to_postmortem(
     tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
     assert any(token.type == "table_open" for token in tokens)
     assert stack.endpoints.pg_dsn not in markdown
+    # Commands as the operator knows them; the demo wrapper's paths in no record.
+    stored = (tmp_path / "incidents").glob("*.toml")
+    for text in (markdown, *(path.read_text(encoding="utf-8") for path in stored)):
+        assert str(stack.endpoints.state_dir) not in text
+        assert "rainbow_tui.demo.kamal" not in text and "--state-dir" not in text
+    kamal_commands = [e.command for e in incident.events
+                      if isinstance(e, CommandStarted) and e.command_kind == "kamal"]
+    assert kamal_commands and all(c.startswith("bundle exec kamal ") for c in kamal_commands)
     await asyncio.sleep(0)
 
 
