@@ -4,6 +4,7 @@ imports Textual; everything it drives is plain asyncio code."""
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -44,6 +45,7 @@ class RainbowApp(App[int]):
         Binding("L", "logs", "Logs full screen", show=False),
         Binding("i", "start_incident", "Incident"),
         Binding("I", "show_incident", "Back to incident", show=False),
+        Binding("K", "command_palette", "Kamal commands", show=False),
     ]
 
     def __init__(
@@ -328,6 +330,91 @@ class RainbowApp(App[int]):
                 lambda key=alert.key: self.action_start_incident(key),
             )
         yield SystemCommand("Start incident (general)", "Key i", self.action_start_incident)
+        from rainbow_tui.incidents.appendix import APPENDIX
+
+        for entry in APPENDIX:
+            if entry.changes and self.read_only:
+                continue
+            yield SystemCommand(
+                f"Kamal: {entry.title_en} ({entry.title_ja})",
+                f"{entry.manual} — "
+                + ("takes the terminal; " if entry.interactive else "")
+                + "recorded on the open incident",
+                lambda command_id=entry.id: self.action_kamal_appendix(command_id),
+            )
+
+    def action_kamal_appendix(self, command_id: str) -> None:
+        """One of the manual's appendix commands, on the real terminal (付録)."""
+        from rainbow_tui.incidents.appendix import APPENDIX, kamal_command_line
+        from screens.confirm import ConfirmScreen
+
+        entry = next((e for e in APPENDIX if e.id == command_id), None)
+        if entry is None:
+            return
+        if entry.changes and self.read_only:
+            self.notify(f"Not under --read-only: {entry.title_en}", severity="warning")
+            return
+        shown = shlex.join(kamal_command_line(self.config.kamal, entry.argv, shown=True))
+        if not entry.changes:
+            self._run_appendix(command_id)
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._run_appendix(command_id)
+
+        self.push_screen(ConfirmScreen(f"Run {entry.title_en}?", shown), answered)
+
+    def _run_appendix(self, command_id: str) -> None:
+        from textual.app import SuspendNotSupported
+
+        from rainbow_tui.config import expand_path
+        from rainbow_tui.incidents import model
+        from rainbow_tui.incidents.appendix import (
+            APPENDIX,
+            kamal_command_line,
+            record_finished,
+            record_started,
+            run_on_terminal,
+        )
+        from rainbow_tui.incidents.store import StoreError
+
+        entry = next(e for e in APPENDIX if e.id == command_id)
+        kamal = self.config.kamal
+        argv = kamal_command_line(kamal, entry.argv)
+        shown = shlex.join(kamal_command_line(kamal, entry.argv, shown=True))
+        wizard = self.incident_screen.wizard if self.incident_screen else None
+        if wizard is not None and wizard.incident.status == "closed":
+            wizard = None
+        started = None
+        try:
+            if wizard is not None:
+                step = min(wizard.step_index, len(wizard.runbook.steps) - 1)
+                started = record_started(wizard.incident, step, shown, entry.changes)
+                wizard.record(started)
+            with self.suspend():
+                result = run_on_terminal(argv, shown, str(expand_path(kamal.workdir)),
+                                         wait_for_enter=not entry.interactive)
+        except SuspendNotSupported:
+            if wizard is not None and started is not None:
+                wizard.record(model.command_finished(
+                    wizard.incident, started, "not_run",
+                    excerpt="not run: this terminal could not be handed over"))
+            self.notify(f"This terminal cannot be handed over: run {shown} yourself",
+                        severity="warning", markup=False)
+            return
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        finally:
+            self.refresh()
+        if wizard is not None and started is not None:
+            try:
+                wizard.record(record_finished(wizard.incident, started, result,
+                                              entry.interactive))
+            except StoreError as error:
+                self.notify(str(error), severity="error", markup=False)
+        self.notify(f"{shown} exited {result.exit_code}", markup=False)
 
 
 def make_app(

@@ -32,6 +32,10 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("r", "refresh every source now"),
     ("p", "pause / resume polling"),
     ("ctrl+p", "command palette: every action by name"),
+    ("K", "the manual's appendix (付録) in the palette, as \"Kamal: …\": Rails console, shell,"
+          " DB console, container details, follow the log, cache clear, monitoring status;"
+          " interactive ones take the terminal until you leave them, each is recorded on"
+          " the open incident"),
     ("?", "this help"),
     ("q", "quit"),
 )

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rainbow_tui.config import Config, expand_path
+from rainbow_tui.incidents.appendix import kamal_command_line
 from rainbow_tui.incidents.kamal_output import (
     NOTABLE,
     AppVersion,
@@ -276,10 +277,7 @@ class CommandRunner:
 
     def kamal_argv(self, argv: Sequence[str], *, shown: bool = False) -> tuple[str, ...]:
         """The kamal command line that runs, or (``shown``) the one the operator knows."""
-        kamal = self.config.kamal
-        destination = ("-d", kamal.destination) if kamal.destination else ()
-        prefix = kamal.shown_command if shown else kamal.command
-        return (*prefix, *argv, *destination)
+        return kamal_command_line(self.config.kamal, tuple(argv), shown=shown)
 
     def _shown_as(self) -> tuple[str, str] | None:
         kamal = self.config.kamal
