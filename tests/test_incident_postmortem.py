@@ -92,6 +92,11 @@ def full_incident() -> Incident:
         runbook=runbook, alert=alert, findings=findings, at=at(2), author="tanaka", tz=JST
     )
 
+    # By step id: the runbook gains steps (the deploy lock before the boot).
+    index = {step.id: number for number, step in enumerate(runbook.steps)}
+    BOOT, ROLLBACK = index["boot"], index["rollback"]  # noqa: N806
+    ROOT_CAUSE, POSTMORTEM = index["root-cause"], index["postmortem"]  # noqa: N806
+
     def add(event_builder: object) -> None:
         nonlocal incident
         incident = incident.with_event(event_builder)  # type: ignore[arg-type]
@@ -116,25 +121,25 @@ def full_incident() -> Incident:
     add(escalate(incident, EscalationStep(level=2, role="開発リード / Development lead",
                                           contact="Slack #rainbow-dev", within_minutes=30),
                  "NameError after the 03:00 deploy", at=at(6.5), author="tanaka"))
-    add(start_step(incident, runbook, 1, at=at(7), author="sato"))
-    add(command_started(incident, 1, "bundle exec kamal app boot", "kamal", destructive=True, at=at(7.1), author="sato"))
+    add(start_step(incident, runbook, BOOT, at=at(7), author="sato"))
+    add(command_started(incident, BOOT, "bundle exec kamal app boot", "kamal", destructive=True, at=at(7.1), author="sato"))
     started = incident.events[-1]
     add(command_finished(
         incident, started, "ok", exit_code=0, duration_s=8.4, at=at(7.3), author="sato",  # type: ignore[arg-type]
         excerpt="  INFO [d3] Running docker login registry -u [REDACTED] -p [REDACTED] on 10.0.1.11\nStart container with version f35e7c0 (or reboot if already running)...\nFinished all in 8.4 seconds",
     ))
-    add(record_verification(incident, 1, "http_ok", False, "GET https://api.shiojiri-rainbow.app/up: HTTP 500", at=at(8), author="sato"))
+    add(record_verification(incident, BOOT, "http_ok", False, "GET https://api.shiojiri-rainbow.app/up: HTTP 500", at=at(8), author="sato"))
     add(note(incident, "Boot did not help: still 500. Sentry: NameError in RainbowsController#index | token=eyJhbGciOiJIUzI1NiJ9.payload.sig", at=at(8.5), author="sato"))
-    add(complete_step(incident, runbook, 1, at=at(9), author="sato"))
-    add(start_step(incident, runbook, 2, at=at(9.5), author="sato"))
-    add(command_started(incident, 2, "bundle exec kamal rollback 0fe43001ee0e", "kamal", destructive=True, at=at(10), author="sato"))
+    add(complete_step(incident, runbook, BOOT, at=at(9), author="sato"))
+    add(start_step(incident, runbook, ROLLBACK, at=at(9.5), author="sato"))
+    add(command_started(incident, ROLLBACK, "bundle exec kamal rollback 0fe43001ee0e", "kamal", destructive=True, at=at(10), author="sato"))
     started = incident.events[-1]
     add(command_finished(
         incident, started, "ok", exit_code=0, duration_s=9.1, at=at(10.2), author="sato",  # type: ignore[arg-type]
         excerpt="Rolling back to version 0fe43001ee0e...\nFinished all in 9.1 seconds",
     ))
-    add(record_verification(incident, 2, "http_ok", True, "GET https://api.shiojiri-rainbow.app/up answered 200 in 35 ms", at=at(10.5), author="sato"))
-    add(complete_step(incident, runbook, 2, at=at(11), author="sato"))
+    add(record_verification(incident, ROLLBACK, "http_ok", True, "GET https://api.shiojiri-rainbow.app/up answered 200 in 35 ms", at=at(10.5), author="sato"))
+    add(complete_step(incident, runbook, ROLLBACK, at=at(11), author="sato"))
     add(transition(incident, "mitigated", at=at(11), author="tanaka"))
     add(pin_evidence(incident, "log_lines", "Web log around the first 500", LOG_WITH_BACKTICKS, at=at(12), author="sato"))
     add(pin_evidence(
@@ -142,10 +147,10 @@ def full_incident() -> Incident:
         "version       deployed at (JST)  by\nf35e7c0b3425  03:00              ci | main\n0fe43001ee0e  2 days ago         ci",
         at=at(12.5), author="sato",
     ))
-    add(start_step(incident, runbook, 3, at=at(13), author="tanaka"))
+    add(start_step(incident, runbook, ROOT_CAUSE, at=at(13), author="tanaka"))
     add(note(incident, "Root cause: a renamed local in RainbowsController#index shipped without a test.\nAWS key in the env dump was AKIAIOSFODNN7EXAMPLE (rotated).", at=at(20), author="tanaka"))
-    add(complete_step(incident, runbook, 3, at=at(25), author="tanaka"))
-    add(skip_step(incident, runbook, 4, "Postmortem written here instead", at=at(26), author="tanaka"))
+    add(complete_step(incident, runbook, ROOT_CAUSE, at=at(25), author="tanaka"))
+    add(skip_step(incident, runbook, POSTMORTEM, "Postmortem written here instead", at=at(26), author="tanaka"))
     acknowledged = next(e for e in incident.events if getattr(e, "status", "") == "acknowledged")
     add(edit_time(incident, acknowledged.id, at(3), "PagerDuty shows the ack at 03:15", at=at(27), author="sato"))
     add(transition(incident, "resolved", at=at(30), author="tanaka"))
