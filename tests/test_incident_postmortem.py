@@ -94,8 +94,8 @@ def full_incident() -> Incident:
 
     # By step id: the runbook gains steps (the deploy lock before the boot).
     index = {step.id: number for number, step in enumerate(runbook.steps)}
-    BOOT, ROLLBACK = index["boot"], index["rollback"]  # noqa: N806
-    ROOT_CAUSE, POSTMORTEM = index["root-cause"], index["postmortem"]  # noqa: N806
+    BOOT, ROLLBACK = index["boot"], index["rollback"]
+    ROOT_CAUSE, POSTMORTEM = index["root-cause"], index["postmortem"]
 
     def add(event_builder: object) -> None:
         nonlocal incident
