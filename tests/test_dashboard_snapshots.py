@@ -149,8 +149,11 @@ def _readings(drill: bool) -> Readings:
         claimed=CappedCount(1),
         blocked=CappedCount(0),
         failed=CappedCount(60 if drill else 0),
+        # The drill's storm is minutes old: all of it inside the last hour.
+        new_failures=CappedCount(60 if drill else 0),
         ready_by_queue={"default": 2, "images": 1},
         oldest_ready_s=0.4,
+        latency_by_queue={"default": 0.4, "images": 0.2},
         failed_by_class=failures,
         processes=tuple(
             QueueProcess(i, kind, "app-1", 100 + i, f"{kind.lower()}-{i}", 12.0)

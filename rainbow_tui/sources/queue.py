@@ -6,6 +6,12 @@ says as much as 100 000 and costs a fraction of a full count.  Failures are grou
 by exception class over the latest ones only, for the same reason, and the class of
 a failure already seen is remembered rather than cut out of its error again.  One
 statement per refresh.
+
+Every age is measured from ``now() AT TIME ZONE 'UTC'``: Rails writes UTC wall-clock
+into ``timestamp without time zone`` columns, and ``now() - created_at`` would cast
+``created_at`` with the session's TimeZone (on an Asia/Tokyo server, every job 9 h
+old, every process dead).  The console's sessions are UTC as well; the statement
+does not rely on it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,21 @@ from typing import Any
 
 from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 
-# Heartbeats come every 60 s; Solid Queue itself treats 5 minutes of silence as dead.
-DEAD_AFTER_S = 300.0
+# Solid Queue's defaults (lib/solid_queue.rb): heartbeats every 60 s, a process
+# silent for process_alive_threshold (5 minutes) is dead.  [queue] overrides both
+# windows below.
+DEFAULT_PROCESS_ALIVE_THRESHOLD_S = 300.0
+DEFAULT_NEW_FAILURES_WINDOW_S = 3600.0
 DEFAULT_COUNT_CAP = 1000
 FAILED_SAMPLE = 300
 FAILURE_CLASSES = 20
+# Ready rows read, in job_id order, for the oldest one (overall, and per queue and
+# priority): a retried or a scheduled job keeps its older id but enters ready later,
+# so the first row by id need not be the oldest; the minimum over a few is.
+OLDEST_READY_SCAN = 100
+
+# The UTC wall-clock Rails writes, whatever the session's TimeZone.
+NOW_UTC = "(now() AT TIME ZONE 'UTC')"
 
 
 # Solid Queue writes the error as compact JSON, the class first
@@ -47,26 +63,34 @@ _MESSAGE_SQL = """CASE WHEN strpos(m.fast, ',"') = 0
             ELSE substring(e.error FROM '"message"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"') END"""
 
 
-def queue_sql(count_cap: int, failed_sample: int) -> str:
+def queue_sql(
+    count_cap: int,
+    failed_sample: int,
+    new_failures_window_s: float = DEFAULT_NEW_FAILURES_WINDOW_S,
+) -> str:
     """The one statement of a refresh.  ``$1``/``$2``: ids and exception classes of
     failed executions already classified (see ``QueueSource``).
 
-    The cap and the sample are written in, not passed: a statement whose
-    parameters feed a LIMIT is planned afresh at every bind (a custom plan, about
-    a millisecond here); this one is planned once per connection.
+    The cap, the sample and the window are written in, not passed: a statement
+    whose parameters feed a LIMIT is planned afresh at every bind (a custom plan,
+    about a millisecond here); this one is planned once per connection.
     """
     limit = int(count_cap) + 1  # one row more than the cap: "exactly cap" and "more" differ
     sample = int(failed_sample)
+    window = float(new_failures_window_s)
 
     def capped(table: str) -> str:
         return f"(SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {limit}) AS capped)"
 
     return f"""
-WITH ready AS (
-    -- One pass over at most cap + 1 ready rows gives the count and its split by queue.
-    SELECT queue_name, count(*) AS n
-    FROM (SELECT queue_name FROM solid_queue_ready_executions LIMIT {limit}) AS r
-    GROUP BY queue_name
+WITH bands AS (
+    -- One pass over at most cap + 1 ready rows gives the count, its split by queue
+    -- and the (queue, priority) bands the per-queue latency looks into.
+    SELECT queue_name, priority, count(*) AS n
+    FROM (SELECT queue_name, priority FROM solid_queue_ready_executions LIMIT {limit}) AS r
+    GROUP BY queue_name, priority
+), ready AS (
+    SELECT queue_name, sum(n) AS n FROM bands GROUP BY queue_name
 ), recent AS (
     -- The latest failures.  A failed execution never changes, so the class of one
     -- seen before comes from $1/$2 and only new rows have their error read: it is
@@ -88,14 +112,31 @@ SELECT json_build_object(
     'claimed', {capped("solid_queue_claimed_executions")},
     'blocked', {capped("solid_queue_blocked_executions")},
     'failed', {capped("solid_queue_failed_executions")},
+    -- Failures of the last window, counted over the latest failures already read
+    -- for the classes (ids grow with created_at, so the window's rows are the
+    -- newest): no further rows read, and all {sample} inside it means "more".
+    'new_failures', (SELECT count(*) FROM recent
+                     WHERE created_at > {NOW_UTC} - make_interval(secs => {window!r})),
     'ready_by_queue', (SELECT coalesce(json_object_agg(queue_name, n), '{{}}') FROM ready),
     -- job ids grow with time, so the oldest ready rows sit at the start of the
     -- job_id index; a retried job keeps its old id, hence min() over a few.
-    'oldest_ready_s', (SELECT extract(epoch FROM now() - min(created_at)) FROM (
-        SELECT created_at FROM solid_queue_ready_executions ORDER BY job_id LIMIT 100) AS o),
+    'oldest_ready_s', (SELECT extract(epoch FROM {NOW_UTC} - min(created_at)) FROM (
+        SELECT created_at FROM solid_queue_ready_executions
+        ORDER BY job_id LIMIT {OLDEST_READY_SCAN}) AS o),
+    -- Per queue, the same few oldest ids of each priority band, read from the
+    -- (queue_name, priority, job_id) index: a band of low priority waits longest.
+    'latency_by_queue', (SELECT coalesce(json_object_agg(queue_name, latency_s), '{{}}') FROM (
+        SELECT b.queue_name, extract(epoch FROM {NOW_UTC} - min(o.oldest)) AS latency_s
+        FROM bands AS b
+        CROSS JOIN LATERAL (
+            SELECT min(created_at) AS oldest FROM (
+                SELECT r.created_at FROM solid_queue_ready_executions AS r
+                WHERE r.queue_name = b.queue_name AND r.priority = b.priority
+                ORDER BY r.job_id LIMIT {OLDEST_READY_SCAN}) AS few) AS o
+        GROUP BY b.queue_name) AS l),
     'longest_claimed', (SELECT coalesce(json_agg(c), '[]') FROM (
         SELECT c.job_id, j.class_name, j.queue_name, c.process_id,
-               extract(epoch FROM now() - c.created_at) AS running_s
+               extract(epoch FROM {NOW_UTC} - c.created_at) AS running_s
         FROM solid_queue_claimed_executions AS c
         JOIN solid_queue_jobs AS j ON j.id = c.job_id
         ORDER BY c.created_at LIMIT 10) AS c),
@@ -115,7 +156,7 @@ SELECT json_build_object(
                FROM solid_queue_pauses),
     'processes', (SELECT coalesce(json_agg(p), '[]') FROM (
         SELECT id, kind, hostname, pid, name,
-               extract(epoch FROM now() - last_heartbeat_at) AS heartbeat_age_s
+               extract(epoch FROM {NOW_UTC} - last_heartbeat_at) AS heartbeat_age_s
         FROM solid_queue_processes ORDER BY kind, hostname, pid) AS p)
 )
 """
@@ -162,10 +203,13 @@ class QueueProcess:
     pid: int
     name: str
     heartbeat_age_s: float
+    alive_threshold_s: float = DEFAULT_PROCESS_ALIVE_THRESHOLD_S
 
     @property
     def dead(self) -> bool:
-        return self.heartbeat_age_s > DEAD_AFTER_S
+        # As Solid Queue prunes (app/models/solid_queue/process/prunable.rb):
+        # ``last_heartbeat_at <= process_alive_threshold.ago``, the boundary included.
+        return self.heartbeat_age_s >= self.alive_threshold_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +221,14 @@ class QueueSnapshot:
     claimed: CappedCount | None = None
     blocked: CappedCount | None = None
     failed: CappedCount | None = None
+    # Failed executions newer than ``new_failures_window_s`` (capped at the sample
+    # of latest failures read for the classes).
+    new_failures: CappedCount | None = None
+    new_failures_window_s: float = DEFAULT_NEW_FAILURES_WINDOW_S
     ready_by_queue: dict[str, int] = field(default_factory=dict)
     oldest_ready_s: float | None = None
+    # now − oldest ready created_at, for each queue with ready jobs.
+    latency_by_queue: dict[str, float] = field(default_factory=dict)
     longest_claimed: tuple[ClaimedJob, ...] = ()
     failed_by_class: tuple[FailureGroup, ...] = ()
     paused: tuple[str, ...] = ()
@@ -210,10 +260,19 @@ def _count(data: dict[str, Any], key: str, cap: int) -> CappedCount:
 
 
 class QueueSource:
-    def __init__(self, link: PostgresLink, count_cap: int = DEFAULT_COUNT_CAP) -> None:
+    def __init__(
+        self,
+        link: PostgresLink,
+        count_cap: int = DEFAULT_COUNT_CAP,
+        *,
+        process_alive_threshold_s: float = DEFAULT_PROCESS_ALIVE_THRESHOLD_S,
+        new_failures_window_s: float = DEFAULT_NEW_FAILURES_WINDOW_S,
+    ) -> None:
         self.link = link
         self.count_cap = count_cap
-        self._sql = queue_sql(count_cap, FAILED_SAMPLE)
+        self.process_alive_threshold_s = process_alive_threshold_s
+        self.new_failures_window_s = new_failures_window_s
+        self._sql = queue_sql(count_cap, FAILED_SAMPLE, new_failures_window_s)
         # Exception class of the recent failed executions, by id.  Such a row never
         # changes, so its (large, compressed) error is read once, not every refresh.
         self._classes: dict[int, str] = {}
@@ -229,10 +288,11 @@ class QueueSource:
             self._classes.clear()
             problem = str(error)
             if "UndefinedTableError" in problem:
-                problem = f"Solid Queue tables not found in this database ({problem})"
+                problem = await self._tables_missing(problem)
             return QueueSnapshot(taken_at, error=problem)
         self._remember_classes(data["new_classes"], data["recent_from"])
         cap = self.count_cap
+        new_failures = int(data["new_failures"])
         return QueueSnapshot(
             taken_at,
             ready=_count(data, "ready", cap),
@@ -240,10 +300,17 @@ class QueueSource:
             claimed=_count(data, "claimed", cap),
             blocked=_count(data, "blocked", cap),
             failed=_count(data, "failed", cap),
+            # Counted over the latest FAILED_SAMPLE failures: all of them inside the
+            # window reads "more than FAILED_SAMPLE - 1".
+            new_failures=CappedCount(new_failures, capped=new_failures >= FAILED_SAMPLE),
+            new_failures_window_s=self.new_failures_window_s,
             ready_by_queue={str(k): int(v) for k, v in data["ready_by_queue"].items()},
             oldest_ready_s=(
                 float(data["oldest_ready_s"]) if data["oldest_ready_s"] is not None else None
             ),
+            latency_by_queue={
+                str(k): float(v) for k, v in data["latency_by_queue"].items() if v is not None
+            },
             longest_claimed=tuple(
                 ClaimedJob(
                     int(row["job_id"]),
@@ -273,9 +340,24 @@ class QueueSource:
                     int(row["pid"]),
                     str(row["name"] or ""),
                     float(row["heartbeat_age_s"]),
+                    self.process_alive_threshold_s,
                 )
                 for row in data["processes"]
             ),
+        )
+
+    async def _tables_missing(self, problem: str) -> str:
+        """Name the database looked in (one more tiny query, on this path only) and
+        where Rails 8 keeps Solid Queue."""
+        try:
+            database = await self.link.fetch_json("SELECT to_json(current_database())")
+        except DatabaseUnavailable:
+            database = None
+        where = f"database {database}" if isinstance(database, str) else "this database"
+        return (
+            f"Solid Queue tables not found in {where}; Rails 8 keeps them in "
+            "<app>_production_queue (config/database.yml `queue:`) — set [queue] dsn_env"
+            f" ({problem})"
         )
 
     def _remember_classes(self, new: dict[str, str], recent_from: int | None) -> None:

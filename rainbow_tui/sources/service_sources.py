@@ -51,7 +51,11 @@ class ServiceSources:
             queue_dsn = os.environ.get(config.queue.dsn_env, "") if config.queue.dsn_env else ""
             self.queue_link = self._link(queue_dsn) if queue_dsn else self.link
             self.database = DatabaseSource(self.link)
-            self.queue = QueueSource(self.queue_link)
+            self.queue = QueueSource(
+                self.queue_link,
+                process_alive_threshold_s=config.queue.process_alive_threshold_s,
+                new_failures_window_s=config.queue.new_failures_window_s,
+            )
             self.queue_privileges = QueuePrivilegeCheck(self.queue_link)
         else:
             self.database_missing = (
