@@ -10,6 +10,7 @@ import argparse
 
 from bench.db_refresh import bench_db_refresh
 from bench.event_loop_lag import bench_event_loop_lag
+from bench.fleet import bench_fleet
 from bench.incident_record import bench_incident_record
 from bench.log_memory import bench_log_memory
 from bench.log_throughput import bench_log_throughput
@@ -21,6 +22,7 @@ BENCHES = {
     "startup": bench_startup,
     "db_refresh": bench_db_refresh,
     "ssh_hosts": bench_ssh_hosts,
+    "fleet": bench_fleet,
     "log_throughput": bench_log_throughput,
     "event_loop_lag": bench_event_loop_lag,
     "log_memory": bench_log_memory,
