@@ -25,6 +25,7 @@ from rainbow_tui.demo.endpoints import DRILLS
 
 if TYPE_CHECKING:
     from rainbow_tui.demo.endpoints import DemoEndpoints
+    from rainbow_tui.deployment import Resolution
 
 EXIT_CONFIG = 2
 
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-only", action="store_true", help="hide every action that changes anything"
     )
     parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
+    parser.add_argument(
+        "--destination", "-d", metavar="NAME", default=None,
+        help="Kamal destination (config/deploy.NAME.yml), instead of [kamal] destination",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run the console on the embedded demo stack")
@@ -91,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     validate = config_commands.add_parser("validate", help="validate a configuration file")
     validate.add_argument("path", nargs="?", type=Path, help="file (default: the search order)")
+    show_config = config_commands.add_parser(
+        "show", help="the resolved deployment (deploy.yml + config.toml) as TOML"
+    )
+    show_config.add_argument("path", nargs="?", type=Path,
+                             help="file (default: the search order)")
+    for action in (validate, show_config):
+        action.add_argument("--destination", "-d", metavar="NAME", dest="config_destination",
+                            default=None, help="Kamal destination (config/deploy.NAME.yml)")
 
     incidents = commands.add_parser(
         "incidents", help="incident records: list, show, resume, export"
@@ -118,7 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "config":
-            return _validate(args.path)
+            destination = args.config_destination or args.destination
+            path = args.path or args.config
+            if args.config_command == "show":
+                return _show_config(path, destination)
+            return _validate(path, destination)
         if args.command == "check":
             for flag, given in (("--drill", args.drill),
                                 ("--monitor-without-grants", args.monitor_without_grants)):
@@ -126,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"rainbow-tui: check: {flag} needs --demo", file=sys.stderr)
                     return EXIT_CONFIG
             demo = DemoOptions(args.drill, not args.monitor_without_grants) if args.demo else None
-            return _check(args.check_config or args.config, demo, args.json)
+            return _check(args.check_config or args.config, demo, args.json, args.destination)
         if args.command == "incidents":
             return _incidents(args)
         if args.command == "demo":
@@ -135,19 +152,54 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.read_only or args.demo_read_only,
                 args.no_mouse or args.demo_no_mouse,
             )
-        return _console(find_config(args.config), args.read_only, args.no_mouse)
+        return _console(load_deployment(args.config, args.destination), args.read_only,
+                        args.no_mouse)
     except ConfigError as error:
         return _fail_config(error)
     except KeyboardInterrupt:
         return 130
 
 
-def _validate(path: Path | None) -> int:
+def _resolve(path: Path | None, destination: str | None) -> Resolution:
+    from rainbow_tui.deployment import resolve_deployment
+
     config = load_config(path) if path is not None else find_config(None)
+    return resolve_deployment(config, destination)
+
+
+def load_deployment(path: Path | None, destination: str | None) -> Config:
+    """The configuration with the hosts of Kamal's configuration; warnings to stderr."""
+    resolution = _resolve(path, destination)
+    for warning in resolution.warnings:
+        print(f"rainbow-tui: warning: {warning}", file=sys.stderr)
+    return resolution.config
+
+
+def _validate(path: Path | None, destination: str | None) -> int:
+    resolution = _resolve(path, destination)
+    config = resolution.config
     print(f"{config.source}: valid")
+    if resolution.kamal is not None:
+        kamal = resolution.kamal
+        print(f"  {' + '.join(kamal.files)}: {len(config.hosts)} hosts, roles "
+              f"{', '.join(kamal.roles) or '-'}, accessories "
+              f"{', '.join(a.name for a in kamal.accessories) or '-'}")
+    elif resolution.skipped:
+        print(f"  Kamal configuration not read: {resolution.skipped}")
+    for warning in resolution.warnings:
+        print(f"  warning: {warning}")
     placeholders = config.placeholders()
     if placeholders:
         print(f"  still to fill in ({len(placeholders)}): {', '.join(placeholders)}")
+    return 0
+
+
+def _show_config(path: Path | None, destination: str | None) -> int:
+    import tomli_w
+
+    from rainbow_tui.deployment import show_document
+
+    sys.stdout.write(tomli_w.dumps(show_document(_resolve(path, destination))))
     return 0
 
 
@@ -184,7 +236,8 @@ def running_demo(options: DemoOptions) -> Iterator[DemoEndpoints]:
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
-def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool) -> int:
+def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
+           destination: str | None = None) -> int:
     from rainbow_tui.check import print_findings, run_check
 
     if demo is not None:
@@ -199,7 +252,7 @@ def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool) ->
             print(f"rainbow-tui: the demo stack did not start: {error}", file=sys.stderr)
             return 3
     else:
-        config = find_config(config_path)
+        config = load_deployment(config_path, destination)
         findings = asyncio.run(run_check(config))
     return print_findings(config, findings, as_json)
 
@@ -292,6 +345,7 @@ def _incidents(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        config = load_deployment(args.config, args.destination)
         app = make_app(config, read_only=args.read_only, resume_incident=incident.id)
         app.run(mouse=not args.no_mouse)
         return app.return_code or 0

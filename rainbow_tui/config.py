@@ -48,13 +48,29 @@ class ServiceConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     tls_critical_days: int = 7
 
 
+class AccessoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One accessory of deploy.yml, as resolved (hosts by the console's names)."""
+
+    name: str
+    container: str
+    hosts: tuple[str, ...] = ()
+    directories: tuple[str, ...] = ()
+    port: str = ""
+
+
 class KamalConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     command: tuple[str, ...] = ("bundle", "exec", "kamal")
     # What timelines, screens and exports show for ``command`` (empty: ``command``
     # itself): a wrapper's internal paths never reach a record.
     display: tuple[str, ...] = ()
+    # The app's checkout: config/deploy.yml (+ deploy.<destination>.yml) there gives
+    # the hosts, roles, SSH and accessories (see rainbow_tui/kamal_config.py).
     workdir: str = "."
     destination: str = ""
+    # Kamal knows addresses only: the names the console shows, by address.
+    host_names: dict[str, str] = msgspec.field(default_factory=dict)
+    # deploy.yml's accessories once resolved; not a config.toml key.
+    accessories: tuple[AccessoryConfig, ...] = ()
 
     @property
     def shown_command(self) -> tuple[str, ...]:
@@ -62,8 +78,9 @@ class KamalConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 
 
 class SshConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    user: str = "deploy"
-    port: int = 22
+    # Overrides of deploy.yml's ssh.user / ssh.port (Kamal: root, 22).
+    user: str | None = None
+    port: int | None = None
     known_hosts: str = "~/.ssh/known_hosts"
     # Empty: the SSH agent and the default ~/.ssh/id_* keys.
     client_keys: tuple[str, ...] = ()
@@ -72,11 +89,18 @@ class SshConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True)
 
 
 class HostConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A host: resolved from deploy.yml, or in [[hosts]] an override of one (matched
+    by address) or a host Kamal does not deploy to; empty roles: deploy.yml's."""
+
     name: str
     address: str
-    roles: tuple[str, ...]
+    roles: tuple[str, ...] = ()
     user: str | None = None
     port: int | None = None
+    # The SSH jump host, "user@host[:port]" (deploy.yml's ssh.proxy).
+    jump_host: str = ""
+    # deploy.yml's accessories on this host.
+    accessories: tuple[str, ...] = ()
 
 
 class DatabaseConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -369,7 +393,15 @@ def _check_consistency(config: Config, path: Path | str) -> None:
         if host.name in seen:
             raise ConfigError(path, f"hosts[{index}].name", f"duplicate host name {host.name!r}")
         seen.add(host.name)
-    if config.database.host and config.database.host not in seen:
+    if config.kamal.accessories:
+        raise ConfigError(
+            path, "kamal.accessories", "comes from config/deploy.yml, not config.toml"
+        )
+    for index, host in enumerate(config.hosts):
+        if host.jump_host and "@" not in host.jump_host:
+            raise ConfigError(path, f"hosts[{index}].jump_host", "must be user@host[:port]")
+    # Without [[hosts]] the names come from deploy.yml: checked once it is read.
+    if config.hosts and config.database.host and config.database.host not in seen:
         raise ConfigError(
             path, "database.host", f"no host named {config.database.host!r} in [[hosts]]"
         )

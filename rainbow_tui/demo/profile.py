@@ -7,7 +7,6 @@ import os
 from rainbow_tui.config import (
     Config,
     DatabaseConfig,
-    HostConfig,
     IncidentsConfig,
     KamalConfig,
     PollConfig,
@@ -16,6 +15,7 @@ from rainbow_tui.config import (
     SshConfig,
 )
 from rainbow_tui.demo.endpoints import DemoEndpoints
+from rainbow_tui.deployment import resolve_deployment
 
 DEMO_DSN_ENV = "RAINBOW_TUI_DEMO_DATABASE_URL"
 DEMO_QUEUE_DSN_ENV = "RAINBOW_TUI_DEMO_QUEUE_DATABASE_URL"
@@ -24,14 +24,13 @@ DEMO_KAMAL_DISPLAY = ("bundle", "exec", "kamal")
 
 
 def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
-    """A profile for the demo: the manual's thresholds, the stand-in's addresses.
+    """A profile for the demo: the manual's thresholds, the stand-in's checkout.
 
     The DSNs travel like production's, through environment variables, which
     ``export_demo_dsn`` sets for this process: the app's database and, as Rails 8
     has it, Solid Queue's own.
     """
-    db_host = next((host.name for host in endpoints.hosts if "db" in host.roles), "")
-    return Config(
+    config = Config(
         service=ServiceConfig(
             name="Shiojiri Rainbow Seeker (demo)",
             kamal_service=endpoints.service,
@@ -42,19 +41,13 @@ def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
         kamal=KamalConfig(command=endpoints.kamal_command, display=DEMO_KAMAL_DISPLAY,
                           workdir=str(endpoints.state_dir)),
         ssh=SshConfig(
-            user=endpoints.ssh_user,
             known_hosts=str(endpoints.known_hosts),
             client_keys=(str(endpoints.client_key),),
             connect_timeout_s=5.0,
             keepalive_interval_s=5.0,
         ),
-        hosts=tuple(
-            HostConfig(name=host.name, address=host.address, port=host.port, roles=host.roles)
-            for host in endpoints.hosts
-        ),
         database=DatabaseConfig(
             dsn_env=DEMO_DSN_ENV,
-            host=db_host,
             data_volume=DEMO_DATA_VOLUME,
             statement_timeout_ms=int(poll_s * 1000 * 0.8),
             connect_timeout_s=2.0,
@@ -64,6 +57,9 @@ def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
         incidents=IncidentsConfig(state_dir=str(endpoints.state_dir / "incidents")),
         source=f"demo stack in {endpoints.state_dir}",
     )
+    # The hosts, roles, SSH and accessories: the checkout's config/deploy.yml, as
+    # for any app (no [[hosts]]).
+    return resolve_deployment(config).config
 
 
 def demo_dsn_variables(endpoints: DemoEndpoints) -> dict[str, str]:

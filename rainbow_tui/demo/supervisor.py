@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rainbow_tui.demo.containers import SERVICE, Container, Deployment, HostSpec
+from rainbow_tui.demo.deploy_files import write_deploy_files
 from rainbow_tui.demo.drills import DrillController, DrillError, StackParts
 from rainbow_tui.demo.endpoints import DB_DATA_MOUNT, STACK_FILE, DemoEndpoints, DemoHost
 from rainbow_tui.demo.faults import FaultState
@@ -154,6 +155,8 @@ class DemoStack:
             await asyncio.sleep(wait)
         self.endpoints = self._endpoints(postgres)
         await self._verify_parts_answer(self.endpoints)
+        # The checkout's Kamal configuration, before stack.json says the stack is up.
+        write_deploy_files(self.state_dir, SERVICE, self.endpoints.hosts, SSH_USER)
         self._write_stack_file(self.endpoints)
         log.info("stack ready in %.2fs: %s", time.monotonic() - started, self.endpoints.control_url)
         return self.endpoints

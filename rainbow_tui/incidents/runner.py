@@ -51,7 +51,7 @@ from rainbow_tui.incidents.runbooks import (
     Verification,
 )
 from rainbow_tui.logs.lines import LineSplitter, make_inert
-from rainbow_tui.sources.hosts import SshTarget, describe_ssh_error
+from rainbow_tui.sources.hosts import SshTarget, describe_ssh_error, ssh_connect
 from rainbow_tui.sources.postgres_link import DatabaseUnavailable
 
 if TYPE_CHECKING:
@@ -310,7 +310,10 @@ class CommandRunner:
         if command.kind == "ssh":
             target = self.target(command.host)
             text = _substitute(command.text, values, quote=True)
-            preview = f"ssh -p {target.port} {target.user}@{target.address} {shlex.quote(text)}"
+            jump = (f"-J {target.jump_user}@{target.jump_host}:{target.jump_port} "
+                    if target.jump_host else "")
+            preview = (f"ssh {jump}-p {target.port} {target.user}@{target.address} "
+                       f"{shlex.quote(text)}")
             return ResolvedCommand(command, text=text, target=target, preview=preview)
         if command.kind == "http":
             url = _substitute(command.text, values, quote=False) or self.config.service.health_url
@@ -430,19 +433,9 @@ class CommandRunner:
 
         target = resolved.target
         assert target is not None
-        options: dict[str, object] = {}
-        if target.client_keys:
-            options["client_keys"] = list(target.client_keys)
         try:
-            connection = await asyncssh.connect(
-                target.address,
-                port=target.port,
-                username=target.user,
-                known_hosts=target.known_hosts,
-                connect_timeout=target.connect_timeout_s,
-                keepalive_interval=target.keepalive_interval_s,
-                **options,
-            )
+            # The dashboard's way in: known_hosts verified, through the jump host.
+            connection = await ssh_connect(target)
         except (OSError, asyncssh.Error) as error:
             return None, f"{target.name}: {describe_ssh_error(error)}"
         try:

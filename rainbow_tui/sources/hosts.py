@@ -65,22 +65,36 @@ def split_sections(output: str) -> dict[str, str]:
 
 
 async def ssh_connect(target: SshTarget) -> asyncssh.SSHClientConnection:
-    """An SSH connection with host keys verified against ``known_hosts``."""
+    """An SSH connection with host keys verified against ``known_hosts``; through
+    the jump host (Kamal's ``ssh.proxy``) when there is one, its key verified too."""
     import asyncssh  # imported on first use: not needed for the first frame
 
     options: dict[str, object] = {}
     if target.client_keys:
         options["client_keys"] = list(target.client_keys)
-    connection = await asyncssh.connect(
-        target.address,
-        port=target.port,
-        username=target.user,
+    common = dict(
         known_hosts=target.known_hosts,
         connect_timeout=target.connect_timeout_s,
         keepalive_interval=target.keepalive_interval_s,
         encryption_algs=list(PREFERRED_CIPHERS),
         **options,
     )
+    jump: asyncssh.SSHClientConnection | None = None
+    if target.jump_host:
+        jump = await asyncssh.connect(
+            target.jump_host, port=target.jump_port, username=target.jump_user, **common
+        )
+    try:
+        connection = await asyncssh.connect(
+            target.address, port=target.port, username=target.user, **common,
+            **({"tunnel": jump} if jump is not None else {}),
+        )
+    except BaseException:
+        if jump is not None:
+            jump.close()
+        raise
+    if jump is not None:
+        connection.set_tunnel(jump)  # closed with the connection it carries
     return connection
 
 
@@ -97,6 +111,10 @@ class SshTarget:
     client_keys: tuple[str, ...] = ()
     connect_timeout_s: float = 10.0
     keepalive_interval_s: float = 15.0
+    # Kamal's ``ssh.proxy``: the jump host every connection to this host goes through.
+    jump_host: str = ""
+    jump_port: int = 22
+    jump_user: str = ""
 
 
 @dataclass(frozen=True, slots=True)

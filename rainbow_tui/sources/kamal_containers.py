@@ -146,8 +146,17 @@ def layout_for(service: str, destination: str = "", host_roles: Iterable[str] = 
 
 
 def layout_from_config(config: Config, more_roles: Iterable[str] = ()) -> KamalLayout:
-    """The layout the console works with: service and destination from config.toml,
-    accessories guessed from the hosts' roles (the deploy.yml reader may pass more)."""
+    """The layout the console works with: service, destination and accessories as
+    deploy.yml resolved them; without one, accessories guessed from the hosts' roles."""
+    if config.kamal.accessories:
+        return KamalLayout(
+            config.service.kamal_service,
+            config.kamal.destination,
+            tuple(
+                AccessoryLayout(a.name, a.container, a.hosts, a.directories)
+                for a in config.kamal.accessories
+            ),
+        )
     return layout_for(
         config.service.kamal_service,
         config.kamal.destination,

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from rainbow_tui.config import Config, expand_path
+from rainbow_tui.kamal_config import JumpHost
 from rainbow_tui.logs.request_stats import RequestStatsSnapshot
 from rainbow_tui.sources.database import DatabaseSnapshot, DatabaseSource
 from rainbow_tui.sources.health import HealthSnapshot, HealthSource
@@ -75,16 +76,22 @@ class ServiceSources:
         config = self.config
         host = config.host(name)
         assert host is not None
+        jump = JumpHost.parse(host.jump_host) if host.jump_host else None
         return SshTarget(
             name=host.name,
             address=host.address,
-            port=host.port or config.ssh.port,
-            user=host.user or config.ssh.user,
-            roles=host.roles,
+            port=host.port or config.ssh.port or 22,
+            # Kamal's default user (ssh.rb): deploy.yml's is in the resolved host.
+            user=host.user or config.ssh.user or "root",
+            # Its accessories too: a runbook's ``role:db`` is the db accessory's host.
+            roles=tuple(dict.fromkeys((*host.roles, *host.accessories))),
             known_hosts=str(expand_path(config.ssh.known_hosts)),
             client_keys=tuple(str(expand_path(key)) for key in config.ssh.client_keys),
             connect_timeout_s=config.ssh.connect_timeout_s,
             keepalive_interval_s=config.ssh.keepalive_interval_s,
+            jump_host=jump.host if jump else "",
+            jump_port=jump.port if jump else 22,
+            jump_user=jump.user if jump else "",
         )
 
     def _probe(self, name: str) -> HostProbe:
