@@ -52,8 +52,9 @@ def test_shipped_profile_holds_the_manual() -> None:
         levels.low.respond_within_minutes,
     ] == [15, 60, 480, 10080]
     assert [(s.level, s.within_minutes) for s in config.escalation] == [(1, 15), (2, 30), (3, 60)]
-    # Hosts are placeholders to fill in, and validation says so.
-    assert "hosts[0].address" in config.placeholders()
+    # No hosts: they come from the checkout's deploy.yml, whose path is to fill in.
+    assert config.hosts == ()
+    assert "kamal.workdir" in config.placeholders()
     assert "password" not in SHIPPED.read_text().lower().replace("password in", "")
 
 
@@ -188,7 +189,7 @@ def test_minimal_config_takes_the_manuals_defaults() -> None:
 def test_validate_lists_placeholders(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "validate", str(SHIPPED)]) == 0
     out = capsys.readouterr().out
-    assert "valid" in out and "hosts[0].address" in out
+    assert "valid" in out and "kamal.workdir" in out
 
 
 def test_cli_process_has_no_traceback(tmp_path: Path) -> None:
