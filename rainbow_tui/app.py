@@ -87,6 +87,7 @@ class RainbowApp(App[int]):
     def _start_monitor(self) -> None:
         # Imported here: the sources and the monitor are not needed for the first frame.
         from rainbow_tui.actions import DatabaseActions
+        from rainbow_tui.job_actions import JobActions
         from rainbow_tui.logs.tail import LogTail
         from rainbow_tui.monitor import Monitor
         from rainbow_tui.sources.service_sources import ServiceSources
@@ -105,6 +106,11 @@ class RainbowApp(App[int]):
         )
         if sources.link is not None:
             self.dashboard.actions = DatabaseActions(sources.link)
+        if sources.queue_link is not None:
+            # Solid Queue's own database; the classes' limits_concurrency from config.
+            self.dashboard.job_actions = JobActions(
+                sources.queue_link, self.config.queue.concurrency
+            )
         self.monitor.start()
         self._resume_open_incident()
 
@@ -271,6 +277,20 @@ class RainbowApp(App[int]):
             self.notify(str(error), severity="error", markup=False)
             return
         self.notify(f"Pinned to {wizard.incident.id}", markup=False)
+
+    def on_dashboard_screen_action_done(self, event: DashboardScreen.ActionDone) -> None:
+        """What a dashboard action did goes on the open incident's timeline."""
+        from rainbow_tui.incidents.store import StoreError
+
+        wizard = self.incident_screen.wizard if self.incident_screen else None
+        if wizard is None or wizard.incident.status == "closed":
+            return
+        try:
+            wizard.add_note(f"Dashboard action: {event.text}")
+        except StoreError as error:
+            self.notify(
+                f"Not recorded on {wizard.incident.id}: {error}", severity="error", markup=False
+            )
 
     def action_show_incident(self) -> None:
         if self.incident_screen is not None and self.screen is not self.incident_screen:

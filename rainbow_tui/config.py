@@ -113,6 +113,17 @@ class DatabaseConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     connect_timeout_s: float = 5.0
 
 
+class ConcurrencyLimit(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One job class's ``limits_concurrency``: it lives in Ruby, not in the tables,
+    so a retry that dispatches as Solid Queue does must be told.  The defaults are
+    Solid Queue's own (``to: 1``, ``SolidQueue.default_concurrency_control_period``
+    3 minutes, ``on_conflict: :block``)."""
+
+    to: int = 1
+    duration_s: float = 180.0
+    on_conflict: str = "block"  # or "discard"
+
+
 class QueueConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Solid Queue's database.  Rails 8 keeps it apart (``<app>_production_queue``,
     the ``queue`` entry of config/database.yml); empty ``dsn_env`` means the tables
@@ -124,6 +135,12 @@ class QueueConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     # Failed executions are never cleared by Solid Queue, so the backlog alone
     # says little: failures newer than this window are judged as well.
     new_failures_window_s: float = 3600.0
+    # ``limits_concurrency`` of the job classes that declare it, by class name; a
+    # job with a concurrency key whose class is not listed gets the defaults.
+    concurrency: dict[str, ConcurrencyLimit] = msgspec.field(default_factory=dict)
+
+
+DEFAULT_CONCURRENCY = ConcurrencyLimit()
 
 
 class PollConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -381,6 +398,16 @@ def _check_consistency(config: Config, path: Path | str) -> None:
         raise ConfigError(
             path, "queue.new_failures_window_s", "must be a positive number of seconds"
         )
+    for class_name, limit in config.queue.concurrency.items():
+        key = f"queue.concurrency.{class_name}"
+        if limit.to < 1:
+            raise ConfigError(path, f"{key}.to", "must be at least 1")
+        if limit.duration_s <= 0:
+            raise ConfigError(path, f"{key}.duration_s", "must be a positive number of seconds")
+        if limit.on_conflict not in ("block", "discard"):
+            raise ConfigError(
+                path, f"{key}.on_conflict", f"{limit.on_conflict!r} is not one of: block, discard"
+            )
     for name in AlertLevelsConfig.__struct_fields__:
         if getattr(config.alert_levels, name).respond_within_minutes <= 0:
             raise ConfigError(

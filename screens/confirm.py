@@ -26,8 +26,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-body"):
-            yield Static(self.title_text, id="confirm-title")
-            # The target describes remote things (queries, job errors): inert text.
+            # Title and target name remote things (exception classes, queries, job
+            # errors): inert text, never markup.
+            yield Static(inert(self.title_text), id="confirm-title")
             yield Static(inert(self.target, keep_newlines=True), id="confirm-target")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")

@@ -6,12 +6,14 @@ fills the screen and 1–4 switch between them, so every pane stays readable at 
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -27,10 +29,12 @@ from widgets.state_header import StateHeader
 
 if TYPE_CHECKING:
     from rainbow_tui.actions import ActionResult, DatabaseActions
+    from rainbow_tui.job_actions import BulkOutcome, FailedSelection, JobActions
     from rainbow_tui.monitor import MonitorState
 
 PANE_IDS = ("components", "logs", "database", "jobs")
 PANE_TITLES = ("Components", "Logs", "Database", "Jobs")
+BULK_VERBS = {"retry_failed_class": "retry", "discard_failed_class": "discard"}
 
 
 class DashboardScreen(Screen[None]):
@@ -43,7 +47,18 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("p", "toggle_pause", "Pause"),
+        # Offered only while a bulk job action runs (check_action).
+        Binding("C", "cancel_bulk", "Cancel bulk action"),
     ]
+
+    class ActionDone(Message):
+        """An action changed (or tried to change) the operated system: the app
+        puts it on the open incident's timeline."""
+
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text = text
+            self.ok = ok
 
     def __init__(self, service: str, read_only: bool) -> None:
         super().__init__()
@@ -52,16 +67,29 @@ class DashboardScreen(Screen[None]):
         self.current_pane = 0
         # Set by the app once the database is watched; None: no actions possible.
         self.actions: DatabaseActions | None = None
+        # Solid Queue's failed jobs and queues, in its own database.
+        self.job_actions: JobActions | None = None
+        # Set while a bulk job action runs; setting it stops it between batches.
+        self._bulk_cancel: asyncio.Event | None = None
         self._filter_target: KeyedTable | None = None
         # Built here, not in compose, so the app can feed it before the first frame.
         self.log_pane = LogPane(id="logs", classes="pane")
+
+    def _actions_for(self, verb: str) -> DatabaseActions | JobActions | None:
+        return self.actions if verb.endswith("_backend") else self.job_actions
 
     @on(ActionRequest)
     def _confirm_action(self, request: ActionRequest) -> None:
         if self.read_only:
             return
-        if self.actions is None:
+        if self._actions_for(request.verb) is None:
             self.notify("No database connection: actions are unavailable", severity="error")
+            return
+        if request.verb in BULK_VERBS:
+            if self._bulk_cancel is not None:
+                self.notify("A bulk job action is running: C cancels it", severity="warning")
+                return
+            self._count_then_bulk(request)
             return
 
         def answered(yes: bool | None) -> None:
@@ -72,14 +100,95 @@ class DashboardScreen(Screen[None]):
 
     @work(exit_on_error=False, group="actions")
     async def _run_action(self, request: ActionRequest) -> None:
-        assert self.actions is not None
-        result: ActionResult = await getattr(self.actions, request.verb)(request.argument)
+        actions = self._actions_for(request.verb)
+        assert actions is not None
+        result: ActionResult = await getattr(actions, request.verb)(request.argument)
         pane = (
             self.query_one(DatabasePane) if "backend" in request.verb else self.query_one(JobsPane)
         )
         pane.show_action_result(result.ok, result.message)
-        self.notify(result.message, severity="information" if result.ok else "error")
+        self.notify(
+            result.message, severity="information" if result.ok else "error", markup=False
+        )
+        self.post_message(self.ActionDone(result.message, result.ok))
         self.action_refresh_now()
+
+    @work(exit_on_error=False, group="bulk")
+    async def _count_then_bulk(self, request: ActionRequest) -> None:
+        """Count the class in full, ask with the true number, then work in batches."""
+        from rainbow_tui.job_actions import format_count
+        from rainbow_tui.sources.postgres_link import DatabaseUnavailable
+
+        assert self.job_actions is not None
+        verb = BULK_VERBS[request.verb]
+        exception_class = str(request.argument)
+        jobs = self.query_one(JobsPane)
+        jobs.show_progress(f"Counting the failed jobs of {exception_class}…")
+        try:
+            selection = await self.job_actions.select_failed_class(exception_class)
+        except DatabaseUnavailable as error:
+            message = f"{verb} failed jobs of {exception_class}: not counted: {error}"
+            jobs.show_action_result(False, message)
+            self.notify(message, severity="error", markup=False)
+            return
+        if not selection.count:
+            message = f"No failed jobs of {exception_class} left (already handled?)"
+            jobs.show_action_result(False, message)
+            self.notify(message, severity="warning", markup=False)
+            return
+        what = "Retry" if verb == "retry" else "Discard"
+        title = f"{what} all {format_count(selection.count)} failed jobs of {exception_class}?"
+        target = (
+            f"{request.target}\n{format_count(selection.count)} failures counted in full, "
+            f"worked in batches; C cancels between batches"
+        )
+        jobs.show_progress("")
+        if not await self.app.push_screen_wait(ConfirmScreen(title, target)):
+            return
+        await self._run_bulk(verb, selection)
+
+    async def _run_bulk(self, verb: str, selection: FailedSelection) -> None:
+        from rainbow_tui.job_actions import format_count
+
+        assert self.job_actions is not None
+        jobs = self.query_one(JobsPane)
+        doing = "Retrying" if verb == "retry" else "Discarding"
+        cancel = self._bulk_cancel = asyncio.Event()
+        self.refresh_bindings()
+
+        def progress(done: int, total: int) -> None:
+            share = 100 * done // total if total else 100
+            jobs.show_progress(
+                f"{doing} the failed jobs of {selection.exception_class}: "
+                f"{format_count(done)} / {format_count(total)} ({share} %) — "
+                "C cancels after this batch"
+            )
+
+        try:
+            if verb == "retry":
+                outcome: BulkOutcome = await self.job_actions.retry_failed_class(
+                    selection, progress, cancel
+                )
+            else:
+                outcome = await self.job_actions.discard_failed_class(selection, progress, cancel)
+        finally:
+            self._bulk_cancel = None
+            self.refresh_bindings()
+        jobs.show_action_result(outcome.ok, outcome.message, partial=not outcome.complete)
+        self.notify(outcome.message, severity=outcome.severity, timeout=15, markup=False)
+        self.post_message(self.ActionDone(outcome.message, outcome.ok))
+        self.action_refresh_now()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_bulk":
+            return self._bulk_cancel is not None and not self._bulk_cancel.is_set()
+        return True
+
+    def action_cancel_bulk(self) -> None:
+        if self._bulk_cancel is not None and not self._bulk_cancel.is_set():
+            self._bulk_cancel.set()
+            self.refresh_bindings()
+            self.notify("Cancelling the bulk job action after the current batch…", timeout=5)
 
     def compose(self) -> ComposeResult:
         yield StateHeader("starting…", id="state-header")

@@ -134,8 +134,10 @@ class JobsPane(VerticalScroll):
             target = f"job {job} · {group.exception_class}: {message}"
             self.post_message(ActionRequest(f"{verb.split('_')[0]}_failed_job", job, title, target))
         else:
+            # The pane's count is of a recent sample only: the screen counts the
+            # class in full and asks with that number.
             what = "Retry" if verb == "retry_class" else "Discard"
-            title = f"{what} all {group.count} failed jobs of {group.exception_class}?"
+            title = f"{what} all failed jobs of {group.exception_class}?"
             target = f"{group.exception_class} · latest: {message}"
             self.post_message(
                 ActionRequest(
@@ -163,5 +165,10 @@ class JobsPane(VerticalScroll):
                 )
             )
 
-    def show_action_result(self, ok: bool, message: str) -> None:
-        self.query_one("#jobs-action", Static).update(Text(("✔ " if ok else "✘ ") + message))
+    def show_action_result(self, ok: bool, message: str, *, partial: bool = False) -> None:
+        mark = "✘ " if not ok else "◐ " if partial else "✔ "
+        self.query_one("#jobs-action", Static).update(inert(mark + message))
+
+    def show_progress(self, text: str) -> None:
+        """A running bulk action's progress (or a count under way)."""
+        self.query_one("#jobs-action", Static).update(inert(text))
