@@ -31,6 +31,7 @@ from typing import Any, Final, Protocol
 from rainbow_tui.logs.lines import make_inert, make_inert_all
 
 __all__ = [
+    "DEFAULT_LOG_TAGS",
     "LOG_LINE_FIELDS",
     "LineRecord",
     "LogKind",
@@ -38,7 +39,9 @@ __all__ = [
     "LogLine",
     "ParsedLineStore",
     "docker_stamp_heads",
+    "exception_stamps",
     "line_view",
+    "log_tags_key",
     "parse_docker_timestamp",
     "parse_line",
     "parse_lines",
@@ -283,22 +286,102 @@ class _Fields:
 
 _TAG = re.compile(r"\[([^\[\]]*)\] *")
 _TAG_RUN = re.compile(r"(?:\[[^\[\]]*\] *)+")
-# Rails sanitises X-Request-Id to alphanumerics and dashes; generated ids are UUIDs.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:@-]+")
+# ActionDispatch::RequestId keeps only [\w\-@] of an X-Request-Id header (and makes a
+# UUID when there is none), so an IP address (dots, colons) is never a request id.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_@-]{1,255}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CLASS_NAME = r"[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)*"
 # Bounded digits: a forged 5000-digit duration must not become float("inf").
 _MILLISECONDS = r"(\d{1,15}(?:\.\d{1,15})?)ms"
 
+# Templates of the log subscribers (tests/test_log_templates.py transcribes them from
+# Rails 7.1-8.1 and Solid Queue 1.x).  Rails 8 writes no severity prefix, so each
+# template gives the level its subscriber logs it at.
 _STARTED = re.compile(r'Started ([A-Z]+) "(.*)" for (\S+)(?: at (.*))?')
 _PROCESSING = re.compile(r"Processing by (\S+) as (\S+)")
 _COMPLETED = re.compile(r"Completed (\d{3})\b.*? in " + _MILLISECONDS)
-_JOB_REFERENCE = r"(" + _CLASS_NAME + r") \(Job ID: ([^)]*)\) (?:from|to) [A-Za-z0-9_:]+\(([^)]*)\)"
+_JOB_ID = r"\(Job ID: ([^)]*)\)"
+_ADAPTER = r"[A-Za-z0-9_:]+\(([^)]*)\)"
+_JOB_REFERENCE = r"(" + _CLASS_NAME + r") " + _JOB_ID + r" (?:from|to) " + _ADAPTER
 _PERFORMED = re.compile(r"Performed " + _JOB_REFERENCE + r"(?: in " + _MILLISECONDS + ")?")
 _ERROR_PERFORMING = re.compile(
     r"Error performing " + _JOB_REFERENCE + r"(?: in " + _MILLISECONDS + ")?(?:: (.*))?"
 )
-_OTHER_JOB_EVENT = re.compile(
-    r"(Performing|Enqueued|Retrying|Discarded|Stopped retrying) " + _JOB_REFERENCE
+# Performing/Enqueued name their adapter and queue; the other events only the job.
+_JOB_WITH_QUEUE = re.compile(r"(?:Performing|Enqueued) " + _JOB_REFERENCE)
+_JOB_ONLY = re.compile(
+    r"(?:Retrying|Discarded|Stopped retrying|Interrupted|Resuming) (" + _CLASS_NAME + r") "
+    + _JOB_ID
+)
+_DUE_TO = re.compile(r" due to a (" + _CLASS_NAME + r") \(")
+_FAILED_ENQUEUING = re.compile(
+    r"Failed enqueuing (" + _CLASS_NAME + r") to " + _ADAPTER + r"(: (" + _CLASS_NAME + r") \()?"
+)
+# Active Job continuations (Rails 8.1): "Step 'name' ... for SomeJob (Job ID: id) in 1.2ms".
+_STEP = re.compile(
+    r"(Error during step|Step) '.*' (?:skipped (" + _CLASS_NAME + r")$|.*?for ("
+    + _CLASS_NAME + r") " + _JOB_ID + r"(?: in " + _MILLISECONDS + r")?(?:: ("
+    + _CLASS_NAME + r") \()?)"
+)
+_ACTION_CONTROLLER_DURATION = re.compile(
+    r"(?:Sent (?:file|data)|(?:Write|Read|Exist|Expire) fragment\??) .* \(" + _MILLISECONDS + r"\)"
+)
+_RESCUED = re.compile(r"rescue_from handled (" + _CLASS_NAME + r") \(")
+_CAUSED_BY = re.compile(r"Caused by: (" + _CLASS_NAME + r") \(")
+# Active Record's SQL line: "  User Load (0.4ms)  SELECT ..." (CACHE, ASYNC with the
+# lock wait and then the database time), coloured unless colorize_logging is off
+# (the escapes are inert here).
+_SGR = r"(?:␛\[[0-9;]*m)*"
+_SQL = re.compile(
+    _SGR + r"(?:CACHE )?(?:ASYNC )?[A-Za-z][A-Za-z0-9_:]*(?: [A-Za-z][A-Za-z0-9_?]*)* \("
+    + _MILLISECONDS + r"\)(?: \(db time " + _MILLISECONDS + r"\))?" + _SGR + "  "
+)
+_SOLID_QUEUE = re.compile(
+    r"SolidQueue-\d[0-9A-Za-z.]* (.+?) \(" + _MILLISECONDS + r"\) *(.*)"
+)
+_SOLID_QUEUE_ERROR = re.compile(r'(?:^|, )error: "(' + _CLASS_NAME + r')[ "]')
+_SOLID_QUEUE_JOB_ID = re.compile(r'(?:^|, )active_job_id: "([^"]*)"')
+# Solid Queue's actions (lib/solid_queue/log_subscriber.rb, the same in 1.0-1.5), and
+# those that end in a process kind ("Started Worker") without it.
+_SOLID_QUEUE_LEVELS: Final = {
+    "Dispatch scheduled jobs": LogLevel.DEBUG,
+    "Claim jobs": LogLevel.DEBUG,
+    "Release claimed jobs": LogLevel.INFO,
+    "Fail claimed jobs": LogLevel.WARN,
+    "Release claimed job": LogLevel.INFO,
+    "Retry failed jobs": LogLevel.DEBUG,
+    "Retry failed job": LogLevel.DEBUG,
+    "Discard jobs": LogLevel.DEBUG,
+    "Discard job": LogLevel.DEBUG,
+    "Unblock jobs": LogLevel.DEBUG,
+    "Release blocked job": LogLevel.DEBUG,
+    "Error enqueuing recurring task": LogLevel.ERROR,
+    "Enqueued recurring task outside Solid Queue": LogLevel.DEBUG,
+    "Skipped recurring task – already dispatched": LogLevel.DEBUG,
+    "Enqueued recurring task": LogLevel.DEBUG,
+    "Prune dead processes": LogLevel.DEBUG,
+    "Error in thread": LogLevel.ERROR,
+    "Supervisor wasn't terminated gracefully - shutdown timeout exceeded": LogLevel.WARN,
+    "Supervisor terminated gracefully": LogLevel.INFO,
+    "Supervisor terminated immediately": LogLevel.INFO,
+    "Received unhandled signal": LogLevel.ERROR,
+    "Tried to replace forked process but it had already died": LogLevel.WARN,
+}
+_SOLID_QUEUE_PROCESS_LEVELS: Final = {
+    "Started": LogLevel.INFO,
+    "Shutdown": LogLevel.INFO,
+    "Register": LogLevel.DEBUG,
+    "Error registering": LogLevel.WARN,
+    "Deregister": LogLevel.DEBUG,
+    "Error deregistering": LogLevel.WARN,
+    "Replaced terminated": LogLevel.INFO,
+}
+# ActionController lines that carry no field: the level by their first words.
+_CONTROLLER_LEVELS: Final = (
+    ("Parameters: ", LogLevel.INFO),
+    ("Filter chain halted as ", LogLevel.INFO),
+    ("Redirected to ", LogLevel.INFO),
+    ("Unpermitted parameter", LogLevel.DEBUG),
 )
 _EXCEPTION = re.compile(r"(" + _CLASS_NAME + r") \((.*)")
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Timeout", "Interrupt", "Invalid")
@@ -313,7 +396,6 @@ _LEVEL_WORDS: Final = {
     "CRITICAL": LogLevel.FATAL,
     "PANIC": LogLevel.FATAL,
 }
-_ERROR_JOB_EVENTS = frozenset({"Discarded", "Stopped retrying"})
 
 
 def _split_exception(text: str) -> tuple[str, str] | None:
@@ -336,50 +418,135 @@ def _looks_like_exception_class(name: str) -> bool:
     return "::" in name or name.endswith(_EXCEPTION_SUFFIXES)
 
 
-def _parse_tags(text: str, fields: _Fields) -> str:
+# -- the app's config.log_tags ----------------------------------------------------------
+
+DEFAULT_LOG_TAGS: Final = ("request_id",)
+# Names of config.log_tags entries the parse reads; any other name is an opaque tag.
+_REQUEST_ID_TAGS: Final = frozenset({"request_id", "uuid"})
+
+
+class _TagLayout:
+    """Where the request id sits among a request's leading tags."""
+
+    __slots__ = ("count", "request_id_at")
+
+    def __init__(self, tags: tuple[str, ...]) -> None:
+        self.count = len(tags)
+        self.request_id_at = next(
+            (index for index, name in enumerate(tags) if name in _REQUEST_ID_TAGS), None
+        )
+
+
+def log_tags_key(tags: Iterable[str]) -> str | None:
+    """What an unparsed line's record carries for the app's ``config.log_tags``
+    (names in order, e.g. ``("remote_ip", "request_id")``); None for the default,
+    ``[:request_id]``, read as a valid-looking first tag.  ``request_id`` (or its
+    alias ``uuid``) is read as the request id; any other name is an opaque tag that
+    only holds its place.
+    """
+    names = tuple(tags)
+    if names == DEFAULT_LOG_TAGS:
+        return None
+    key = ",".join(name.replace(",", ";") for name in names)
+    _tag_layout(key)
+    return key
+
+
+_tag_layouts: dict[str, _TagLayout] = {}
+
+
+def _tag_layout(key: str) -> _TagLayout:
+    layout = _tag_layouts.get(key)
+    if layout is None:
+        layout = _tag_layouts[key] = _TagLayout(tuple(key.split(",")) if key else ())
+    return layout
+
+
+def _request_id_of(tags: list[str], layout: _TagLayout | None) -> str | None:
+    """The request id among a request's leading ``tags``, as the app tags its lines."""
+    if not tags:
+        return None
+    if layout is None:
+        return tags[0] if _REQUEST_ID.fullmatch(tags[0]) else None
+    position = layout.request_id_at
+    if position is None:
+        return None
+    missing = layout.count - len(tags)
+    if missing <= 0:
+        tag = tags[position]
+        return tag if _REQUEST_ID.fullmatch(tag) else None
+    # TaggedLogging drops blank tags, so the request id may sit up to `missing`
+    # places further left; only a generated (UUID) id is then taken.
+    for index in range(min(position, len(tags) - 1), max(0, position - missing) - 1, -1):
+        if _UUID.fullmatch(tags[index]):
+            return tags[index]
+    return None
+
+
+def _parse_tags(text: str, fields: _Fields, layout: _TagLayout | None) -> str:
     """Consume leading ``[tag]`` groups; return the text after them."""
     match = _TAG_RUN.match(text)
     if match is None:
         return text
     tags = _TAG.findall(text, 0, match.end())
     if "ActiveJob" in tags:
-        # [ActiveJob] [JobClass] [job-id]: the job's own log lines.
+        # [ActiveJob] [JobClass] [job-id]: the job's own log lines (an enqueue has
+        # [ActiveJob] alone), after the request's tags when a request ran the job.
         job_tag = tags.index("ActiveJob")
         if job_tag + 1 < len(tags):
             fields.job_class = tags[job_tag + 1]
         if job_tag + 2 < len(tags):
             fields.job_id = tags[job_tag + 2]
-        if job_tag == 0:
-            return text[match.end() :]
-    if _REQUEST_ID.fullmatch(tags[0]):
-        fields.request_id = tags[0]
+        del tags[job_tag:]
+    fields.request_id = _request_id_of(tags, layout)
     return text[match.end() :]
 
 
+# -- message bodies (Rails, Active Job, Solid Queue) --------------------------------------
+
+
 def _parse_body(body: str, fields: _Fields) -> bool:
-    """Recognise a Rails or Active Job message; False when it is none of them."""
+    """Recognise a Rails, Active Job or Solid Queue message; False when it is none."""
+    if body[:1] == " ":
+        body = body.lstrip(" ")
     if not body:
         return False
     first = body[0]
     if first == "S":
-        match = _STARTED.fullmatch(body)
-        if match is not None:
-            fields.kind = LogKind.RAILS_STARTED
-            fields.method = match.group(1)
-            fields.path = match.group(2)
-            fields.raise_level(LogLevel.INFO)
-            return True
-        if body.startswith("Stopped retrying"):
-            return _parse_job_event(body, fields)
+        if body.startswith("Started "):
+            match = _STARTED.fullmatch(body)
+            if match is not None:
+                fields.kind = LogKind.RAILS_STARTED
+                fields.method = match.group(1)
+                fields.path = match.group(2)
+                fields.raise_level(LogLevel.INFO)
+                return True
+        elif body.startswith("SolidQueue-"):
+            return _parse_solid_queue(body, fields)
+        elif body.startswith("Stopped retrying "):
+            return _parse_job_event(body, fields, LogLevel.ERROR)
+        elif body.startswith("Step '"):
+            return _parse_step(body, fields)
+        elif body.startswith("Sent "):
+            return _parse_controller_duration(body, fields)
     elif first == "C":
-        match = _COMPLETED.match(body)
-        if match is not None:
-            status = int(match.group(1))
-            fields.kind = LogKind.RAILS_COMPLETED
-            fields.status = status
-            fields.duration_ms = float(match.group(2))
-            fields.raise_level(_level_for_status(status, warn_on_4xx=True))
-            return True
+        if body.startswith("Completed "):
+            match = _COMPLETED.match(body)
+            if match is not None:
+                status = int(match.group(1))
+                fields.kind = LogKind.RAILS_COMPLETED
+                fields.status = status
+                fields.duration_ms = float(match.group(2))
+                fields.raise_level(_level_for_status(status, warn_on_4xx=True))
+                return True
+        elif body.startswith("Caused by: "):
+            match = _CAUSED_BY.match(body)
+            if match is not None:
+                # DebugExceptions (8.0+) names each cause in the exception's message.
+                fields.kind = LogKind.RAILS_OTHER
+                fields.exception_class = match.group(1)
+                fields.raise_level(LogLevel.ERROR)
+                return True
     elif first == "P":
         if body.startswith("Performed "):
             match = _PERFORMED.match(body)
@@ -396,7 +563,7 @@ def _parse_body(body: str, fields: _Fields) -> bool:
                 fields.raise_level(LogLevel.INFO)
                 return True
         elif body.startswith("Performing "):
-            return _parse_job_event(body, fields)
+            return _parse_job_with_queue(body, fields)
     elif first == "E":
         if body.startswith("Error performing "):
             match = _ERROR_PERFORMING.fullmatch(body)
@@ -413,9 +580,35 @@ def _parse_body(body: str, fields: _Fields) -> bool:
                 fields.raise_level(LogLevel.ERROR)
                 return True
         elif body.startswith("Enqueued "):
-            return _parse_job_event(body, fields)
-    elif first in "RD" and body.startswith(("Retrying ", "Discarded ")):
-        return _parse_job_event(body, fields)
+            return _parse_job_with_queue(body, fields)
+        elif body.startswith("Error during step '"):
+            return _parse_step(body, fields)
+        elif body.startswith(("Exist fragment", "Expire fragment")):
+            return _parse_controller_duration(body, fields)
+    elif first == "R":
+        if body.startswith(("Retrying ", "Resuming ")):
+            return _parse_job_event(body, fields, LogLevel.INFO)
+        if body.startswith("Read fragment "):
+            return _parse_controller_duration(body, fields)
+    elif first == "D":
+        if body.startswith("Discarded "):
+            return _parse_job_event(body, fields, LogLevel.ERROR)
+    elif first == "F":
+        if body.startswith("Failed enqueuing "):
+            return _parse_failed_enqueuing(body, fields)
+    elif first == "I":
+        if body.startswith("Interrupted "):
+            return _parse_job_event(body, fields, LogLevel.INFO)
+    elif first == "W":
+        if body.startswith("Write fragment "):
+            return _parse_controller_duration(body, fields)
+    elif first == "r" and body.startswith("rescue_from handled "):
+        match = _RESCUED.match(body)
+        if match is not None:
+            fields.kind = LogKind.RAILS_OTHER
+            fields.exception_class = match.group(1)
+            fields.raise_level(LogLevel.INFO)
+            return True
     if "A" <= first <= "Z":
         split = _split_exception(body)
         if split is not None and _looks_like_exception_class(split[0]):
@@ -423,25 +616,132 @@ def _parse_body(body: str, fields: _Fields) -> bool:
             fields.exception_class = split[0]
             fields.raise_level(LogLevel.ERROR)
             return True
+        for start, level in _CONTROLLER_LEVELS:
+            if body.startswith(start):
+                fields.kind = LogKind.RAILS_OTHER
+                fields.raise_level(level)
+                return True
+    if "ms)" in body:
+        match = _SQL.match(body)
+        if match is not None:
+            fields.kind = LogKind.RAILS_OTHER
+            fields.duration_ms = float(match.group(2) or match.group(1))
+            fields.raise_level(LogLevel.DEBUG)
+            return True
     return False
-
-
-def _parse_job_event(body: str, fields: _Fields) -> bool:
-    match = _OTHER_JOB_EVENT.match(body)
-    if match is None:
-        return False
-    fields.kind = LogKind.RAILS_OTHER
-    fields.job_class = match.group(2)
-    fields.job_id = match.group(3)
-    fields.queue = match.group(4)
-    fields.raise_level(LogLevel.ERROR if match.group(1) in _ERROR_JOB_EVENTS else LogLevel.INFO)
-    return True
 
 
 def _set_job(fields: _Fields, match: re.Match[str]) -> None:
     fields.job_class = match.group(1)
     fields.job_id = match.group(2)
     fields.queue = match.group(3)
+
+
+def _parse_job_with_queue(body: str, fields: _Fields) -> bool:
+    """``Performing``/``Enqueued`` a job, or ``Enqueued 3 jobs to SolidQueue (…)``."""
+    match = _JOB_WITH_QUEUE.match(body)
+    if match is not None:
+        _set_job(fields, match)
+    elif body.startswith("Enqueued ") and body[9:10].isdigit():
+        # enqueue_all names no job: from inside a job, the tags are that job's.
+        fields.job_class = fields.job_id = None
+    else:
+        return False
+    fields.kind = LogKind.RAILS_OTHER
+    fields.raise_level(LogLevel.INFO)
+    return True
+
+
+def _parse_job_event(body: str, fields: _Fields, level: LogLevel) -> bool:
+    """Retrying/Discarded/Stopped retrying/Interrupted/Resuming: no adapter part."""
+    match = _JOB_ONLY.match(body)
+    if match is None:
+        return False
+    fields.kind = LogKind.RAILS_OTHER
+    fields.job_class = match.group(1)
+    fields.job_id = match.group(2)
+    due = _DUE_TO.search(body, match.end())
+    if due is not None:
+        fields.exception_class = due.group(1)
+    fields.raise_level(level)
+    return True
+
+
+def _parse_failed_enqueuing(body: str, fields: _Fields) -> bool:
+    match = _FAILED_ENQUEUING.match(body)
+    if match is None:
+        # "Failed enqueuing 2 jobs to SolidQueue" (enqueue_all, at info).
+        if not body[17:18].isdigit():
+            return False
+        fields.kind = LogKind.RAILS_OTHER
+        fields.job_class = fields.job_id = None
+        fields.raise_level(LogLevel.INFO)
+        return True
+    fields.kind = LogKind.RAILS_OTHER
+    fields.job_class = match.group(1)
+    fields.job_id = None
+    fields.queue = match.group(2)
+    if match.group(3) is None:
+        fields.raise_level(LogLevel.INFO)  # a before_enqueue callback halted it
+    else:
+        fields.exception_class = match.group(4)
+        fields.raise_level(LogLevel.ERROR)
+    return True
+
+
+def _parse_step(body: str, fields: _Fields) -> bool:
+    match = _STEP.match(body)
+    if match is None:
+        return False
+    failed, skipped_class, job_class, job_id, duration, error = match.groups()
+    fields.kind = LogKind.RAILS_OTHER
+    if skipped_class is not None:
+        fields.job_class = skipped_class
+    else:
+        fields.job_class, fields.job_id = job_class, job_id
+        if duration is not None:
+            fields.duration_ms = float(duration)
+    if failed == "Error during step":
+        fields.exception_class = error
+        fields.raise_level(LogLevel.ERROR)
+    else:
+        fields.raise_level(LogLevel.INFO)
+    return True
+
+
+def _parse_controller_duration(body: str, fields: _Fields) -> bool:
+    match = _ACTION_CONTROLLER_DURATION.fullmatch(body)
+    if match is None:
+        return False
+    fields.kind = LogKind.RAILS_OTHER
+    fields.duration_ms = float(match.group(1))
+    fields.raise_level(LogLevel.INFO)
+    return True
+
+
+def _parse_solid_queue(body: str, fields: _Fields) -> bool:
+    """``SolidQueue-1.2.0 Claim jobs (1.2ms)  process_id: 1, job_ids: [1]``."""
+    match = _SOLID_QUEUE.fullmatch(body)
+    if match is None:
+        return False
+    action, duration, attributes = match.groups()
+    level = _SOLID_QUEUE_LEVELS.get(action)
+    if level is None:
+        level = _SOLID_QUEUE_PROCESS_LEVELS.get(action.rpartition(" ")[0])
+        if level is None:
+            return False
+    fields.kind = LogKind.RAILS_OTHER
+    fields.duration_ms = float(duration)
+    fields.raise_level(level)
+    if "error: " in attributes:
+        error = _SOLID_QUEUE_ERROR.search(attributes)
+        if error is not None:
+            fields.exception_class = error.group(1)
+    if "active_job_id: " in attributes:
+        job_id = _SOLID_QUEUE_JOB_ID.search(attributes)
+        if job_id is not None:
+            fields.job_id = job_id.group(1)
+    return True
 
 
 def _level_for_status(status: int, *, warn_on_4xx: bool) -> LogLevel:
@@ -452,9 +752,11 @@ def _level_for_status(status: int, *, warn_on_4xx: bool) -> LogLevel:
     return LogLevel.INFO
 
 
-def _parse_message(text: str, fields: _Fields, unmatched_kind: LogKind) -> None:
+def _parse_message(
+    text: str, fields: _Fields, unmatched_kind: LogKind, layout: _TagLayout | None
+) -> None:
     """Rails/Active Job text, possibly tagged; ``unmatched_kind`` when unknown."""
-    body = _parse_tags(text, fields) if text.startswith("[") else text
+    body = _parse_tags(text, fields, layout) if text.startswith("[") else text
     tagged = body is not text
     fields.message = body
     if _parse_body(body, fields):
@@ -483,12 +785,12 @@ _LOGGER_LEVELS: Final = {
 }
 
 
-def _parse_logger(text: str, fields: _Fields) -> bool:
+def _parse_logger(text: str, fields: _Fields, layout: _TagLayout | None) -> bool:
     match = _LOGGER_PREFIX.match(text)
     if match is None:
         return False
     fields.level = _LOGGER_LEVELS[match.group(1)]
-    _parse_message(text[match.end() :], fields, LogKind.LOGGER)
+    _parse_message(text[match.end() :], fields, LogKind.LOGGER, layout)
     return True
 
 
@@ -668,7 +970,8 @@ LOG_LINE_FIELDS: Final = (
 #   text       the line as received, made inert, docker timestamp included
 #   host, container
 #   stamp end  where the text after the docker stamp and its space starts (0: none)
-#   fields     None until parsed, then a tuple: kind and level (indexes into
+#   fields     before parsing, None, or a string when the app's log tags are not the
+#              default (log_tags_key); then a tuple: kind and level (indexes into
 #              _KINDS, _LEVELS), the message (an offset into raw when it is the
 #              end of raw, else the text), request_id, method, path, status,
 #              duration_ms, job_class, job_id, queue, exception_class, stamp_ns
@@ -687,7 +990,7 @@ ParsedFields = tuple[
     str | None,
     int | None,
 ]
-LineRecord = tuple[str, str, str, int, ParsedFields | None]
+LineRecord = tuple[str, str, str, int, ParsedFields | str | None]
 
 _KINDS: Final = tuple(LogKind)
 _KIND_INDEX: Final = {kind: index for index, kind in enumerate(_KINDS)}
@@ -705,15 +1008,24 @@ _WARN_SEVERITY: Final = LogLevel.WARN.severity
 _MAY_ERROR_PREFIXES: Final = ("{", "E, ", "F, ")
 _MAY_WARN_PREFIXES: Final = (*_MAY_ERROR_PREFIXES, "W, ")
 _MAY_ERROR_WORDS: Final = (
-    "Error performing ",
+    "Error ",  # performing, during step; Solid Queue's in thread, enqueuing, (de)registering
+    "Failed enqueuing ",
     "Discarded ",
     "Stopped retrying ",
+    "Caused by: ",
+    "Received unhandled signal",
     "ERROR",
     "FATAL",
     "CRITICAL",
     "PANIC",
 )
-_MAY_WARN_WORDS: Final = (*_MAY_ERROR_WORDS, "WARN")
+_MAY_WARN_WORDS: Final = (
+    *_MAY_ERROR_WORDS,
+    "Fail claimed jobs",
+    "terminated gracefully - shutdown",
+    "Tried to replace forked",
+    "WARN",
+)
 _EXCEPTION_HINT = re.compile(
     r"(?:::[A-Z][A-Za-z0-9_]*|Error|Exception|Timeout|Interrupt|Invalid) \("
 )
@@ -730,16 +1042,20 @@ _EXCEPTION_START = re.compile(
 _TAGGED_COMPLETED = re.compile(r"(?:\[[^\[\]]*\] *)*+" + _COMPLETED.pattern)
 
 
-def _parse_text(text: str, stamp_end: int) -> ParsedFields:
-    """Every field of an inert line whose docker stamp (if any) ends at ``stamp_end``."""
+def _parse_text(text: str, stamp_end: int, tags_key: str | None) -> ParsedFields:
+    """Every field of an inert line whose docker stamp (if any) ends at ``stamp_end``,
+    tagged as ``tags_key`` says (see :func:`log_tags_key`)."""
+    layout = None if tags_key is None else _tag_layout(tags_key)
     body = text[stamp_end:] if stamp_end else text
     fields = _Fields(body)
     first = body[:1]
     if first == "{":
         if not _parse_json(body, fields):
             fields.kind = LogKind.RAW
-    elif not (first and first in "DIWEFA" and body[1:3] == ", " and _parse_logger(body, fields)):
-        _parse_message(body, fields, LogKind.RAW)
+    elif not (
+        first and first in "DIWEFA" and body[1:3] == ", " and _parse_logger(body, fields, layout)
+    ):
+        _parse_message(body, fields, LogKind.RAW, layout)
     message: str | int = fields.message
     if body.endswith(fields.message):
         message = len(body) - len(fields.message)
@@ -857,8 +1173,8 @@ class LogLine:
     def _fields(self) -> ParsedFields:
         record = self._record
         fields = record[4]
-        if fields is None:
-            fields = _parse_text(record[0], record[3])
+        if not isinstance(fields, tuple):
+            fields = _parse_text(record[0], record[3], fields)
             parsed = (record[0], record[1], record[2], record[3], fields)
             self._record = parsed
             if self._store is not None:
@@ -868,7 +1184,7 @@ class LogLine:
     @property
     def is_parsed(self) -> bool:
         """Whether the fields of the line's format have been worked out yet."""
-        return self._record[4] is not None
+        return isinstance(self._record[4], tuple)
 
     # -- known without parsing ----------------------------------------------------------
 
@@ -905,7 +1221,7 @@ class LogLine:
     def stamp_ns(self) -> int | None:
         record = self._record
         fields = record[4]
-        if fields is not None:
+        if isinstance(fields, tuple):
             return fields[12]
         return _stamp_ns(record[0], record[3])
 
@@ -918,7 +1234,7 @@ class LogLine:
         parsing for the kinds request statistics count (a substring test)."""
         record = self._record
         fields = record[4]
-        if fields is not None:
+        if isinstance(fields, tuple):
             return _KINDS[fields[0]] is kind
         if kind is LogKind.RAILS_COMPLETED:
             return "Completed " in record[0]
@@ -934,7 +1250,7 @@ class LogLine:
         search for errors parses few lines."""
         record = self._record
         severity = level.severity
-        if record[4] is not None or severity <= _INFO_SEVERITY:
+        if isinstance(record[4], tuple) or severity <= _INFO_SEVERITY:
             return True
         text, start = record[0], record[3]
         warn = severity <= _WARN_SEVERITY
@@ -962,7 +1278,7 @@ class LogLine:
         """False only when the line's ``request_id`` is certainly not ``request_id``:
         before parsing, a line that is not JSON names it in its text."""
         record = self._record
-        if record[4] is not None:
+        if isinstance(record[4], tuple):
             return True
         return request_id in record[0] or record[0].startswith("{", record[3])
 
@@ -971,7 +1287,7 @@ class LogLine:
         None.  Before parsing, a line without a Logger prefix is read with one regex
         (request statistics need no other field); otherwise the line is parsed."""
         text, _, _, start, fields = self._record
-        if fields is None:
+        if not isinstance(fields, tuple):
             if "Completed " not in text:
                 return None
             first = text[start : start + 1]
@@ -1080,7 +1396,7 @@ def rails_completed_samples(entries: Iterable[object]) -> list[tuple[int, float,
         if not isinstance(entry, LogLine):
             continue
         text, _, _, start, fields = entry._record
-        if fields is None:
+        if not isinstance(fields, tuple):
             if "Completed " not in text:
                 continue
             if _is_canonical_stamp(text, start) and text.startswith(("[", "C"), start):
@@ -1100,14 +1416,35 @@ def rails_completed_samples(entries: Iterable[object]) -> list[tuple[int, float,
     return samples
 
 
+def exception_stamps(entries: Iterable[object], exception_class: str) -> list[int]:
+    """``stamp_ns`` of every stamped line among ``entries`` (other entries are
+    skipped) whose ``exception_class`` is ``exception_class``.  A line that does
+    not name the class costs a substring test; only those that do are parsed."""
+    named = [
+        entry
+        for entry in entries
+        if isinstance(entry, LogLine) and exception_class in entry._record[0]
+    ]
+    stamps: list[int] = []
+    for line in named:
+        if line.exception_class == exception_class:
+            stamp_ns = line.stamp_ns
+            if stamp_ns is not None:
+                stamps.append(stamp_ns)
+    return stamps
+
+
 # -- entry points -------------------------------------------------------------------
 
 
-def parse_line(raw: str, host: str = "", container: str = "") -> LogLine:
-    """One line of container output; its fields are parsed when first read.
-    Never raises, then or later (property-tested)."""
+def parse_line(
+    raw: str, host: str = "", container: str = "", tags_key: str | None = None
+) -> LogLine:
+    """One line of container output; its fields are parsed when first read, its
+    leading Rails tags as ``tags_key`` (:func:`log_tags_key`) says.  Never raises,
+    then or later (property-tested)."""
     text = make_inert(raw)
-    return _LineView((text, make_inert(host), make_inert(container), _stamp_end(text), None))
+    return _LineView((text, make_inert(host), make_inert(container), _stamp_end(text), tags_key))
 
 
 def parse_lines(
@@ -1116,6 +1453,7 @@ def parse_lines(
     container: str = "",
     stamped: bool | None = None,
     inert: bool = False,
+    tags_key: str | None = None,
 ) -> list[LogLine]:
     """:func:`parse_line` for a batch of one source's lines, e.g. what
     :meth:`LineSplitter.feed` returned for one chunk.
@@ -1124,7 +1462,8 @@ def parse_lines(
     stamped in docker's own form, if the caller asked it (None: ask here).  Every
     line of a docker stream is, so for the usual batch nothing is done per line
     but making its record and the ``LogLine``.  ``inert`` says the texts are
-    inert already (``LineSplitter(inert=True)`` made them).
+    inert already (``LineSplitter(inert=True)`` made them).  ``tags_key`` is the
+    app's log tags (:func:`log_tags_key`).
     """
     if not inert:
         texts = make_inert_all(texts)
@@ -1132,7 +1471,11 @@ def parse_lines(
     if stamped is None:
         stamped = docker_stamp_heads(texts) is not None
     if stamped:
-        records = zip(texts, repeat(host), repeat(container), repeat(_HEAD_LENGTH), repeat(None))
+        records = zip(
+            texts, repeat(host), repeat(container), repeat(_HEAD_LENGTH), repeat(tags_key)
+        )
     else:
-        records = zip(texts, repeat(host), repeat(container), map(_stamp_end, texts), repeat(None))
+        records = zip(
+            texts, repeat(host), repeat(container), map(_stamp_end, texts), repeat(tags_key)
+        )
     return list(map(_LineView, records))

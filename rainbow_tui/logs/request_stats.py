@@ -1,9 +1,11 @@
-"""Rolling request statistics from log lines: count, p95 duration, 5xx share.
+"""Rolling request statistics from log lines: count, p95 duration, 5xx share, and
+the connection-pool timeouts of the last minute.
 
 Memory is bounded whatever the request rate: each second of the longest window
 keeps one bucket with a count, a 5xx count and a sparse log-scale histogram of
-durations.  Bins grow by :data:`BIN_GROWTH` (4 %), and a bin reports its
-geometric centre, so a percentile is within about 2 % of the exact value.
+durations, and a second with pool timeouts one count of them.  Bins grow by
+:data:`BIN_GROWTH` (4 %), and a bin reports its geometric centre, so a percentile
+is within about 2 % of the exact value.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BIN_GROWTH",
     "MAX_RELATIVE_ERROR",
+    "POOL_TIMEOUT_EXCEPTION",
     "RequestStats",
     "RequestStatsSnapshot",
     "WindowStats",
@@ -39,6 +42,10 @@ _LARGEST_BINNED_MS: Final = 1e8
 _LOG_GROWTH: Final = math.log(BIN_GROWTH)
 _TOP_BIN: Final = 1 + int(math.log(_LARGEST_BINNED_MS / _SMALLEST_BINNED_MS) / _LOG_GROWTH)
 _PERCENTILE: Final = 95
+# What Active Record raises when no pooled connection frees up within
+# checkout_timeout (connection_pool/queue.rb): the pool is exhausted.
+POOL_TIMEOUT_EXCEPTION: Final = "ActiveRecord::ConnectionTimeoutError"
+_MINUTE: Final = 60
 
 
 def _bin_of(duration_ms: float) -> int:
@@ -79,8 +86,12 @@ class WindowStats:
 
 @dataclass(frozen=True, slots=True)
 class RequestStatsSnapshot:
+    """``pool_timeouts_last_minute``: lines naming an ``ActiveRecord::ConnectionTimeoutError``
+    (a request's exception, a job's error) stamped in the last 60 seconds."""
+
     taken_at: float
     windows: tuple[WindowStats, ...]
+    pool_timeouts_last_minute: int = 0
 
     def window(self, seconds: int) -> WindowStats:
         for stats in self.windows:
@@ -98,7 +109,14 @@ class RequestStats:
     longest window behind the newest request seen are dropped.
     """
 
-    __slots__ = ("_buckets", "_longest_window", "_newest_second", "_windows")
+    __slots__ = (
+        "_buckets",
+        "_longest_window",
+        "_newest_second",
+        "_newest_timeout_second",
+        "_pool_timeouts",
+        "_windows",
+    )
 
     def __init__(self, windows: Iterable[int] = (60, 300)) -> None:
         window_list = tuple(windows)
@@ -111,6 +129,9 @@ class RequestStats:
         self._longest_window = max(window_list)
         self._buckets: dict[int, _SecondBucket] = {}
         self._newest_second: int | None = None
+        # Pool timeouts per whole second, the last minute behind the newest kept.
+        self._pool_timeouts: dict[int, int] = {}
+        self._newest_timeout_second: int | None = None
 
     @property
     def windows(self) -> tuple[int, ...]:
@@ -150,6 +171,23 @@ class RequestStats:
             histogram = bucket.histogram
             histogram[index] = histogram.get(index, 0) + 1
 
+    def add_pool_timeouts(self, ats: Iterable[float]) -> None:
+        """Record a connection-pool timeout at each epoch time of ``ats``."""
+        isfinite, floor = math.isfinite, math.floor
+        counts = self._pool_timeouts
+        for at in ats:
+            if not isfinite(at):
+                continue
+            second = floor(at)
+            newest = self._newest_timeout_second
+            if newest is None or second > newest:
+                self._newest_timeout_second = newest = second
+                for stale in [s for s in counts if s <= second - _MINUTE]:
+                    del counts[stale]
+            elif second <= newest - _MINUTE:
+                continue
+            counts[second] = counts.get(second, 0) + 1
+
     def _expire(self, oldest_dropped: int) -> None:
         # At most longest_window + 1 buckets live, so a scan per new second is cheap.
         stale = [second for second in self._buckets if second <= oldest_dropped]
@@ -158,9 +196,16 @@ class RequestStats:
 
     def snapshot(self, now: float) -> RequestStatsSnapshot:
         current = math.floor(now) if math.isfinite(now) else None
+        timeouts = 0
+        if current is not None:
+            first = current - _MINUTE + 1
+            timeouts = sum(
+                count for second, count in self._pool_timeouts.items() if first <= second <= current
+            )
         return RequestStatsSnapshot(
             taken_at=now,
             windows=tuple(self._window_stats(seconds, current) for seconds in self._windows),
+            pool_timeouts_last_minute=timeouts,
         )
 
     def _window_stats(self, seconds: int, current: int | None) -> WindowStats:

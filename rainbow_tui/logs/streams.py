@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING
 
 from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.logs.lines import LineSplitter
-from rainbow_tui.logs.parse import LogLine, docker_stamp_heads, parse_lines
+from rainbow_tui.logs.parse import (
+    DEFAULT_LOG_TAGS,
+    LogLine,
+    docker_stamp_heads,
+    log_tags_key,
+    parse_lines,
+)
 from rainbow_tui.sources.host_parsing import (
     INSPECT_FORMAT,
     ContainerInfo,
@@ -146,8 +152,11 @@ class FollowedStream:
         sink: Sink,
         on_state: Callable[[StreamState], None] | None = None,
         reconnect: bool = True,
+        log_tags: Sequence[str] = DEFAULT_LOG_TAGS,
     ) -> None:
         self.name = name
+        # The app's config.log_tags, for reading each line's leading tags.
+        self.tags_key = log_tags_key(log_tags)
         self.host = host
         self.container = container
         self.sink = sink
@@ -222,7 +231,14 @@ class FollowedStream:
         if not texts:
             return
         heads = docker_stamp_heads(texts)
-        lines = parse_lines(texts, self.host, self.container, stamped=heads is not None, inert=True)
+        lines = parse_lines(
+            texts,
+            self.host,
+            self.container,
+            stamped=heads is not None,
+            inert=True,
+            tags_key=self.tags_key,
+        )
         batch: list[LogEntry] = list(self.resume.accept_many(lines, heads))
         if batch:
             self.lines += len(batch)
@@ -324,8 +340,11 @@ class SshContainerStream(FollowedStream):
         tail: int,
         sink: Sink,
         on_state: Callable[[StreamState], None] | None = None,
+        log_tags: Sequence[str] = DEFAULT_LOG_TAGS,
     ) -> None:
-        super().__init__(f"{target.name}/{role}", target.name, role, sink, on_state)
+        super().__init__(
+            f"{target.name}/{role}", target.name, role, sink, on_state, log_tags=log_tags
+        )
         self.target = target
         self.layout = service if isinstance(service, KamalLayout) else KamalLayout(service)
         self.service = self.layout.service
@@ -389,9 +408,10 @@ class CommandStream(FollowedStream):
         sink: Sink,
         name: str = "",
         on_state: Callable[[StreamState], None] | None = None,
+        log_tags: Sequence[str] = DEFAULT_LOG_TAGS,
     ) -> None:
         label = name or Path(argv[0]).name
-        super().__init__(label, "local", label, sink, on_state)
+        super().__init__(label, "local", label, sink, on_state, log_tags=log_tags)
         self.argv = list(argv)
 
     async def open_reader(self, since: str | None) -> Reader:
@@ -429,8 +449,11 @@ class FileStream(FollowedStream):
         sink: Sink,
         host: str = "file",
         on_state: Callable[[StreamState], None] | None = None,
+        log_tags: Sequence[str] = DEFAULT_LOG_TAGS,
     ) -> None:
-        super().__init__(path.name, host, path.name, sink, on_state, reconnect=False)
+        super().__init__(
+            path.name, host, path.name, sink, on_state, reconnect=False, log_tags=log_tags
+        )
         self.path = path
 
     async def open_reader(self, since: str | None) -> Reader:

@@ -2,7 +2,9 @@
 
 Lines reach the console through one sink, tagged with host and container; the
 finished requests among them (Rails ``Completed`` or kamal-proxy lines, as
-configured) feed the rolling p95 and 5xx share that the monitor judges.
+configured) feed the rolling p95 and 5xx share that the monitor judges, and the
+lines naming an ``ActiveRecord::ConnectionTimeoutError`` the pool-timeout count.
+Each stream reads the leading tags of a Rails line as ``[logs] tags`` says.
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rainbow_tui.config import Config
-from rainbow_tui.logs.parse import LogKind, LogLine, rails_completed_samples
-from rainbow_tui.logs.request_stats import RequestStats, RequestStatsSnapshot, request_sample
+from rainbow_tui.logs.parse import LogKind, LogLine, exception_stamps, rails_completed_samples
+from rainbow_tui.logs.request_stats import (
+    POOL_TIMEOUT_EXCEPTION,
+    RequestStats,
+    RequestStatsSnapshot,
+    request_sample,
+)
 from rainbow_tui.logs.streams import (
     CommandStream,
     FileStream,
@@ -73,12 +80,17 @@ class LogTail:
                         logs.tail_lines,
                         self._receive,
                         self._state,
+                        log_tags=logs.tags,
                     )
                 )
         for argv in logs.commands:
-            self.streams.append(CommandStream(argv, self._receive, on_state=self._state))
+            self.streams.append(
+                CommandStream(argv, self._receive, on_state=self._state, log_tags=logs.tags)
+            )
         for path in files:
-            self.streams.append(FileStream(path, self._receive, on_state=self._state))
+            self.streams.append(
+                FileStream(path, self._receive, on_state=self._state, log_tags=logs.tags)
+            )
         self._tasks: list[asyncio.Task[None]] = []
 
     def _state(self, state: StreamState) -> None:
@@ -105,6 +117,11 @@ class LogTail:
                 (stamp_ns // 1000 / 1_000_000, duration_ms, status)
                 for stamp_ns, duration_ms, status in samples
             )
+        # An exhausted connection pool: Active Record's checkout timeouts, counted
+        # from the lines that name one (a substring test for the rest).
+        timeouts = exception_stamps(batch, POOL_TIMEOUT_EXCEPTION)
+        if timeouts:
+            self.stats.add_pool_timeouts(stamp_ns // 1000 / 1_000_000 for stamp_ns in timeouts)
         self.sink(batch)
 
     def request_snapshot(self) -> RequestStatsSnapshot:
