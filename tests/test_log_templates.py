@@ -675,3 +675,29 @@ def test_the_log_tail_counts_pool_timeouts_and_reads_the_configured_tags(tmp_pat
     snapshot = tail.request_snapshot()
     assert snapshot.pool_timeouts_last_minute == 1
     assert snapshot.window(60).request_count == 1
+
+
+# -- the demo is held to the same templates ------------------------------------------------
+
+
+def test_the_demos_failing_jobs_log_rails_8_failure_lines() -> None:
+    import random
+
+    from rainbow_tui.demo.faults import FaultState
+    from rainbow_tui.demo.loggen import JobLogSource, LogContext
+
+    faults = FaultState()
+    faults.failing_job_class = "ImageVariantJob"
+    source = JobLogSource(random.Random(7), LogContext(faults, lambda: True, lambda: "abc123"))
+    seen: dict[str, LogLine] = {}
+    for _ in range(300):
+        for text in source.next_lines(1_800_000_000 * 10**9):
+            line = parse_line(f"2026-11-28T03:00:00.123456789Z {text}")
+            for word in ("Stopped retrying ", "Discarded ", "Error performing "):
+                if line.message.startswith(word):
+                    seen[word] = line
+    assert sorted(seen) == ["Discarded ", "Error performing ", "Stopped retrying "]
+    for line in seen.values():
+        assert line.level is LogLevel.ERROR and is_error(line), line.text
+        assert not line.text.split(" ", 1)[1].startswith(("E, ", "I, "))  # no severity prefix
+        assert line.job_class == "ImageVariantJob" and line.exception_class, line.text

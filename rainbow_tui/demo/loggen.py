@@ -475,7 +475,9 @@ S3_UNAVAILABLE = (
 
 
 class JobLogSource:
-    """The Solid Queue container: Active Job's Performing/Performed/Error lines."""
+    """The Solid Queue container: Active Job's lines as Rails 8 writes them (no
+    severity prefix): Performing/Performed, and for the failing class Stopped
+    retrying + Error performing, or now and then Discarded."""
 
     def __init__(self, rng: random.Random, ctx: LogContext) -> None:
         self.rng = rng
@@ -496,8 +498,26 @@ class JobLogSource:
             f"{tags}Performing {class_name} (Job ID: {job_id}) from SolidQueue({queue}) "
             f"enqueued at {enqueued[:-7]}Z with arguments: {rng.randint(1, 9999)}"
         ]
-        if class_name == faults.failing_job_class:
+        if class_name == faults.failing_job_class and rng.random() < 0.1:
+            # discard_on handles the error: Discarded (error), then the perform ends
+            # as Performed (activejob/lib/active_job/log_subscriber.rb).
+            lines.append(
+                f"{tags}Discarded {class_name} (Job ID: {job_id}) due to a "
+                "ActiveJob::DeserializationError (Error while trying to deserialize arguments: "
+                "Couldn't find Photo with 'id'=4242)."
+            )
+            lines.append(
+                f"{tags}Performed {class_name} (Job ID: {job_id}) from SolidQueue({queue}) in "
+                f"{rng.uniform(3.0, 40.0):.1f}ms"
+            )
+        elif class_name == faults.failing_job_class:
+            # retry_on's last attempt: Stopped retrying, then the error reaches the
+            # perform, which ends as Error performing with its backtrace.
             exc_class, message, backtrace = S3_UNAVAILABLE
+            lines.append(
+                f"{tags}Stopped retrying {class_name} (Job ID: {job_id}) due to a {exc_class} "
+                f"({message}), which reoccurred on 5 attempts."
+            )
             lines.append(
                 f"{tags}Error performing {class_name} (Job ID: {job_id}) from "
                 f"SolidQueue({queue}) in {rng.uniform(3.0, 40.0):.1f}ms: {exc_class} ({message}):"
