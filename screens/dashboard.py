@@ -71,6 +71,8 @@ class DashboardScreen(Screen[None]):
         self.job_actions: JobActions | None = None
         # Set while a bulk job action runs; setting it stops it between batches.
         self._bulk_cancel: asyncio.Event | None = None
+        # From the count to the outcome: one bulk action at a time.
+        self._bulk_busy = False
         self._filter_target: KeyedTable | None = None
         # Built here, not in compose, so the app can feed it before the first frame.
         self.log_pane = LogPane(id="logs", classes="pane")
@@ -86,9 +88,13 @@ class DashboardScreen(Screen[None]):
             self.notify("No database connection: actions are unavailable", severity="error")
             return
         if request.verb in BULK_VERBS:
-            if self._bulk_cancel is not None:
-                self.notify("A bulk job action is running: C cancels it", severity="warning")
+            if self._bulk_busy:
+                self.notify(
+                    "A bulk job action is under way (C cancels a running one)",
+                    severity="warning",
+                )
                 return
+            self._bulk_busy = True
             self._count_then_bulk(request)
             return
 
@@ -115,6 +121,12 @@ class DashboardScreen(Screen[None]):
 
     @work(exit_on_error=False, group="bulk")
     async def _count_then_bulk(self, request: ActionRequest) -> None:
+        try:
+            await self._count_confirm_and_run(request)
+        finally:
+            self._bulk_busy = False
+
+    async def _count_confirm_and_run(self, request: ActionRequest) -> None:
         """Count the class in full, ask with the true number, then work in batches."""
         from rainbow_tui.job_actions import format_count
         from rainbow_tui.sources.postgres_link import DatabaseUnavailable

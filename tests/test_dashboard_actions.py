@@ -165,7 +165,7 @@ async def test_read_only_offers_no_action(
         await until(pilot, lambda: bool(app.dashboard.query("#failures-table")))
         app.dashboard.query_one("#failures-table").focus()
         await pilot.pause()
-        assert not {"t", "T", "x", "X", "P"} & offered_keys(app)
+        assert not {"t", "T", "x", "X", "P", "C"} & offered_keys(app)
         before = (await sql(stack, "SELECT count(*) AS n FROM solid_queue_failed_executions"))[0][
             "n"
         ]
@@ -241,7 +241,8 @@ async def test_bulk_retry_by_class_counts_in_full_shows_progress_and_cancels(
 ) -> None:
     """T on a class: the confirmation names the true count, not the pane's sample; the
     Jobs pane shows progress; C stops it between batches; the outcome says what is
-    done and left, and goes on the open incident's timeline."""
+    done and left, and goes on the open incident's timeline.  Each failure is retried
+    as solid_queue v1.5.0 app/models/solid_queue/failed_execution.rb (#retry) does."""
     stack = demo_stack_factory()
     await add_bulk_failures(stack, BULK_FAILURES)
     async with console(stack, monkeypatch) as (app, pilot):

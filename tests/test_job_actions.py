@@ -392,7 +392,9 @@ async def test_selection_matches_the_queue_pane_grouping(
     db: QueueDatabase, link: PostgresLink
 ) -> None:
     """The class is the queue pane's ``exception_class_sql``: errors written compactly
-    (as FailedExecution's JSON coder does) and otherwise are grouped alike."""
+    (solid_queue v1.5.0 failed_execution.rb: ``serialize :error, coder: JSON`` of
+    exception_class, message, backtrace) and otherwise are grouped alike.  Solid Queue
+    has no selection by class; this one is the console's, matched to its own pane."""
     await add_failed(db, 30, "Net::ReadTimeout")
     await add_failed(db, 5, "Net::ReadTimeout",
                      error='{ "message": "late", "exception_class" : "Net::ReadTimeout" }')
@@ -458,8 +460,9 @@ async def test_bulk_retry_of_100_000_failures_in_batches(
 async def test_cancel_stops_between_batches_and_says_what_is_left(
     db: QueueDatabase, link: PostgresLink
 ) -> None:
-    """Each batch is its own transaction: a cancellation leaves whole batches done
-    and the rest failed, and says so."""
+    """Each batch is its own transaction (as solid_queue v1.5.0 execution.rb
+    ``discard_all_in_batches`` does, 500 at a time): a cancellation leaves whole
+    batches done and the rest failed, and says so."""
     await add_failed(db, 5_000, "Net::ReadTimeout")
     actions = JobActions(link, batch_size=500)
     selection = await actions.select_failed_class("Net::ReadTimeout")
@@ -484,7 +487,9 @@ async def test_bulk_skips_failures_handled_or_held_elsewhere(
     db: QueueDatabase, link: PostgresLink
 ) -> None:
     """Failures retried by someone else meanwhile are gone, not failures of ours;
-    one another session holds locked is left failed and counted as left."""
+    one another session holds locked (solid_queue v1.5.0 failed_execution.rb
+    ``with_lock``; ready_execution.rb claims with ``non_blocking_lock`` alike) is
+    skipped, left failed and counted as left."""
     await add_failed(db, 10, "Net::ReadTimeout")
     actions = JobActions(link)
     selection = await actions.select_failed_class("Net::ReadTimeout")
@@ -504,6 +509,8 @@ async def test_bulk_skips_failures_handled_or_held_elsewhere(
 
 
 async def test_an_empty_selection_is_complete(link: PostgresLink, db: QueueDatabase) -> None:
+    """Nothing to do is done: solid_queue v1.5.0 execution.rb (discard_all_in_batches
+    stops at no pending)."""
     outcome = await JobActions(link).retry_failed_class(FailedSelection("Nope", ()))
     assert outcome.complete and outcome.done == 0
 
