@@ -87,6 +87,7 @@ def evaluate(config: Config, readings: Readings) -> list[Finding]:
     findings += _database(config, readings)
     findings += _queue(config, readings)
     findings += _queue_privileges(readings)
+    findings += _pool_timeouts(readings)
     for host in readings.hosts:
         findings += _host(config, host)
     return findings
@@ -200,6 +201,33 @@ def _database(config: Config, readings: Readings) -> list[Finding]:
             database.longest_query_ms,
             thresholds.db_query_time_ms,
         ),
+    ]
+
+
+def _pool_timeouts(readings: Readings) -> list[Finding]:
+    """ActiveRecord's pool exhausted: ``ConnectionTimeoutError`` in the app's log.
+    The database may look healthy from outside (its connections below the lines)
+    while Puma's threads wait for the pool, so this is a finding of its own; the
+    manual ranks database connection errors High (データベース接続エラー)."""
+    requests = readings.requests
+    if requests is None:
+        return []
+    count = requests.pool_timeouts_last_minute
+    if not count:
+        return [Finding("database", "pool_timeouts", "Pool timeouts", "0 / min", Level.NORMAL,
+                        value=0.0)]
+    return [
+        Finding(
+            "database",
+            "pool_timeouts",
+            "Pool timeouts",
+            f"{count} / min",
+            Level.WARNING,
+            "high",
+            float(count),
+            reason="ActiveRecord::ConnectionTimeoutError in the app's log: the connection "
+            "pool is exhausted (check pool size against Puma threads and DB connections)",
+        )
     ]
 
 

@@ -110,3 +110,27 @@ def test_a_blind_role_never_reads_as_healthy() -> None:
     assert "GRANT pg_monitor TO rainbow_monitor;" in privileges.reason
     assert _finding(database, "db_query_time_ms").level is Level.UNKNOWN
     assert "11 hidden" in _finding(database, "db_connections").display
+
+
+def test_an_exhausted_connection_pool_raises_the_db_connection_runbook() -> None:
+    import time
+
+    from rainbow_tui.incidents.runbooks import pick_runbook
+    from rainbow_tui.logs.request_stats import RequestStats
+
+    stats = RequestStats()
+    now = time.time()
+    quiet = Readings(database=_database(6), requests=stats.snapshot(now))
+    assert _metric(quiet, "pool_timeouts").level is Level.NORMAL
+    stats.add_pool_timeouts([now - 50, now - 20, now - 5, now - 1])
+    exhausted = Readings(database=_database(6), requests=stats.snapshot(now))
+    finding = _metric(exhausted, "pool_timeouts")
+    # The database itself looks fine; the app's pool does not (manual: High).
+    assert _metric(exhausted, "db_connections").level is Level.NORMAL
+    assert (finding.level, finding.severity, finding.display) == (Level.WARNING, "high", "4 / min")
+    assert "ConnectionTimeoutError" in finding.reason
+    assert pick_runbook(finding.key).id == "db-connections"
+
+
+def _metric(readings: Readings, metric: str) -> Any:
+    return next(f for f in evaluate(CONFIG, readings) if f.metric == metric)
