@@ -20,6 +20,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("t  T", "Jobs pane: retry the latest failed job of the selected class / all of it"),
     ("x  X", "Jobs pane: discard the latest failed job of the class / all of it"),
     ("P", "Jobs pane: pause / resume the selected queue"),
+    ("C", "Jobs pane: cancel a running bulk retry / discard after its current batch"),
     ("y  n", "answer a confirmation (every action asks first, naming its target)"),
     ("L / Enter", "Logs pane: open the full-screen log view (Esc comes back)"),
     ("f  End", "Logs: follow on/off; End resumes following after scrolling up"),
