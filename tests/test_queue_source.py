@@ -24,7 +24,7 @@ from rainbow_tui.demo.schema import SOLID_QUEUE_SQL
 from rainbow_tui.findings import evaluate
 from rainbow_tui.levels import Level
 from rainbow_tui.sources.postgres_link import PostgresLink
-from rainbow_tui.sources.queue import FAILED_SAMPLE, QueueSnapshot, QueueSource
+from rainbow_tui.sources.queue import FAILED_SAMPLE, QueueSnapshot, QueueSource, queue_sql
 from rainbow_tui.sources.service_sources import Readings, ServiceSources
 
 # Ages are measured against the server's clock while rows are written from ours:
@@ -308,3 +308,47 @@ async def test_missing_tables_name_the_database_and_rails_8s_queue_database(
     assert snapshot.error.startswith(f"Solid Queue tables not found in database {name}; ")
     assert "_production_queue (config/database.yml `queue:`)" in snapshot.error
     assert "set [queue] dsn_env" in snapshot.error
+
+
+async def test_latency_of_a_rare_queue_reads_its_own_index_range(demo_stack: DemoProcess) -> None:
+    # A queue of three jobs beside two of thousands, enqueued in turn: ordered by
+    # job_id alone the planner may walk the job_id index and filter through every
+    # row for the rare one.  The statement reads the (queue_name, priority, job_id)
+    # index instead.
+    async with private_database(demo_stack) as dsn:
+        async with rails_writer(dsn) as rails:
+            await rails.conn.execute(
+                "WITH jobs AS (INSERT INTO solid_queue_jobs (queue_name, class_name, priority,"
+                " created_at, updated_at) SELECT (ARRAY['default', 'images'])[1 + n % 2],"
+                " 'ImageVariantJob', 0, $1, $1 FROM generate_series(1, 20000) AS n"
+                " RETURNING id, queue_name)"
+                " INSERT INTO solid_queue_ready_executions (job_id, queue_name, priority,"
+                " created_at) SELECT id, queue_name, 0, $1 FROM jobs ORDER BY id",
+                _utc_ago(30),
+            )
+            for _ in range(3):
+                await rails.ready_job("mailers", age_s=90)
+            await rails.conn.execute("VACUUM ANALYZE solid_queue_ready_executions")
+        link = PostgresLink(dsn)
+        try:
+            plan = await link.with_connection(
+                lambda conn: conn.fetch(
+                    "EXPLAIN (ANALYZE, FORMAT JSON) " + queue_sql(25_000, FAILED_SAMPLE), [], []
+                )
+            )
+        finally:
+            await link.close()
+    scans: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("Relation Name") == "solid_queue_ready_executions":
+            scans.append(node)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(json.loads(plan[0][0])[0]["Plan"])
+    by_queue = [s for s in scans if s.get("Index Name") == "index_solid_queue_poll_by_queue"]
+    assert by_queue, [s.get("Index Name") for s in scans]
+    # Two bands, a few rows each: nothing like the 20 000 a filtered walk reads.
+    assert all(s["Actual Rows"] * s["Actual Loops"] <= 50 for s in by_queue)
+    assert all(s.get("Rows Removed by Filter", 0) < 100 for s in scans if s in by_queue)

@@ -30,10 +30,12 @@ DEFAULT_NEW_FAILURES_WINDOW_S = 3600.0
 DEFAULT_COUNT_CAP = 1000
 FAILED_SAMPLE = 300
 FAILURE_CLASSES = 20
-# Ready rows read, in job_id order, for the oldest one (overall, and per queue and
-# priority): a retried or a scheduled job keeps its older id but enters ready later,
-# so the first row by id need not be the oldest; the minimum over a few is.
+# Ready rows read, in job_id order, for the oldest one: a job retried from failed
+# or a scheduled one come due keeps its older id but enters ready later, so the
+# first row by id need not be the oldest; the minimum over a few is.  Per queue and
+# priority band fewer: there may be dozens of bands, each costing that many rows.
 OLDEST_READY_SCAN = 100
+OLDEST_READY_BAND_SCAN = 20
 
 # The UTC wall-clock Rails writes, whatever the session's TimeZone.
 NOW_UTC = "(now() AT TIME ZONE 'UTC')"
@@ -125,14 +127,21 @@ SELECT json_build_object(
         ORDER BY job_id LIMIT {OLDEST_READY_SCAN}) AS o),
     -- Per queue, the same few oldest ids of each priority band, read from the
     -- (queue_name, priority, job_id) index: a band of low priority waits longest.
+    -- The row comparison is what only that index serves, in its order: with
+    -- equalities the planner, which cannot know a band's size, may walk the job_id
+    -- index instead and filter, through every row, for a queue that is rare.  The
+    -- rows past the band's end (a band of fewer than a few) are left out after.
     'latency_by_queue', (SELECT coalesce(json_object_agg(queue_name, latency_s), '{{}}') FROM (
         SELECT b.queue_name, extract(epoch FROM {NOW_UTC} - min(o.oldest)) AS latency_s
         FROM bands AS b
         CROSS JOIN LATERAL (
-            SELECT min(created_at) AS oldest FROM (
-                SELECT r.created_at FROM solid_queue_ready_executions AS r
-                WHERE r.queue_name = b.queue_name AND r.priority = b.priority
-                ORDER BY r.job_id LIMIT {OLDEST_READY_SCAN}) AS few) AS o
+            SELECT min(few.created_at) AS oldest FROM (
+                SELECT r.queue_name, r.priority, r.created_at
+                FROM solid_queue_ready_executions AS r
+                WHERE (r.queue_name, r.priority) >= (b.queue_name, b.priority)
+                ORDER BY r.queue_name, r.priority, r.job_id
+                LIMIT {OLDEST_READY_BAND_SCAN}) AS few
+            WHERE few.queue_name = b.queue_name AND few.priority = b.priority) AS o
         GROUP BY b.queue_name) AS l),
     'longest_claimed', (SELECT coalesce(json_agg(c), '[]') FROM (
         SELECT c.job_id, j.class_name, j.queue_name, c.process_id,
