@@ -20,7 +20,7 @@ import msgspec
 import tomli_w
 
 from rainbow_tui.demo.launcher import DemoProcess
-from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
+from rainbow_tui.demo.profile import demo_dsn_variables, demo_profile
 from rainbow_tui.demo.schema import MONITOR_ROLE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,8 +35,12 @@ def _without_none(value: Any) -> Any:
 
 
 def _write_config(stack: DemoProcess, path: Path) -> None:
-    document = msgspec.to_builtins(demo_config(stack.endpoints))
+    # As an operator's config.toml: no [[hosts]], the deployment is read from the
+    # demo checkout's config/deploy.yml.
+    document = msgspec.to_builtins(demo_profile(stack.endpoints))
     document.pop("source")
+    document.pop("hosts", None)
+    document["kamal"].pop("accessories", None)
     path.write_text(tomli_w.dumps(_without_none(document)), encoding="utf-8")
 
 

@@ -24,13 +24,20 @@ DEMO_KAMAL_DISPLAY = ("bundle", "exec", "kamal")
 
 
 def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
-    """A profile for the demo: the manual's thresholds, the stand-in's checkout.
+    """The demo profile with the deployment resolved from the checkout's
+    config/deploy.yml (hosts, roles, SSH, accessories), as for any app."""
+    return resolve_deployment(demo_profile(endpoints, poll_s)).config
+
+
+def demo_profile(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
+    """A profile for the demo as its config.toml would hold it: the manual's
+    thresholds, the stand-in's checkout, no [[hosts]].
 
     The DSNs travel like production's, through environment variables, which
     ``export_demo_dsn`` sets for this process: the app's database and, as Rails 8
     has it, Solid Queue's own.
     """
-    config = Config(
+    return Config(
         service=ServiceConfig(
             name="Shiojiri Rainbow Seeker (demo)",
             kamal_service=endpoints.service,
@@ -57,9 +64,6 @@ def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
         incidents=IncidentsConfig(state_dir=str(endpoints.state_dir / "incidents")),
         source=f"demo stack in {endpoints.state_dir}",
     )
-    # The hosts, roles, SSH and accessories: the checkout's config/deploy.yml, as
-    # for any app (no [[hosts]]).
-    return resolve_deployment(config).config
 
 
 def demo_dsn_variables(endpoints: DemoEndpoints) -> dict[str, str]:
