@@ -468,6 +468,11 @@ def _queue_failures(config: Config, queue: QueueSnapshot) -> list[Finding]:
         )
     elif level is not Level.NORMAL:
         reason = f"kept until retried or discarded; {recent} in the last {window}"
+    if recent is not None and found[0].level.alerting and level.alerting:
+        # One cause, one alert: while the new failures alert, the backlog they
+        # belong to is shown, not raised a second time.
+        level = Level.ELEVATED
+        reason = f"the {recent} failures of the last {window} alert already"
     found.append(
         Finding(
             "queue",
@@ -678,16 +683,16 @@ def _container_usage(config: Config, host: HostSnapshot, component: str, role: s
     if stats.memory_percent is None or stats.memory_used is None:
         return [Finding(component, metric, label, f"no data{cpu}", Level.UNKNOWN)]
     limit = stats.memory_limit or 0
-    of = f" / {_size(limit)}" if container.memory_limit else ""
-    display = f"{_size(stats.memory_used)}{of} ({stats.memory_percent:.1f} %){cpu}"
+    of = f" of {_size(limit)}" if container.memory_limit else ""
+    # The value column is narrow: the share (and CPU) there, the sizes in "why".
+    display = f"{stats.memory_percent:.1f} %{cpu}"
     threshold = config.thresholds.memory_percent
     finding = _judged(component, metric, label, stats.memory_percent, threshold, display)
+    bound = "its memory limit" if container.memory_limit else "the host's memory"
+    used = f"{_size(stats.memory_used)}{of}"
     if finding.level.rank >= Level.WARNING.rank:
-        bound = "its memory limit" if container.memory_limit else "the host's memory"
-        finding = replace(
-            finding, reason=f"{container.name} uses {stats.memory_percent:.1f} % of {bound}"
-        )
-    return [finding]
+        used = f"{container.name} uses {stats.memory_percent:.1f} % of {bound} ({used})"
+    return [replace(finding, reason=used)]
 
 
 def overall(findings: list[Finding]) -> Level:

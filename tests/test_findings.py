@@ -77,7 +77,8 @@ def test_queue_levels_and_capped_display() -> None:
     found = _by_key(_healthy(queue=backlog))
     assert found["queue:waiting_jobs"] == (Level.CRITICAL, "2,000+")
     assert found["queue:failed_jobs"] == (Level.WARNING, "12")
-    assert found["queue:failed_backlog"] == (Level.WARNING, "12")
+    # The same twelve: raised once, by the failures of the last hour.
+    assert found["queue:failed_backlog"] == (Level.ELEVATED, "12")
     assert exit_status(evaluate(CONFIG, _healthy(queue=backlog))) == 2
 
 
@@ -114,7 +115,9 @@ def test_new_failures_drive_critical() -> None:
     found = _queue_findings(failed=CappedCount(70), new_failures=CappedCount(51))
     assert found["queue:failed_jobs"].level is Level.CRITICAL
     assert found["queue:failed_jobs"].severity == "high"
-    assert found["queue:failed_backlog"].level is Level.WARNING
+    # One cause, one alert: the backlog is shown beside it, not raised again.
+    assert found["queue:failed_backlog"].level is Level.ELEVATED
+    assert found["queue:failed_backlog"].reason == "the 51 failures of the last hour alert already"
     # A few new ones on a small old backlog: shown, both below alerting.
     found = _queue_findings(failed=CappedCount(8), new_failures=CappedCount(2))
     assert found["queue:failed_jobs"].level is Level.ELEVATED
