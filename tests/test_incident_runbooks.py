@@ -18,7 +18,7 @@ from rainbow_tui.incidents.runbooks import (
 
 SHIPPED = {
     "service-down", "db-connections", "memory-growth", "restore-backup", "security-incident",
-    "general", "job-backlog", "failed-jobs", "slow-queries",
+    "general", "job-backlog", "failed-jobs", "slow-queries", "db-memory-growth",
 }
 
 
@@ -298,3 +298,16 @@ text = "SELECT count(*) FROM solid_queue_failed_executions"
     )
     fixed = text.replace('kind = "sql"\n', 'kind = "sql"\ndatabase = "queue"\n')
     assert parse_runbook(fixed, "team/jobs.toml").steps[0].commands[0].database == "queue"
+
+
+def test_memory_growth_acts_on_what_grows() -> None:
+    # kamal app boot replaces the app roles' containers only (basecamp/kamal
+    # lib/kamal/cli/app.rb); the database accessory is rebooted on its own
+    # (lib/kamal/cli/accessory.rb `reboot`).
+    assert pick_runbook("host app-1:memory_percent").id == "memory-growth"
+    assert pick_runbook("host app-1:container_memory:web").id == "memory-growth"
+    assert pick_runbook("host app-1:container_memory:job").id == "memory-growth"
+    db = pick_runbook("host db-1:container_memory:db")
+    assert db.id == "db-memory-growth"
+    argvs = [c.argv for s in db.steps for c in s.commands if c.kind == "kamal"]
+    assert ("accessory", "reboot", "db") in argvs and ("app", "boot") not in argvs
