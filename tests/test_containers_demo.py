@@ -76,7 +76,7 @@ async def test_staging_beside_production_is_never_mixed_in(
         assert web.level is Level.NORMAL and web.display.endswith(production["version"][:12])
         # docker stats beside the host's figures, for the container Kamal picked.
         memory = findings["host app-1:container_memory:web"]
-        assert memory.level is Level.NORMAL and " / 2.0 GiB (" in memory.display
+        assert memory.level is Level.NORMAL and " of 2.0 GiB" in memory.reason
         assert "CPU" in memory.display
         # The database's data disk, found from where its data lives.
         db_1 = next(h for h in readings.hosts if h.name == "db-1")

@@ -128,7 +128,11 @@ def test_sigkill_at_random_moments_never_loses_or_tears_a_recorded_event(tmp_pat
         data = path.read_bytes()
         raw = tomllib.loads(data.decode("utf-8"))  # the file itself always parses
         loaded = decode_incident(data, path)
-        assert loaded.recovered == ""  # and never needed the torn-tail repair
+        # Linux may cut a multi-page write() short when SIGKILL arrives mid-call
+        # (mm/filemap.c generic_perform_write checks fatal_signal_pending per page),
+        # so a tail torn by the kill is possible; the repair may only ever drop an
+        # event nobody was told of, which the acknowledged checks below prove.
+        assert loaded.recovered == "" or loaded.recovered.startswith("dropped ")
         texts = {e.id: e.text for e in loaded.incident.events if isinstance(e, Note)}
         missing = [i for i in acknowledged if i not in texts]
         assert missing == [], f"kill {attempt}: acknowledged events lost"

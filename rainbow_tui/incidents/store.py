@@ -246,7 +246,8 @@ def _parse(data: bytes, path: Path) -> Incident:
 
 
 def decode_incident(data: bytes, path: Path) -> LoadedIncident:
-    """Read a record; a torn tail (possible only after a power loss) is cut back."""
+    """Read a record; a torn tail (after a power loss, or a SIGKILL that cut a
+    multi-page write short: never an acknowledged event) is cut back."""
     try:
         incident = _parse(data, path)
         if _tail_ok(data, incident):
