@@ -257,6 +257,32 @@ def tabwriter(rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_formatted(
+    sink: OutputSink,
+    template: str,
+    rows: list[tuple[dict[str, str], dict[str, str]]],
+    headers: dict[str, str],
+) -> int:
+    """``--format`` as docker renders it: each row's (fields, labels) through the Go
+    template, or under ``table`` a header line of column names and tabwriter's layout."""
+    template = template.replace("\\t", "\t").replace("\\n", "\n")
+    is_table = template.startswith("table")
+    body = template.removeprefix("table").strip() if is_table else template
+    try:
+        rendered = [render_template(body, fields, labels) for fields, labels in rows]
+    except ValueError as exc:
+        sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
+        return 1
+    if not is_table:
+        sink.write("".join(line + "\n" for line in rendered).encode())
+        return 0
+    header = _TEMPLATE_ACTION.sub(
+        lambda m: headers.get(m.group(1).removeprefix("."), m.group(1).upper()), body
+    )
+    sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
+    return 0
+
+
 def _matches_filters(container: Container, filters: dict[str, list[str]]) -> bool:
     for key, values in filters.items():
         if key == "label":
@@ -670,26 +696,8 @@ class HostShell:
                 (c.id if no_trunc else c.short_id) + "\n" for c in selected
             ).encode())
             return 0
-        template = template.replace("\\t", "\t").replace("\\n", "\n")
-        is_table = template.startswith("table")
-        body = template.removeprefix("table").strip() if is_table else template
-        try:
-            rendered = [
-                render_template(body, c.ps_fields(now, truncate=not no_trunc), c.labels)
-                for c in selected
-            ]
-            if not is_table:
-                sink.write("".join(line + "\n" for line in rendered).encode())
-                return 0
-            header = _TEMPLATE_ACTION.sub(
-                lambda m: _TABLE_HEADERS.get(m.group(1).removeprefix("."), m.group(1).upper()),
-                body,
-            )
-        except ValueError as exc:
-            sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
-            return 1
-        sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
-        return 0
+        rows = [(c.ps_fields(now, truncate=not no_trunc), c.labels) for c in selected]
+        return write_formatted(sink, template, rows, _TABLE_HEADERS)
 
     def _images(self) -> dict[str, str]:
         """Image reference → ID on this host; Kamal tags the booted version ``latest``."""
@@ -753,23 +761,9 @@ class HostShell:
         if quiet:
             sink.write("".join(row["ID"] + "\n" for row in rows).encode())
             return 0
-        template = template.replace("\\t", "\t")
-        is_table = template.startswith("table")
-        body = template.removeprefix("table").strip() if is_table else template
-        try:
-            rendered = [render_template(body, row, {}) for row in rows]
-        except ValueError as exc:
-            sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
-            return 1
-        if not is_table:
-            sink.write("".join(line + "\n" for line in rendered).encode())
-            return 0
         headers = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
                    "CreatedSince": "CREATED", "Size": "SIZE"}
-        header = _TEMPLATE_ACTION.sub(
-            lambda m: headers.get(m.group(1).removeprefix("."), m.group(1).upper()), body)
-        sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
-        return 0
+        return write_formatted(sink, template, [(row, {}) for row in rows], headers)
 
     def _inspect_document(self, container: Container) -> dict[str, object]:
         """What ``docker inspect`` holds of a container (the parts worth asking for)."""
@@ -886,24 +880,10 @@ class HostShell:
             containers = [c for c in containers if c.name in names or c.id.startswith(
                 tuple(names))]
         rows = [self._stats_row(container) for container in containers]
-        template = template.replace("\\t", "\t")
-        is_table = template.startswith("table")
-        body = template.removeprefix("table").strip() if is_table else template
-        try:
-            rendered = [render_template(body, row, {}) for row in rows]
-        except ValueError as exc:
-            sink.write_err(f'template: :1: executing "" at <.>: {exc}\n'.encode())
-            return 1
-        if not is_table:
-            sink.write("".join(line + "\n" for line in rendered).encode())
-            return 0
         headers = {"ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
                    "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O",
                    "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
-        header = _TEMPLATE_ACTION.sub(
-            lambda m: headers.get(m.group(1).removeprefix("."), m.group(1).upper()), body)
-        sink.write(tabwriter([header.split("\t"), *(r.split("\t") for r in rendered)]).encode())
-        return 0
+        return write_formatted(sink, template, [(row, {}) for row in rows], headers)
 
     def _stats_row(self, container: Container) -> dict[str, str]:
         base = {"ID": container.short_id, "Name": container.name, "Container": container.short_id}

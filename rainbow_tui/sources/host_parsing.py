@@ -494,21 +494,7 @@ def parse_docker_ps_json(text: str) -> ContainerList:
     ``skipped_lines``; only output with no readable line at all (a docker
     error message, say) raises :class:`HostParseError`.
     """
-    containers: list[ContainerInfo] = []
-    skipped = 0
-    first_bad: str | None = None
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        container = _container_from_json(line)
-        if container is None:
-            skipped += 1
-            first_bad = first_bad if first_bad is not None else line
-        else:
-            containers.append(container)
-    if first_bad is not None and not containers:
-        raise HostParseError(f"docker ps: no container in the output; {_excerpt(first_bad)}")
-    return ContainerList(containers, skipped)
+    return _parse_lines(text, _container_from_json, "docker ps")
 
 
 # -- docker inspect -----------------------------------------------------------------------
