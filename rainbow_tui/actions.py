@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink, in_transaction
 
 if TYPE_CHECKING:
     import asyncpg
@@ -32,15 +32,12 @@ class DatabaseActions:
     async def _write(self, sql: str, *args: object) -> list[asyncpg.Record]:
         """Run one statement in its own READ WRITE transaction."""
 
-        async def run(connection: asyncpg.Connection) -> list[asyncpg.Record]:
-            await connection.execute("BEGIN READ WRITE")
-            try:
-                rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            except BaseException:
-                await connection.execute("ROLLBACK")
-                raise
-            await connection.execute("COMMIT")
+        async def fetch(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
             return rows
+
+        async def run(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+            return await in_transaction(connection, fetch)
 
         return await self.link.with_connection(run)
 

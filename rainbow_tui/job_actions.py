@@ -41,7 +41,7 @@ import msgspec
 
 from rainbow_tui.actions import ActionResult
 from rainbow_tui.config import DEFAULT_CONCURRENCY, ConcurrencyLimit
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink, in_transaction
 from rainbow_tui.sources.queue import exception_class_sql
 
 if TYPE_CHECKING:
@@ -265,24 +265,11 @@ class JobActions:
 
         async def run(connection: asyncpg.Connection) -> T:
             for attempt in range(3):
-                await connection.execute("BEGIN READ WRITE")
                 try:
-                    result = await work(connection)
+                    return await in_transaction(connection, work)
                 except _RacedOnSemaphore:
-                    await connection.execute("ROLLBACK")
                     if attempt == 2:
                         raise
-                    continue
-                except BaseException:
-                    try:
-                        await connection.execute("ROLLBACK")
-                    except BaseException:
-                        # Cancelled mid-statement: the session's state is unknown,
-                        # so it goes; the link opens a new one next time.
-                        connection.terminate()
-                    raise
-                await connection.execute("COMMIT")
-                return result
             raise AssertionError("unreachable")
 
         return await self.link.with_connection(run)

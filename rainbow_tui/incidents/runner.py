@@ -52,7 +52,7 @@ from rainbow_tui.incidents.runbooks import (
 )
 from rainbow_tui.logs.lines import LineSplitter, make_inert
 from rainbow_tui.sources.hosts import SshTarget, describe_ssh_error, ssh_connect
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, in_transaction
 
 if TYPE_CHECKING:
     import asyncpg
@@ -474,22 +474,15 @@ class CommandRunner:
         # The server gives up a little before our own timeout, leaving a clean session.
         timeout_ms = max(1, int(resolved.command.timeout_s * 900))
 
+        async def statement(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+            await connection.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
+            rows: list[asyncpg.Record] = await connection.fetch(resolved.text, *resolved.args)
+            return rows
+
         async def work(connection: asyncpg.Connection) -> list[asyncpg.Record]:
             # The session is read-only by default; only a destructive command writes.
-            await connection.execute("BEGIN READ WRITE" if destructive else "BEGIN READ ONLY")
-            try:
-                await connection.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
-                rows: list[asyncpg.Record] = await connection.fetch(resolved.text, *resolved.args)
-            except BaseException:
-                try:
-                    await connection.execute("ROLLBACK")
-                except BaseException:
-                    # Cancelled mid-statement: the session's state is unknown, so end
-                    # it; the link opens a fresh one for the next caller.
-                    connection.terminate()
-                raise
-            await connection.execute("COMMIT")
-            return rows
+            mode = "READ WRITE" if destructive else "READ ONLY"
+            return await in_transaction(connection, statement, mode)
 
         try:
             rows = await link.with_connection(work)
