@@ -202,23 +202,32 @@ class Deployment:
         """``kamal deploy -d staging`` on the same hosts: ``<service>-<role>-staging-<v>``,
         labelled ``destination=staging`` (role.rb#container_prefix, #default_labels)."""
         version = self.staging_version
-        container = Container(
-            id=self._hex(64),
-            name=f"{SERVICE}-{kind}-{STAGING}-{version}",
-            image=f"{IMAGE_REPOSITORY}:{version}",
-            command=WEB_COMMAND if kind == "web" else JOB_COMMAND,
-            kind=kind,
-            host=host.name,
-            labels={"service": SERVICE, "role": kind, "destination": STAGING},
-            ports="80/tcp" if kind == "web" else "",
-            created_at=created,
-            version=version,
+        container = self._app_container(
+            host, kind, f"{SERVICE}-{kind}-{STAGING}-{version}", version, STAGING, created
         )
         self.containers[host.name].append(container)
         container.started_at = created + 1.5
         for listener in self.started:
             listener(container)
         return container
+
+    def _app_container(
+        self, host: HostSpec, kind: str, name: str, tag: str, destination: str, created: float
+    ) -> Container:
+        """A web or job container of the app image ``tag``, labelled as Kamal labels
+        it (role.rb#default_labels: service, role, destination)."""
+        return Container(
+            id=self._hex(64),
+            name=name,
+            image=f"{IMAGE_REPOSITORY}:{tag}",
+            command=WEB_COMMAND if kind == "web" else JOB_COMMAND,
+            kind=kind,
+            host=host.name,
+            labels={"service": SERVICE, "role": kind, "destination": destination},
+            ports="80/tcp" if kind == "web" else "",
+            created_at=created,
+            version=tag,
+        )
 
     def _hex(self, digits: int) -> str:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(digits))
@@ -242,18 +251,7 @@ class Deployment:
             # Run as ``tag`` (``latest``): Docker names and lists it so; Kamal reads
             # the version from the name.
             tag = tag or version
-            container = Container(
-                id=self._hex(64),
-                name=f"{SERVICE}-{kind}-{tag}",
-                image=f"{IMAGE_REPOSITORY}:{tag}",
-                command=WEB_COMMAND if kind == "web" else JOB_COMMAND,
-                kind=kind,
-                host=host.name,
-                labels={"service": SERVICE, "role": kind, "destination": ""},
-                ports="80/tcp" if kind == "web" else "",
-                created_at=created,
-                version=tag,
-            )
+            container = self._app_container(host, kind, f"{SERVICE}-{kind}-{tag}", tag, "", created)
         elif kind == "proxy":
             container = Container(
                 id=self._hex(64), name=PROXY_CONTAINER, image=PROXY_IMAGE,
