@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from bench.report import Row, median
+from bench.ssh_hosts import first_polls
 
 if TYPE_CHECKING:
     import asyncssh
@@ -431,11 +432,7 @@ async def _measure(probes: list[Any], method: str, stand_ins: list[int],
     single = HostsSource([single_probe])
     polls = 0
     try:
-        for source in (fleet, single):  # connect, and take the first CPU reading
-            snapshots = await source.poll()
-            broken = [s for s in snapshots if s.error or s.problems]
-            if broken:
-                raise RuntimeError(f"host poll failed: {broken[0]}")
+        await first_polls(fleet, single)
         polls = 1
         many: list[float] = []
         one: list[float] = []

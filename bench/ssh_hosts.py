@@ -17,12 +17,26 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.report import Row, median
+
+if TYPE_CHECKING:
+    from rainbow_tui.sources.hosts import HostsSource
 
 APP_HOSTS = 50
 ROUNDS = 15
 TIME_CAP_S = 75.0
+
+
+async def first_polls(*sources: HostsSource) -> None:
+    """Poll each host source once: the connections open and the first CPU reading
+    is taken, outside what is timed.  A host that fails stops the bench."""
+    for source in sources:
+        snapshots = await source.poll()
+        broken = [s for s in snapshots if s.error or s.problems]
+        if broken:
+            raise RuntimeError(f"host poll failed: {broken[0]}")
 
 
 async def _run(state_dir: Path) -> list[Row]:
@@ -47,11 +61,7 @@ async def _run(state_dir: Path) -> list[Row]:
         fleet = HostsSource([probe(i) for i in range(len(endpoints.hosts))])
         single = HostsSource([probe(0)])
         try:
-            for source in (fleet, single):  # connect, and take the first CPU reading
-                snapshots = await source.poll()
-                broken = [s for s in snapshots if s.error or s.problems]
-                if broken:
-                    raise RuntimeError(f"host poll failed: {broken[0]}")
+            await first_polls(fleet, single)
             many: list[float] = []
             one: list[float] = []
             many_cpu: list[float] = []

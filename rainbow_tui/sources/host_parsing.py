@@ -452,12 +452,19 @@ def _kamal_version(
     return name[len(prefix) :]
 
 
-def _container_from_json(line: str) -> ContainerInfo | None:
+def _json_object(line: str) -> dict[str, object] | None:
+    """One line of docker's ``{{json .}}`` output as an object; None for anything else
+    (remote text: not JSON, too deeply nested, or not an object)."""
     try:
         document = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(document, dict):
+    return document if isinstance(document, dict) else None
+
+
+def _container_from_json(line: str) -> ContainerInfo | None:
+    document = _json_object(line)
+    if document is None:
         return None
     texts: dict[str, str] = {}
     for key in ("ID", "Image", "Names", "State", "Status", "Labels"):
@@ -525,11 +532,8 @@ def _int_field(document: dict[str, object], key: str) -> int | None:
 
 
 def _container_from_inspect(line: str) -> ContainerInfo | None:
-    try:
-        document = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(document, dict):
+    document = _json_object(line)
+    if document is None:
         return None
     texts: dict[str, str] = {}
     for key in ("Id", "Name", "Created", "Image", "ConfigImage"):
@@ -614,11 +618,8 @@ def parse_docker_images_json(text: str) -> list[ImageInfo]:
     """``docker image ls --format '{{json .}}'``; lines that are not images are skipped."""
     images: list[ImageInfo] = []
     for line in text.splitlines():
-        try:
-            document = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if not isinstance(document, dict):
+        document = _json_object(line)
+        if document is None:
             continue
         fields = [document.get(key) for key in ("ID", "Repository", "Tag")]
         if all(isinstance(value, str) for value in fields) and fields[0]:
@@ -675,11 +676,8 @@ def _percent(text: object) -> float | None:
 
 
 def _stats_from_json(line: str) -> ContainerStats | None:
-    try:
-        document = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(document, dict):
+    document = _json_object(line)
+    if document is None:
         return None
     identifier = document.get("ID")
     name = document.get("Name", "")
