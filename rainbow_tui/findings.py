@@ -327,9 +327,12 @@ def _connections(threshold: Threshold, database: DatabaseSnapshot) -> Finding:
     share = connections / usable * 100
     by_share = threshold.level(share)
     level = worst([absolute.level, by_share])
-    blind = database.hidden and not database.read_all_stats
-    hidden = f", {database.hidden} hidden" if blind else ""
-    display = f"{connections} / {usable} usable ({share:.0f} %{hidden})"
+    # The value column holds about 24 characters: when sessions are hidden, that
+    # matters more than the share.
+    if database.hidden and not database.read_all_stats:
+        display = f"{connections} / {usable} ({database.hidden} hidden)"
+    else:
+        display = f"{connections} / {usable} usable ({share:.0f} %)"
     reason = ""
     if by_share.rank > absolute.level.rank:
         reason = (
