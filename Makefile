@@ -23,10 +23,11 @@ check-demo: $(BIN)/rainbow-tui
 test: $(BIN)/rainbow-tui
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest -q
 
 bench: $(BIN)/rainbow-tui
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -62,3 +62,23 @@ def test_heavy_clients_not_imported_before_first_frame() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_import_contract_names_every_core_module() -> None:
+    """A module added to the core must join the floors in pyproject.toml, or the
+    import contract would not see it."""
+    import tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"]["importlinter"]["contracts"]
+    floors = next(c for c in contracts if c["type"] == "layers")["layers"]
+    core_floor = {name.strip() for name in floors[-1].split(":")}
+    no_textual = next(c for c in contracts if c["type"] == "forbidden")
+    core = {
+        f"rainbow_tui.{path.stem if path.is_file() else path.name}"
+        for path in (REPO / "rainbow_tui").iterdir()
+        if (path.suffix == ".py" and path.name not in APP_SHELL | {"__init__.py"})
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert core_floor == core
+    assert set(no_textual["source_modules"]) == core
