@@ -38,11 +38,20 @@ Why this layout, and why it always parses:
   torn tail is cut back to the last complete event on load and reported; that event
   was never acknowledged, because ``record()`` returns only after ``fdatasync``.
 
-Every change is on disk before the call returns.  A write that fails (a full disk,
-any ``OSError``) raises :class:`StoreWriteError`; the event stays in the in-memory
-record, marked pending, and :meth:`IncidentStore.retry_pending` writes it once there
-is room again.  A partial append is cut back with ``ftruncate`` so the file stays
-valid meanwhile.
+Every change is on disk before ``record``/``update`` return.  A write that fails
+(a full disk, any ``OSError``) raises :class:`StoreWriteError`; the event stays in
+the in-memory record, marked pending, and the next write (``flush``, or the next
+change) writes every pending change in order once there is room again.  A partial
+append is cut back with ``ftruncate`` so the file stays valid meanwhile.
+
+**Staging and writing apart.**  ``stage``/``stage_update`` put a change in the
+in-memory record at once (ids and rules checked there, in the caller's order) and
+``flush`` writes what is staged; ``flush`` may run in a worker thread while the
+event loop goes on staging: one lock per incident serialises the writes, another
+guards the in-memory record, and each write takes a consistent snapshot of both,
+so pending events always reach the file in order with their ids.  ``unsaved``
+says what the in-memory record holds that the file does not, so a view can mark
+it as not on disk yet.
 
 Two consoles on one incident: the first takes an exclusive ``flock`` on
 ``<id>.lock`` and writes; the second gets the incident read-only (after waiting up
@@ -59,6 +68,7 @@ import mmap
 import os
 import re
 import socket
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -91,6 +101,7 @@ __all__ = [
     "ReadOnlyIncident",
     "StoreError",
     "StoreWriteError",
+    "Unsaved",
     "decode_incident",
     "encode_event",
     "encode_incident",
@@ -173,6 +184,21 @@ class IncidentSummary:
     last_event_at: datetime | None
     last_event: str
     path: Path
+
+
+@dataclass(frozen=True)
+class Unsaved:
+    """What an incident's in-memory record holds that its file does not (yet)."""
+
+    events: int = 0  # the last ``events`` events of the timeline
+    header: bool = False  # a header change (postmortem text, title …)
+
+    @property
+    def changes(self) -> int:
+        return self.events + (1 if self.header else 0)
+
+    def __bool__(self) -> bool:
+        return self.changes > 0
 
 
 @dataclass(frozen=True)
@@ -321,11 +347,18 @@ class _Writer:
     size: int = 0
     pending: list[Event] = field(default_factory=list)
     header_dirty: bool = False
+    # Bumped by every staged header change, so a write that began before a newer
+    # change does not mark that newer one as written.
+    header_version: int = 0
     # A failed append could not be cut back: only a full rewrite is trusted now.
     needs_rewrite: bool = False
     # The encoded tables of the events on disk, kept so a header rewrite does not
     # encode a long timeline again (None until the first rewrite needs them).
     blocks: list[bytes] | None = None
+    # ``state`` guards incident/pending/header_* (held for microseconds, by the
+    # event loop too); ``io`` serialises the writes (held across pwrite and fsync).
+    state: threading.Lock = field(default_factory=threading.Lock)
+    io: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _who() -> str:
@@ -458,10 +491,7 @@ class IncidentStore:
         writer = _Writer(incident=incident, path=self.path(incident.id), lock_fd=lock_fd)
         writer.header_dirty = True
         self._writers[incident.id] = writer
-        try:
-            self._flush(writer)
-        except StoreWriteError:
-            raise
+        self._flush(writer)
         return incident
 
     def open(self, incident_id: str, *, wait_s: float | None = None) -> OpenIncident:
@@ -528,11 +558,14 @@ class IncidentStore:
             writer = self._writers.pop(one, None)
             if writer is None:
                 continue
-            with contextlib.suppress(StoreWriteError):
-                self._flush(writer)
-            if writer.fd >= 0:
-                os.close(writer.fd)
-            os.close(writer.lock_fd)
+            # Under the write lock: a write running in a worker thread ends first.
+            with writer.io:
+                with contextlib.suppress(StoreWriteError):
+                    self._flush_locked(writer)
+                if writer.fd >= 0:
+                    os.close(writer.fd)
+                    writer.fd = -1
+                os.close(writer.lock_fd)
 
     # -- recording -------------------------------------------------------------------
 
@@ -545,6 +578,43 @@ class IncidentStore:
             raise StoreError(f"incident {incident_id} is not open for writing")
         return writer
 
+    def stage(self, incident_id: str, event: Event) -> Incident:
+        """Add ``event`` (redacted) to the in-memory record, pending; ``flush`` writes it.
+
+        Raises ``IncidentRuleError`` if the event breaks the incident's rules (nothing
+        changes), ``ReadOnlyIncident`` if another console writes it.
+        """
+        writer = self._writer(incident_id)
+        event = redact_struct(event)
+        with writer.state:
+            writer.incident = writer.incident.with_event(event)
+            writer.pending.append(event)
+            return writer.incident
+
+    def stage_update(
+        self, incident_id: str, change: Callable[[Incident], Incident]
+    ) -> Incident:
+        """Change the header in memory (postmortem text, action items, title), pending."""
+        writer = self._writer(incident_id)
+        with writer.state:
+            changed = change(writer.incident)
+            if changed.events != writer.incident.events or changed.id != writer.incident.id:
+                raise IncidentRuleError("update changes the header only; record events instead")
+            # The events were redacted when recorded; only the header needs it now.
+            header = redact_struct(msgspec.structs.replace(changed, events=()))
+            writer.incident = msgspec.structs.replace(header, events=writer.incident.events)
+            writer.header_dirty = True
+            writer.header_version += 1
+            return writer.incident
+
+    def flush(self, incident_id: str) -> int:
+        """Write every pending change, in order; returns how many went out.
+
+        Safe to call from a worker thread while the event loop stages more; raises
+        ``StoreWriteError`` (everything stays pending) if the write fails.
+        """
+        return self._flush(self._writer(incident_id))
+
     def record(self, incident_id: str, event: Event) -> Incident:
         """Append ``event`` (redacted) and return the incident once it is on disk.
 
@@ -552,73 +622,75 @@ class IncidentStore:
         changes), ``StoreWriteError`` if it could not be written (it is kept in
         memory and pending), ``ReadOnlyIncident`` if another console writes it.
         """
-        writer = self._writer(incident_id)
-        event = redact_struct(event)
-        writer.incident = writer.incident.with_event(event)
-        writer.pending.append(event)
-        self._flush(writer)
-        return writer.incident
+        self.stage(incident_id, event)
+        self.flush(incident_id)
+        return self.incident(incident_id)
 
     def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
         """Change the header (postmortem text, action items, title): a full rewrite."""
-        writer = self._writer(incident_id)
-        changed = change(writer.incident)
-        if changed.events != writer.incident.events or changed.id != writer.incident.id:
-            raise IncidentRuleError("update changes the header only; record events instead")
-        # The events were redacted when recorded; only the header needs it now.
-        header = redact_struct(msgspec.structs.replace(changed, events=()))
-        writer.incident = msgspec.structs.replace(header, events=writer.incident.events)
-        writer.header_dirty = True
-        self._flush(writer)
-        return writer.incident
+        self.stage_update(incident_id, change)
+        self.flush(incident_id)
+        return self.incident(incident_id)
 
-    def pending(self, incident_id: str) -> int:
+    def unsaved(self, incident_id: str) -> Unsaved:
+        """What the in-memory record holds that the file does not."""
         writer = self._writers.get(incident_id)
         if writer is None:
-            return 0
-        return len(writer.pending) + (1 if writer.header_dirty else 0)
+            return Unsaved()
+        with writer.state:
+            return Unsaved(len(writer.pending), writer.header_dirty)
+
+    def pending(self, incident_id: str) -> int:
+        return self.unsaved(incident_id).changes
 
     def retry_pending(self, incident_id: str | None = None) -> int:
         """Write what earlier failures kept in memory; returns how many changes went out."""
         written = 0
         for one in [incident_id] if incident_id is not None else list(self._writers):
-            writer = self._writer(one)
-            count = self.pending(one)
-            if count:
-                self._flush(writer)
-                written += count
+            written += self.flush(one)
         return written
 
     # -- the two ways to write ---------------------------------------------------------
 
-    def _flush(self, writer: _Writer) -> None:
-        if not writer.pending and not writer.header_dirty and not writer.needs_rewrite:
-            return
-        blocks = [encode_event(event) for event in writer.pending]
+    def _flush(self, writer: _Writer) -> int:
+        with writer.io:
+            return self._flush_locked(writer)
+
+    def _flush_locked(self, writer: _Writer) -> int:
+        # One consistent look at what is staged: events staged while this write
+        # runs wait for the next one.
+        with writer.state:
+            incident = writer.incident
+            pending = list(writer.pending)
+            header_dirty = writer.header_dirty
+            header_version = writer.header_version
+        if not pending and not header_dirty and not writer.needs_rewrite:
+            return 0
+        blocks = [encode_event(event) for event in pending]
         whole = (
-            writer.header_dirty
+            header_dirty
             or writer.needs_rewrite
             or writer.fd < 0
             or any(len(block) > PAGE_SIZE for block in blocks)
         )
         try:
             if whole:
-                self._rewrite(writer, blocks)
+                self._rewrite(writer, incident, blocks)
             else:
                 self._append(writer, blocks)
                 if writer.blocks is not None:
                     writer.blocks += blocks
         except OSError as error:
-            raise StoreWriteError(
-                writer.incident.id,
-                writer.path,
-                error,
-                writer.incident,
-                self.pending(writer.incident.id),
-            ) from error
-        writer.pending.clear()
-        writer.header_dirty = False
+            with writer.state:
+                kept = writer.incident
+                count = len(writer.pending) + (1 if writer.header_dirty else 0)
+            raise StoreWriteError(incident.id, writer.path, error, kept, count) from error
         writer.needs_rewrite = False
+        with writer.state:
+            del writer.pending[: len(pending)]
+            if writer.header_version == header_version:
+                writer.header_dirty = False
+        return len(pending) + (1 if header_dirty else 0)
 
     def _append(self, writer: _Writer, blocks: Sequence[bytes]) -> None:
         start = writer.size
@@ -638,13 +710,15 @@ class IncidentStore:
             raise
         writer.size = offset
 
-    def _rewrite(self, writer: _Writer, pending: Sequence[bytes]) -> None:
-        events = writer.incident.events
+    def _rewrite(self, writer: _Writer, incident: Incident, pending: Sequence[bytes]) -> None:
+        """The whole file again from ``incident`` (a snapshot whose last events are
+        the ``pending`` blocks)."""
+        events = incident.events
         written = writer.blocks
         if written is None:
             written = [encode_event(event) for event in events[: len(events) - len(pending)]]
         blocks = [*written, *pending]
-        data = b"".join([_header(writer.incident), *blocks])
+        data = b"".join([_header(incident), *blocks])
         directory = writer.path.parent
         temp = directory / f".{writer.path.name}.{os.getpid()}.tmp"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
