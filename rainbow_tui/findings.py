@@ -103,6 +103,9 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
         latency = f"200 OK in {health.latency_ms:,.0f} ms" if health.latency_ms else "200 OK"
         found.append(Finding("service", "health", "/up", latency, Level.NORMAL))
     else:
+        # A server that answers too slowly (a drip of bytes, a stall) is no more
+        # serving than one that refuses: critical as well, with what it did send.
+        what = "service not answering in time" if health.timed_out else "service down"
         found.append(
             Finding(
                 "service",
@@ -111,7 +114,7 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
                 health.error or "down",
                 Level.CRITICAL,
                 "critical",
-                reason=f"service down: {health.error}",
+                reason=f"{what}: {health.error}",
             )
         )
     if health is not None and (health.tls_days_left is not None or health.tls_error):

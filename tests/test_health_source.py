@@ -114,7 +114,8 @@ async def test_timeout_named(slow: str) -> None:
     source = HealthSource(slow, timeout_s=0.3)
     snapshot = await source.poll()
     await source.close()
-    assert snapshot.error == "timed out after 0.3 s"
+    assert snapshot.error == "timed out after 0.3 s: /up had not finished its response headers"
+    assert snapshot.timed_out
 
 
 async def test_unreachable_named() -> None:
