@@ -1,10 +1,21 @@
-"""``rainbow-tui check``: one headless round of every health check."""
+"""``rainbow-tui check``: one headless round of every health check.
+
+A check run from cron or a CI job must end, whatever the network does: the round
+has a deadline (``CHECK_DEADLINE_S``, connections closed included).  Each source
+has its own, shorter deadline (the health timeout, the database's connect and
+statement limits, SSH's connect timeout); whatever has not answered when the
+round's runs out is reported as not answering, with why, and never as healthy.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 from rich.console import Console
@@ -14,10 +25,25 @@ from rich.text import Text
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, exit_status, overall
 from rainbow_tui.levels import Level
-from rainbow_tui.sources.service_sources import ServiceSources
+from rainbow_tui.sources.database import DatabaseSnapshot
+from rainbow_tui.sources.health import HealthSnapshot
+from rainbow_tui.sources.hosts import HostProbe, HostSnapshot
+from rainbow_tui.sources.privileges import QueuePrivileges
+from rainbow_tui.sources.queue import QueueSnapshot
+from rainbow_tui.sources.service_sources import Readings, ServiceSources
 
 # CPU use is a difference of two /proc/stat readings; this is the gap between them.
 CPU_SAMPLE_S = 1.0
+# The longest one ``check`` takes once its configuration is read, closing included.
+CHECK_DEADLINE_S = 30.0
+# Of which saying goodbye to every server may take this much; a server that does
+# not answer a goodbye is hung up on.
+CLOSE_BUDGET_S = 2.0
+# What ``check --help`` and the README say of that bound.
+CHECK_BOUND_HELP = (
+    f"answers within {CHECK_DEADLINE_S:g} s once the configuration is read: "
+    "a component that has not answered by then is reported critical, with why"
+)
 
 LEVEL_STYLE = {
     Level.NORMAL: "green",
@@ -27,18 +53,116 @@ LEVEL_STYLE = {
     Level.UNKNOWN: "dim",
 }
 
+T = TypeVar("T")
 
-async def run_check(config: Config) -> list[Finding]:
+
+def not_answered(what: str, deadline_s: float) -> str:
+    """Why a component has no reading: the check's deadline ran out first."""
+    return f"timed out after {deadline_s:g} s: {what} did not answer within the check's deadline"
+
+
+async def _by(deadline: float, poll: Awaitable[T], substitute: Callable[[], T]) -> T:
+    """``poll``'s result, or ``substitute()`` when the loop time ``deadline`` comes first."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await poll
+    except TimeoutError:
+        return substitute()
+
+
+class _Round:
+    """One round of every source, each bounded by the round's deadline."""
+
+    def __init__(self, sources: ServiceSources, deadline_s: float) -> None:
+        self.sources = sources
+        self.deadline_s = deadline_s
+        self.loop = asyncio.get_running_loop()
+        self.polls_end = self.loop.time() + deadline_s - CLOSE_BUDGET_S
+
+    def _missed(self, what: str) -> str:
+        return not_answered(what, self.deadline_s - CLOSE_BUDGET_S)
+
+    async def _health(self) -> HealthSnapshot:
+        health = self.sources.health
+        return await _by(
+            self.polls_end,
+            health.poll(),
+            lambda: HealthSnapshot(
+                datetime.now(UTC), health.url, error=self._missed(health.url), timed_out=True
+            ),
+        )
+
+    async def _database(self) -> DatabaseSnapshot | None:
+        return await _by(
+            self.polls_end,
+            self.sources.poll_database(),
+            lambda: DatabaseSnapshot(datetime.now(UTC), error=self._missed("PostgreSQL")),
+        )
+
+    async def _queue(self) -> tuple[QueueSnapshot | None, QueuePrivileges | None]:
+        missed: tuple[QueueSnapshot | None, QueuePrivileges | None] = (
+            QueueSnapshot(datetime.now(UTC), error=self._missed("Solid Queue")),
+            None,
+        )
+        return await _by(self.polls_end, self.sources.poll_queue(), lambda: missed)
+
+    async def _host(self, probe: HostProbe) -> HostSnapshot:
+        target = probe.target
+        return await _by(
+            self.polls_end,
+            probe.poll(),
+            lambda: HostSnapshot(
+                datetime.now(UTC), target.name, target.roles, error=self._missed(target.name)
+            ),
+        )
+
+    async def _hosts(self) -> tuple[HostSnapshot, ...]:
+        # Host by host, so one hung host does not take the others' readings along.
+        probes = self.sources.hosts.probes
+        return tuple(await asyncio.gather(*(self._host(probe) for probe in probes)))
+
+    async def _second_reading(self, probe: HostProbe, first: HostSnapshot) -> HostSnapshot:
+        return await _by(self.polls_end, probe.poll(), lambda: first)
+
+    async def readings(self) -> Readings:
+        sources = self.sources
+        health, database, (queue, privileges), hosts = await asyncio.gather(
+            self._health(), self._database(), self._queue(), self._hosts()
+        )
+        readings = Readings(
+            health,
+            database,
+            queue,
+            hosts,
+            database_missing=sources.database_missing,
+            queue_privileges=privileges,
+        )
+        # CPU needs a second reading; only when the deadline leaves room for it, and
+        # a host that misses it keeps its first (CPU unknown, the rest as read).
+        if any(host.error is None for host in hosts) and (
+            self.polls_end - self.loop.time() > CPU_SAMPLE_S
+        ):
+            await asyncio.sleep(CPU_SAMPLE_S)
+            second = await asyncio.gather(
+                *(
+                    self._second_reading(probe, first)
+                    for probe, first in zip(sources.hosts.probes, hosts, strict=True)
+                )
+            )
+            readings = replace(readings, hosts=tuple(second))
+        return readings
+
+
+async def run_check(config: Config, deadline_s: float = CHECK_DEADLINE_S) -> list[Finding]:
+    """One round of every check, within ``deadline_s`` (closing included)."""
     sources = ServiceSources(config)
     try:
-        readings = await sources.poll_all()
-        if any(host.error is None for host in readings.hosts):
-            await asyncio.sleep(CPU_SAMPLE_S)
-            hosts = await sources.hosts.poll()
-            readings = replace(readings, hosts=hosts)
+        readings = await _Round(sources, deadline_s).readings()
         return evaluate(config, readings)
     finally:
-        await sources.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_BUDGET_S):
+                await sources.close()
 
 
 def print_findings(config: Config, findings: list[Finding], as_json: bool) -> int:
