@@ -1,21 +1,39 @@
 """The incident wizard's logic, without a screen: one incident, its runbook, its clock.
 
-Every action goes through the store before it returns, so what the screen shows
-after an ``await`` is already on disk: a killed console resumes exactly here.
+The store's in-memory record is the one truth: ``IncidentWizard.incident`` reads it
+every time and keeps no copy, so a failed write can never leave the wizard behind
+the store.  Every event is built here from that record and staged in the store at
+once (so ids and order are settled on the event loop); the write runs in a worker
+thread and the returned :class:`Saving` is awaited to know it is on disk.
+``on_change`` fires once a write has ended, so what a screen shows then is on
+disk, or is marked by ``unsaved`` as not yet.  A failed write (a full disk) stays
+pending in the store; it goes out with the next change, and a retry with backoff
+keeps trying meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from rainbow_tui.config import Config, EscalationStep
 from rainbow_tui.incidents import model
-from rainbow_tui.incidents.model import CommandStarted, Escalated, Incident, IncidentStatus
+from rainbow_tui.incidents.model import (
+    CommandStarted,
+    Escalated,
+    Event,
+    Incident,
+    IncidentStatus,
+    PostmortemText,
+    Role,
+)
 from rainbow_tui.incidents.runbooks import Command, Runbook, Step
 from rainbow_tui.incidents.runner import CommandResult, CommandRunner, RunningCommand
-from rainbow_tui.incidents.store import IncidentStore
+from rainbow_tui.incidents.store import IncidentStore, StoreError, StoreWriteError, Unsaved
 from rainbow_tui.levels import format_span
 
 
@@ -52,6 +70,52 @@ def describe_clock(clock: Clock) -> str:
     return " · ".join(parts)
 
 
+def describe_unsaved(unsaved: Unsaved, problem: str) -> str:
+    """The one line that says what is kept in memory only, and why."""
+    what = []
+    if unsaved.events:
+        what.append(f"{unsaved.events} event{'s' if unsaved.events != 1 else ''}")
+    if unsaved.header:
+        what.append("the postmortem and header")
+    line = f"{' and '.join(what)} not yet on disk — retrying"
+    return f"{line} ({problem})" if problem else line
+
+
+# Backoff of the retries after a failed write: cheap (a full disk fails at once),
+# and the next change tries again without waiting anyway.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+
+BuildEvent = Callable[[Incident], Event | None]
+
+
+class Saving:
+    """Changes staged in memory on their way to disk: await it to know they are there.
+
+    Raises ``StoreWriteError`` when awaited if the write failed (the changes stay
+    pending and are retried).  Not awaiting it is fine: the write goes on, and a
+    failure is reported through the wizard's ``on_change`` and ``write_problem``.
+    """
+
+    def __init__(
+        self,
+        future: asyncio.Future[int] | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        self._future = future
+        self._error = error
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> None:
+        if self._future is not None:
+            # Shielded: a cancelled caller must not cancel the write under it.
+            await asyncio.shield(self._future)
+        elif self._error is not None:
+            raise self._error
+
+
 class IncidentWizard:
     def __init__(
         self,
@@ -61,16 +125,40 @@ class IncidentWizard:
         runbook: Runbook,
         incident: Incident,
         on_change: Callable[[Incident], None] | None = None,
+        *,
+        retry_first_s: float = RETRY_FIRST_S,
+        retry_max_s: float = RETRY_MAX_S,
     ) -> None:
         self.config = config
         self.store = store
         self.runner = runner
         self.runbook = runbook
-        self.incident = incident
+        # Only the id: the record itself is always the store's.
+        self.incident_id = incident.id
         self.on_change = on_change
+        self._listeners: list[Callable[[Incident], None]] = []
         self.running: RunningCommand | None = None
+        # Why the last write failed ("No space left on device"); "" once all is on disk.
+        self.write_problem = ""
+        self.retry_first_s = retry_first_s
+        self.retry_max_s = retry_max_s
+        self._retrying: asyncio.Task[None] | None = None
 
     # -- reading ---------------------------------------------------------------------
+
+    @property
+    def incident(self) -> Incident:
+        """The store's record of the incident, with what is not on disk yet."""
+        return self.store.incident(self.incident_id)
+
+    @property
+    def unsaved(self) -> Unsaved:
+        return self.store.unsaved(self.incident_id)
+
+    def describe_unsaved(self) -> str:
+        """The notice for the screen, or "" when everything is on disk."""
+        unsaved = self.unsaved
+        return describe_unsaved(unsaved, self.write_problem) if unsaved else ""
 
     @property
     def step_index(self) -> int:
@@ -85,9 +173,10 @@ class IncidentWizard:
         return self.step_index >= len(self.runbook.steps)
 
     def clock(self, now: datetime) -> Clock:
-        detected = self.incident.status_times().get("detected", self.incident.opened_at)
+        incident = self.incident
+        detected = incident.status_times().get("detected", incident.opened_at)
         elapsed = now - detected
-        deadline = self.config.alert_levels.for_severity(self.incident.severity).respond_within
+        deadline = self.config.alert_levels.for_severity(incident.severity).respond_within
         ladder = sorted(self.config.escalation, key=lambda step: step.level)
         due = None
         next_rung = None
@@ -97,9 +186,7 @@ class IncidentWizard:
             elif next_rung is None:
                 next_rung = rung
         next_in = (timedelta(minutes=next_rung.within_minutes) - elapsed) if next_rung else None
-        escalated = max(
-            (e.level for e in self.incident.events if isinstance(e, Escalated)), default=0
-        )
+        escalated = max((e.level for e in incident.events if isinstance(e, Escalated)), default=0)
         return Clock(elapsed, deadline, due, next_rung, next_in, escalated)
 
     def next_escalation(self) -> EscalationStep | None:
@@ -116,45 +203,182 @@ class IncidentWizard:
             None,
         )
 
+    def commands_started(self) -> int:
+        """How many commands of the current step have been started."""
+        index = self.step_index
+        return sum(
+            1 for e in self.incident.events if isinstance(e, CommandStarted) and e.step == index
+        )
+
     # -- recording ------------------------------------------------------------------
 
-    def record(self, event: model.Event) -> Incident:
-        """Record any event the model built (roles, corrected times …)."""
-        return self._record(event)
+    def record(self, event: Event) -> Saving:
+        """Record an event built elsewhere from ``incident`` (the app's appendix commands)."""
+        return self._record(lambda _incident: event)
 
-    def _record(self, event: model.Event) -> Incident:
-        self.incident = self.store.record(self.incident.id, event)
+    def _record(self, *builders: BuildEvent) -> Saving:
+        """Build each event from the store's record as it is then, stage it, write all.
+
+        A builder returning None adds nothing; one that raises (a rule broken) stops
+        there, and what was staged before it is still written.
+        """
+        staged = 0
+        try:
+            for build in builders:
+                event = build(self.incident)
+                if event is not None:
+                    self.store.stage(self.incident_id, event)
+                    staged += 1
+        except BaseException:
+            if staged:
+                self._write()
+            raise
+        return self._write()
+
+    def _write(self) -> Saving:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # No event loop (a script): write here and now.
+            try:
+                self.store.flush(self.incident_id)
+            except StoreWriteError as error:
+                self._write_failed(error)
+                return Saving(error=error)
+            self._written()
+            return Saving()
+        # Submitted to the thread at once (not at the loop's next turn), so the write
+        # goes on even while the app hands the terminal over and blocks the loop.
+        future: asyncio.Future[int] = loop.run_in_executor(
+            None, self.store.flush, self.incident_id
+        )
+        future.add_done_callback(self._write_ended)
+        return Saving(future)
+
+    def _write_ended(self, future: asyncio.Future[int]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()  # retrieved here, whether anyone awaits or not
+        if error is None:
+            self._written()
+        elif isinstance(error, StoreWriteError):
+            self._write_failed(error)
+        elif not isinstance(error, StoreError):
+            # A bug, not a disk: let the loop's handler report it.
+            future.get_loop().call_exception_handler(
+                {"message": "writing the incident failed", "exception": error}
+            )
+
+    def _written(self) -> None:
+        if not self.unsaved:
+            self.write_problem = ""
+        self._changed()
+
+    def _write_failed(self, error: StoreWriteError) -> None:
+        self.write_problem = error.reason
+        self._schedule_retry()
+        self._changed()
+
+    def subscribe(self, listener: Callable[[Incident], None]) -> Callable[[], None]:
+        """Call ``listener`` after every write has ended; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        incident = self.incident
         if self.on_change is not None:
-            self.on_change(self.incident)
-        return self.incident
+            self.on_change(incident)
+        for listener in list(self._listeners):
+            listener(incident)
 
-    def begin_step(self) -> None:
+    def _schedule_retry(self) -> None:
+        if self._retrying is not None and not self._retrying.done():
+            return
+        try:
+            self._retrying = asyncio.get_running_loop().create_task(self._retry_until_saved())
+        except RuntimeError:
+            self._retrying = None  # no loop: the next change writes it
+
+    async def _retry_until_saved(self) -> None:
+        delay = self.retry_first_s
+        loop = asyncio.get_running_loop()
+        while self.unsaved:
+            await asyncio.sleep(delay)
+            try:
+                await loop.run_in_executor(None, self.store.flush, self.incident_id)
+            except StoreWriteError as error:
+                self.write_problem = error.reason
+                self._changed()
+                delay = min(delay * 2, self.retry_max_s)
+                continue
+            except StoreError:
+                return  # the incident was closed: the store tried once more then
+            self._written()
+
+    def stop_retrying(self) -> None:
+        """End the retry task (the console is leaving; the store's close tries once more)."""
+        if self._retrying is not None:
+            self._retrying.cancel()
+            self._retrying = None
+
+    # -- the changes a responder makes -------------------------------------------------
+
+    def _start_step(self, incident: Incident) -> Event | None:
+        """The current step's start, the first time something happens in it."""
+        index = incident.current_step
+        if index < len(self.runbook.steps) and incident.step_state(index) == "pending":
+            return model.start_step(incident, self.runbook, index)
+        return None
+
+    def begin_step(self) -> Saving:
         """Mark the current step as in progress (once)."""
-        if not self.finished and self.incident.step_state(self.step_index) == "pending":
-            self._record(model.start_step(self.incident, self.runbook, self.step_index))
+        return self._record(self._start_step)
 
-    def advance(self, to: IncidentStatus) -> None:
-        self._record(model.transition(self.incident, to))
+    def advance(self, to: IncidentStatus) -> Saving:
+        return self._record(lambda incident: model.transition(incident, to))
 
-    def add_note(self, text: str) -> None:
-        self._record(model.note(self.incident, text))
+    def add_note(self, text: str) -> Saving:
+        return self._record(lambda incident: model.note(incident, text))
 
-    def skip_step(self, reason: str) -> None:
-        self.begin_step()
-        self._record(model.skip_step(self.incident, self.runbook, self.step_index, reason))
+    def skip_step(self, reason: str) -> Saving:
+        index = self.step_index
+        return self._record(
+            self._start_step,
+            lambda incident: model.skip_step(incident, self.runbook, index, reason),
+        )
 
-    def complete_step(self) -> None:
-        self.begin_step()
-        self._record(model.complete_step(self.incident, self.runbook, self.step_index))
+    def complete_step(self) -> Saving:
+        index = self.step_index
+        return self._record(
+            self._start_step,
+            lambda incident: model.complete_step(incident, self.runbook, index),
+        )
 
-    def escalate(self, note_text: str = "") -> EscalationStep | None:
+    def escalate(self, note_text: str = "") -> Saving | None:
+        """Escalate to the next rung; None when already at the top."""
         rung = self.next_escalation()
-        if rung is not None:
-            self._record(model.escalate(self.incident, rung, note_text))
-        return rung
+        if rung is None:
+            return None
+        return self._record(lambda incident: model.escalate(incident, rung, note_text))
 
-    def pin(self, kind: model.EvidenceKind, title: str, content: str) -> None:
-        self._record(model.pin_evidence(self.incident, kind, title, content))
+    def pin(self, kind: model.EvidenceKind, title: str, content: str) -> Saving:
+        return self._record(lambda incident: model.pin_evidence(incident, kind, title, content))
+
+    def assign_role(self, role: Role, person: str) -> Saving:
+        return self._record(lambda incident: model.assign_role(incident, role, person))
+
+    def correct_time(self, event_id: int, value: datetime, reason: str) -> Saving:
+        """Correct when event ``event_id`` happened, with the reason."""
+        return self._record(lambda incident: model.edit_time(incident, event_id, value, reason))
+
+    def save_postmortem(self, section: str, text: str) -> Saving:
+        """One free-text section of the postmortem (a header change: a full rewrite)."""
+        if section not in PostmortemText.__struct_fields__:
+            raise model.IncidentRuleError(f"no postmortem section {section!r}")
+        self.store.stage_update(
+            self.incident_id, lambda incident: incident.with_postmortem(**{section: text})
+        )
+        return self._write()
 
     # -- running --------------------------------------------------------------------
 
@@ -167,26 +391,33 @@ class IncidentWizard:
         params: Mapping[str, str] | None = None,
         on_line: Callable[[str], None] | None = None,
     ) -> CommandResult:
-        """Run one command of the current step; start and result go on the timeline."""
-        self.begin_step()
+        """Run one command of the current step; start and result go on the timeline.
+
+        The start is on disk before the command runs, unless the disk refuses it: then
+        it stays pending (shown so) and the command runs all the same, since a full
+        disk on this machine must not stop the remedy on the servers.
+        """
+        index = self.step_index
         preview = self.runner.preview(command, params)
-        started = model.command_started(
-            self.incident, self.step_index, preview, command.kind, destructive=command.destructive
+        saving = self._record(
+            self._start_step,
+            lambda incident: model.command_started(
+                incident, index, preview, command.kind, destructive=command.destructive
+            ),
         )
-        self._record(started)
+        started = self.incident.events[-1]
+        assert isinstance(started, CommandStarted)
+        with contextlib.suppress(StoreWriteError):
+            await saving
         self.running = self.runner.start(command, params, on_line)
         try:
             result = await self.running.wait()
         finally:
             self.running = None
-        self._record_result(started, result)
-        return result
-
-    def _record_result(self, started: CommandStarted, result: CommandResult) -> None:
         excerpt = result.excerpt or result.detail
-        self._record(
-            model.command_finished(
-                self.incident,
+        finished = self._record(
+            lambda incident: model.command_finished(
+                incident,
                 started,
                 result.outcome,
                 exit_code=result.exit_code,
@@ -194,20 +425,30 @@ class IncidentWizard:
                 excerpt=excerpt,
             )
         )
+        with contextlib.suppress(StoreWriteError):
+            await finished
+        return result
 
     def cancel(self) -> None:
         if self.running is not None:
             self.running.cancel()
 
     async def verify_step(self) -> bool | None:
-        """Run the step's verification; None when the step has none."""
+        """Run the step's verification; None when the step has none.
+
+        The verification's record may stay pending on a full disk (shown so); the
+        answer is returned all the same.
+        """
         step = self.step
         if step is None or step.verify is None:
             return None
+        index = self.step_index
         result = await self.runner.verify(step.verify)
-        self._record(
-            model.record_verification(
-                self.incident, self.step_index, result.check, result.passed, result.detail
+        saving = self._record(
+            lambda incident: model.record_verification(
+                incident, index, result.check, result.passed, result.detail
             )
         )
+        with contextlib.suppress(StoreWriteError):
+            await saving
         return result.passed

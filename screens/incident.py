@@ -1,8 +1,11 @@
 """The incident wizard: the runbook step by step, the clock, the timeline.
 
-Every key here records something through the wizard before the screen shows it,
-so a killed console comes back (``rainbow-tui incidents resume ID``) at the exact
-step with everything recorded so far.
+Every key here records something through the wizard, which builds the event; the
+screen shows the store's record (``wizard.incident``) once the write has ended, and
+marks what a failed write keeps in memory only ("not yet on disk — retrying"), so a
+killed console comes back (``rainbow-tui incidents resume ID``) at the exact step
+with everything the screen showed as recorded.  Remote text (titles, command output,
+errors, names) reaches the screen as ``Text`` or with ``markup=False``, never as markup.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
-from rainbow_tui.incidents.model import STATUSES, IncidentRuleError
+from rainbow_tui.incidents.model import STATUSES, IncidentRuleError, findings_table
 from rainbow_tui.incidents.runner import ParameterError
-from rainbow_tui.incidents.store import StoreError
+from rainbow_tui.incidents.store import StoreError, StoreWriteError
 from rainbow_tui.incidents.timeline import describe_event
-from rainbow_tui.wizard import describe_clock
+from rainbow_tui.wizard import Saving, describe_clock
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
 from widgets.level_style import inert
@@ -74,12 +77,18 @@ class IncidentScreen(Screen[None]):
                 with VerticalScroll(id="incident-step-scroll"):
                     yield Static(id="incident-step")
                 yield RichLog(id="incident-output", max_lines=2000, markup=False, wrap=True)
+        yield Static(id="incident-unsaved")
         yield Static(id="incident-timeline")
         yield Footer()
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._show_clock)
         self._show_all()
+
+    def on_unmount(self) -> None:
+        # This screen goes with its wizard (a new incident, or the console quits);
+        # the store's close tries the pending writes once more.
+        self.wizard.stop_retrying()
 
     # -- showing -----------------------------------------------------------------------
 
@@ -112,14 +121,26 @@ class IncidentScreen(Screen[None]):
         self.query_one("#incident-steps", Static).update(steps)
         self.query_one("#incident-step", Static).update(self._step_text())
         times = incident.effective_times()
-        lines = [
-            f"#{event.id:<3} {times[event.id].astimezone():%H:%M:%S} {event.author}: "
-            f"{describe_event(incident, event)}"
-            for event in incident.events[-TIMELINE_LINES:]
-        ]
-        self.query_one("#incident-timeline", Static).update(
-            inert("\n".join(lines), keep_newlines=True)
-        )
+        # The last events the store still holds in memory only.
+        first_unsaved = len(incident.events) - self.wizard.unsaved.events
+        timeline = Text()
+        shown = incident.events[-TIMELINE_LINES:]
+        for position, event in enumerate(shown, start=len(incident.events) - len(shown)):
+            if timeline:
+                timeline.append("\n")
+            timeline.append_text(
+                inert(
+                    f"#{event.id:<3} {times[event.id].astimezone():%H:%M:%S} {event.author}: "
+                    f"{describe_event(incident, event)}"
+                )
+            )
+            if position >= first_unsaved:
+                timeline.append("  (not yet on disk)", style="bold")
+        self.query_one("#incident-timeline", Static).update(timeline)
+        notice = self.wizard.describe_unsaved()
+        unsaved = self.query_one("#incident-unsaved", Static)
+        unsaved.update(Text(f" {notice} ", style="bold reverse") if notice else Text())
+        unsaved.display = bool(notice)
         self._show_clock()
 
     def _step_text(self) -> Text:
@@ -138,7 +159,7 @@ class IncidentScreen(Screen[None]):
             text.append(f"{step.why_ja}\n{step.why_en}\n", style="italic")
         for item_ja, item_en in zip(step.checklist_ja, step.checklist_en, strict=False):
             text.append(f"  ☐ {item_ja} / {item_en}\n")
-        done = self._commands_run()
+        done = self.wizard.commands_started()
         for number, command in enumerate(step.commands, start=1):
             try:
                 preview = self.wizard.preview(command, self._defaults(command))
@@ -176,17 +197,6 @@ class IncidentScreen(Screen[None]):
         line.append(f"\n{ladder}", style="dim")
         self.query_one("#incident-clock", Static).update(line)
 
-    def _commands_run(self) -> int:
-        """How many commands of the current step have been started."""
-        from rainbow_tui.incidents.model import CommandStarted
-
-        index = self.wizard.step_index
-        return sum(
-            1
-            for e in self.wizard.incident.events
-            if isinstance(e, CommandStarted) and e.step == index
-        )
-
     @staticmethod
     def _defaults(command: Command) -> dict[str, str]:
         return {p.name: p.default or f"<{p.name}>" for p in command.parameters}
@@ -201,7 +211,7 @@ class IncidentScreen(Screen[None]):
         if step is None:
             self.notify("No step left: write the postmortem (P)")
             return
-        done = self._commands_run()
+        done = self.wizard.commands_started()
         if done >= len(step.commands):
             self.notify("Every command of this step has run: v verifies, d marks it done")
             return
@@ -313,9 +323,11 @@ class IncidentScreen(Screen[None]):
                     )
                 ):
                     return
-            self.wizard.complete_step()
+            saving = self.wizard.complete_step()
         except (StoreError, IncidentRuleError) as error:
             self._fail(error)
+            return
+        await self._confirm_saved(saving)
 
     @work(exit_on_error=False)
     async def action_skip(self) -> None:
@@ -350,8 +362,6 @@ class IncidentScreen(Screen[None]):
             self._guarded(self.wizard.escalate)
 
     def action_pin_metrics(self) -> None:
-        from rainbow_tui.incidents.model import findings_table
-
         latest = getattr(self.app, "latest", None)
         if latest is None:
             self.notify("No metrics yet", severity="warning")
@@ -398,12 +408,8 @@ class IncidentScreen(Screen[None]):
             if answer:
                 self.notify("Write: commander NAME or scribe NAME", severity="warning")
             return
-        from rainbow_tui.incidents.model import assign_role
-
         chosen: Role = "commander" if role == "commander" else "scribe"
-        self._guarded(
-            lambda: self.wizard.record(assign_role(self.wizard.incident, chosen, person.strip()))
-        )
+        self._guarded(lambda: self.wizard.assign_role(chosen, person.strip()))
 
     @work(exit_on_error=False)
     async def action_edit_time(self) -> None:
@@ -430,12 +436,8 @@ class IncidentScreen(Screen[None]):
         except ValueError:
             self.notify(f"Not a time: {parts[1]}", severity="warning", markup=False)
             return
-        from rainbow_tui.incidents.model import edit_time
-
         self._guarded(
-            lambda: self.wizard.record(
-                edit_time(self.wizard.incident, int(parts[0]), local.astimezone(UTC), parts[2])
-            )
+            lambda: self.wizard.correct_time(int(parts[0]), local.astimezone(UTC), parts[2])
         )
 
     def action_cancel_command(self) -> None:
@@ -449,8 +451,18 @@ class IncidentScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def _guarded(self, change: Callable[[], object]) -> None:
+    def _guarded(self, change: Callable[[], Saving | None]) -> None:
+        """Make a change; a broken rule is said at once, a failed write once it fails."""
         try:
-            change()
+            saving = change()
         except (StoreError, IncidentRuleError) as error:
+            self._fail(error)
+            return
+        if saving is not None:
+            self.run_worker(self._confirm_saved(saving), group="incident-save", exit_on_error=False)
+
+    async def _confirm_saved(self, saving: Saving) -> None:
+        try:
+            await saving
+        except StoreWriteError as error:
             self._fail(error)

@@ -1,5 +1,10 @@
 """The postmortem draft: previewed as Markdown, its free-text sections edited here,
-exported to a file."""
+exported to a file.
+
+It reads the store's record through the wizard and saves through it: no copy of
+the incident lives here.  Names and paths are shown as ``Text`` or with
+``markup=False``, never as markup.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,8 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Select, Static, TextArea
 
-from rainbow_tui.incidents.model import PostmortemText
-from rainbow_tui.incidents.store import StoreError
+from rainbow_tui.incidents.model import IncidentRuleError, PostmortemText
+from rainbow_tui.incidents.store import StoreError, StoreWriteError
 from screens.prompt import PromptScreen
 
 if TYPE_CHECKING:
@@ -51,7 +57,10 @@ class PostmortemScreen(Screen[None]):
         self.wizard = wizard
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Postmortem draft — {self.wizard.incident.id}", id="postmortem-header")
+        yield Static(
+            Text(f"Postmortem draft — {self.wizard.incident_id}"), id="postmortem-header"
+        )
+        yield Static(id="postmortem-unsaved")
         with Horizontal(id="postmortem-body"):
             with Vertical(id="postmortem-editor"):
                 yield Select(
@@ -68,6 +77,16 @@ class PostmortemScreen(Screen[None]):
     def on_mount(self) -> None:
         self._load_section("summary")
         self._preview()
+        self._unsubscribe = self.wizard.subscribe(lambda _incident: self._show_unsaved())
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    def _show_unsaved(self) -> None:
+        notice = self.wizard.describe_unsaved()
+        unsaved = self.query_one("#postmortem-unsaved", Static)
+        unsaved.update(Text(f" {notice} ", style="bold reverse") if notice else Text())
+        unsaved.display = bool(notice)
 
     def _markdown(self) -> str:
         from rainbow_tui.incidents.postmortem import render_postmortem
@@ -76,6 +95,7 @@ class PostmortemScreen(Screen[None]):
 
     def _preview(self) -> None:
         self.query_one(Markdown).update(self._markdown())
+        self._show_unsaved()
 
     def _load_section(self, name: str) -> None:
         text: str = getattr(self.wizard.incident.postmortem, name)
@@ -85,25 +105,30 @@ class PostmortemScreen(Screen[None]):
     def _section_changed(self, event: Select.Changed) -> None:
         self._load_section(str(event.value))
 
-    def action_save_section(self) -> None:
+    @work(group="postmortem-save", exit_on_error=False)
+    async def action_save_section(self) -> None:
         name = str(self.query_one(Select).value)
         if name not in PostmortemText.__struct_fields__:
             return
         text = self.query_one(TextArea).text
         try:
-            incident = self.wizard.store.update(
-                self.wizard.incident.id, lambda i: i.with_postmortem(**{name: text})
-            )
-        except StoreError as error:
+            saving = self.wizard.save_postmortem(name, text)
+        except (StoreError, IncidentRuleError) as error:
             self.notify(str(error), severity="error", markup=False)
             return
-        self.wizard.incident = incident
+        try:
+            await saving
+        except StoreWriteError as error:
+            # Kept in memory and retried: the preview shows it, the notice says so.
+            self._preview()
+            self.notify(str(error), severity="error", markup=False)
+            return
         self._preview()
         self.notify("Saved")
 
     @work(exit_on_error=False)
     async def action_export(self) -> None:
-        default = f"postmortem-{self.wizard.incident.id}.md"
+        default = f"postmortem-{self.wizard.incident_id}.md"
         answer = await self.app.push_screen_wait(
             PromptScreen("Export the postmortem to", placeholder=default, allow_empty=True)
         )
