@@ -8,12 +8,15 @@ line and exits with status 2.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -371,8 +374,130 @@ def parse_config(text: str, path: Path | str) -> Config:
     return msgspec.structs.replace(config, source=str(path))
 
 
+def url_problem(text: str) -> str | None:
+    """What is wrong with a health URL, or None: http(s), a host, a port in range,
+    brackets that close.  One sentence per problem, here only."""
+    if any(char.isspace() or ord(char) < 32 for char in text):
+        return f"{text!r} holds spaces or control characters"
+    try:
+        parts = urlsplit(text)
+    except ValueError as error:  # "Invalid IPv6 URL": a bracket that does not close
+        return f"{text!r} is not a URL ({error})"
+    if parts.scheme not in ("http", "https"):
+        return f"{text!r} must start with http:// or https://"
+    if not parts.hostname:
+        return f"{text!r} has no host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        port_text = parts.netloc.rpartition(":")[2]
+        return f"{text!r}: port {port_text!r} is not a TCP port (1-65535)"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """The values a number may take: finite, above (or from) ``low``, at most ``high``."""
+
+    low: float
+    high: float
+    unit: str = ""
+    low_allowed: bool = True
+
+    def problem(self, value: float) -> str | None:
+        inside = math.isfinite(value) and self.low <= value <= self.high
+        if inside and (self.low_allowed or value > self.low):
+            return None
+        unit = f" {self.unit}" if self.unit else ""
+        start = f"from {self.low:g}" if self.low_allowed else f"above {self.low:g}"
+        return f"{value:g} is out of range: must be {start} to {self.high:g}{unit}"
+
+
+DAY_S = 86400.0
+_SECONDS = _Range(0, DAY_S, "seconds", low_allowed=False)
+_TIMEOUT_S = _Range(0, 600, "seconds", low_allowed=False)
+_PORT = _Range(1, 65535)
+_MINUTES = _Range(1, 366 * 24 * 60, "minutes")
+
+# Every number of the file with the values it may take (dynamic tables below).
+_RANGES: dict[str, _Range] = {
+    "service.health_timeout_s": _TIMEOUT_S,
+    "service.tls_warn_days": _Range(0, 3650, "days"),
+    "service.tls_critical_days": _Range(0, 3650, "days"),
+    "ssh.port": _PORT,
+    "ssh.connect_timeout_s": _TIMEOUT_S,
+    "ssh.keepalive_interval_s": _Range(0, 3600, "seconds", low_allowed=False),
+    "database.statement_timeout_ms": _Range(1, 600_000, "ms"),
+    "database.connect_timeout_s": _TIMEOUT_S,
+    "queue.process_alive_threshold_s": _Range(0, 7 * DAY_S, "seconds", low_allowed=False),
+    "queue.new_failures_window_s": _Range(0, 30 * DAY_S, "seconds", low_allowed=False),
+    "logs.tail_lines": _Range(0, 1_000_000, "lines"),
+    "logs.buffer_lines": _Range(1, 10_000_000, "lines"),
+    **{f"poll.{name}": _SECONDS for name in PollConfig.__struct_fields__},
+}
+
+
+def _value_at(config: Config, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _numbers(config: Config) -> list[tuple[str, float, _Range]]:
+    """(key, value, range) of every number in ``config`` that has a range."""
+    found = [(key, _value_at(config, key), rule) for key, rule in _RANGES.items()]
+    for name, threshold in config.thresholds.items():
+        high = 100.0 if threshold.unit == "%" else 1e12
+        for line in ("normal", "warn", "critical"):
+            found.append((f"thresholds.{name}.{line}", getattr(threshold, line),
+                          _Range(0, high, threshold.unit)))
+    for name in AlertLevelsConfig.__struct_fields__:
+        level = getattr(config.alert_levels, name)
+        found.append((f"alert_levels.{name}.respond_within_minutes",
+                      level.respond_within_minutes, _MINUTES))
+    for index, step in enumerate(config.escalation):
+        found.append((f"escalation[{index}].level", step.level, _Range(1, 99)))
+        found.append((f"escalation[{index}].within_minutes", step.within_minutes, _MINUTES))
+    for class_name, limit in config.queue.concurrency.items():
+        key = f"queue.concurrency.{class_name}"
+        found.append((f"{key}.to", limit.to, _Range(1, 1_000_000)))
+        found.append((f"{key}.duration_s", limit.duration_s,
+                      _Range(0, 30 * DAY_S, "seconds", low_allowed=False)))
+    for index, host in enumerate(config.hosts):
+        found.append((f"hosts[{index}].port", host.port, _PORT))
+    return found
+
+
+def _jump_host_problem(text: str) -> str | None:
+    user, at, rest = text.rpartition("@")
+    if not at or not user or not rest:
+        return "must be user@host[:port]"
+    if rest.count(":") == 1:  # host:port (an IPv6 address has more colons)
+        host, _, port = rest.partition(":")
+        if not host:
+            return "must be user@host[:port]"
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            return f"port {port!r} is not a TCP port (1-65535)"
+    return None
+
+
 def _check_consistency(config: Config, path: Path | str) -> None:
     """Rules that types cannot express."""
+    for key, value, rule in _numbers(config):
+        if value is not None and (problem := rule.problem(float(value))) is not None:
+            raise ConfigError(path, key, problem)
+    if (problem := url_problem(config.service.health_url)) is not None:
+        raise ConfigError(path, "service.health_url", problem)
+    if config.service.tls_critical_days > config.service.tls_warn_days:
+        raise ConfigError(
+            path,
+            "service.tls_critical_days",
+            f"critical ({config.service.tls_critical_days}) is above warn "
+            f"({config.service.tls_warn_days})",
+        )
     for name, threshold in config.thresholds.items():
         key = f"thresholds.{name}"
         if threshold.warn > threshold.critical:
@@ -387,34 +512,12 @@ def _check_consistency(config: Config, path: Path | str) -> None:
                 f"{key}.normal",
                 f"normal ({threshold.normal:g}) is above warn ({threshold.warn:g})",
             )
-    for name in PollConfig.__struct_fields__:
-        if getattr(config.poll, name) <= 0:
-            raise ConfigError(path, f"poll.{name}", "must be a positive number of seconds")
-    if config.queue.process_alive_threshold_s <= 0:
-        raise ConfigError(
-            path, "queue.process_alive_threshold_s", "must be a positive number of seconds"
-        )
-    if config.queue.new_failures_window_s <= 0:
-        raise ConfigError(
-            path, "queue.new_failures_window_s", "must be a positive number of seconds"
-        )
     for class_name, limit in config.queue.concurrency.items():
         key = f"queue.concurrency.{class_name}"
-        if limit.to < 1:
-            raise ConfigError(path, f"{key}.to", "must be at least 1")
-        if limit.duration_s <= 0:
-            raise ConfigError(path, f"{key}.duration_s", "must be a positive number of seconds")
         if limit.on_conflict not in ("block", "discard"):
             raise ConfigError(
                 path, f"{key}.on_conflict", f"{limit.on_conflict!r} is not one of: block, discard"
             )
-    for name in AlertLevelsConfig.__struct_fields__:
-        if getattr(config.alert_levels, name).respond_within_minutes <= 0:
-            raise ConfigError(
-                path, f"alert_levels.{name}.respond_within_minutes", "must be positive"
-            )
-    if not config.service.health_url.startswith(("http://", "https://")):
-        raise ConfigError(path, "service.health_url", "must start with http:// or https://")
     seen: set[str] = set()
     for index, host in enumerate(config.hosts):
         if host.name in seen:
@@ -425,8 +528,8 @@ def _check_consistency(config: Config, path: Path | str) -> None:
             path, "kamal.accessories", "comes from config/deploy.yml, not config.toml"
         )
     for index, host in enumerate(config.hosts):
-        if host.jump_host and "@" not in host.jump_host:
-            raise ConfigError(path, f"hosts[{index}].jump_host", "must be user@host[:port]")
+        if host.jump_host and (problem := _jump_host_problem(host.jump_host)) is not None:
+            raise ConfigError(path, f"hosts[{index}].jump_host", problem)
     # Without [[hosts]] the names come from deploy.yml: checked once it is read.
     if config.hosts and config.database.host and config.database.host not in seen:
         raise ConfigError(

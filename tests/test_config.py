@@ -206,3 +206,140 @@ def test_cli_process_has_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("rainbow-tui: config error:")
     assert "Traceback" not in result.stderr
+
+
+def _service_with(**values: str) -> str:
+    service = {"kamal_service": '"s"', "health_url": '"https://example.test/up"', **values}
+    return "[service]\n" + "".join(f"{key} = {value}\n" for key, value in service.items())
+
+
+# Each bad value → (the file's text, the one line naming key and problem).
+OUT_OF_RANGE = {
+    "broken bracket": (
+        _service_with(health_url='"http://[::1/up"'),
+        "service.health_url: 'http://[::1/up' is not a URL (Invalid IPv6 URL)",
+    ),
+    "stray bracket": (
+        _service_with(health_url='"http://::1]/up"'),
+        "service.health_url: 'http://::1]/up' is not a URL (Invalid IPv6 URL)",
+    ),
+    "not http": (
+        _service_with(health_url='"ftp://example.test/up"'),
+        "service.health_url: 'ftp://example.test/up' must start with http:// or https://",
+    ),
+    "no host": (
+        _service_with(health_url='"http:///up"'),
+        "service.health_url: 'http:///up' has no host",
+    ),
+    "url port too big": (
+        _service_with(health_url='"http://example.test:99999/up"'),
+        "service.health_url: 'http://example.test:99999/up': port '99999' is not a TCP port",
+    ),
+    "url port zero": (
+        _service_with(health_url='"http://example.test:0/up"'),
+        "service.health_url: 'http://example.test:0/up': port '0' is not a TCP port",
+    ),
+    "url with a space": (
+        _service_with(health_url='"http://example.test/ up"'),
+        "service.health_url: 'http://example.test/ up' holds spaces or control characters",
+    ),
+    "nan interval": (
+        MINIMAL + "[poll]\nhealth = nan\n",
+        "poll.health: nan is out of range: must be above 0 to 86400 seconds",
+    ),
+    "infinite interval": (
+        MINIMAL + "[poll]\ndatabase = inf\n",
+        "poll.database: inf is out of range: must be above 0 to 86400 seconds",
+    ),
+    "zero interval": (
+        MINIMAL + "[poll]\nhosts = 0\n",
+        "poll.hosts: 0 is out of range: must be above 0 to 86400 seconds",
+    ),
+    "negative health timeout": (
+        _service_with(health_timeout_s="-1"),
+        "service.health_timeout_s: -1 is out of range: must be above 0 to 600 seconds",
+    ),
+    "nan connect timeout": (
+        MINIMAL + "[database]\nconnect_timeout_s = nan\n",
+        "database.connect_timeout_s: nan is out of range: must be above 0 to 600 seconds",
+    ),
+    "zero statement timeout": (
+        MINIMAL + "[database]\nstatement_timeout_ms = 0\n",
+        "database.statement_timeout_ms: 0 is out of range: must be from 1 to 600000 ms",
+    ),
+    "ssh port": (
+        MINIMAL + "[ssh]\nport = 99999\n",
+        "ssh.port: 99999 is out of range: must be from 1 to 65535",
+    ),
+    "negative ssh timeout": (
+        MINIMAL + "[ssh]\nconnect_timeout_s = -2.5\n",
+        "ssh.connect_timeout_s: -2.5 is out of range: must be above 0 to 600 seconds",
+    ),
+    "host port": (
+        MINIMAL + '[[hosts]]\nname = "app-1"\naddress = "10.0.0.1"\nport = 0\n',
+        "hosts[0].port: 0 is out of range: must be from 1 to 65535",
+    ),
+    "jump host port": (
+        MINIMAL + '[[hosts]]\nname = "app-1"\naddress = "10.0.0.1"\n'
+        'jump_host = "deploy@bastion:70000"\n',
+        "hosts[0].jump_host: port '70000' is not a TCP port (1-65535)",
+    ),
+    "percent above 100": (
+        MINIMAL + '[thresholds.cpu_percent]\nunit = "%"\nnormal = 60\nwarn = 80\ncritical = 150\n',
+        "thresholds.cpu_percent.critical: 150 is out of range: must be from 0 to 100 %",
+    ),
+    "nan threshold": (
+        MINIMAL + '[thresholds.waiting_jobs]\nunit = "jobs"\nnormal = nan\nwarn = 5\n'
+        "critical = 10\n",
+        "thresholds.waiting_jobs.normal: nan is out of range: must be from 0 to 1e+12 jobs",
+    ),
+    "zero response time": (
+        MINIMAL + '[alert_levels.high]\nlabel = "High"\nrespond_within_minutes = 0\n',
+        "alert_levels.high.respond_within_minutes: 0 is out of range: must be from 1 to",
+    ),
+    "negative escalation": (
+        MINIMAL + '[[escalation]]\nlevel = 1\nrole = "On-call"\ncontact = "x"\n'
+        "within_minutes = -5\n",
+        "escalation[0].within_minutes: -5 is out of range: must be from 1 to",
+    ),
+    "zero concurrency": (
+        MINIMAL + "[queue.concurrency.ImageVariantJob]\nto = 0\n",
+        "queue.concurrency.ImageVariantJob.to: 0 is out of range: must be from 1 to 1e+06",
+    ),
+    "nan window": (
+        MINIMAL + "[queue]\nnew_failures_window_s = nan\n",
+        "queue.new_failures_window_s: nan is out of range: must be above 0 to 2.592e+06 seconds",
+    ),
+    "no log buffer": (
+        MINIMAL + "[logs]\nbuffer_lines = 0\n",
+        "logs.buffer_lines: 0 is out of range: must be from 1 to 1e+07 lines",
+    ),
+    "tls lines crossed": (
+        _service_with(tls_warn_days="5", tls_critical_days="10"),
+        "service.tls_critical_days: critical (10) is above warn (5)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OUT_OF_RANGE))
+def test_bad_value_named_exit_2(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, expected = OUT_OF_RANGE[kind]
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["config", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"rainbow-tui: config error: {path}: {expected}" in err
+    # check reads the same file the same way, before anything is polled.
+    assert main(["check", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {expected}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/up", "https://[::1]:8443/up", "https://example.test/up"]
+)
+def test_good_urls_pass(url: str) -> None:
+    assert parse_config(_service_with(health_url=f'"{url}"'), "c.toml").service.health_url == url
