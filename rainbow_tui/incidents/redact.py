@@ -1,86 +1,99 @@
-"""Secrets out of text before it is recorded, shown in a timeline or exported.
+"""Secrets out of text before it is recorded, shown in a timeline, exported or saved.
 
-Command output and notes end up in incident files that are mailed around and pasted
-into postmortems, so every string is passed through :func:`redact` before it is
-stored.  Each rule keeps the *name* of what was hidden (``password=[REDACTED]``), so
-the record still says what was there.
+Command output, notes and log lines end up in incident files and saved logs that are
+mailed around and pasted into postmortems, so every string is passed through
+:func:`redact` before it is written.  What counts as a secret is the rule set of
+:mod:`rainbow_tui.incidents.secret_rules` (detect-secrets' detectors plus this
+stack's own kinds and contexts), plus the **known secrets** the configuration
+points at (the DSNs' passwords), registered once at start with
+:func:`register_known_secrets`.  Each rule hides only the value, so the record
+still says what was there (``password=[REDACTED]``).
 
-A value after ``password=`` (and the other names) ends at whitespace, a quote, ``&``,
-``;`` or ``,``: that is where shell words, URL queries and connection strings end it.
 A private key block whose ``END`` line is missing (an excerpt cut in the middle) is
 hidden up to the end of the text; an ``END`` line without its ``BEGIN`` hides
 everything before it.
 
-:class:`LineRedactor` does the same for a stream of lines (live command output),
-remembering across lines whether it is inside a private key block.
+:class:`LineRedactor` does the same for a stream of lines (live command output, a
+saved log), remembering across lines whether it is inside a private key block and
+which contexts (key material, master key, PagerDuty) the last lines left open.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
+from urllib.parse import quote
 
-__all__ = ["REDACTED", "LineRedactor", "redact"]
+from rainbow_tui.incidents.secret_rules import (
+    Context,
+    context_material,
+    contexts_marked,
+    key_body_lines,
+    library_spans,
+    line_spans,
+    own_spans,
+)
+
+__all__ = [
+    "MIN_KNOWN_SECRET_LENGTH",
+    "REDACTED",
+    "LineRedactor",
+    "forget_known_secrets",
+    "known_secret_count",
+    "redact",
+    "register_known_secrets",
+]
 
 REDACTED = "[REDACTED]"
 
-# Names whose value is a secret: DB_PASSWORD, api_key, X-Auth-Token, secret_key_base…
-_SECRET_NAME = (
-    r"[A-Za-z0-9_.-]*?"
-    r"(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
-    r"|master[_-]?key|private[_-]?key|credentials?)"
-    r"[A-Za-z0-9_.-]*"
-)
+# A shorter value would blank ordinary words wherever it occurs; the rules still
+# catch it where it stands as a password (password=…, user:…@host).
+MIN_KNOWN_SECRET_LENGTH = 4
 
 _KEY_MARKER = re.compile(r"-----(?P<edge>BEGIN|END) (?P<kind>[A-Z0-9 ]*?)PRIVATE KEY-----")
+_KEY_END = re.compile(r"END [A-Z0-9 ]*PRIVATE KEY", re.IGNORECASE)
 
-# scheme://user:password@host — URL syntax forbids a raw "@" or "/" in the password.
-_URL_PASSWORD = re.compile(
-    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)(?P<secret>[^\s@/]+)(?=@)"
-)
+# -- known secrets ---------------------------------------------------------------------
 
-# password=…, "api_key": "…", PASSWORD: …, --password … is left to the word rules.
-_QUOTED_PAIR = re.compile(
-    rf"(?P<head>(?P<q>[\"']?)\b{_SECRET_NAME}(?P=q)\s*[=:]\s*)"
-    r"(?P<open>[\"'])(?P<secret>(?:(?!(?P=open)).)+)(?P=open)",
-    re.IGNORECASE,
-)
-_BARE_PAIR = re.compile(
-    rf"(?P<head>(?P<q>[\"']?)\b{_SECRET_NAME}(?P=q)\s*[=:]\s*)"
-    r"(?P<secret>(?![\"'\[])[^\s\"'&;,]+)",
-    re.IGNORECASE,
-)
-
-# Authorization: Bearer …, Authorization: Basic …, and a bearer token on its own.
-_AUTHORIZATION_HEADER = re.compile(
-    r"(?P<head>\bauthorization[\"']?\s*[=:]\s*[\"']?(?:[A-Za-z]+\s+)?)(?P<secret>[^\s\"',;]+)",
-    re.IGNORECASE,
-)
-_BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)", re.IGNORECASE)
-_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
-_AWS_SECRET = re.compile(
-    r"(?P<head>aws_secret_access_key[\"']?\s*[=:]?\s*[\"']?)(?P<secret>[A-Za-z0-9/+=]{40})",
-    re.IGNORECASE,
-)
-_RAILS_MASTER_KEY = re.compile(
-    r"(?P<head>RAILS_MASTER_KEY[\"']?\s*[=:]?\s*[\"']?)(?P<secret>[0-9a-fA-F]{32})"
-)
-
-_PREFIXED = (
-    _URL_PASSWORD,
-    _AWS_SECRET,
-    _RAILS_MASTER_KEY,
-    _QUOTED_PAIR,
-    _BARE_PAIR,
-    _AUTHORIZATION_HEADER,
-    _BEARER,
-)
+_known_lock = threading.Lock()
+_known: set[str] = set()
+_known_pattern: re.Pattern[str] | None = None
 
 
-def _keep_head(match: re.Match[str]) -> str:
-    text = match.group(0)
-    start = match.start("secret") - match.start(0)
-    end = match.end("secret") - match.start(0)
-    return text[:start] + REDACTED + text[end:]
+def register_known_secrets(values: Iterable[str]) -> int:
+    """Hide these exact values wherever they appear from now on; returns how many are new.
+
+    Each value is also hidden in its URL-encoded form (as it stands in a DSN).  Empty
+    and very short values (below :data:`MIN_KNOWN_SECRET_LENGTH`) are skipped.
+    """
+    global _known_pattern
+    with _known_lock:
+        before = len(_known)
+        for value in values:
+            for form in {value, quote(value, safe="")}:
+                if len(form) >= MIN_KNOWN_SECRET_LENGTH and form != REDACTED:
+                    _known.add(form)
+        if len(_known) != before:
+            # Longest first, so a secret containing another is hidden whole.
+            ordered = sorted(_known, key=lambda s: (-len(s), s))
+            _known_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        return len(_known) - before
+
+
+def forget_known_secrets() -> None:
+    """Drop every registered value (a fresh start, as for a new configuration)."""
+    global _known_pattern
+    with _known_lock:
+        _known.clear()
+        _known_pattern = None
+
+
+def known_secret_count() -> int:
+    return len(_known)
+
+
+# -- redaction -------------------------------------------------------------------------
 
 
 def _private_keys(text: str) -> str:
@@ -108,25 +121,79 @@ def _private_keys(text: str) -> str:
     return "".join(out)
 
 
+def _context_spans(
+    text: str, open_contexts: frozenset[Context]
+) -> tuple[list[tuple[int, int]], frozenset[Context]]:
+    """Material hidden by the contexts its lines open (see secret_rules), and the
+    contexts still open after the last line."""
+    spans: list[tuple[int, int]] = []
+    still_open = set(open_contexts)
+    for offset, line in line_spans(text):
+        marked = contexts_marked(line)
+        following = set(marked)
+        for context in still_open | marked:
+            material = context_material(line, context)
+            spans += [(offset + start, offset + end) for start, end in material]
+            if material:
+                following.add(context)
+        if _KEY_END.search(line):
+            following.discard("key")  # the block is over
+        still_open = following
+    return spans, frozenset(still_open)
+
+
+def _apply(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each run of overlapping or touching spans replaced by one mark."""
+    if not spans:
+        return text
+    spans.sort()
+    out: list[str] = []
+    done = 0
+    start, end = spans[0]
+    for next_start, next_end in spans[1:]:
+        if next_start <= end:
+            end = max(end, next_end)
+            continue
+        out += [text[done:start], REDACTED]
+        done = end
+        start, end = next_start, next_end
+    out += [text[done:start], REDACTED, text[end:]]
+    return "".join(out)
+
+
+def _redact(text: str, open_contexts: frozenset[Context]) -> tuple[str, frozenset[Context]]:
+    text = _private_keys(text)
+    spans = [*own_spans(text), *key_body_lines(text)]
+    pattern = _known_pattern
+    if pattern is not None:
+        spans += [match.span() for match in pattern.finditer(text)]
+    found, still_open = _context_spans(text, open_contexts)
+    text = _apply(text, spans + found)
+    # The library's patterns last: where one of ours already hid the value and kept
+    # its name (hooks.slack.com/services/[REDACTED]), theirs no longer matches whole.
+    return _apply(text, list(library_spans(text))), still_open
+
+
 def redact(text: str) -> str:
     """``text`` with every secret the rules know replaced by ``[REDACTED]``.
 
     Idempotent, and text without anything secret-looking comes back unchanged.
     """
-    text = _private_keys(text)
-    text = _AWS_KEY_ID.sub(REDACTED, text)
-    for rule in _PREFIXED:
-        text = rule.sub(_keep_head, text)
-    return text
+    return _redact(text, frozenset())[0]
 
 
 class LineRedactor:
-    """Redacts a stream line by line, hiding whole private key blocks across lines."""
+    """Redacts a stream line by line, hiding whole private key blocks across lines.
+
+    ``context`` is what the stream is the output of (the command line, say ``cat
+    config/master.key``): the contexts it names are open for the first lines.
+    """
 
     _OPENING = "-----BEGIN PRIVATE KEY-----\n"
 
-    def __init__(self) -> None:
+    def __init__(self, context: str = "") -> None:
         self._in_key = False
+        self._open: frozenset[Context] = frozenset(contexts_marked(context))
 
     def line(self, text: str) -> str:
         inside = self._in_key
@@ -134,8 +201,11 @@ class LineRedactor:
             inside = marker["edge"] == "BEGIN"
         if self._in_key:
             # Continue the block begun on an earlier line, then drop that opening again.
-            hidden = redact(self._OPENING + text)[len(self._OPENING) :].replace("\n", " ")
+            hidden, self._open = _redact(self._OPENING + text, self._open)
+            hidden = hidden[len(self._OPENING) :].replace("\n", " ")
         else:
-            hidden = redact(text).replace("\n", " ") if "PRIVATE KEY-----" in text else redact(text)
+            hidden, self._open = _redact(text, self._open)
+            if "PRIVATE KEY-----" in text:
+                hidden = hidden.replace("\n", " ")
         self._in_key = inside
         return hidden
