@@ -95,6 +95,23 @@ def _ruby_object(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _KamalOutputLoader.add_multi_constructor("!ruby/", _ruby_object)
 
 
+def is_tcp_port(number: int) -> bool:
+    return 1 <= number <= 65535
+
+
+def accessory_port_problem(text: str) -> str | None:
+    """What is wrong with an accessory's ``port`` (Kamal: "N", "H:C" or "IP:H:C"),
+    or None."""
+    parts = text.split(":")
+    numbers = parts[-2:] if len(parts) <= 3 else parts
+    if len(parts) > 3:
+        return f"{text!r} is not PORT, HOST_PORT:CONTAINER_PORT or IP:HOST_PORT:CONTAINER_PORT"
+    for number in numbers:
+        if not number.isdigit() or not is_tcp_port(int(number)):
+            return f"{text!r}: {number!r} is not a TCP port (1-65535)"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class JumpHost:
     """``ssh.proxy``: the host every SSH connection goes through."""
@@ -112,6 +129,8 @@ class JumpHost:
             if not port_text.isdigit():
                 raise ValueError(f"port {port_text!r} is not a number")
             port = int(port_text)
+            if not is_tcp_port(port):
+                raise ValueError(f"port {port} is not a TCP port (1-65535)")
         if not host:
             raise ValueError("no host")
         return cls(user or "root", host, port)
@@ -455,8 +474,8 @@ def _ssh(reader: _Reader, workdir: Path) -> KamalSsh:
         if isinstance(port_value, bool) or not str(port_value).isdigit():
             raise reader.fail("ssh.port", f"must be a port number, not {port_value!r}")
         port = int(port_value)
-        if not 0 < port < 65536:
-            raise reader.fail("ssh.port", f"{port} is not a TCP port")
+        if not is_tcp_port(port):
+            raise reader.fail("ssh.port", f"{port} is not a TCP port (1-65535)")
     proxy: JumpHost | None = None
     if reader.get("ssh.proxy") is not None:
         text = reader.text("ssh.proxy")
@@ -519,7 +538,11 @@ def _accessories(reader: _Reader, service: str,
             else:
                 directories.append(str(entry))
         port = reader.get(f"{key}.port")
+        if isinstance(port, bool) or not isinstance(port, str | int | None):
+            raise reader.fail(f"{key}.port", f"must be a port or a port mapping, not {_kind(port)}")
         port_text = "" if port is None else str(port)
+        if port_text and (problem := accessory_port_problem(port_text)) is not None:
+            raise reader.fail(f"{key}.port", problem)
         if port_text and ":" not in port_text:
             port_text = f"{port_text}:{port_text}"
         container = reader.text(f"{key}.service", "") or f"{service}-{name}"
@@ -653,8 +676,14 @@ def ssh_config_entry(files: Sequence[str], host: str) -> SshConfigEntry:
     hostname = config.get("Hostname")
     port = config.get("Port")
     user = config.get("User")
+    port_number: int | None = None
+    if port:
+        if not str(port).isdigit() or not is_tcp_port(int(str(port))):
+            raise ConfigError(existing[0], f"Host {host}: Port",
+                              f"{port!r} is not a TCP port (1-65535)")
+        port_number = int(str(port))
     return SshConfigEntry(
         str(hostname) if hostname else None,
-        int(str(port)) if port else None,
+        port_number,
         str(user) if user else None,
     )

@@ -250,9 +250,26 @@ def test_accessories_hosts_service_and_directories(tmp_path: Path) -> None:
          "config/deploy.yml:21: ssh.user: ERB"),
         ("service: app\nservers:\n  - 1.1.1.1\n", "ssh:\n  port: twenty-two\n", "staging",
          "config/deploy.staging.yml: ssh.port: must be a port number"),
+        ("service: app\nservers:\n  - 1.1.1.1\nssh:\n  port: 99999\n", None, "",
+         "config/deploy.yml: ssh.port: 99999 is not a TCP port (1-65535)"),
+        ("service: app\nservers:\n  - 1.1.1.1\nssh:\n  port: 0\n", None, "",
+         "config/deploy.yml: ssh.port: 0 is not a TCP port (1-65535)"),
+        ("service: app\nservers:\n  - 1.1.1.1\nssh:\n  proxy: deploy@bastion:70000\n", None,
+         "", "config/deploy.yml: ssh.proxy: 'deploy@bastion:70000' is not [user@]host[:port]: "
+             "port 70000 is not a TCP port (1-65535)"),
+        ("service: app\nservers:\n  - 1.1.1.1\naccessories:\n  db:\n    host: 1.1.1.1\n"
+         "    port: 99999\n", None, "",
+         "config/deploy.yml: accessories.db.port: '99999': '99999' is not a TCP port (1-65535)"),
+        ("service: app\nservers:\n  - 1.1.1.1\naccessories:\n  db:\n    host: 1.1.1.1\n"
+         "    port: \"127.0.0.1:5432:0\"\n", None, "",
+         "config/deploy.yml: accessories.db.port: '127.0.0.1:5432:0': '0' is not a TCP port"),
+        ("service: app\nservers:\n  - 1.1.1.1\naccessories:\n  db:\n    host: 1.1.1.1\n"
+         "    port: [5432]\n", None, "",
+         "config/deploy.yml: accessories.db.port: must be a port or a port mapping, not a list"),
     ],
     ids=["yaml syntax", "no servers", "no service", "unknown destination", "no primary role",
-         "erb without kamal", "bad port in the destination"],
+         "erb without kamal", "bad port in the destination", "ssh port too big", "ssh port zero",
+         "jump host port", "accessory port", "accessory mapping port", "accessory port list"],
 )
 def test_a_bad_deploy_yml_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], deploy: str, staging: str | None,
@@ -388,3 +405,22 @@ def test_erb_resolved_by_kamal_config_when_kamal_runs(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         read_kamal_config(checkout, "", (str(checkout / "missing"),))
     assert str(caught.value).startswith("config/deploy.yml:11: accessories.db.host: ERB")
+
+
+def test_ssh_config_port_out_of_range_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkout = _checkout(tmp_path / "app", "service: app\nservers:\n  - app-1\n"
+                         "ssh:\n  config: ssh_config\n")
+    (checkout / "ssh_config").write_text("Host app-1\n  Port 99999\n", encoding="utf-8")
+    toml = tmp_path / "config.toml"
+    toml.write_text(
+        '[service]\nkamal_service = "app"\nhealth_url = "https://x.test/up"\n'
+        f'[kamal]\nworkdir = "{checkout}"\ncommand = ["{checkout}/no-kamal"]\n',
+        encoding="utf-8",
+    )
+    assert main(["config", "validate", str(toml)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{checkout}/ssh_config: Host app-1: Port: " in err
+    assert "is not a TCP port (1-65535)" in err
