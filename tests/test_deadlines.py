@@ -292,3 +292,36 @@ async def test_frozen_postgres_is_a_timeout_reading_not_a_hang(
     postgres = next(f for f in evaluate(config, readings) if f.label == "PostgreSQL")
     assert postgres.level is Level.CRITICAL and postgres.reason == during_statement.error
 
+
+
+async def test_dashboard_monitor_raises_the_dripping_health_check(tmp_path: Path) -> None:
+    """The monitor behind the dashboard: the health poll ends at its deadline, so
+    the finding turns critical and an alert opens, instead of "no data" for ever."""
+    from rainbow_tui.monitor import Monitor, MonitorState
+    from rainbow_tui.sources.service_sources import ServiceSources
+
+    async with drip_server(drip_head=False) as drip:
+        config = parse_config(
+            f'[service]\nkamal_service = "s"\nhealth_url = "{drip.url}"\n'
+            "health_timeout_s = 1\n[poll]\nhealth = 30\n",
+            tmp_path / "c.toml",
+        )
+        raised = asyncio.Event()
+        states: list[MonitorState] = []
+
+        def listen(state: MonitorState) -> None:
+            states.append(state)
+            if any(alert.key == "service:health" for alert in state.alerts):
+                raised.set()
+
+        monitor = Monitor(config, ServiceSources(config), listen)
+        monitor.start()
+        try:
+            await asyncio.wait_for(raised.wait(), GUARD_S)
+        finally:
+            await monitor.stop()
+    state = states[-1]
+    health = next(f for f in state.findings if f.metric == "health")
+    assert health.level is Level.CRITICAL
+    assert health.reason.startswith("service not answering in time: timed out after 1 s: /up sent")
+    assert state.overall is Level.CRITICAL
