@@ -135,3 +135,29 @@ async def test_tls_error_named(self_signed: str) -> None:
     assert snapshot.error is not None and snapshot.error.startswith("TLS error")
     assert "certificate verify failed" in snapshot.error
     assert snapshot.tls_error is not None and snapshot.tls_days_left is None
+
+
+async def test_silent_tls_server_times_out_request_and_probe_together() -> None:
+    """A server that accepts TCP and never answers the TLS handshake: the request
+    and the certificate probe, run side by side, both end at the one deadline."""
+    import asyncio
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    source = HealthSource(f"https://127.0.0.1:{port}/up", timeout_s=1)
+    try:
+        snapshot = await asyncio.wait_for(source.poll(), 60)
+    finally:
+        await source.close()
+        for writer in accepted:
+            writer.close()
+        server.close()
+    assert snapshot.timed_out
+    assert snapshot.error == "timed out after 1 s: the TLS handshake did not finish"
+    assert snapshot.tls_error == "TLS handshake timed out after 1 s"
+    assert snapshot.tls_days_left is None
