@@ -18,7 +18,7 @@ from rainbow_tui.config import Config
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
 from screens.logs import LogScreen
-from widgets.log_pane import LogPane
+from widgets.log_pane import LogPane, stream_summary
 from widgets.log_view import LogView
 
 if TYPE_CHECKING:
@@ -125,17 +125,8 @@ class RainbowApp(App[int]):
     def _on_stream(self, state: StreamState) -> None:
         if self.log_tail is None:
             return
-        states = self.log_tail.states.values()
-        streaming = sum(1 for s in states if s.state == "streaming")
-        problems = [
-            f"{s.name}: {s.state} ({s.detail})"
-            for s in states
-            if s.state != "streaming" and s.detail
-        ]
-        summary = f"{streaming}/{len(self.log_tail.streams)} streams"
-        if problems:
-            summary += " · " + "; ".join(problems[:3])
-        self.dashboard.log_pane.border_subtitle = summary
+        summary = stream_summary(self.log_tail.states.values(), len(self.log_tail.streams))
+        self.dashboard.log_pane.show_streams(summary)
         self.log_screen.tail_title = f"{self.config.service.name} — {summary}"
 
     def on_log_pane_open_full(self, event: LogPane.OpenFull) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -228,12 +229,11 @@ class DashboardScreen(Screen[None]):
         self.query_one(JobsPane).show(state)
 
     def _show_tabs(self) -> None:
-        tabs = "  ".join(
-            f"[reverse] {index + 1} {title} [/]"
-            if index == self.current_pane
-            else f" {index + 1} {title} "
-            for index, title in enumerate(PANE_TITLES)
-        )
+        tabs = Text()
+        for index, title in enumerate(PANE_TITLES):
+            if index:
+                tabs.append("  ")
+            tabs.append(f" {index + 1} {title} ", "reverse" if index == self.current_pane else "")
         self.query_one("#pane-tabs", Static).update(tabs)
 
     def action_pane(self, index: int) -> None:

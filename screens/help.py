@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -53,10 +54,11 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("what it does")
         for key, what in KEYS:
-            table.add_row(key, what)
+            # Text cells: a Rich table parses plain strings as markup.
+            table.add_row(Text(key), Text(what))
         with VerticalScroll(id="help-body"):
             yield Static(table)
-            yield Static(f"{READ_ONLY_NOTE}  Esc closes this help.", classes="hint")
+            yield Static(Text(f"{READ_ONLY_NOTE}  Esc closes this help."), classes="hint")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -19,6 +19,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from widgets.level_style import inert
 from widgets.log_view import LogView
 
 PromptPurpose = Literal["filter", "search", "save"]
@@ -117,7 +118,9 @@ class LogScreen(Screen[None]):
         view = self.log_view
         buffered, shown, dropped = len(view.buffer), len(view.filtered), view.buffer.dropped
         header = Text(no_wrap=True, overflow="ellipsis")
-        header.append(self._tail_title, "bold")
+        # The title carries stream errors (SSH's own words): inert, one line.
+        header.append_text(inert(self._tail_title))
+        header.stylize("bold")
         header.append(f"  {buffered:,} lines in buffer · {shown:,} shown · {dropped:,} dropped")
         described = view.filter_description
         if described:

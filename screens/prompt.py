@@ -41,7 +41,8 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-body"):
-            yield Static(self.question, id="prompt-question")
+            # The question may name a step, a host or a target: never markup.
+            yield Static(inert(self.question), id="prompt-question")
             if self.detail:
                 yield Static(inert(self.detail, keep_newlines=True), id="prompt-detail")
             yield Input(placeholder=self.placeholder, id="prompt-input")
@@ -52,7 +53,7 @@ class PromptScreen(ModalScreen[str | None]):
         text = event.value.strip()
         hint = self.query_one("#prompt-hint", Static)
         if self.must_equal is not None and text != self.must_equal:
-            hint.update(f"Type exactly: {self.must_equal}")
+            hint.update(inert(f"Type exactly: {self.must_equal}"))
             return
         if not text and not self.allow_empty:
             hint.update("Please enter something, or press Esc to cancel.")

@@ -77,7 +77,8 @@ class DatabasePane(VerticalScroll):
 
     def show_action_result(self, ok: bool, message: str) -> None:
         result = self.query_one("#database-action", Static)
-        result.update(Text(("✔ " if ok else "✘ ") + message))
+        # The message carries the server's own error text.
+        result.update(inert(("✔ " if ok else "✘ ") + message))
 
     def compose(self) -> ComposeResult:
         yield Trend("connections", "database:db_connections")
@@ -107,7 +108,8 @@ class DatabasePane(VerticalScroll):
     def _summary(database: DatabaseSnapshot) -> Text:
         states = ", ".join(f"{name} {count}" for name, count in sorted(database.by_state.items()))
         size = (database.size_bytes or 0) / 1024 / 1024
-        return Text(
+        # The name and the version string are the server's words.
+        return inert(
             f"{database.database} · {size:,.1f} MB · PostgreSQL {database.version} · "
             f"PostGIS {database.postgis or 'absent'} · {states or 'no sessions'} · "
             f"waiting on locks {database.waiting}"

@@ -37,7 +37,8 @@ class FindingTable(KeyedTable):
                 label = f"{finding.component.removeprefix('host ')} {label}"
             rows[finding.key] = (
                 level_badge(finding.level),
-                Text(label),
+                # Host names come from the deployment's configuration: remote text too.
+                inert(label),
                 inert(finding.display),
                 inert(finding.reason),
             )

@@ -55,8 +55,9 @@ class KeyedTable(DataTable[Text]):
     def set_filter(self, filter_text: str) -> None:
         self.filter_text = filter_text
         self.sync(self._rows)
-        title = f"filter: {filter_text}" if filter_text else None
-        self.border_subtitle = title
+        # Text, not a string: a border subtitle string is parsed as markup, and a
+        # filter such as "[/]" would raise.
+        self.border_subtitle = Text(f"filter: {filter_text}") if filter_text else None
 
     def selected_key(self) -> str | None:
         if self.row_count == 0:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -10,10 +11,30 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from widgets.level_style import inert
 from widgets.log_view import LogView
+
+if TYPE_CHECKING:
+    from rainbow_tui.logs.streams import StreamState
 
 # The pane shows the recent tail; the full-screen view keeps the whole buffer.
 PANE_LINES = 5_000
+# Troubled streams named in the summary; the rest are counted only.
+STREAM_PROBLEMS_SHOWN = 3
+
+
+def stream_summary(states: Iterable[StreamState], total: int) -> str:
+    """How many of ``total`` streams are streaming, and what is wrong with the others
+    (their names and SSH's own error text: remote text, to be shown inert)."""
+    states = list(states)
+    streaming = sum(1 for s in states if s.state == "streaming")
+    problems = [
+        f"{s.name}: {s.state} ({s.detail})" for s in states if s.state != "streaming" and s.detail
+    ]
+    summary = f"{streaming}/{total} streams"
+    if problems:
+        summary += " · " + "; ".join(problems[:STREAM_PROBLEMS_SHOWN])
+    return summary
 
 
 class LogPane(Vertical):
@@ -45,6 +66,12 @@ class LogPane(Vertical):
             for placeholder in self.query(".placeholder"):
                 placeholder.remove()
             self.mount(self.log_view)
+
+    def show_streams(self, summary: str) -> None:
+        """The streams' summary (:func:`stream_summary`) under the pane's border."""
+        # Text: a subtitle string is parsed as markup, and SSH's error text may hold
+        # "[/]" (MarkupError would end the stream callback that set it).
+        self.border_subtitle = inert(summary)
 
     def action_open_full(self) -> None:
         self.post_message(self.OpenFull())
