@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from rainbow_tui.check_deadline import CHECK_DEADLINE_S, CLOSE_BUDGET_S
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, exit_status, overall
 from rainbow_tui.levels import Level
@@ -34,16 +35,6 @@ from rainbow_tui.sources.service_sources import Readings, ServiceSources
 
 # CPU use is a difference of two /proc/stat readings; this is the gap between them.
 CPU_SAMPLE_S = 1.0
-# The longest one ``check`` takes once its configuration is read, closing included.
-CHECK_DEADLINE_S = 30.0
-# Of which saying goodbye to every server may take this much; a server that does
-# not answer a goodbye is hung up on.
-CLOSE_BUDGET_S = 2.0
-# What ``check --help`` and the README say of that bound.
-CHECK_BOUND_HELP = (
-    f"answers within {CHECK_DEADLINE_S:g} s once the configuration is read: "
-    "a component that has not answered by then is reported critical, with why"
-)
 
 LEVEL_STYLE = {
     Level.NORMAL: "green",
