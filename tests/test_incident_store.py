@@ -473,3 +473,61 @@ def test_header_changes_rewrite_the_file_and_ids_do_not_collide(tmp_path: Path) 
         store.update(first, lambda i: i.with_event(note(i, "not like this", author="a")))
     assert [s.id for s in store.list()] == [second.id, first]
     assert store.list()[1].status == "detected"
+
+
+def test_staged_changes_stay_in_memory_until_flushed(tmp_path: Path) -> None:
+    store, incident_id = _create(tmp_path)
+    on_disk = store.load(incident_id)
+    store.stage(incident_id, note(store.incident(incident_id), "staged", author="a"))
+    store.stage_update(incident_id, lambda i: i.with_postmortem(summary="staged too"))
+    unsaved = store.unsaved(incident_id)
+    assert (unsaved.events, unsaved.header, unsaved.changes) == (1, True, 2)
+    assert store.load(incident_id) == on_disk  # nothing written yet
+    with pytest.raises(IncidentRuleError):  # the rules are checked when staged
+        store.stage(incident_id, note(on_disk, "an id already taken", author="a"))
+    assert store.flush(incident_id) == 2
+    assert not store.unsaved(incident_id)
+    assert store.load(incident_id) == store.incident(incident_id)
+    store.close()
+
+
+def test_a_writer_thread_flushing_while_changes_are_staged_keeps_their_order(
+    tmp_path: Path,
+) -> None:
+    import functools
+    import threading
+
+    from rainbow_tui.incidents.model import Incident
+
+    store, incident_id = _create(tmp_path)
+    staging_done = threading.Event()
+    failures: list[BaseException] = []
+
+    def keep_flushing() -> None:
+        try:
+            while not staging_done.is_set():
+                store.flush(incident_id)
+        except BaseException as error:  # reported below, in the test's thread
+            failures.append(error)
+
+    writer = threading.Thread(target=keep_flushing)
+    writer.start()
+    try:
+        for n in range(300):
+            text = f"note {n} " + ("y" * 5000 if n % 50 == 0 else "")
+            store.stage(incident_id, note(store.incident(incident_id), text, author="a"))
+            if n % 100 == 7:
+                revision = functools.partial(Incident.with_postmortem, summary=str(n))
+                store.stage_update(incident_id, revision)
+    finally:
+        staging_done.set()
+        writer.join()
+    assert failures == []
+    store.flush(incident_id)
+    saved = store.load(incident_id)
+    assert saved == store.incident(incident_id)
+    assert [e.id for e in saved.events] == list(range(1, len(saved.events) + 1))
+    texts = [e.text.split(" ")[1] for e in saved.events if isinstance(e, Note)]
+    assert texts == [str(n) for n in range(300)]
+    assert saved.postmortem.summary == "207"
+    store.close()
