@@ -285,6 +285,8 @@ class IncidentWizard:
         return lambda: self._listeners.remove(listener)
 
     def _changed(self) -> None:
+        if self.store.access(self.incident_id) is None:
+            return  # closed (the console is leaving): nothing left to show
         incident = self.incident
         if self.on_change is not None:
             self.on_change(incident)

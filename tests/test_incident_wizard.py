@@ -274,9 +274,11 @@ async def test_postmortem_edited_previewed_exported(
             "The map API returned 500s for 12 minutes.\n\n```\nbackticks ``` inside\n```"
         )
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
         preview = app.screen.query_one(Markdown)
-        assert "12 minutes" in preview.source
+        # The preview follows once the section is on disk.
+        await until(pilot, lambda: "12 minutes" in preview.source, within=10)
+        saved = IncidentStore(tmp_path / "incidents").read(incident_id).incident
+        assert saved.postmortem.summary.startswith("The map API")
         await pilot.press("ctrl+o")
         await _type(app, pilot, "exported.md")
         await until(pilot, lambda: (tmp_path / "exported.md").exists(), within=10)
