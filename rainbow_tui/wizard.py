@@ -70,6 +70,10 @@ def describe_clock(clock: Clock) -> str:
     return " · ".join(parts)
 
 
+# Beside each timeline event the store holds in memory only.
+NOT_ON_DISK_MARK = "(not yet on disk)"
+
+
 def describe_unsaved(unsaved: Unsaved, problem: str) -> str:
     """The one line that says what is kept in memory only, and why."""
     what = []

@@ -26,7 +26,7 @@ from rainbow_tui.incidents.model import STATUSES, IncidentRuleError, findings_ta
 from rainbow_tui.incidents.runner import ParameterError
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
 from rainbow_tui.incidents.timeline import describe_event
-from rainbow_tui.wizard import Saving, describe_clock
+from rainbow_tui.wizard import NOT_ON_DISK_MARK, Saving, describe_clock
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
 from widgets.level_style import inert
@@ -135,7 +135,7 @@ class IncidentScreen(Screen[None]):
                 )
             )
             if position >= first_unsaved:
-                timeline.append("  (not yet on disk)", style="bold")
+                timeline.append(f"  {NOT_ON_DISK_MARK}", style="bold")
         self.query_one("#incident-timeline", Static).update(timeline)
         notice = self.wizard.describe_unsaved()
         unsaved = self.query_one("#incident-unsaved", Static)
