@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from rainbow_tui.config import Config
 from screens.dashboard import DashboardScreen
@@ -34,6 +36,22 @@ if TYPE_CHECKING:
 
 
 INCIDENT_SCREEN = "incident"
+
+
+def worker_action(worker: Worker[object]) -> str:
+    """What a worker was doing, in words: its name as given ("Retry failed job 42"),
+    or a method's name made readable ("_run_command" → "run command")."""
+    name = worker.name
+    if name.isidentifier():
+        name = name.strip("_").replace("_", " ")
+    return name or "a background task"
+
+
+def worker_failure_text(action: str, error: BaseException | None) -> str:
+    """The one line shown when a worker fails: the action, the error's class and words."""
+    if error is None:
+        return f"{action} failed"
+    return f"{action} failed: {type(error).__name__}: {error}"
 
 
 class RainbowApp(App[int]):
@@ -79,6 +97,10 @@ class RainbowApp(App[int]):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, self.exit)
+        # Worker.StateChanged goes to the node that ran the worker and does not
+        # bubble: every screen's messages are watched here, so one handler sees the
+        # failures of every screen's workers, the screens needing nothing of their own.
+        self.screen_change_signal.subscribe(self, self._watch_screen_workers)
         self.push_screen(self.dashboard)
         if self.autostart:
             # Started after the first frame is up: polling opens connections.
@@ -113,6 +135,28 @@ class RainbowApp(App[int]):
             )
         self.monitor.start()
         self._resume_open_incident()
+
+    def _watch_screen_workers(self, screen: Screen[object]) -> None:
+        signal = screen.message_signal
+        signal.unsubscribe(self)  # a screen shown again is watched once, not twice
+        signal.subscribe(self, self._on_screen_message, immediate=True)
+
+    def _on_screen_message(self, message: Message) -> None:
+        if isinstance(message, Worker.StateChanged):
+            self._report_worker(message)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers."""
+        self._report_worker(event)
+
+    def _report_worker(self, event: Worker.StateChanged) -> None:
+        """An unexpected error in a worker: shown, logged, and the console goes on."""
+        if event.state is not WorkerState.ERROR:
+            return
+        worker = event.worker
+        text = worker_failure_text(worker_action(worker), worker.error)
+        self.log.error(text, worker.error)
+        self.notify(text, severity="error", timeout=15, markup=False)
 
     def _on_state(self, state: MonitorState) -> None:
         self.latest = state
@@ -363,7 +407,9 @@ class RainbowApp(App[int]):
         if entry is None:
             return
         if entry.changes and self.read_only:
-            self.notify(f"Not under --read-only: {entry.title_en}", severity="warning")
+            self.notify(
+                f"Not under --read-only: {entry.title_en}", severity="warning", markup=False
+            )
             return
         shown = shlex.join(kamal_command_line(self.config.kamal, entry.argv, shown=True))
         if not entry.changes:

@@ -10,7 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 PANE_IDS = ("components", "logs", "database", "jobs")
 PANE_TITLES = ("Components", "Logs", "Database", "Jobs")
 BULK_VERBS = {"retry_failed_class": "retry", "discard_failed_class": "discard"}
+
+
+def action_name(request: ActionRequest) -> str:
+    """An action in words, from its confirmation's question ("Retry failed job 42")."""
+    return request.title.rstrip("?")
 
 
 class DashboardScreen(Screen[None]):
@@ -96,16 +101,27 @@ class DashboardScreen(Screen[None]):
                 )
                 return
             self._bulk_busy = True
-            self._count_then_bulk(request)
+            self.run_worker(
+                self._count_then_bulk(request),
+                name=action_name(request),
+                group="bulk",
+                exit_on_error=False,
+            )
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run_action(request)
+                # Named after the action, so that an unexpected failure (reported by
+                # the app's one worker-error handler) says which action it was.
+                self.run_worker(
+                    self._run_action(request),
+                    name=action_name(request),
+                    group="actions",
+                    exit_on_error=False,
+                )
 
         self.app.push_screen(ConfirmScreen(request.title, request.target), answered)
 
-    @work(exit_on_error=False, group="actions")
     async def _run_action(self, request: ActionRequest) -> None:
         actions = self._actions_for(request.verb)
         assert actions is not None
@@ -120,7 +136,6 @@ class DashboardScreen(Screen[None]):
         self.post_message(self.ActionDone(result.message, result.ok))
         self.action_refresh_now()
 
-    @work(exit_on_error=False, group="bulk")
     async def _count_then_bulk(self, request: ActionRequest) -> None:
         try:
             await self._count_confirm_and_run(request)
