@@ -32,6 +32,7 @@ from rainbow_tui.incidents.secret_rules import (
     key_body_lines,
     library_spans,
     line_spans,
+    load_rules,
     own_spans,
 )
 
@@ -53,6 +54,11 @@ MIN_KNOWN_SECRET_LENGTH = 4
 
 _KEY_MARKER = re.compile(r"-----(?P<edge>BEGIN|END) (?P<kind>[A-Z0-9 ]*?)PRIVATE KEY-----")
 _KEY_END = re.compile(r"END [A-Z0-9 ]*PRIVATE KEY", re.IGNORECASE)
+
+# Whatever imports redaction is about to record or write something: load the rule
+# set with the module (the console's first frame does not import it), so the first
+# record is not held up by it.
+load_rules()
 
 # -- known secrets ---------------------------------------------------------------------
 
@@ -127,6 +133,8 @@ def _context_spans(
     """Material hidden by the contexts its lines open (see secret_rules), and the
     contexts still open after the last line."""
     spans: list[tuple[int, int]] = []
+    if not open_contexts and not contexts_marked(text):
+        return spans, open_contexts
     still_open = set(open_contexts)
     for offset, line in line_spans(text):
         marked = contexts_marked(line)

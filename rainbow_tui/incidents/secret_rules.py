@@ -72,15 +72,44 @@ _TOKEN_RIGHT = re.compile(r"[A-Za-z0-9_+/=-]*")
 _DELIMITERS = " \t\r\n\"'=:"
 
 
+# Words (lowercase) without one of which a detector's patterns cannot match: a text
+# holding none of them skips that detector.  Only a shortcut: a detector not listed
+# here (one a newer detect-secrets adds) always runs.
+_LIBRARY_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "AWSKeyDetector": ("a3t", "abia", "acca", "akia", "asia", "aws"),
+    "ArtifactoryDetector": ("akc", "ap"),
+    "AzureStorageKeyDetector": ("accountkey",),
+    "BasicAuthDetector": ("://",),
+    "CloudantDetector": ("key", "pw", "pass", "token", "cloudant"),
+    "DiscordBotTokenDetector": (".",),
+    "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "GitLabTokenDetector": ("gl", "gr1348941"),
+    "IbmCloudIamDetector": ("key", "pwd", "pass", "token"),
+    "IbmCosHmacDetector": ("secret",),
+    "JwtTokenDetector": ("eyj",),
+    "MailchimpDetector": ("-us",),
+    "NpmDetector": ("_authtoken",),
+    "OpenAIDetector": ("t3blbkfj",),
+    "PypiTokenDetector": ("pypi-",),
+    "SendGridDetector": ("sg.",),
+    "SlackDetector": ("xox", "hooks.slack.com"),
+    "SoftlayerDetector": ("softlayer", "sl"),
+    "SquareOAuthDetector": ("sq0csp-",),
+    "StripeDetector": ("k_live_",),
+    "TelegramBotTokenDetector": (":",),
+    "TwilioKeyDetector": ("ac", "sk"),
+}
+
+
 @dataclass(frozen=True)
 class _LibraryPattern:
     detector: RegexBasedDetector
     pattern: re.Pattern[str]
+    triggers: tuple[str, ...]  # empty: always run
 
 
 @lru_cache(maxsize=1)
 def _library_patterns() -> tuple[_LibraryPattern, ...]:
-    # Imported on first use: detect-secrets pulls in requests (about 0.1 s).
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.plugins.base import RegexBasedDetector
 
@@ -91,8 +120,16 @@ def _library_patterns() -> tuple[_LibraryPattern, ...]:
         if plugin_class.__name__ in _LEFT_OUT or not issubclass(plugin_class, RegexBasedDetector):
             continue
         detector = plugin_class()
-        found += [_LibraryPattern(detector, pattern) for pattern in detector.denylist]
+        triggers = _LIBRARY_TRIGGERS.get(plugin_class.__name__, ())
+        found += [_LibraryPattern(detector, pattern, triggers) for pattern in detector.denylist]
     return tuple(found)
+
+
+def load_rules() -> None:
+    """Import and compile detect-secrets' detectors now (about 0.15 s: the package
+    pulls in requests), rather than in the middle of the first recording."""
+    _library_patterns()
+    _key_markers()
 
 
 def library_detector_names() -> list[str]:
@@ -100,9 +137,16 @@ def library_detector_names() -> list[str]:
     return sorted({type(p.detector).__name__ for p in _library_patterns()})
 
 
+def _triggered(triggers: tuple[str, ...], lowered: str) -> bool:
+    return not triggers or any(word in lowered for word in triggers)
+
+
 def library_spans(text: str) -> Iterator[Span]:
     """Spans of secrets found by detect-secrets' detectors."""
+    lowered = text.lower()
     for rule in _library_patterns():
+        if not _triggered(rule.triggers, lowered):
+            continue
         for match in rule.pattern.finditer(text):
             if not any(True for _ in rule.detector.analyze_string(match[0])):
                 continue  # the detector's own check (e.g. JWT decoding) says no
@@ -133,12 +177,11 @@ _LONG_NAMES = (
     "account[_-]?key", "signing[_-]?key", "encryption[_-]?key", "contrase(?:ñ|n)a",
 )
 _SHORT_NAMES = ("pass", "pwd", "pw")
-_NAME_PART = r"[A-Za-z0-9]+"
+# The pattern starts at the word itself (no prefix to scan for): only the value is
+# hidden, so what comes before the word need not be matched.
 _SECRET_NAME = (
-    r"(?<![A-Za-z0-9_.])(?:"
-    rf"[A-Za-z0-9_.-]*?(?:{'|'.join(_LONG_NAMES)})[A-Za-z0-9_.-]*"
-    rf"|(?:{_NAME_PART}[_.-])*(?:{'|'.join(_SHORT_NAMES)})(?:[_.-]{_NAME_PART})*(?![A-Za-z0-9])"
-    r")"
+    rf"(?:(?:{'|'.join(_LONG_NAMES)})[A-Za-z0-9_.-]*"
+    rf"|(?<![A-Za-z0-9])(?:{'|'.join(_SHORT_NAMES)})(?:[_.-][A-Za-z0-9]+)*(?![A-Za-z0-9]))"
 )
 # Where a name meets its value: =, :, :=, => (Ruby hashes), with spaces on one line.
 _SEPARATOR = r"[ \t]*(?:=>|:=|=(?!>)|:)[ \t]*"
@@ -149,7 +192,7 @@ _URL_PASSWORD = re.compile(
 )
 # "password": "…", password='…', "token"=>"…" (an escaped quote does not end it).
 _QUOTED_PAIR = re.compile(
-    rf"(?P<q>[\"']?){_SECRET_NAME}(?P=q){_SEPARATOR}"
+    rf"{_SECRET_NAME}[\"']?{_SEPARATOR}"
     r"(?P<open>[\"'])(?![A-Z_ \[\]]*\](?P=open))"  # "[FILTERED]", "[REDACTED]" stay
     r"(?P<secret>(?:\\.|(?!(?P=open))[^\\\n])+)(?P=open)",
     re.IGNORECASE,
@@ -157,12 +200,12 @@ _QUOTED_PAIR = re.compile(
 # password=…, PASSWORD: …; the value ends where shell words, URL queries and
 # connection strings end it.  A value already "[…]" (redacted, Rails' [FILTERED]) stays.
 _BARE_PAIR = re.compile(
-    rf"(?P<q>[\"']?){_SECRET_NAME}(?P=q){_SEPARATOR}(?P<secret>(?![\"'\[])[^\s\"'&;,]+)",
+    rf"{_SECRET_NAME}[\"']?{_SEPARATOR}(?P<secret>(?![\"'\[])[^\s\"'&;,]+)",
     re.IGNORECASE,
 )
 # --password x, --db-token 'x y'; not boolean or indirect flags (--password-stdin, --token-file).
 _FLAG_VALUE = re.compile(
-    rf"(?<![\w-])--(?:{_SECRET_NAME})(?<!stdin)(?<!file)[ \t]+"
+    rf"(?<![\w-])--[A-Za-z0-9_.-]*?(?:{_SECRET_NAME})(?<!stdin)(?<!file)[ \t]+"
     r"(?P<secret>'[^'\n]*'|\"[^\"\n]*\"|(?!-)[^\s'\"]+)",
     re.IGNORECASE,
 )
@@ -216,28 +259,33 @@ _TOKENS = re.compile(
     r")(?![A-Za-z0-9_])"
 )
 
-_OWN_RULES = (
-    _URL_PASSWORD,
-    _QUOTED_PAIR,
-    _BARE_PAIR,
-    _FLAG_VALUE,
-    _MYSQL_PASSWORD,
-    _JAPANESE_PAIR,
-    _AUTHORIZATION,
-    _BEARER,
-    _AWS_SECRET,
-    _RAILS_MASTER_KEY,
-    _SENTRY_DSN,
-    _SLACK_WEBHOOK,
-    _TOKENS,
+_NAME_WORDS = ("pass", "pw", "secret", "token", "credential", "key", "contrase")
+# Each rule with the words (lowercase) it cannot match without, as for the library's.
+_OWN_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (_URL_PASSWORD, ("://",)),
+    (_QUOTED_PAIR, _NAME_WORDS),
+    (_BARE_PAIR, _NAME_WORDS),
+    (_FLAG_VALUE, _NAME_WORDS),
+    (_MYSQL_PASSWORD, ("mysql", "mariadb")),
+    (_JAPANESE_PAIR, ("パスワード", "暗証番号", "トークン", "シークレット", "秘密鍵", "キー")),
+    (_AUTHORIZATION, ("authorization",)),
+    (_BEARER, ("bearer",)),
+    (_AWS_SECRET, ("aws_secret_access_key",)),
+    (_RAILS_MASTER_KEY, ("rails_master_key",)),
+    (_SENTRY_DSN, ("sentry",)),
+    (_SLACK_WEBHOOK, ("hooks.slack.com",)),
+    (_TOKENS, ("github_pat_", "gh", "xox", "xapp-", "_live_", "_test_", "whsec_", "npm_",
+               "sk-")),
 )
 
 
 def own_spans(text: str) -> Iterator[Span]:
     """Spans of secrets found by this stack's own rules."""
-    for rule in _OWN_RULES:
-        for match in rule.finditer(text):
-            yield match.span("secret")
+    lowered = text.lower()
+    for rule, triggers in _OWN_RULES:
+        if _triggered(triggers, lowered):
+            for match in rule.finditer(text):
+                yield match.span("secret")
 
 
 # -- contexts --------------------------------------------------------------------------
@@ -296,12 +344,16 @@ def _has_digit_and_letter(run: str) -> bool:
 
 def contexts_marked(line: str) -> set[Context]:
     """The contexts a line opens by naming what follows."""
+    # Every marker holds one of these words: most lines are settled without a regex.
+    lowered = line.lower()
     found: set[Context] = set()
-    if _key_markers().search(line):
+    if ("key" in lowered or "鍵" in line or "id_" in lowered or ".pem" in lowered) and (
+        _key_markers().search(line)
+    ):
         found.add("key")
-    if _MASTER_KEY_MARKER.search(line):
+    if ("master" in lowered or "credentials" in lowered) and _MASTER_KEY_MARKER.search(line):
         found.add("master_key")
-    if _PAGERDUTY_MARKER.search(line):
+    if ("pager" in lowered or "key" in lowered) and _PAGERDUTY_MARKER.search(line):
         found.add("pagerduty")
     return found
 
