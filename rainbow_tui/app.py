@@ -38,6 +38,18 @@ if TYPE_CHECKING:
 INCIDENT_SCREEN = "incident"
 
 
+def palette_text(text: str) -> str:
+    """Remote text for a command palette entry, shown literally.
+
+    The palette takes only strings and parses them as markup; every "[" escaped
+    (Textual's own escape() leaves some, e.g. after "[31m"), control characters
+    made visible.
+    """
+    from rainbow_tui.logs.lines import make_inert
+
+    return make_inert(text).replace("[", "\\[")
+
+
 def worker_action(worker: Worker[object]) -> str:
     """What a worker was doing, in words: its name as given ("Retry failed job 42"),
     or a method's name made readable ("_run_command" → "run command")."""
@@ -380,7 +392,7 @@ class RainbowApp(App[int]):
         state = self.latest
         for alert in state.alerts if state else ():
             yield SystemCommand(
-                f"Start incident: {alert.title}",
+                palette_text(f"Start incident: {alert.title}"),
                 f"{alert.severity} — runs the matching runbook",
                 lambda key=alert.key: self.action_start_incident(key),
             )
