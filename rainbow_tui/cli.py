@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def register_secrets(config: Config) -> None:
+    """Tell redaction the secrets behind the configuration's environment variables
+    (the DSNs' passwords), so no record, export or saved log ever holds them."""
+    from rainbow_tui.incidents.config_secrets import register_config_secrets
+
+    register_config_secrets(config)
+
+
 def _fail_config(error: ConfigError) -> int:
     print(f"rainbow-tui: config error: {error}", file=sys.stderr)
     return EXIT_CONFIG
@@ -247,12 +255,14 @@ def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
         try:
             with running_demo(demo) as endpoints:
                 config = demo_config(endpoints)
+                register_secrets(config)
                 findings = asyncio.run(run_check(config))
         except DemoStartError as error:
             print(f"rainbow-tui: the demo stack did not start: {error}", file=sys.stderr)
             return 3
     else:
         config = load_deployment(config_path, destination)
+        register_secrets(config)
         findings = asyncio.run(run_check(config))
     return print_findings(config, findings, as_json)
 
@@ -260,6 +270,7 @@ def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
 def _console(config: Config, read_only: bool, no_mouse: bool) -> int:
     from rainbow_tui.app import make_app
 
+    register_secrets(config)
     app = make_app(config, read_only=read_only)
     app.run(mouse=not no_mouse)
     return app.return_code or 0
@@ -288,6 +299,7 @@ def _incidents(args: argparse.Namespace) -> int:
     from rainbow_tui.incidents.timeline import describe_event, format_time
 
     config = find_config(args.config)
+    register_secrets(config)
     store = IncidentStore(expand_path(config.incidents.state_dir))
     action = args.incidents_command
     try:
@@ -346,6 +358,7 @@ def _incidents(args: argparse.Namespace) -> int:
             )
             return 1
         config = load_deployment(args.config, args.destination)
+        register_secrets(config)
         app = make_app(config, read_only=args.read_only, resume_incident=incident.id)
         app.run(mouse=not args.no_mouse)
         return app.return_code or 0

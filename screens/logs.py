@@ -19,6 +19,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from rainbow_tui.logs.saved_logs import resolve_save_path
 from widgets.level_style import inert
 from widgets.log_view import LogView
 
@@ -32,14 +33,28 @@ PROMPT_LABELS: dict[PromptPurpose, str] = {
 PROMPT_PLACEHOLDERS: dict[PromptPurpose, str] = {
     "filter": "regex, case-insensitive; !regex hides matches; empty shows all",
     "search": "regex to highlight; n / N jump between matches",
-    "save": "file to write the shown lines to",
+    "save": "file for the shown lines (redacted); a bare name goes to the state directory",
 }
 
 
 def default_save_name(now: datetime | None = None) -> str:
-    """``rainbow-tui-logs-<timestamp>.log`` in the current directory."""
+    """``rainbow-tui-logs-<timestamp>.log``: a bare name, saved in the state directory
+    (see :func:`rainbow_tui.logs.saved_logs.resolve_save_path`)."""
     moment = now or datetime.now()
     return f"rainbow-tui-logs-{moment:%Y%m%d-%H%M%S}.log"
+
+
+def saved_message(count: int, path: Path) -> str:
+    noun = "line" if count == 1 else "lines"
+    return f"Saved {count:,} {noun} to {path}"
+
+
+def save_exists_message(path: Path) -> str:
+    return f"{path} already exists; nothing was written (choose another name)"
+
+
+def save_failed_message(path: Path, error: OSError) -> str:
+    return f"Could not save to {path}: {error.strerror or error}"
 
 
 class LogScreen(Screen[None]):
@@ -175,22 +190,19 @@ class LogScreen(Screen[None]):
         self._refresh_header()
 
     def _save(self, path_text: str) -> None:
+        """Save the shown lines, redacted, 0600; a bare name goes to the state directory."""
         if not path_text:
             return
         path = Path(path_text).expanduser()
         try:
+            path = resolve_save_path(path_text)
             written = self.log_view.save(path)
         except FileExistsError:
-            self.notify(
-                f"{path} already exists; nothing was written (choose another name)",
-                severity="warning",
-                markup=False,
-            )
+            self.notify(save_exists_message(path), severity="warning", markup=False)
         except OSError as error:
-            self.notify(f"Could not save to {path}: {error}", severity="error", markup=False)
+            self.notify(save_failed_message(path, error), severity="error", markup=False)
         else:
-            noun = "line" if written == 1 else "lines"
-            self.notify(f"Saved {written:,} {noun} to {path}", markup=False)
+            self.notify(saved_message(written, path), markup=False)
 
     def action_close(self) -> None:
         if self._prompt is not None:

@@ -542,7 +542,7 @@ class LogView(ScrollView, can_focus=True):
         self._apply_filter(log_filter)
 
     def save(self, path: str | Path) -> int:
-        """Write the shown lines to a new file; return how many were written."""
+        """Write the shown lines, redacted, to a new file (0600); return how many."""
         self.flush()
         return self._view.save(Path(path).expanduser())
 

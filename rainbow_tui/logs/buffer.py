@@ -553,10 +553,10 @@ class FilteredView:
         return "".join(line + "\n" for line in self.lines())
 
     def save(self, path: Path) -> int:
-        """Write :meth:`lines_text` to a new file ``path``; return the lines written.
+        """Write :meth:`lines` to a new file ``path``, redacted and readable by its
+        owner only (0600); return the lines written.
 
         Refuses to overwrite an existing file (``FileExistsError``)."""
-        lines = self.lines()
-        with path.open("x", encoding="utf-8", newline="\n") as file:
-            file.write("".join(line + "\n" for line in lines))
-        return len(lines)
+        from rainbow_tui.logs.saved_logs import write_redacted_lines
+
+        return write_redacted_lines(path, self.lines())
