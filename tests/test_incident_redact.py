@@ -25,11 +25,14 @@ names = st.sampled_from(
 )
 separators = st.sampled_from(["=", ": ", " = ", ":"])
 
+# Words that name a secret or open a context (key material, master key, PagerDuty),
+# and the prefixes of tokens: text with none of them is ordinary.
 TRIGGERS = (
-    "password", "passwd", "passphrase", "secret", "token", "api_key", "api-key", "apikey",
-    "access_key", "access-key", "master_key", "master-key", "private_key", "private-key",
-    "credential", "bearer", "authorization", "://", "akia", "asia", "private key-----",
-    "rails_master_key",
+    "pass", "pw", "secret", "token", "key", "credential", "contrase", "bearer",
+    "authorization", "://", "akia", "asia", "aws", "master", "pager", "routing",
+    "integration", "id_", ".pem", "putty", "鍵", "パスワード", "暗証番号", "トークン",
+    "シークレット", "キー", "mysql", "mariadb", "sentry", "hooks.slack", "gh", "xox",
+    "xapp", "_live_", "_test_", "whsec_", "npm_", "sk-", "eyj", "sg.", "pypi-", "glpat",
 )
 
 

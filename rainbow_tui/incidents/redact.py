@@ -34,6 +34,7 @@ from rainbow_tui.incidents.secret_rules import (
     line_spans,
     load_rules,
     own_spans,
+    url_password_spans,
 )
 
 __all__ = [
@@ -171,10 +172,14 @@ def _apply(text: str, spans: list[tuple[int, int]]) -> str:
 
 def _redact(text: str, open_contexts: frozenset[Context]) -> tuple[str, frozenset[Context]]:
     text = _private_keys(text)
-    spans = [*own_spans(text), *key_body_lines(text)]
+    # Known values and URL passwords first: what they hide cannot then be read as
+    # part of something else (a user named "masterkey" as a name: value pair).
+    spans = list(url_password_spans(text))
     pattern = _known_pattern
     if pattern is not None:
         spans += [match.span() for match in pattern.finditer(text)]
+    text = _apply(text, spans)
+    spans = [*own_spans(text), *key_body_lines(text)]
     found, still_open = _context_spans(text, open_contexts)
     text = _apply(text, spans + found)
     # The library's patterns last: where one of ours already hid the value and kept

@@ -197,10 +197,17 @@ _QUOTED_PAIR = re.compile(
     r"(?P<secret>(?:\\.|(?!(?P=open))[^\\\n])+)(?P=open)",
     re.IGNORECASE,
 )
+# \"password\": \"…\": a JSON document logged inside another one's string.
+_ESCAPED_PAIR = re.compile(
+    rf"{_SECRET_NAME}\\[\"']{_SEPARATOR}\\(?P<open>[\"'])"
+    r"(?P<secret>(?:(?!\\(?P=open))[^\n])+)\\(?P=open)",
+    re.IGNORECASE,
+)
 # password=…, PASSWORD: …; the value ends where shell words, URL queries and
-# connection strings end it.  A value already "[…]" (redacted, Rails' [FILTERED]) stays.
+# connection strings end it (and an escaped quote, inside a JSON string).  A value
+# already "[…]" (redacted, Rails' [FILTERED]) stays.
 _BARE_PAIR = re.compile(
-    rf"{_SECRET_NAME}[\"']?{_SEPARATOR}(?P<secret>(?![\"'\[])[^\s\"'&;,]+)",
+    rf"{_SECRET_NAME}[\"']?{_SEPARATOR}(?P<secret>(?![\"'\[])(?:(?!\\[\"'])[^\s\"'&;,])+)",
     re.IGNORECASE,
 )
 # --password x, --db-token 'x y'; not boolean or indirect flags (--password-stdin, --token-file).
@@ -244,9 +251,12 @@ _SENTRY_DSN = re.compile(
 _SLACK_WEBHOOK = re.compile(
     r"\bhooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]+)"
 )
+# Where a token starts: not inside a word, but right after an escaped newline or tab
+# (a multi-line text logged as a JSON string reads "…\\nghp_…").
+_TOKEN_START = r"(?:(?<![A-Za-z0-9_])|(?<=\\[nrt]))"
 # Token forms the library does not know (yet): whole tokens.
 _TOKENS = re.compile(
-    r"(?<![A-Za-z0-9_])(?P<secret>"
+    rf"{_TOKEN_START}(?P<secret>"
     r"github_pat_[A-Za-z0-9_]{22,}"  # GitHub fine-grained personal access token
     r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub classic tokens of any length
     r"|xox[a-z]-[A-Za-z0-9-]{10,}"  # Slack: every xox?- kind, refresh tokens (xoxe-) too
@@ -262,8 +272,8 @@ _TOKENS = re.compile(
 _NAME_WORDS = ("pass", "pw", "secret", "token", "credential", "key", "contrase")
 # Each rule with the words (lowercase) it cannot match without, as for the library's.
 _OWN_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (_URL_PASSWORD, ("://",)),
     (_QUOTED_PAIR, _NAME_WORDS),
+    (_ESCAPED_PAIR, _NAME_WORDS),
     (_BARE_PAIR, _NAME_WORDS),
     (_FLAG_VALUE, _NAME_WORDS),
     (_MYSQL_PASSWORD, ("mysql", "mariadb")),
@@ -279,8 +289,16 @@ _OWN_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
 )
 
 
+def url_password_spans(text: str) -> Iterator[Span]:
+    """Spans of URL userinfo passwords.  Applied before the other rules, so that a user
+    named like a secret (``masterkey:pw@host``) does not read as a ``name: value``."""
+    if "://" in text:
+        for match in _URL_PASSWORD.finditer(text):
+            yield match.span("secret")
+
+
 def own_spans(text: str) -> Iterator[Span]:
-    """Spans of secrets found by this stack's own rules."""
+    """Spans of secrets found by this stack's own rules (URL passwords apart)."""
     lowered = text.lower()
     for rule, triggers in _OWN_RULES:
         if _triggered(triggers, lowered):
@@ -321,8 +339,8 @@ _PAGERDUTY_MARKER = re.compile(
 # (a lowercase word is one class; "WeatherFetchJob" is two and is hidden too, but
 # only inside a key context).
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=])")
-_HEX32 = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32}(?![0-9A-Za-z])")
-_ALNUM32 = re.compile(r"(?<![0-9A-Za-z_+-])[0-9A-Za-z]{32}(?![0-9A-Za-z_+-])")
+_HEX32 = re.compile(rf"{_TOKEN_START}[0-9a-fA-F]{{32}}(?![0-9A-Za-z])")
+_ALNUM32 = re.compile(r"(?:(?<![0-9A-Za-z_+-])|(?<=\\[nrt]))[0-9A-Za-z]{32}(?![0-9A-Za-z_+-])")
 # A key body line with no context at all: what PEM (64) and OpenSSH (70) encoders write.
 _KEY_BODY_LINE = re.compile(
     r"^[ \t]*[\"']?(?P<secret>[A-Za-z0-9+/]{64}|[A-Za-z0-9+/]{70})[\"',]*[ \t]*$", re.MULTILINE
