@@ -115,7 +115,12 @@ async def test_a_jump_host_with_an_unknown_key_is_refused(
         (snapshot,) = await sources.hosts.poll()
     finally:
         await sources.close()
-    assert snapshot.error is not None and "host key not verifiable" in snapshot.error
+    # The jump host is named (the host's own row names only the host), with its key.
+    assert snapshot.error == (
+        f"jump host {JUMP_USER}@127.0.0.1:{jump_host.port}: unknown host key "
+        f"{jump_host.key.get_fingerprint()}: [127.0.0.1]:{jump_host.port} is not in "
+        f"known_hosts file {known} (check the fingerprint, then add it)"
+    )
     assert jump_host.forwarded == []
 
 

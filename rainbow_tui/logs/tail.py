@@ -32,8 +32,8 @@ from rainbow_tui.logs.streams import (
     SshContainerStream,
     StreamState,
 )
-from rainbow_tui.sources.hosts import SshTarget
 from rainbow_tui.sources.kamal_containers import KamalLayout, layout_from_config
+from rainbow_tui.ssh import SshTarget
 
 # Kamal roles whose containers are followed unless the config says otherwise.
 APP_ROLES = ("web", "job")

@@ -2,8 +2,9 @@
 state (restarting, RestartCount, OOMKilled, exit code) and memory / CPU use.
 
 All hosts are polled concurrently; each keeps one SSH connection open between polls
-(keepalive on, host keys always verified against known_hosts) and runs its commands
-as concurrent channels on it.  CPU use needs two readings of ``/proc/stat``: the
+(``rainbow_tui.ssh.connect``: keepalive on, host keys always verified against
+known_hosts) and runs its commands in one channel on it, every interpolated value
+quoted.  CPU use needs two readings of ``/proc/stat``: the
 first poll of a host reports it as unknown, later polls use the delta.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,21 +35,24 @@ from rainbow_tui.sources.host_parsing import (
     parse_proc_stat,
 )
 from rainbow_tui.sources.kamal_containers import HostPath, KamalLayout, data_disk
+from rainbow_tui.ssh import SshTarget, connect, describe_ssh_error, run_command, shell_word
+
+__all__ = [
+    "COMMAND_TIMEOUT_S",
+    "SECTION_MARK",
+    "HostProbe",
+    "HostSnapshot",
+    "HostsSource",
+    "SshTarget",
+    "describe_ssh_error",
+    "split_sections",
+]
 
 if TYPE_CHECKING:
     import asyncssh
 
 COMMAND_TIMEOUT_S = 10.0
 SECTION_MARK = "@@rainbow-tui:"
-# AES-GCM first: hardware-accelerated on both ends, it costs a fraction of
-# chacha20-poly1305's CPU per packet, which adds up over dozens of hosts.
-PREFERRED_CIPHERS = (
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-    "aes128-ctr",
-    "aes256-ctr",
-)
 
 
 def split_sections(output: str) -> dict[str, str]:
@@ -62,59 +65,6 @@ def split_sections(output: str) -> dict[str, str]:
         elif current is not None:
             current.append(line)
     return {name: "".join(lines) for name, lines in sections.items() if lines}
-
-
-async def ssh_connect(target: SshTarget) -> asyncssh.SSHClientConnection:
-    """An SSH connection with host keys verified against ``known_hosts``; through
-    the jump host (Kamal's ``ssh.proxy``) when there is one, its key verified too."""
-    import asyncssh  # imported on first use: not needed for the first frame
-
-    options: dict[str, object] = {}
-    if target.client_keys:
-        options["client_keys"] = list(target.client_keys)
-    common = dict(
-        known_hosts=target.known_hosts,
-        connect_timeout=target.connect_timeout_s,
-        keepalive_interval=target.keepalive_interval_s,
-        encryption_algs=list(PREFERRED_CIPHERS),
-        **options,
-    )
-    jump: asyncssh.SSHClientConnection | None = None
-    if target.jump_host:
-        jump = await asyncssh.connect(
-            target.jump_host, port=target.jump_port, username=target.jump_user, **common
-        )
-    try:
-        connection = await asyncssh.connect(
-            target.address, port=target.port, username=target.user, **common,
-            **({"tunnel": jump} if jump is not None else {}),
-        )
-    except BaseException:
-        if jump is not None:
-            jump.close()
-        raise
-    if jump is not None:
-        connection.set_tunnel(jump)  # closed with the connection it carries
-    return connection
-
-
-@dataclass(frozen=True, slots=True)
-class SshTarget:
-    """How to reach one host; built from config so this module needs none."""
-
-    name: str
-    address: str
-    port: int
-    user: str
-    roles: tuple[str, ...]
-    known_hosts: str
-    client_keys: tuple[str, ...] = ()
-    connect_timeout_s: float = 10.0
-    keepalive_interval_s: float = 15.0
-    # Kamal's ``ssh.proxy``: the jump host every connection to this host goes through.
-    jump_host: str = ""
-    jump_port: int = 22
-    jump_user: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,23 +96,6 @@ class HostSnapshot:
         return self.stats.get(container.short_id)
 
 
-def describe_ssh_error(error: BaseException) -> str:
-    name = type(error).__name__
-    if isinstance(error, TimeoutError):
-        return "connection timed out"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if name == "HostKeyNotVerifiable":
-        return f"host key not verifiable (check known_hosts): {error}"
-    if name == "PermissionDenied":
-        return "permission denied (SSH key not accepted)"
-    if isinstance(error, OSError):
-        return f"unreachable: {error.strerror or error}"
-    if name in ("ConnectionLost", "DisconnectError", "ChannelOpenError"):
-        return f"connection lost: {error}"
-    return f"{name}: {error}"
-
-
 class HostProbe:
     """One host: its connection, and the last CPU counters for the delta.
 
@@ -188,24 +121,17 @@ class HostProbe:
     async def poll(self) -> HostSnapshot:
         taken_at = datetime.now(UTC)
         target = self.target
-        if "FILL-IN" in target.address:
-            return HostSnapshot(
-                taken_at,
-                target.name,
-                target.roles,
-                error="address not filled in yet (see `rainbow-tui config validate`)",
-            )
         try:
             if self._connection is None:
-                self._connection = await ssh_connect(target)
-            result = await self._connection.run(
-                self._command(), check=False, timeout=COMMAND_TIMEOUT_S
+                self._connection = await connect(target)
+            result = await run_command(
+                self._connection, self._command(), COMMAND_TIMEOUT_S, host=target.name
             )
-        except Exception as error:
+        except Exception as error:  # a failed poll is data (asyncssh's errors share no base)
             await self.close()
-            return HostSnapshot(
-                taken_at, target.name, target.roles, error=describe_ssh_error(error)
-            )
+            # The host's own row names the host: the reason without it.
+            reason = describe_ssh_error(error, target.name, seen_from=target.name)
+            return HostSnapshot(taken_at, target.name, target.roles, error=reason)
         sections = split_sections(str(result.stdout or ""))
         # A section may rightly be empty (no container of this service on a DB
         # host); each parser says whether empty is a problem.
@@ -218,7 +144,7 @@ class HostProbe:
         # df of the data path itself: df names the filesystem holding it, whatever
         # the mount point (the longest prefix is picked from the rows).
         mounts = " ".join(["/", *([self.data_path.shell_word()] if self.data_path else [])])
-        service = shlex.quote(f"label=service={self.service}")
+        service = shell_word(f"label=service={self.service}")
         return [
             ("meminfo", "cat /proc/meminfo"),
             ("stat", "cat /proc/stat"),
@@ -231,7 +157,7 @@ class HostProbe:
             (
                 "docker",
                 "docker ps --quiet | xargs -r docker inspect --format "
-                + shlex.quote(INSPECT_FORMAT),
+                + shell_word(INSPECT_FORMAT),
             ),
             ("images", f"docker image ls --filter {service} --format '{{{{json .}}}}'"),
             ("stats", "docker stats --no-stream --format '{{json .}}'"),

@@ -21,12 +21,12 @@ Transcribed from basecamp/kamal v2.12.0:
 from __future__ import annotations
 
 import posixpath
-import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rainbow_tui.config import Config
 from rainbow_tui.sources.host_parsing import ContainerInfo, DiskUsage
+from rainbow_tui.ssh import shell_word
 
 ACTIVE_STATUSES = ("running", "restarting")
 PROXY_NAMES = ("kamal-proxy", "traefik")
@@ -79,10 +79,10 @@ class HostPath:
     under_pwd: bool = False
 
     def shell_word(self) -> str:
-        """The path for a remote shell, ``$PWD`` left for the shell to expand."""
+        """The path for a remote shell, quoted, ``$PWD`` left for the shell to expand."""
         if self.under_pwd:
-            return '"$PWD"/' + shlex.quote(self.path)
-        return shlex.quote(self.path)
+            return '"$PWD"/' + shell_word(self.path)
+        return shell_word(self.path)
 
     def absolute(self, pwd: str) -> str:
         return posixpath.join(pwd or "/", self.path) if self.under_pwd else self.path
@@ -133,7 +133,8 @@ class KamalLayout:
         ]
 
     def filter_args(self, role: str) -> str:
-        return " ".join(f"--filter {shlex.quote(f)}" for f in self.container_filters(role))
+        # Service, destination and role come from deploy.yml: quoted for the remote shell.
+        return " ".join(f"--filter {shell_word(f)}" for f in self.container_filters(role))
 
 
 def layout_for(service: str, destination: str = "", host_roles: Iterable[str] = (),
