@@ -7,13 +7,18 @@ batches to a sink, letting the event loop run between chunks.  A stream
 that drops (SSH link lost, command exited) reconnects with exponential backoff and
 jitter, resumes with ``--since`` the last timestamp it saw, drops the lines it
 already delivered, and puts a gap marker with the outage time in between.
+
+The backoff is reset only by a run that stayed up ``STEADY_STREAM_S``: a command
+that keeps exiting at once (a crash-looping container, a broken ``kamal app logs``)
+is retried ever more slowly, and its status says how often it exited and when the
+next try is.  An SSH stream keeps its link while only the command ends: it opens a
+new connection only when the link itself dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,18 +41,29 @@ from rainbow_tui.sources.host_parsing import (
     parse_docker_images_json,
     parse_docker_inspect,
 )
-from rainbow_tui.sources.hosts import SECTION_MARK, split_sections, ssh_connect
+from rainbow_tui.sources.hosts import SECTION_MARK, split_sections
 from rainbow_tui.sources.kamal_containers import KamalLayout, pick
+from rainbow_tui.ssh import (
+    SshCommandTimeout,
+    SshTarget,
+    connect,
+    describe_ssh_error,
+    run_command,
+    shell_word,
+    shell_words,
+)
 
 if TYPE_CHECKING:
     import asyncssh
 
-    from rainbow_tui.sources.hosts import SshTarget
-
 READ_CHUNK = 65536
-# A stream that ran this long before it ended was healthy: reconnect at once.  One
-# that ends sooner (a crash-looping container's log ends at each crash) backs off.
-STEADY_STREAM_S = 5.0
+# A run that stayed up this long was healthy, and the backoff starts again from its
+# first step.  Uptime, not lines: a quiet healthy container (a job worker at night)
+# may print nothing for minutes.  30 s is past what a crash-looping Rails container
+# lasts (boot, fail, exit) and past docker's first restart delays, so a crash loop
+# never resets it.
+STEADY_STREAM_S = 30.0
+LOOKUP_TIMEOUT_S = 15.0
 LogEntry = LogLine | GapMarker
 Sink = Callable[[list[LogEntry]], None]
 
@@ -122,23 +138,49 @@ class StreamState:
     state: str  # "connecting", "streaming", "reconnecting", "ended"
     detail: str = ""
     lines: int = 0
+    # Ends in a row since the last steady run, and the wait before the next try.
+    exits: int = 0
+    retry_in_s: float | None = None
+
+
+def retry_detail(reason: str, exits: int, retry_in_s: float, started: bool = True) -> str:
+    """The status line of a stream waiting to start again (one place for the words):
+    ``started`` says whether the last try ran at all or failed to open."""
+    times = "once" if exits == 1 else f"{exits} times"
+    verb = "exited" if started else "failed"
+    return f"{reason}; {verb} {times}, retrying in {retry_in_s:.1f}s"
 
 
 class Backoff:
-    """Exponential backoff with jitter, so many streams do not reconnect in step."""
+    """Exponential backoff with jitter, one per stream, so streams do not retry in
+    step; reset only by a run that stayed up ``steady_s``."""
 
-    def __init__(self, first_s: float = 0.5, longest_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        first_s: float = 1.0,
+        longest_s: float = 60.0,
+        steady_s: float = STEADY_STREAM_S,
+        rng: random.Random | None = None,
+    ) -> None:
         self.first_s = first_s
         self.longest_s = longest_s
-        self.delay_s = first_s
+        self.steady_s = steady_s
+        self._rng = rng or random.Random()
+        self.exits = 0  # ends in a row since the last steady run
+
+    def ended(self, uptime_s: float | None) -> None:
+        """A run ended after ``uptime_s`` (None: it never started)."""
+        if uptime_s is not None and uptime_s >= self.steady_s:
+            self.exits = 0
+        self.exits += 1
+
+    def ceiling(self) -> float:
+        """The longest the next wait may be: doubling from ``first_s``, capped."""
+        return float(min(self.first_s * 2 ** max(self.exits - 1, 0), self.longest_s))
 
     def next_delay(self) -> float:
-        delay = self.delay_s * random.uniform(0.5, 1.0)
-        self.delay_s = min(self.delay_s * 2, self.longest_s)
-        return delay
-
-    def reset(self) -> None:
-        self.delay_s = self.first_s
+        # Half to all of the ceiling: spread out, yet still growing.
+        return self.ceiling() * self._rng.uniform(0.5, 1.0)
 
 
 class FollowedStream:
@@ -153,6 +195,7 @@ class FollowedStream:
         on_state: Callable[[StreamState], None] | None = None,
         reconnect: bool = True,
         log_tags: Sequence[str] = DEFAULT_LOG_TAGS,
+        backoff: Backoff | None = None,
     ) -> None:
         self.name = name
         # The app's config.log_tags, for reading each line's leading tags.
@@ -163,22 +206,39 @@ class FollowedStream:
         self.on_state = on_state
         self.reconnect = reconnect
         self.resume = ResumePoint()
-        self.backoff = Backoff()
+        self.backoff = backoff or Backoff()
         self.lines = 0
 
-    def _state(self, state: str, detail: str = "") -> None:
+    def _state(
+        self, state: str, detail: str = "", retry_in_s: float | None = None
+    ) -> None:
         if self.on_state is not None:
-            self.on_state(StreamState(self.name, state, detail, self.lines))
+            self.on_state(
+                StreamState(
+                    self.name, state, detail, self.lines, self.backoff.exits, retry_in_s
+                )
+            )
 
     async def open_reader(self, since: str | None) -> Reader:
         raise NotImplementedError
 
+    async def close(self) -> None:
+        """Let go of what outlives one reader (an SSH link); the stream has stopped."""
+        return None
+
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.close()  # stopping the tail must not leave SSH links open
+
+    async def _run(self) -> None:
         lost_at: datetime | None = None
         first = True
         while True:
             self._state("connecting" if first else "reconnecting")
             since = self.resume.last_text or None
+            uptime: float | None = None
             try:
                 reader = await self.open_reader(since)
             except (TimeoutError, OSError, ConnectionError) as error:
@@ -193,16 +253,21 @@ class FollowedStream:
                 self._state("streaming")
                 opened = time.monotonic()
                 reason = await self._pump(reader)
-                if time.monotonic() - opened >= STEADY_STREAM_S:
-                    self.backoff.reset()
+                uptime = time.monotonic() - opened
             first = False
             if not self.reconnect:
                 self._state("ended", reason)
                 return
             if lost_at is None:
                 lost_at = datetime.now(UTC)
-            self._state("reconnecting", reason)
-            await asyncio.sleep(self.backoff.next_delay())
+            self.backoff.ended(uptime)
+            delay = self.backoff.next_delay()
+            self._state(
+                "reconnecting",
+                retry_detail(reason, self.backoff.exits, delay, started=uptime is not None),
+                delay,
+            )
+            await asyncio.sleep(delay)
 
     def _deliver_gap(self, lost_at: datetime) -> None:
         self.sink([GapMarker(self.host, self.container, lost_at, datetime.now(UTC))])
@@ -261,6 +326,10 @@ class Reader:
 def describe_stream_error(error: BaseException) -> str:
     name = type(error).__name__
     text = str(error).strip()
+    if isinstance(error, LookupError):
+        return text
+    if not isinstance(error, OSError | TimeoutError) or name == "SshCommandTimeout":
+        return describe_ssh_error(error)
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
     if isinstance(error, TimeoutError):
@@ -271,6 +340,8 @@ def describe_stream_error(error: BaseException) -> str:
 
 
 class SshReader(Reader):
+    """``docker logs`` on a link the stream keeps: ending the process leaves the link."""
+
     def __init__(
         self, connection: asyncssh.SSHClientConnection, process: asyncssh.SSHClientProcess[bytes]
     ) -> None:
@@ -283,19 +354,20 @@ class SshReader(Reader):
 
     async def finish(self) -> str:
         await self.close()
+        if self.connection.is_closed():
+            return "SSH link lost"
         status = self.process.exit_status
         return f"docker logs exited with status {status}" if status else "docker logs ended"
 
     async def close(self) -> None:
         self.process.close()
-        self.connection.close()
 
 
 def docker_logs_command(container: str, tail: int, since: str | None) -> str:
     # On a resume, --since says where to start; --tail all keeps docker from
-    # cutting what came in between.
-    window = f"--tail all --since {shlex.quote(since)}" if since else f"--tail {tail}"
-    return f"docker logs --timestamps --follow {window} {shlex.quote(container)}"
+    # cutting what came in between.  Every value quoted: the name comes from the host.
+    window = ["--tail", "all", "--since", since] if since else ["--tail", str(tail)]
+    return shell_words(["docker", "logs", "--timestamps", "--follow", *window, container])
 
 
 def pick_container(
@@ -319,10 +391,10 @@ def container_lookup_command(layout: KamalLayout, role: str) -> str:
         listing = "docker ps --quiet"
     else:
         listing = f"docker ps --quiet {layout.filter_args(role)}"
-    service = shlex.quote(f"label=service={layout.service}")
+    service = shell_word(f"label=service={layout.service}")
     return (
         f"echo {SECTION_MARK}docker; {listing} | xargs -r docker inspect --format "
-        f"{shlex.quote(INSPECT_FORMAT)}; echo {SECTION_MARK}images; "
+        f"{shell_word(INSPECT_FORMAT)}; echo {SECTION_MARK}images; "
         f"docker image ls --filter {service} --format '{{{{json .}}}}'"
     )
 
@@ -341,9 +413,11 @@ class SshContainerStream(FollowedStream):
         sink: Sink,
         on_state: Callable[[StreamState], None] | None = None,
         log_tags: Sequence[str] = DEFAULT_LOG_TAGS,
+        backoff: Backoff | None = None,
     ) -> None:
         super().__init__(
-            f"{target.name}/{role}", target.name, role, sink, on_state, log_tags=log_tags
+            f"{target.name}/{role}", target.name, role, sink, on_state, log_tags=log_tags,
+            backoff=backoff,
         )
         self.target = target
         self.layout = service if isinstance(service, KamalLayout) else KamalLayout(service)
@@ -351,15 +425,34 @@ class SshContainerStream(FollowedStream):
         self.role = role
         self.tail = tail
         self.container_name = ""
+        self._connection: asyncssh.SSHClientConnection | None = None
+        self.connections_opened = 0
+
+    async def _link(self) -> asyncssh.SSHClientConnection:
+        """The stream's SSH link: kept while only the command ends, new once it dropped."""
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await connect(self.target)
+            self.connections_opened += 1
+        return self._connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     async def open_reader(self, since: str | None) -> Reader:
         import asyncssh
 
-        connection = await ssh_connect(self.target)
+        connection = await self._link()
         try:
-            listing = await connection.run(
-                container_lookup_command(self.layout, self.role), check=True, timeout=15
+            listing = await run_command(
+                connection, container_lookup_command(self.layout, self.role),
+                LOOKUP_TIMEOUT_S, host=self.target.name,
             )
+            if listing.exit_status:
+                raise LookupError(
+                    f"container lookup exited with status {listing.exit_status}"
+                )
             sections = split_sections(str(listing.stdout or ""))
             latest = [
                 image.id for image in parse_docker_images_json(sections.get("images", ""))
@@ -375,8 +468,14 @@ class SshContainerStream(FollowedStream):
             process = await connection.create_process(
                 docker_logs_command(name, self.tail, since), encoding=None, stderr=asyncssh.STDOUT
             )
+        except (LookupError, asyncssh.ProcessError):
+            raise  # the host answered: the link is fine
+        except SshCommandTimeout:
+            await self.close()  # a link that does not answer in time is not trusted again
+            raise
         except BaseException:
-            connection.close()
+            if connection.is_closed():
+                await self.close()
             raise
         return SshReader(connection, process)
 
