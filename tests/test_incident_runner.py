@@ -5,6 +5,7 @@ passes only once the fault is gone."""
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -242,7 +243,9 @@ async def test_ssh_commands_verify_the_host_key(
         finally:
             await strict.close()
         assert refused.outcome == "error"
-        assert "host key not verifiable" in refused.detail
+        target = runner.target("role:web")
+        assert refused.detail.startswith(f"{target.name}: unknown host key SHA256:")
+        assert f"[127.0.0.1]:{target.port} is not in known_hosts file {empty}" in refused.detail
 
 
 async def test_http_and_sql_commands(demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,6 +269,61 @@ async def test_http_and_sql_commands(demo_stack: DemoProcess, monkeypatch: pytes
         assert broken.outcome == "failed" and "no_such_table" in broken.excerpt
         # The failed statement did not spoil the session for the next caller.
         assert (await runner.run(echo, {"word": "again"})).ok
+
+
+async def test_runbook_sql_runs_past_the_monitors_timeout_within_its_own(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's session is its own: a statement the monitor's timeout would cut
+    off finishes within the step's ``timeout_s``, and one past that is a timeout."""
+    async with runner_for(demo_stack, monkeypatch) as runner:
+        monitor_limit_s = runner.config.database.statement_timeout_ms / 1000
+        # Past the monitor's server and client limits (the client's is 1 s later).
+        sleep_s = monitor_limit_s + 1.7
+        slow = Command(kind="sql", text=f"SELECT pg_sleep({sleep_s}) AS slept, "
+                       "current_setting('application_name') AS app", timeout_s=sleep_s * 4)
+        done = await runner.run(slow)
+        assert done.ok, done.detail
+        assert done.excerpt.splitlines()[2].split() == ["|", "rainbow-tui"]
+
+        queue_slow = msgspec.structs.replace(
+            slow, text=f"SELECT pg_sleep({sleep_s}), current_database() AS db", database="queue"
+        )
+        on_queue = await runner.run(queue_slow)
+        assert on_queue.ok, on_queue.detail
+        assert on_queue.excerpt.splitlines()[2].split()[-1].endswith("_queue")
+
+        too_slow = msgspec.structs.replace(slow, timeout_s=sleep_s / 2)
+        timed_out = await runner.run(too_slow)
+        assert timed_out.outcome == "timeout"
+        assert timed_out.detail == f"timed out after {sleep_s / 2:g} s"
+        # The monitor's link was never borrowed, and is still fine for the next poll.
+        assert runner.sources.link is not None
+        assert await runner.sources.link.fetch_json("SELECT 1") == 1
+
+
+async def test_ssh_parameters_reach_the_remote_shell_quoted(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A responder's value is one word in the remote command line, run by a real sh."""
+    from tests.ssh_servers import shell_server
+
+    hostile = "x; touch PWNED; echo $(touch PWNED2)"
+    echo = Command(
+        kind="ssh", host="app-1", text="printf '%s\\n' {word}", timeout_s=30,
+        parameters=(Parameter(name="word", prompt_ja="語", prompt_en="word", pattern=".+"),),
+    )
+    async with shell_server(tmp_path) as server, runner_for(demo_stack, monkeypatch) as runner:
+        runner.sources.targets["app-1"] = server.target("app-1")
+        # What the operator could copy: ssh with the remote command line as one word.
+        preview = shlex.split(runner.preview(echo, {"word": hostile}))
+        assert preview[:4] == ["ssh", "-p", str(server.port), "deploy@127.0.0.1"]
+        result = await runner.run(echo, {"word": hostile})
+        assert result.ok, result.detail
+        assert result.excerpt == hostile
+        assert server.commands == [preview[4]]
+        assert shlex.split(preview[4]) == ["printf", "%s\\n", hostile]
+        assert sorted(p.name for p in server.workdir.iterdir()) == []
 
 
 async def test_app_versions_are_parsed_from_kamal_app_containers(

@@ -1,9 +1,12 @@
 """Runs a runbook step's commands for real, and checks that a step worked.
 
 Five kinds of command: ``kamal`` (the configured Kamal command line, in its working
-directory), ``ssh`` (to a configured host, host key verified against known_hosts),
-``sql`` (on the database link, in a ``READ WRITE`` transaction only when the
-command is destructive), ``http`` (a GET) and ``local`` (a program on this machine).
+directory), ``ssh`` (to a configured host through ``rainbow_tui.ssh``: host key
+verified against known_hosts, jump host, connect deadline; parameters quoted for the
+remote shell), ``sql`` (on a session of its own to the step's database, opened for
+the run, with the step's ``timeout_s`` as its statement timeout on the server and as
+the client's deadline; in a ``READ WRITE`` transaction only when the command is
+destructive), ``http`` (a GET) and ``local`` (a program on this machine).
 
 Output streams to a callback line by line as it comes: bytes are split with
 ``LineSplitter`` (invalid UTF-8 replaced), secrets redacted, control characters made
@@ -51,15 +54,14 @@ from rainbow_tui.incidents.runbooks import (
     Verification,
 )
 from rainbow_tui.logs.lines import LineSplitter, make_inert
-from rainbow_tui.sources.hosts import SshTarget, describe_ssh_error, ssh_connect
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable, in_transaction
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink, in_transaction
+from rainbow_tui.ssh import SshError, SshTarget, connect, describe_ssh_error
 
 if TYPE_CHECKING:
     import asyncpg
     import asyncssh
 
     from rainbow_tui.sources.health import HealthSource
-    from rainbow_tui.sources.postgres_link import PostgresLink
     from rainbow_tui.sources.service_sources import ServiceSources
 
 __all__ = [
@@ -310,10 +312,11 @@ class CommandRunner:
         if command.kind == "ssh":
             target = self.target(command.host)
             text = _substitute(command.text, values, quote=True)
-            jump = (f"-J {target.jump_user}@{target.jump_host}:{target.jump_port} "
-                    if target.jump_host else "")
-            preview = (f"ssh {jump}-p {target.port} {target.user}@{target.address} "
-                       f"{shlex.quote(text)}")
+            jump = (["-J", f"{target.jump_user}@{target.jump_host}:{target.jump_port}"]
+                    if target.jump_host else [])
+            preview = shlex.join(
+                ["ssh", *jump, "-p", str(target.port), f"{target.user}@{target.address}", text]
+            )
             return ResolvedCommand(command, text=text, target=target, preview=preview)
         if command.kind == "http":
             url = _substitute(command.text, values, quote=False) or self.config.service.health_url
@@ -434,10 +437,11 @@ class CommandRunner:
         target = resolved.target
         assert target is not None
         try:
-            # The dashboard's way in: known_hosts verified, through the jump host.
-            connection = await ssh_connect(target)
-        except (OSError, asyncssh.Error) as error:
-            return None, f"{target.name}: {describe_ssh_error(error)}"
+            # The dashboard's way in: known_hosts verified, through the jump host,
+            # within the connect deadline (the step's timeout bounds the rest).
+            connection = await connect(target)
+        except (OSError, asyncssh.Error, SshError) as error:
+            return None, describe_ssh_error(error, target.name)
         try:
             process: asyncssh.SSHClientProcess[bytes] = await connection.create_process(
                 resolved.text, encoding=None, stderr=asyncssh.STDOUT
@@ -447,7 +451,7 @@ class CommandRunner:
             await process.wait()
             return process.exit_status if process.exit_status is not None else None, ""
         except (OSError, asyncssh.Error) as error:
-            return None, f"{target.name}: {describe_ssh_error(error)}"
+            return None, describe_ssh_error(error, target.name)
         finally:
             connection.close()
             with contextlib.suppress(Exception):
@@ -466,16 +470,30 @@ class CommandRunner:
         output.feed(response.content[:16384])
         return (0 if 200 <= response.status_code < 300 else 1), ""
 
+    def _own_link(self, database: DatabaseName, statement_timeout_s: float) -> PostgresLink | None:
+        """A session of the runner's own to ``database`` (the monitor's link would
+        cut a statement off at the poll's timeout, and queue it behind polls): the
+        monitor's DSN and session settings, ``statement_timeout_s`` on both sides."""
+        monitored = self.link(database)
+        if monitored is None:
+            return None
+        return PostgresLink(
+            monitored.dsn,
+            # The server gives up a little before our own deadline, leaving a clean session.
+            statement_timeout_ms=max(1, int(statement_timeout_s * 900)),
+            connect_timeout_s=self.config.database.connect_timeout_s,
+        )
+
     async def _sql(self, resolved: ResolvedCommand, output: _Output) -> tuple[int | None, str]:
-        link = self.link(resolved.command.database)
+        command = resolved.command
+        # Opened per run: each step has its own timeout, and whatever a statement
+        # leaves behind (cancelled mid-way, a failed transaction) ends with it.
+        link = self._own_link(command.database, command.timeout_s)
         if link is None:
             return None, self.sources.database_missing or "no database configured"
-        destructive = resolved.command.destructive
-        # The server gives up a little before our own timeout, leaving a clean session.
-        timeout_ms = max(1, int(resolved.command.timeout_s * 900))
+        destructive = command.destructive
 
         async def statement(connection: asyncpg.Connection) -> list[asyncpg.Record]:
-            await connection.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
             rows: list[asyncpg.Record] = await connection.fetch(resolved.text, *resolved.args)
             return rows
 
@@ -487,8 +505,12 @@ class CommandRunner:
         try:
             rows = await link.with_connection(work)
         except DatabaseUnavailable as error:
+            if _timed_out(error):
+                raise TimeoutError from error  # the step's timeout: said as such by _run
             output.text(f"ERROR: {error}")
             return 1, str(error)
+        finally:
+            await link.close()
         for line in _table(rows):
             output.text(line)
         return 0, ""
@@ -576,7 +598,10 @@ class CommandRunner:
         return passed, "; ".join(verdicts)
 
     async def _sql_scalar_below(self, verification: Verification) -> tuple[bool, str]:
-        link = self.link(verification.database)
+        # A check is as quick as a poll: the monitor's statement timeout, own session.
+        link = self._own_link(
+            verification.database, self.config.database.statement_timeout_ms / 1000
+        )
         if link is None:
             return False, self.sources.database_missing or "no database configured"
         below = verification.below if verification.below is not None else 0.0
@@ -588,6 +613,8 @@ class CommandRunner:
             value = await link.with_connection(fetch)
         except DatabaseUnavailable as error:
             return False, str(error)
+        finally:
+            await link.close()
         if value is None:
             return False, "the query returned no value"
         try:
@@ -597,6 +624,15 @@ class CommandRunner:
         if number < below:
             return True, f"{number:g} < {below:g}"
         return False, f"{number:g} is not below {below:g}"
+
+
+def _timed_out(error: DatabaseUnavailable) -> bool:
+    """Whether the statement ran out of time: the server's statement_timeout or the
+    client's deadline (not a cancel by someone else, which is a failure)."""
+    cause = error.__cause__
+    if isinstance(cause, TimeoutError):
+        return True
+    return type(cause).__name__ == "QueryCanceledError" and "statement timeout" in str(cause)
 
 
 def _cell(value: object) -> str:
