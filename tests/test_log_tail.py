@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from rainbow_tui.demo.profile import demo_config
 from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine, docker_stamp_heads, parse_lines
 from rainbow_tui.logs.streams import (
+    Backoff,
     CommandStream,
     FileStream,
     LogEntry,
@@ -310,3 +312,44 @@ async def test_local_command_and_saved_file(tmp_path: Path) -> None:
     first = next(e for e in from_command if isinstance(e, LogLine))
     assert (first.kind, first.level, first.host) == (LogKind.LOGGER, LogLevel.INFO, "local")
     assert any(isinstance(e, GapMarker) for e in from_command)
+
+
+# -- backing off ----------------------------------------------------------------------
+
+
+def test_backoff_doubles_with_jitter_and_resets_only_after_a_steady_run() -> None:
+    backoff = Backoff(first_s=1.0, longest_s=8.0, steady_s=30.0, rng=random.Random(7))
+    ceilings = []
+    for _ in range(5):
+        backoff.ended(uptime_s=2.0)  # up, then gone again well before steady
+        delay = backoff.next_delay()
+        ceilings.append(backoff.ceiling())
+        assert backoff.ceiling() / 2 <= delay <= backoff.ceiling()
+    assert ceilings == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert backoff.exits == 5
+    backoff.ended(uptime_s=None)  # could not even start: still counts
+    assert (backoff.exits, backoff.ceiling()) == (6, 8.0)
+    backoff.ended(uptime_s=30.0)  # this run was healthy: start over
+    assert (backoff.exits, backoff.ceiling()) == (1, 1.0)
+
+
+async def test_a_local_command_that_keeps_exiting_says_so(tmp_path: Path) -> None:
+    script = tmp_path / "gone.sh"
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(0o755)
+    states: list[StreamState] = []
+    stream = CommandStream(
+        [str(script)], lambda batch: None, name="gone", on_state=states.append,
+        backoff=Backoff(first_s=0.01, longest_s=0.02),
+    )
+    task = asyncio.create_task(stream.run())
+    try:
+        await _wait(lambda: any(s.exits == 3 and s.retry_in_s is not None for s in states))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    waiting = next(s for s in states if s.exits == 3 and s.retry_in_s is not None)
+    assert waiting.state == "reconnecting"
+    assert waiting.detail == (
+        f"command exited with status 3; exited 3 times, retrying in {waiting.retry_in_s:.1f}s"
+    )

@@ -508,9 +508,12 @@ class CommandStream(FollowedStream):
         name: str = "",
         on_state: Callable[[StreamState], None] | None = None,
         log_tags: Sequence[str] = DEFAULT_LOG_TAGS,
+        backoff: Backoff | None = None,
     ) -> None:
         label = name or Path(argv[0]).name
-        super().__init__(label, "local", label, sink, on_state, log_tags=log_tags)
+        super().__init__(
+            label, "local", label, sink, on_state, log_tags=log_tags, backoff=backoff
+        )
         self.argv = list(argv)
 
     async def open_reader(self, since: str | None) -> Reader:
