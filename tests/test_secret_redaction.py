@@ -642,3 +642,11 @@ def test_saved_logs_refuse_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         FilteredView(buffer).save(target)
     assert target.read_text(encoding="utf-8") == "keep\n"
+
+
+def test_a_context_kept_apart_opens_for_the_text() -> None:
+    key = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    assert redact(key, context="bundle exec kamal app exec 'cat config/master.key'") == REDACTED
+    body = base64.b64encode(bytes(range(7, 37))).decode()
+    assert redact(f"{body}\n{body[:20]}", context="秘密鍵の一部") == f"{REDACTED}\n{REDACTED}"
+    assert redact(key) == key

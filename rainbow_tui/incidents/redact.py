@@ -187,12 +187,16 @@ def _redact(text: str, open_contexts: frozenset[Context]) -> tuple[str, frozense
     return _apply(text, list(library_spans(text))), still_open
 
 
-def redact(text: str) -> str:
+def redact(text: str, context: str = "") -> str:
     """``text`` with every secret the rules know replaced by ``[REDACTED]``.
 
+    ``context`` is what the text belongs to, when that is kept apart (the command
+    of an output excerpt, the title of pinned evidence): the contexts it names
+    (``cat config/master.key``, "秘密鍵") are open for the text's first lines.
     Idempotent, and text without anything secret-looking comes back unchanged.
     """
-    return _redact(text, frozenset())[0]
+    opened = frozenset(contexts_marked(context)) if context else frozenset()
+    return _redact(text, opened)[0]
 
 
 class LineRedactor:

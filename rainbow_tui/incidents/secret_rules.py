@@ -72,16 +72,17 @@ _TOKEN_RIGHT = re.compile(r"[A-Za-z0-9_+/=-]*")
 _DELIMITERS = " \t\r\n\"'=:"
 
 
-# Words (lowercase) without one of which a detector's patterns cannot match: a text
-# holding none of them skips that detector.  Only a shortcut: a detector not listed
-# here (one a newer detect-secrets adds) always runs.
+# Words without one of which a detector's patterns cannot match: a text holding none
+# of them skips that detector.  Lowercase words are looked for in the lowercased text,
+# others as written (Twilio's AC, SK).  Only a shortcut: a detector not listed here
+# (one a newer detect-secrets adds) always runs.
 _LIBRARY_TRIGGERS: dict[str, tuple[str, ...]] = {
     "AWSKeyDetector": ("a3t", "abia", "acca", "akia", "asia", "aws"),
-    "ArtifactoryDetector": ("akc", "ap"),
+    "ArtifactoryDetector": ("AKC", "AP"),
     "AzureStorageKeyDetector": ("accountkey",),
     "BasicAuthDetector": ("://",),
     "CloudantDetector": ("key", "pw", "pass", "token", "cloudant"),
-    "DiscordBotTokenDetector": (".",),
+    "DiscordBotTokenDetector": ("M", "N", "O"),
     "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
     "GitLabTokenDetector": ("gl", "gr1348941"),
     "IbmCloudIamDetector": ("key", "pwd", "pass", "token"),
@@ -97,7 +98,7 @@ _LIBRARY_TRIGGERS: dict[str, tuple[str, ...]] = {
     "SquareOAuthDetector": ("sq0csp-",),
     "StripeDetector": ("k_live_",),
     "TelegramBotTokenDetector": (":",),
-    "TwilioKeyDetector": ("ac", "sk"),
+    "TwilioKeyDetector": ("AC", "SK"),
 }
 
 
@@ -137,15 +138,26 @@ def library_detector_names() -> list[str]:
     return sorted({type(p.detector).__name__ for p in _library_patterns()})
 
 
-def _triggered(triggers: tuple[str, ...], lowered: str) -> bool:
-    return not triggers or any(word in lowered for word in triggers)
+def _present(text: str, words: frozenset[str]) -> frozenset[str]:
+    """Which of ``words`` ``text`` holds (lowercase ones in any case)."""
+    lowered = text.lower()
+    return frozenset(w for w in words if w in (lowered if w.islower() else text))
+
+
+def _triggered(triggers: tuple[str, ...], present: frozenset[str]) -> bool:
+    return not triggers or not present.isdisjoint(triggers)
+
+
+@lru_cache(maxsize=1)
+def _library_words() -> frozenset[str]:
+    return frozenset(word for rule in _library_patterns() for word in rule.triggers)
 
 
 def library_spans(text: str) -> Iterator[Span]:
     """Spans of secrets found by detect-secrets' detectors."""
-    lowered = text.lower()
+    present = _present(text, _library_words())
     for rule in _library_patterns():
-        if not _triggered(rule.triggers, lowered):
+        if not _triggered(rule.triggers, present):
             continue
         for match in rule.pattern.finditer(text):
             if not any(True for _ in rule.detector.analyze_string(match[0])):
@@ -289,6 +301,9 @@ _OWN_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
 )
 
 
+_OWN_WORDS = frozenset(word for _, triggers in _OWN_RULES for word in triggers)
+
+
 def url_password_spans(text: str) -> Iterator[Span]:
     """Spans of URL userinfo passwords.  Applied before the other rules, so that a user
     named like a secret (``masterkey:pw@host``) does not read as a ``name: value``."""
@@ -299,9 +314,9 @@ def url_password_spans(text: str) -> Iterator[Span]:
 
 def own_spans(text: str) -> Iterator[Span]:
     """Spans of secrets found by this stack's own rules (URL passwords apart)."""
-    lowered = text.lower()
+    present = _present(text, _OWN_WORDS)
     for rule, triggers in _OWN_RULES:
-        if _triggered(triggers, lowered):
+        if _triggered(triggers, present):
             for match in rule.finditer(text):
                 yield match.span("secret")
 
