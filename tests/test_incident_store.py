@@ -26,6 +26,8 @@ from rainbow_tui.incidents.model import (
     ActionItem,
     IncidentRuleError,
     Note,
+    command_finished,
+    command_started,
     edit_time,
     new_incident,
     note,
@@ -425,6 +427,35 @@ def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
     store.update(incident_id, lambda i: i.with_postmortem(root_cause=f"token={secret} leaked"))
     assert secret not in store.path(incident_id).read_text()
     assert secret not in repr(store.incident(incident_id))
+
+
+def test_a_secret_known_only_by_its_context_never_reaches_the_file(tmp_path: Path) -> None:
+    """A master key is 32 hex digits, harmless alone: the command that printed it, or
+    the title it was pinned under, says what it is."""
+    store, incident_id = _create(tmp_path)
+    runbook = pick_runbook("service:health")
+    master_key = "3f1c9a0be27d4c58a6e1f0b9d2c7e4a1"
+    shown = "kamal app exec 'cat config/master.key'"
+    incident = store.record(incident_id, start_step(store.incident(incident_id), runbook, 0))
+    started = command_started(incident, 0, shown, "kamal")
+    incident = store.record(incident_id, started)
+    incident = store.record(incident_id, command_finished(incident, started, "ok",
+                                                          excerpt=master_key))
+    store.record(incident_id, pin_evidence(incident, "table", "config/master.key", master_key))
+    assert master_key not in store.path(incident_id).read_text()
+    assert master_key not in repr(store.incident(incident_id))
+
+
+def test_an_event_the_file_could_not_read_back_is_refused_and_nothing_changes(
+    tmp_path: Path,
+) -> None:
+    store, incident_id = _create(tmp_path)
+    before = store.path(incident_id).read_bytes()
+    wrong = pin_evidence(store.incident(incident_id), "log", "a line", "text")  # type: ignore[arg-type]
+    with pytest.raises(IncidentRuleError, match="evidence_kind"):
+        store.record(incident_id, wrong)
+    assert store.path(incident_id).read_bytes() == before
+    assert store.incident(incident_id).events[-1].id == wrong.id - 1
 
 
 def test_status_order_skip_reason_and_time_edits(tmp_path: Path) -> None:

@@ -82,7 +82,9 @@ import tomli_w
 
 from rainbow_tui.incidents.model import (
     FORMAT,
+    CommandFinished,
     Event,
+    EvidencePinned,
     Incident,
     IncidentRuleError,
     check_history,
@@ -306,6 +308,34 @@ def redact_struct(value: Any) -> Any:
                 changes[name] = cleaned
         return msgspec.structs.replace(value, **changes) if changes else value
     return value
+
+
+def redact_event(event: Event) -> Event:
+    """``event`` redacted, each text with what it belongs to as its context: an output
+    excerpt with its command (the output of ``cat config/master.key`` is the key),
+    pinned evidence with its title ("秘密鍵", "id_ed25519")."""
+    if isinstance(event, CommandFinished) and event.excerpt:
+        event = msgspec.structs.replace(event, excerpt=redact(event.excerpt, event.command))
+    elif isinstance(event, EvidencePinned) and event.content:
+        event = msgspec.structs.replace(event, content=redact(event.content, event.title))
+    cleaned: Event = redact_struct(event)
+    return cleaned
+
+
+def checked_event(event: Event) -> Event:
+    """``event`` as the file will hold it, refused now if reading it back would fail.
+
+    msgspec checks field types and literals when decoding, not when a struct is
+    built: an event with ``evidence_kind="log"`` would be written, then make the
+    whole record unreadable.
+    """
+    try:
+        msgspec.convert(
+            msgspec.to_builtins(event, builtin_types=(datetime, date)), Event, strict=True
+        )
+    except msgspec.ValidationError as error:
+        raise IncidentRuleError(f"{type(event).__name__} cannot be recorded: {error}") from None
+    return event
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -585,7 +615,7 @@ class IncidentStore:
         changes), ``ReadOnlyIncident`` if another console writes it.
         """
         writer = self._writer(incident_id)
-        event = redact_struct(event)
+        event = checked_event(redact_event(event))
         with writer.state:
             writer.incident = writer.incident.with_event(event)
             writer.pending.append(event)
