@@ -1,10 +1,10 @@
 """Actions on the database server itself: cancel a query, terminate a backend.
 
-Each action is one short explicit ``READ WRITE`` transaction on the monitoring
-session (which is read-only by default, so nothing else can write by accident),
-and returns an ``ActionResult`` saying in words what happened.  The console asks
-for a confirmation naming the target before calling any of these, and offers none
-of them under ``--read-only``.  Failed jobs and queues are Solid Queue's, in its
+Each action is one short read-write transaction (``rainbow_tui.sources.transactions``)
+on the monitoring session (which is read-only by default, so nothing else can write
+by accident), and returns an ``ActionResult`` saying in words what happened.  The
+console asks for a confirmation naming the target before calling any of these, and
+offers none of them under ``--read-only``.  Failed jobs and queues are Solid Queue's, in its
 own database: ``rainbow_tui.job_actions``.
 """
 
@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink, in_transaction
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
+from rainbow_tui.sources.transactions import WRITE, transact
 
 if TYPE_CHECKING:
     import asyncpg
@@ -30,16 +31,13 @@ class DatabaseActions:
         self.link = link
 
     async def _write(self, sql: str, *args: object) -> list[asyncpg.Record]:
-        """Run one statement in its own READ WRITE transaction."""
+        """Run one statement in its own read-write transaction."""
 
         async def fetch(connection: asyncpg.Connection) -> list[asyncpg.Record]:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
             return rows
 
-        async def run(connection: asyncpg.Connection) -> list[asyncpg.Record]:
-            return await in_transaction(connection, fetch)
-
-        return await self.link.with_connection(run)
+        return await transact(self.link, fetch, WRITE)
 
     async def cancel_backend(self, pid: int) -> ActionResult:
         return await self._signal_backend("pg_cancel_backend", "cancelled the query of", pid)

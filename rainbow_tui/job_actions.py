@@ -41,8 +41,9 @@ import msgspec
 
 from rainbow_tui.actions import ActionResult
 from rainbow_tui.config import DEFAULT_CONCURRENCY, ConcurrencyLimit
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink, in_transaction
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 from rainbow_tui.sources.queue import exception_class_sql
+from rainbow_tui.sources.transactions import READ, WRITE, in_transaction, transact
 
 if TYPE_CHECKING:
     import asyncpg
@@ -257,16 +258,17 @@ class JobActions:
     # -- one transaction ---------------------------------------------------------------
 
     async def _write(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """``work`` in one READ WRITE transaction (the session is read-only by default).
+        """``work`` in one read-write transaction (the session is read-only by default).
 
         A semaphore race lost at creation redoes the transaction, as Solid Queue's
-        ``attempt_creation`` falls back to the row another session made.
+        ``attempt_creation`` falls back to the row another session made (on the same
+        session: the link would take the race for a broken connection).
         """
 
         async def run(connection: asyncpg.Connection) -> T:
             for attempt in range(3):
                 try:
-                    return await in_transaction(connection, work)
+                    return await in_transaction(connection, work, WRITE)
                 except _RacedOnSemaphore:
                     if attempt == 2:
                         raise
@@ -433,7 +435,8 @@ class JobActions:
             value = await connection.fetchval("SELECT max(id) FROM solid_queue_failed_executions")
             return None if value is None else int(value)
 
-        newest = await self.link.with_connection(newest_id)
+        # Counting only reads: each statement its own read-only transaction.
+        newest = await transact(self.link, newest_id, READ)
         found: list[int] = []
         after = 0
         chunk = self.scan_chunk
@@ -449,7 +452,7 @@ class JobActions:
                 return row
 
             try:
-                row = await self.link.with_connection(scan)
+                row = await transact(self.link, scan, READ)
             except DatabaseUnavailable as error:
                 if _timed_out(error) and chunk > MIN_SCAN_CHUNK:
                     chunk //= 2

@@ -54,7 +54,8 @@ from rainbow_tui.incidents.runbooks import (
     Verification,
 )
 from rainbow_tui.logs.lines import LineSplitter, make_inert
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink, in_transaction
+from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
+from rainbow_tui.sources.transactions import READ, WRITE, transact
 from rainbow_tui.ssh import SshError, SshTarget, connect, describe_ssh_error
 
 if TYPE_CHECKING:
@@ -491,19 +492,14 @@ class CommandRunner:
         link = self._own_link(command.database, command.timeout_s)
         if link is None:
             return None, self.sources.database_missing or "no database configured"
-        destructive = command.destructive
 
         async def statement(connection: asyncpg.Connection) -> list[asyncpg.Record]:
             rows: list[asyncpg.Record] = await connection.fetch(resolved.text, *resolved.args)
             return rows
 
-        async def work(connection: asyncpg.Connection) -> list[asyncpg.Record]:
-            # The session is read-only by default; only a destructive command writes.
-            mode = "READ WRITE" if destructive else "READ ONLY"
-            return await in_transaction(connection, statement, mode)
-
         try:
-            rows = await link.with_connection(work)
+            # The session is read-only by default; only a destructive command writes.
+            rows = await transact(link, statement, WRITE if command.destructive else READ)
         except DatabaseUnavailable as error:
             if _timed_out(error):
                 raise TimeoutError from error  # the step's timeout: said as such by _run
@@ -610,7 +606,7 @@ class CommandRunner:
             return await connection.fetchval(verification.sql)
 
         try:
-            value = await link.with_connection(fetch)
+            value = await transact(link, fetch, READ)
         except DatabaseUnavailable as error:
             return False, str(error)
         finally:

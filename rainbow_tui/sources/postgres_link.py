@@ -102,28 +102,6 @@ def _connection_is_suspect(error: BaseException) -> bool:
     return sqlstate.startswith(("08", "57")) and sqlstate != "57014"  # 57014: cancelled
 
 
-async def in_transaction(
-    connection: asyncpg.Connection,
-    work: Callable[[asyncpg.Connection], Awaitable[T]],
-    mode: str = "READ WRITE",
-) -> T:
-    """``work`` in one transaction (``mode``: READ WRITE, READ ONLY), committed when it
-    returns and rolled back when it raises.  A rollback that fails too (cancelled
-    mid-statement) leaves the session's state unknown, so the session is ended;
-    the link opens a new one for the next caller."""
-    await connection.execute(f"BEGIN {mode}")
-    try:
-        result = await work(connection)
-    except BaseException:
-        try:
-            await connection.execute("ROLLBACK")
-        except BaseException:
-            connection.terminate()
-        raise
-    await connection.execute("COMMIT")
-    return result
-
-
 class PostgresLink:
     def __init__(
         self,
