@@ -1,10 +1,13 @@
-"""The app shell: wires the monitor to the dashboard.  The only core module that
-imports Textual; everything it drives is plain asyncio code."""
+"""The app shell: one view of a :class:`~rainbow_tui.session.Session`.
+
+It subscribes to the session and hands each event to the screen that shows it,
+through one public method of that screen; it keeps no state of the service or of
+an incident (the session has them), so several apps can share one session.  The
+only core module that imports Textual; everything it drives is plain asyncio code."""
 
 from __future__ import annotations
 
 import asyncio
-import shlex
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,25 +20,71 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from rainbow_tui.config import Config
+from rainbow_tui.session import (
+    IncidentOpened,
+    PollFailed,
+    ResumeFailed,
+    RunbooksNotLoaded,
+    Session,
+    SessionEvent,
+    SnapshotPublished,
+    StreamsChanged,
+)
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
 from screens.logs import LogScreen
-from widgets.log_pane import LogPane, stream_summary
+from widgets.log_pane import LogPane
 from widgets.log_view import LogView
 
 if TYPE_CHECKING:
-    from rainbow_tui.incidents.model import Incident
-    from rainbow_tui.incidents.runbooks import RunbookCatalog
-    from rainbow_tui.incidents.store import IncidentStore
-    from rainbow_tui.logs.streams import LogEntry, StreamState
-    from rainbow_tui.logs.tail import LogTail
-    from rainbow_tui.monitor import Monitor, MonitorState
     from rainbow_tui.sources.service_sources import ServiceSources
-    from rainbow_tui.wizard import IncidentWizard
-    from screens.incident import IncidentScreen
+    from rainbow_tui.wizard import Saving
 
 
 INCIDENT_SCREEN = "incident"
+
+
+# -- the app's own sentences, in one place ---------------------------------------------
+
+
+def no_incident_text() -> str:
+    return "No incident in hand: press i to start one"
+
+
+def pinned_text(incident_id: str) -> str:
+    return f"Pinned to {incident_id}"
+
+
+def not_recorded_text(incident_id: str, error: Exception) -> str:
+    return f"Not recorded on {incident_id}: {error}"
+
+
+def poll_failed_text(source: str, error: Exception) -> str:
+    return f"Polling {source} failed: {type(error).__name__}: {error}"
+
+
+def runbook_problem_text(problem: str) -> str:
+    return f"Runbook not loaded: {problem}"
+
+
+def resume_failed_text(incident_id: str, error: str) -> str:
+    return f"Could not resume {incident_id}: {error}"
+
+
+def resumed_text(incident_id: str, step: int) -> str:
+    return f"Resumed incident {incident_id} at step {step + 1}"
+
+
+def read_only_incident_text(incident_id: str, held_by: str) -> str:
+    return f"{incident_id} is being recorded by {held_by}: shown read-only"
+
+
+def incident_not_recorded_text(error: Exception) -> str:
+    return f"Could not record the incident: {error}"
+
+
+def opened_elsewhere_text(incident_id: str) -> str:
+    return f"Incident {incident_id} was opened: I shows it"
 
 
 def palette_text(text: str) -> str:
@@ -80,28 +129,31 @@ class RainbowApp(App[int]):
 
     def __init__(
         self,
-        config: Config,
-        read_only: bool = False,
-        sources: ServiceSources | None = None,
+        session: Session,
+        *,
         autostart: bool = True,
-        resume_incident: str | None = None,
+        owns_session: bool = True,
     ) -> None:
         super().__init__()
-        self.resume_incident = resume_incident
-        self.incident_screen: IncidentScreen | None = None
-        self.config = config
+        self.session = session
         # False: show only what is handed to the dashboard (snapshots of fixed states).
         self.autostart = autostart
-        self.read_only = read_only
-        self.sources = sources
-        self.monitor: Monitor | None = None
-        self.dashboard = DashboardScreen(config.service.name, read_only)
-        self.log_screen = LogScreen(f"{config.service.name} — live logs", config.logs.buffer_lines)
-        self.latest: MonitorState | None = None
-        self._store: IncidentStore | None = None
-        # The sources the monitor polls; the incident runner shares them.
-        self.sources_in_use: ServiceSources | None = None
-        self.log_tail: LogTail | None = None
+        # An app that made its session stops it when it leaves; a shared one is left
+        # to whoever made it (serve mode: the last client out is not the owner).
+        self.owns_session = owns_session
+        config = session.config
+        self.dashboard = DashboardScreen(session)
+        self.log_screen = LogScreen(f"{config.service.name} — live logs", session.log_buffer)
+        # Which incident the installed incident screen shows (None: none installed).
+        self._incident_shown: str | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.session.config
+
+    @property
+    def read_only(self) -> bool:
+        return self.session.read_only
 
     def on_mount(self) -> None:
         # A dropped SSH session sends SIGHUP, a service manager SIGTERM: leave the
@@ -114,39 +166,23 @@ class RainbowApp(App[int]):
         # failures of every screen's workers, the screens needing nothing of their own.
         self.screen_change_signal.subscribe(self, self._watch_screen_workers)
         self.push_screen(self.dashboard)
+        self.session.subscribe(self._on_session_event)
+        self._catch_up()
         if self.autostart:
             # Started after the first frame is up: polling opens connections.
-            self.call_after_refresh(self._start_monitor)
+            self.call_after_refresh(self._start_session)
 
-    def _start_monitor(self) -> None:
-        # Imported here: the sources and the monitor are not needed for the first frame.
-        from rainbow_tui.actions import DatabaseActions
-        from rainbow_tui.job_actions import JobActions
-        from rainbow_tui.logs.tail import LogTail
-        from rainbow_tui.monitor import Monitor
-        from rainbow_tui.sources.service_sources import ServiceSources
+    def _start_session(self) -> None:
+        self.dashboard.start_log_view()
+        self.session.start()
 
-        sources = self.sources_in_use or self.sources or ServiceSources(self.config)
-        self.sources_in_use = sources
-        self.log_tail = LogTail(self.config, sources.targets, self._on_log_batch, self._on_stream)
-        self.log_tail.start()
-        self.dashboard.log_pane.attach()
-        self.monitor = Monitor(
-            self.config,
-            sources,
-            self._on_state,
-            on_failure=self._on_failure,
-            request_stats=self.log_tail.request_snapshot,
-        )
-        if sources.link is not None:
-            self.dashboard.actions = DatabaseActions(sources.link)
-        if sources.queue_link is not None:
-            # Solid Queue's own database; the classes' limits_concurrency from config.
-            self.dashboard.job_actions = JobActions(
-                sources.queue_link, self.config.queue.concurrency
-            )
-        self.monitor.start()
-        self._resume_open_incident()
+    def _catch_up(self) -> None:
+        """A session already running (another view started it): show what it has."""
+        session = self.session
+        if session.latest is not None:
+            self.dashboard.show_state(session.latest)
+        if session.current_incident_id is not None:
+            self._install_incident(session.current_incident_id)
 
     def _watch_screen_workers(self, screen: Screen[object]) -> None:
         signal = screen.message_signal
@@ -170,20 +206,50 @@ class RainbowApp(App[int]):
         self.log.error(text, worker.error)
         self.notify(text, severity="error", timeout=15, markup=False)
 
-    def _on_state(self, state: MonitorState) -> None:
-        self.latest = state
-        self.dashboard.show_state(state)
+    # -- the session's news ------------------------------------------------------------
 
-    def _on_log_batch(self, batch: list[LogEntry]) -> None:
-        self.dashboard.log_pane.log_view.add_entries(batch)
-        self.log_screen.log_view.add_entries(batch)
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if isinstance(event, SnapshotPublished):
+            self.dashboard.show_state(event.state)
+        elif isinstance(event, StreamsChanged):
+            # The lines themselves need nothing here: both log views read the
+            # session's buffer and follow it.
+            self.dashboard.show_stream_states(event.states, event.total)
+            self.log_screen.show_stream_states(event.states, event.total)
+        elif isinstance(event, PollFailed):
+            self.log.error(f"polling {event.source} failed", event.error)
+            self.notify(
+                poll_failed_text(event.source, event.error),
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+        elif isinstance(event, RunbooksNotLoaded):
+            for problem in event.problems:
+                self.notify(
+                    runbook_problem_text(str(problem)),
+                    severity="warning",
+                    timeout=10,
+                    markup=False,
+                )
+        elif isinstance(event, ResumeFailed):
+            self.notify(
+                resume_failed_text(event.incident_id, event.error), severity="error", markup=False
+            )
+        elif isinstance(event, IncidentOpened):
+            self._incident_opened(event)
 
-    def _on_stream(self, state: StreamState) -> None:
-        if self.log_tail is None:
-            return
-        summary = stream_summary(self.log_tail.states.values(), len(self.log_tail.streams))
-        self.dashboard.log_pane.show_streams(summary)
-        self.log_screen.tail_title = f"{self.config.service.name} — {summary}"
+    def _incident_opened(self, event: IncidentOpened) -> None:
+        self._install_incident(event.incident_id)
+        if event.resumed:
+            if event.held_by:
+                self.notify(
+                    read_only_incident_text(event.incident_id, event.held_by),
+                    severity="warning",
+                    markup=False,
+                )
+            self.push_screen(INCIDENT_SCREEN)
+            self.notify(resumed_text(event.incident_id, event.step), markup=False)
 
     def on_log_pane_open_full(self, event: LogPane.OpenFull) -> None:
         self.push_screen(self.log_screen)
@@ -198,183 +264,113 @@ class RainbowApp(App[int]):
 
     # -- incidents -----------------------------------------------------------------------
 
-    def _incident_store(self) -> IncidentStore:
-        from rainbow_tui.config import expand_path
-        from rainbow_tui.incidents.store import IncidentStore
-
-        if self._store is None:
-            self._store = IncidentStore(expand_path(self.config.incidents.state_dir))
-        return self._store
-
-    def _catalog(self) -> RunbookCatalog:
-        from rainbow_tui.config import expand_path
-        from rainbow_tui.incidents.runbooks import load_runbooks
-
-        team = self.config.incidents.runbooks_dir
-        catalog = load_runbooks(expand_path(team) if team else None)
-        for problem in catalog.problems:
-            self.notify(
-                f"Runbook not loaded: {problem}", severity="warning", timeout=10, markup=False
-            )
-        return catalog
-
-    def _wizard_for(self, incident: Incident, catalog: RunbookCatalog) -> IncidentWizard:
-        from rainbow_tui.incidents.runner import CommandRunner, findings_probe
-        from rainbow_tui.wizard import IncidentWizard
-
-        if self.sources_in_use is None:  # an incident started before the first poll
-            from rainbow_tui.sources.service_sources import ServiceSources
-
-            self.sources_in_use = self.sources or ServiceSources(self.config)
-        sources = self.sources_in_use
-        runner = CommandRunner(
-            self.config,
-            read_only=self.read_only,
-            sources=sources,
-            metric_probe=findings_probe(self.config, sources),
-        )
-        runbook = catalog.get(incident.runbook) or catalog.pick("")
-        return IncidentWizard(self.config, self._incident_store(), runner, runbook, incident)
-
-    def _open_incident(self, incident: Incident, catalog: RunbookCatalog) -> None:
+    def _install_incident(self, incident_id: str) -> None:
+        """The incident's screen, installed so that going back to the dashboard keeps
+        it (and its output) alive; another incident's screen makes way."""
         from screens.incident import IncidentScreen
 
+        if self._incident_shown == incident_id:
+            return
         if self.is_screen_installed(INCIDENT_SCREEN):
             self.uninstall_screen(INCIDENT_SCREEN)
-        self.incident_screen = IncidentScreen(
-            self._wizard_for(incident, catalog), read_only=self.read_only
-        )
-        # Installed, so going back to the dashboard keeps it (and its output) alive.
-        self.install_screen(self.incident_screen, INCIDENT_SCREEN)
-        self.push_screen(INCIDENT_SCREEN)
-
-    def _resume_open_incident(self) -> None:
-        """Back to the incident in hand: the one asked for, or the newest still open."""
-        from rainbow_tui.incidents.store import StoreError
-
-        if self.incident_screen is not None:
-            return  # one is in hand already (started before the first poll)
-        store = self._incident_store()
-        wanted = self.resume_incident
-        try:
-            if wanted is None:
-                still_open = [s for s in store.list() if s.status != "closed"]
-                if not still_open:
-                    return
-                wanted = max(still_open, key=lambda s: s.opened_at).id
-            opened = store.open(wanted)
-        except StoreError as error:
-            self.notify(f"Could not resume {wanted}: {error}", severity="error", markup=False)
-            return
-        if not opened.writable:
-            self.notify(
-                f"{wanted} is being recorded by {opened.held_by}: shown read-only",
-                severity="warning",
-                markup=False,
-            )
-        self._open_incident(opened.incident, self._catalog())
-        self.notify(
-            f"Resumed incident {wanted} at step {opened.incident.current_step + 1}", markup=False
-        )
+        self.install_screen(IncidentScreen(self.session, incident_id), INCIDENT_SCREEN)
+        self._incident_shown = incident_id
 
     def action_start_incident(self, alert_key: str | None = None) -> None:
         """An incident from the most urgent alert (or the one named), else a general one."""
-        from rainbow_tui.incidents.model import new_incident
         from rainbow_tui.incidents.store import StoreError
 
-        if (
-            self.incident_screen is not None
-            and self.incident_screen.wizard.incident.status != "closed"
-        ):
+        if self.session.open_incident_id is not None:
             self.action_show_incident()
             return
-        state = self.latest
-        alerts = state.alerts if state else ()
-        alert = next((a for a in alerts if a.key == alert_key), alerts[0] if alerts else None)
-        catalog = self._catalog()
-        runbook = catalog.pick(alert.key if alert else "")
-        store = self._incident_store()
-        incident = new_incident(
-            runbook=runbook,
-            alert=alert,
-            findings=state.findings if state else (),
-            taken_ids=store.ids(),
-        )
         try:
-            incident = store.create(incident)
+            incident_id = self.session.start_incident(alert_key)
         except StoreError as error:
-            self.notify(f"Could not record the incident: {error}", severity="error", markup=False)
+            self.notify(incident_not_recorded_text(error), severity="error", markup=False)
             return
-        self._open_incident(incident, catalog)
+        self._install_incident(incident_id)
+        self.push_screen(INCIDENT_SCREEN)
+
+    def action_show_incident(self) -> None:
+        if self._incident_shown is None:
+            return
+        if not self.is_screen_installed(INCIDENT_SCREEN):
+            return
+        if self.screen is not self.get_screen(INCIDENT_SCREEN):
+            self.push_screen(INCIDENT_SCREEN)
 
     def on_log_view_pin_requested(self, event: LogView.PinRequested) -> None:
-        """`p` on a log line: it goes on the active incident's timeline as evidence."""
+        """`p` on a log line: it goes on the open incident's timeline as evidence."""
         from rainbow_tui.incidents.store import StoreError
         from rainbow_tui.logs.buffer import entry_text
+        from rainbow_tui.session import NoIncidentInHand
 
-        wizard = self.incident_screen.wizard if self.incident_screen else None
-        if wizard is None or wizard.incident.status == "closed":
-            self.notify("No incident in hand: press i to start one", severity="warning")
-            return
         line = event.line
         title = f"Log line from {line.host}/{line.container}"
         try:
-            wizard.pin("log_lines", title, entry_text(line))
+            incident_id, saving = self.session.pin("log_lines", title, entry_text(line))
+        except NoIncidentInHand:
+            self.notify(no_incident_text(), severity="warning", markup=False)
+            return
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
             return
-        self.notify(f"Pinned to {wizard.incident.id}", markup=False)
+        self.run_worker(
+            self._say_once_saved(saving, pinned_text(incident_id), incident_id),
+            name="Pin the log line",
+            group="incident-save",
+            exit_on_error=False,
+        )
 
     def on_dashboard_screen_action_done(self, event: DashboardScreen.ActionDone) -> None:
         """What a dashboard action did goes on the open incident's timeline."""
         from rainbow_tui.incidents.store import StoreError
 
-        wizard = self.incident_screen.wizard if self.incident_screen else None
-        if wizard is None or wizard.incident.status == "closed":
-            return
         try:
-            wizard.add_note(f"Dashboard action: {event.text}")
+            recorded = self.session.record_dashboard_action(event.text)
         except StoreError as error:
-            self.notify(
-                f"Not recorded on {wizard.incident.id}: {error}", severity="error", markup=False
+            incident_id = self.session.open_incident_id or ""
+            self.notify(not_recorded_text(incident_id, error), severity="error", markup=False)
+            return
+        if recorded is not None:
+            incident_id, saving = recorded
+            self.run_worker(
+                self._say_once_saved(saving, "", incident_id),
+                name="Record the dashboard action",
+                group="incident-save",
+                exit_on_error=False,
             )
 
-    def action_show_incident(self) -> None:
-        if self.incident_screen is not None and self.screen is not self.incident_screen:
-            self.push_screen(INCIDENT_SCREEN)
+    async def _say_once_saved(self, saving: Saving, said: str, incident_id: str) -> None:
+        """``said`` once the change is on disk; the write's failure otherwise."""
+        from rainbow_tui.incidents.store import StoreWriteError
 
-    def _on_failure(self, source: str, error: Exception) -> None:
-        self.log.error(f"polling {source} failed", error)
-        self.notify(
-            f"Polling {source} failed: {type(error).__name__}: {error}",
-            severity="error",
-            timeout=10,
-            markup=False,
-        )
+        try:
+            await saving
+        except StoreWriteError as error:
+            self.notify(not_recorded_text(incident_id, error), severity="error", markup=False)
+            return
+        if said:
+            self.notify(said, markup=False)
 
     async def on_unmount(self) -> None:
-        if self._store is not None:
-            self._store.close()  # let the next console record into the incident
-        if self.incident_screen is not None:
-            await self.incident_screen.wizard.runner.close()
-        if self.log_tail is not None:
-            await self.log_tail.stop()
-        if self.monitor is not None:
-            await self.monitor.stop()
+        self.session.unsubscribe(self._on_session_event)
+        if self.owns_session:
+            await self.session.close()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_refresh_now(self) -> None:
-        if self.monitor is not None:
-            self.monitor.refresh_now()
+        if self.session.refresh_now():
             self.notify("Refreshing every source", timeout=2)
 
     def action_toggle_pause(self) -> None:
-        if self.monitor is not None:
-            self.monitor.set_paused(not self.monitor.paused)
-            self.notify("Polling paused" if self.monitor.paused else "Polling resumed", timeout=2)
+        if self.session.set_paused(not self.session.paused):
+            self.notify(
+                "Polling paused" if self.session.paused else "Polling resumed", timeout=2
+            )
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -389,7 +385,7 @@ class RainbowApp(App[int]):
                 f"Key {index + 1}",
                 lambda index=index: self.dashboard.action_pane(index),
             )
-        state = self.latest
+        state = self.session.latest
         for alert in state.alerts if state else ():
             yield SystemCommand(
                 palette_text(f"Start incident: {alert.title}"),
@@ -412,10 +408,9 @@ class RainbowApp(App[int]):
 
     def action_kamal_appendix(self, command_id: str) -> None:
         """One of the manual's appendix commands, on the real terminal (付録)."""
-        from rainbow_tui.incidents.appendix import APPENDIX, kamal_command_line
         from screens.confirm import ConfirmScreen
 
-        entry = next((e for e in APPENDIX if e.id == command_id), None)
+        entry = self.session.appendix_command(command_id)
         if entry is None:
             return
         if entry.changes and self.read_only:
@@ -423,7 +418,6 @@ class RainbowApp(App[int]):
                 f"Not under --read-only: {entry.title_en}", severity="warning", markup=False
             )
             return
-        shown = shlex.join(kamal_command_line(self.config.kamal, entry.argv, shown=True))
         if not entry.changes:
             self._run_appendix(command_id)
             return
@@ -432,58 +426,44 @@ class RainbowApp(App[int]):
             if confirmed:
                 self._run_appendix(command_id)
 
+        shown = self.session.appendix_preview(entry)
         self.push_screen(ConfirmScreen(f"Run {entry.title_en}?", shown), answered)
 
     def _run_appendix(self, command_id: str) -> None:
         from textual.app import SuspendNotSupported
 
-        from rainbow_tui.config import expand_path
-        from rainbow_tui.incidents import model
-        from rainbow_tui.incidents.appendix import (
-            APPENDIX,
-            kamal_command_line,
-            record_finished,
-            record_started,
-            run_on_terminal,
-        )
+        from rainbow_tui.incidents.appendix import run_on_terminal
         from rainbow_tui.incidents.store import StoreError
 
-        entry = next(e for e in APPENDIX if e.id == command_id)
-        kamal = self.config.kamal
-        argv = kamal_command_line(kamal, entry.argv)
-        shown = shlex.join(kamal_command_line(kamal, entry.argv, shown=True))
-        wizard = self.incident_screen.wizard if self.incident_screen else None
-        if wizard is not None and wizard.incident.status == "closed":
-            wizard = None
-        started = None
+        entry = self.session.appendix_command(command_id)
+        assert entry is not None
         try:
-            if wizard is not None:
-                step = min(wizard.step_index, len(wizard.runbook.steps) - 1)
-                started = record_started(wizard.incident, step, shown, entry.changes)
-                wizard.record(started)
+            run = self.session.appendix_started(entry)
             with self.suspend():
-                result = run_on_terminal(argv, shown, str(expand_path(kamal.workdir)),
-                                         wait_for_enter=not entry.interactive)
+                result = run_on_terminal(
+                    run.argv, run.shown, run.cwd, wait_for_enter=not entry.interactive
+                )
         except SuspendNotSupported:
-            if wizard is not None and started is not None:
-                wizard.record(model.command_finished(
-                    wizard.incident, started, "not_run",
-                    excerpt="not run: this terminal could not be handed over"))
-            self.notify(f"This terminal cannot be handed over: run {shown} yourself",
-                        severity="warning", markup=False)
+            try:
+                self.session.appendix_not_run(run, "this terminal could not be handed over")
+            except StoreError as error:
+                self.notify(str(error), severity="error", markup=False)
+            self.notify(
+                f"This terminal cannot be handed over: run {run.shown} yourself",
+                severity="warning",
+                markup=False,
+            )
             return
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
             return
         finally:
             self.refresh()
-        if wizard is not None and started is not None:
-            try:
-                wizard.record(record_finished(wizard.incident, started, result,
-                                              entry.interactive))
-            except StoreError as error:
-                self.notify(str(error), severity="error", markup=False)
-        self.notify(f"{shown} exited {result.exit_code}", markup=False)
+        try:
+            self.session.appendix_finished(run, result)
+        except StoreError as error:
+            self.notify(str(error), severity="error", markup=False)
+        self.notify(f"{run.shown} exited {result.exit_code}", markup=False)
 
 
 def make_app(
@@ -492,12 +472,14 @@ def make_app(
     sources: ServiceSources | None = None,
     autostart: bool = True,
     resume_incident: str | None = None,
+    *,
+    session: Session | None = None,
 ) -> RainbowApp:
-    """The one factory the CLI and the tests share."""
-    return RainbowApp(
-        config,
-        read_only=read_only,
-        sources=sources,
-        autostart=autostart,
-        resume_incident=resume_incident,
+    """The one factory the CLI and the tests share: an app on a session of its own,
+    or a view of ``session`` (shared; whoever made it closes it)."""
+    if session is not None:
+        return RainbowApp(session, autostart=autostart, owns_session=False)
+    own = Session(
+        config, read_only=read_only, sources=sources, resume_incident=resume_incident
     )
+    return RainbowApp(own, autostart=autostart, owns_session=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -104,6 +104,8 @@ class Monitor:
         self.history: dict[str, deque[float]] = {}
         self.paused = False
         self.state: MonitorState | None = None
+        # Polls made per source, however many views show them.
+        self.polls: Counter[str] = Counter()
         # When each source last brought good data; older than two intervals is stale.
         self._last_good: dict[str, datetime] = {}
         self._wake: dict[str, asyncio.Event] = {
@@ -154,6 +156,7 @@ class Monitor:
         while True:
             if not self.paused:
                 try:
+                    self.polls[name] += 1
                     await poll()
                     if self._answered(name):
                         self._last_good[name] = self.clock()

@@ -22,6 +22,7 @@ from typing import Any
 
 from rainbow_tui.config import Config, EscalationStep
 from rainbow_tui.incidents import model
+from rainbow_tui.incidents.appendix import TerminalResult, record_finished, record_started
 from rainbow_tui.incidents.model import (
     CommandStarted,
     Escalated,
@@ -93,6 +94,10 @@ RETRY_MAX_S = 10.0
 BuildEvent = Callable[[Incident], Event | None]
 
 
+class CommandInProgress(Exception):
+    """A command was asked for while another one of the incident still runs."""
+
+
 class Saving:
     """Changes staged in memory on their way to disk: await it to know they are there.
 
@@ -142,6 +147,9 @@ class IncidentWizard:
         self.on_change = on_change
         self._listeners: list[Callable[[Incident], None]] = []
         self.running: RunningCommand | None = None
+        # True from the moment a run is asked for until its result is recorded, so a
+        # second run is refused even while the first one's start is being written.
+        self.command_in_progress = False
         # Why the last write failed ("No space left on device"); "" once all is on disk.
         self.write_problem = ""
         self.retry_first_s = retry_first_s
@@ -215,10 +223,6 @@ class IncidentWizard:
         )
 
     # -- recording ------------------------------------------------------------------
-
-    def record(self, event: Event) -> Saving:
-        """Record an event built elsewhere from ``incident`` (the app's appendix commands)."""
-        return self._record(lambda _incident: event)
 
     def _record(self, *builders: BuildEvent) -> Saving:
         """Build each event from the store's record as it is then, stage it, write all.
@@ -386,6 +390,32 @@ class IncidentWizard:
         )
         return self._write()
 
+    # -- the manual's appendix commands, run on the operator's terminal ---------------
+
+    def appendix_started(self, shown: str, changes: bool) -> tuple[CommandStarted, Saving]:
+        """An appendix command about to take the terminal, on the current step (the
+        last one once every step is done): the start event and its write."""
+        step = min(self.step_index, len(self.runbook.steps) - 1)
+        saving = self._record(lambda incident: record_started(incident, step, shown, changes))
+        started = self.incident.events[-1]
+        assert isinstance(started, CommandStarted)
+        return started, saving
+
+    def appendix_finished(
+        self, started: CommandStarted, result: TerminalResult, interactive: bool
+    ) -> Saving:
+        return self._record(
+            lambda incident: record_finished(incident, started, result, interactive)
+        )
+
+    def appendix_not_run(self, started: CommandStarted, why: str) -> Saving:
+        """The command never ran (the terminal could not be handed over)."""
+        return self._record(
+            lambda incident: model.command_finished(
+                incident, started, "not_run", excerpt=f"not run: {why}"
+            )
+        )
+
     # -- running --------------------------------------------------------------------
 
     def preview(self, command: Command, params: Mapping[str, str] | None = None) -> str:
@@ -403,8 +433,24 @@ class IncidentWizard:
         it stays pending (shown so) and the command runs all the same, since a full
         disk on this machine must not stop the remedy on the servers.
         """
+        if self.command_in_progress:
+            raise CommandInProgress("a command is running — x cancels it")
         index = self.step_index
         preview = self.runner.preview(command, params)
+        self.command_in_progress = True
+        try:
+            return await self._run_command(command, params, on_line, index, preview)
+        finally:
+            self.command_in_progress = False
+
+    async def _run_command(
+        self,
+        command: Command,
+        params: Mapping[str, str] | None,
+        on_line: Callable[[str], None] | None,
+        index: int,
+        preview: str,
+    ) -> CommandResult:
         saving = self._record(
             self._start_step,
             lambda incident: model.command_started(

@@ -7,6 +7,7 @@ fills the screen and 1–4 switch between them, so every pane stays readable at 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -31,7 +32,9 @@ from widgets.state_header import StateHeader
 if TYPE_CHECKING:
     from rainbow_tui.actions import ActionResult, DatabaseActions
     from rainbow_tui.job_actions import BulkOutcome, FailedSelection, JobActions
+    from rainbow_tui.logs.streams import StreamState
     from rainbow_tui.monitor import MonitorState
+    from rainbow_tui.session import Session
 
 PANE_IDS = ("components", "logs", "database", "jobs")
 PANE_TITLES = ("Components", "Logs", "Database", "Jobs")
@@ -51,8 +54,8 @@ class DashboardScreen(Screen[None]):
         Binding("3", "pane(2)", "Database", show=False),
         Binding("4", "pane(3)", "Jobs", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("r", "refresh_now", "Refresh"),
-        Binding("p", "toggle_pause", "Pause"),
+        Binding("r", "app.refresh_now", "Refresh"),
+        Binding("p", "app.toggle_pause", "Pause"),
         # Offered only while a bulk job action runs (check_action).
         Binding("C", "cancel_bulk", "Cancel bulk action"),
     ]
@@ -66,22 +69,30 @@ class DashboardScreen(Screen[None]):
             self.text = text
             self.ok = ok
 
-    def __init__(self, service: str, read_only: bool) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
-        self.service = service
-        self.read_only = read_only
+        self.session = session
+        self.service = session.config.service.name
+        self.read_only = session.read_only
         self.current_pane = 0
-        # Set by the app once the database is watched; None: no actions possible.
-        self.actions: DatabaseActions | None = None
-        # Solid Queue's failed jobs and queues, in its own database.
-        self.job_actions: JobActions | None = None
         # Set while a bulk job action runs; setting it stops it between batches.
         self._bulk_cancel: asyncio.Event | None = None
         # From the count to the outcome: one bulk action at a time.
         self._bulk_busy = False
         self._filter_target: KeyedTable | None = None
-        # Built here, not in compose, so the app can feed it before the first frame.
-        self.log_pane = LogPane(id="logs", classes="pane")
+        self._state_before_mount: MonitorState | None = None
+        # A view of the session's one buffer: the lines follow by themselves.
+        self.log_pane = LogPane(session.log_buffer, id="logs", classes="pane")
+
+    @property
+    def actions(self) -> DatabaseActions | None:
+        """Backend actions once the database is watched; None: none possible."""
+        return self.session.database_actions
+
+    @property
+    def job_actions(self) -> JobActions | None:
+        """Solid Queue's failed jobs and queues, in its own database."""
+        return self.session.job_actions
 
     def _actions_for(self, verb: str) -> DatabaseActions | JobActions | None:
         return self.actions if verb.endswith("_backend") else self.job_actions
@@ -134,7 +145,7 @@ class DashboardScreen(Screen[None]):
             result.message, severity="information" if result.ok else "error", markup=False
         )
         self.post_message(self.ActionDone(result.message, result.ok))
-        self.action_refresh_now()
+        self.session.refresh_now()
 
     async def _count_then_bulk(self, request: ActionRequest) -> None:
         try:
@@ -205,7 +216,7 @@ class DashboardScreen(Screen[None]):
         jobs.show_action_result(outcome.ok, outcome.message, partial=not outcome.complete)
         self.notify(outcome.message, severity=outcome.severity, timeout=15, markup=False)
         self.post_message(self.ActionDone(outcome.message, outcome.ok))
-        self.action_refresh_now()
+        self.session.refresh_now()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_bulk":
@@ -235,13 +246,28 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_tabs()
+        if self._state_before_mount is not None:
+            self.show_state(self._state_before_mount)
+            self._state_before_mount = None
 
     def show_state(self, state: MonitorState) -> None:
+        """Every pane from one judged poll."""
+        if not self.is_mounted:
+            self._state_before_mount = state  # shown once the panes exist
+            return
         self.query_one(StateHeader).show(self.service, state, self.read_only)
         self.query_one(AlertsBar).show(state.alerts, state.updated_at)
         self.query_one(ComponentsPane).show(state)
         self.query_one(DatabasePane).show(state)
         self.query_one(JobsPane).show(state)
+
+    def start_log_view(self) -> None:
+        """The log tail is starting: the pane's view replaces its placeholder."""
+        self.log_pane.attach()
+
+    def show_stream_states(self, states: Iterable[StreamState], total: int) -> None:
+        """Every log stream's latest state, of ``total`` streams, under the pane."""
+        self.log_pane.show_stream_states(states, total)
 
     def _show_tabs(self) -> None:
         tabs = Text()
@@ -304,8 +330,3 @@ class DashboardScreen(Screen[None]):
             box.value = ""
             self._close_filter()
 
-    def action_refresh_now(self) -> None:
-        self.app.call_later(self.app.action_refresh_now)  # type: ignore[attr-defined]
-
-    def action_toggle_pause(self) -> None:
-        self.app.call_later(self.app.action_toggle_pause)  # type: ignore[attr-defined]

@@ -26,18 +26,45 @@ from rainbow_tui.incidents.model import STATUSES, IncidentRuleError, findings_ta
 from rainbow_tui.incidents.runner import ParameterError
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
 from rainbow_tui.incidents.timeline import describe_event
-from rainbow_tui.wizard import NOT_ON_DISK_MARK, Saving, describe_clock
+from rainbow_tui.session import (
+    CommandOutput,
+    CommandRunEnded,
+    CommandRunStarted,
+    IncidentChanged,
+    SessionEvent,
+)
+from rainbow_tui.wizard import NOT_ON_DISK_MARK, CommandInProgress, Saving, describe_clock
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
 from widgets.level_style import inert
 
 if TYPE_CHECKING:
-    from rainbow_tui.incidents.model import Incident, IncidentStatus, Role
+    from rainbow_tui.incidents.model import IncidentStatus, Role
     from rainbow_tui.incidents.runbooks import Command
-    from rainbow_tui.wizard import IncidentWizard
+    from rainbow_tui.incidents.runner import CommandResult
+    from rainbow_tui.session import Session
 
 STATE_MARK = {"pending": "  ", "in_progress": "▶ ", "done": "✔ ", "skipped": "↷ "}
 TIMELINE_LINES = 12
+
+
+def command_running_text() -> str:
+    return "A command is running — x cancels it"
+
+
+def no_command_running_text() -> str:
+    return "No command is running"
+
+
+def verifying_already_text() -> str:
+    return "The step is being verified already"
+
+
+def result_text(result: CommandResult) -> str:
+    words = f"exit {result.exit_code}" if result.exit_code is not None else result.outcome
+    return f"→ {result.outcome} ({words}) in {result.duration_s:.1f} s" + (
+        f": {result.detail}" if result.detail else ""
+    )
 
 
 class IncidentScreen(Screen[None]):
@@ -62,11 +89,16 @@ class IncidentScreen(Screen[None]):
         Binding("escape", "back", "Dashboard"),
     ]
 
-    def __init__(self, wizard: IncidentWizard, *, read_only: bool = False) -> None:
+    def __init__(self, session: Session, incident_id: str) -> None:
         super().__init__()
-        self.wizard = wizard
-        self.read_only = read_only
-        wizard.on_change = self._changed
+        self.session = session
+        self.incident_id = incident_id
+        # The session's wizard for this incident: every view of it shares the one.
+        self.wizard = session.wizard(incident_id)
+        self.read_only = session.read_only
+        # From Enter (or 1–9) until the run ends, prompts included: one at a time.
+        self._command_asked = False
+        self._verifying = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="incident-header")
@@ -83,18 +115,34 @@ class IncidentScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._show_clock)
+        self.session.subscribe(self._on_session_event)
         self._show_all()
 
     def on_unmount(self) -> None:
-        # This screen goes with its wizard (a new incident, or the console quits);
-        # the store's close tries the pending writes once more.
-        self.wizard.stop_retrying()
+        self.session.unsubscribe(self._on_session_event)
 
     # -- showing -----------------------------------------------------------------------
 
-    def _changed(self, incident: Incident) -> None:
-        if self.is_mounted:
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if getattr(event, "incident_id", None) != self.incident_id or not self.is_mounted:
+            return
+        if isinstance(event, IncidentChanged):
             self._show_all()
+        elif isinstance(event, CommandRunStarted):
+            self._output().write(Text(f"$ {event.preview}", style="bold"))
+        elif isinstance(event, CommandOutput):
+            # The runner made the line inert; Text keeps it from being read as markup.
+            self._output().write(Text(event.line))
+        elif isinstance(event, CommandRunEnded):
+            self._output().write(
+                Text(
+                    result_text(event.result),
+                    style="green" if event.result.ok else "bold red",
+                )
+            )
+
+    def _output(self) -> RichLog:
+        return self.query_one("#incident-output", RichLog)
 
     def _show_all(self) -> None:
         incident = self.wizard.incident
@@ -139,7 +187,8 @@ class IncidentScreen(Screen[None]):
         self.query_one("#incident-timeline", Static).update(timeline)
         notice = self.wizard.describe_unsaved()
         unsaved = self.query_one("#incident-unsaved", Static)
-        unsaved.update(Text(f" {notice} ", style="bold reverse") if notice else Text())
+        # Coloured by the theme (#incident-unsaved in app.tcss).
+        unsaved.update(Text(notice) if notice else Text())
         unsaved.display = bool(notice)
         self._show_clock()
 
@@ -206,6 +255,9 @@ class IncidentScreen(Screen[None]):
 
     # -- actions -------------------------------------------------------------------------
 
+    def _command_busy(self) -> bool:
+        return self._command_asked or self.wizard.command_in_progress
+
     def action_run_next(self) -> None:
         step = self.wizard.step
         if step is None:
@@ -215,20 +267,32 @@ class IncidentScreen(Screen[None]):
         if done >= len(step.commands):
             self.notify("Every command of this step has run: v verifies, d marks it done")
             return
-        self._run(step.commands[done])
+        self._ask_to_run(step.commands[done])
 
     def on_key(self, event: events.Key) -> None:
         """1–9 run that command of the step, in any order."""
         step = self.wizard.step
         if step is not None and event.key.isdigit() and 1 <= int(event.key) <= len(step.commands):
             event.stop()
-            self._run(step.commands[int(event.key) - 1])
+            self._ask_to_run(step.commands[int(event.key) - 1])
 
-    @work(exclusive=True, group="incident-command", exit_on_error=False)
-    async def _run(self, command: Command) -> None:
-        if self.wizard.running is not None:
-            self.notify("A command is still running (x cancels it)", severity="warning")
+    def _ask_to_run(self, command: Command) -> None:
+        """Run ``command`` unless one is under way: a running command is never cut short
+        by another key, only by x."""
+        if self._command_busy():
+            self.notify(command_running_text(), severity="warning", markup=False)
             return
+        self._command_asked = True
+        self._run(command)
+
+    @work(group="incident-command", exit_on_error=False)
+    async def _run(self, command: Command) -> None:
+        try:
+            await self._ask_and_run(command)
+        finally:
+            self._command_asked = False
+
+    async def _ask_and_run(self, command: Command) -> None:
         params: dict[str, str] = {}
         for parameter in command.parameters:
             choices = await self.wizard.runner.choices(parameter)
@@ -263,28 +327,14 @@ class IncidentScreen(Screen[None]):
                 return
         elif not await self.app.push_screen_wait(ConfirmScreen("Run this command?", preview)):
             return
-        output = self.query_one("#incident-output", RichLog)
-        output.write(Text(f"$ {preview}", style="bold"))
         try:
-            result = await self.wizard.run_command(
-                command, params, on_line=lambda line: self._output_line(output, line)
-            )
+            # Its start, output and end reach this screen (and any other view of the
+            # incident) as the session's events.
+            await self.session.run_command(self.incident_id, command, params)
+        except CommandInProgress:
+            self.notify(command_running_text(), severity="warning", markup=False)
         except (StoreError, IncidentRuleError, ParameterError) as error:
             self._fail(error)
-            return
-        words = f"exit {result.exit_code}" if result.exit_code is not None else result.outcome
-        output.write(
-            Text(
-                f"→ {result.outcome} ({words}) in {result.duration_s:.1f} s"
-                + (f": {result.detail}" if result.detail else ""),
-                style="green" if result.ok else "bold red",
-            )
-        )
-
-    @staticmethod
-    def _output_line(output: RichLog, line: str) -> None:
-        # The runner made the line inert; Text keeps it from being read as markup.
-        output.write(Text(line))
 
     def _target_of(self, command: Command) -> str:
         if command.kind == "ssh" and command.host:
@@ -293,14 +343,23 @@ class IncidentScreen(Screen[None]):
             return "database"
         return self.wizard.config.service.kamal_service
 
-    @work(exclusive=True, group="incident-verify", exit_on_error=False)
-    async def action_verify(self) -> None:
+    def action_verify(self) -> None:
+        if self._verifying:
+            self.notify(verifying_already_text(), severity="warning", markup=False)
+            return
+        self._verifying = True
+        self._verify()
+
+    @work(group="incident-verify", exit_on_error=False)
+    async def _verify(self) -> None:
         self.notify("Verifying…", timeout=2)
         try:
             passed = await self.wizard.verify_step()
         except StoreError as error:
             self._fail(error)
             return
+        finally:
+            self._verifying = False
         if passed is None:
             self.notify("This step has no automatic verification")
         else:
@@ -309,8 +368,21 @@ class IncidentScreen(Screen[None]):
                 severity="information" if passed else "error",
             )
 
-    @work(exclusive=True, group="incident-verify", exit_on_error=False)
-    async def action_done(self) -> None:
+    def action_done(self) -> None:
+        if self._verifying:
+            self.notify(verifying_already_text(), severity="warning", markup=False)
+            return
+        self._verifying = True
+        self._mark_done()
+
+    @work(group="incident-verify", exit_on_error=False)
+    async def _mark_done(self) -> None:
+        try:
+            await self._verify_then_complete()
+        finally:
+            self._verifying = False
+
+    async def _verify_then_complete(self) -> None:
         step = self.wizard.step
         if step is None:
             return
@@ -362,7 +434,7 @@ class IncidentScreen(Screen[None]):
             self._guarded(self.wizard.escalate)
 
     def action_pin_metrics(self) -> None:
-        latest = getattr(self.app, "latest", None)
+        latest = self.session.latest
         if latest is None:
             self.notify("No metrics yet", severity="warning")
             return
@@ -374,7 +446,7 @@ class IncidentScreen(Screen[None]):
 
     def action_pin_table(self, which: str) -> None:
         """The database's longest queries or the queue's failures, as a pinned table."""
-        latest = getattr(self.app, "latest", None)
+        latest = self.session.latest
         readings = latest.readings if latest is not None else None
         if which == "database" and readings is not None and readings.database is not None:
             rows = [
@@ -440,8 +512,16 @@ class IncidentScreen(Screen[None]):
             lambda: self.wizard.correct_time(int(parts[0]), local.astimezone(UTC), parts[2])
         )
 
-    def action_cancel_command(self) -> None:
-        self.wizard.cancel()
+    @work(group="incident-cancel", exit_on_error=False)
+    async def action_cancel_command(self) -> None:
+        """x: the running command is cancelled once the operator says so."""
+        if not self.wizard.command_in_progress:
+            self.notify(no_command_running_text(), markup=False)
+            return
+        if await self.app.push_screen_wait(
+            ConfirmScreen("Cancel the running command?", self.incident_id)
+        ):
+            self.wizard.cancel()
 
     def action_postmortem(self) -> None:
         from screens.postmortem import PostmortemScreen

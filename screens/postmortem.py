@@ -85,7 +85,8 @@ class PostmortemScreen(Screen[None]):
     def _show_unsaved(self) -> None:
         notice = self.wizard.describe_unsaved()
         unsaved = self.query_one("#postmortem-unsaved", Static)
-        unsaved.update(Text(f" {notice} ", style="bold reverse") if notice else Text())
+        # Coloured by the theme (#postmortem-unsaved in app.tcss).
+        unsaved.update(Text(notice) if notice else Text())
         unsaved.display = bool(notice)
 
     def _markdown(self) -> str:

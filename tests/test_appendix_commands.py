@@ -100,7 +100,9 @@ async def test_palette_offers_the_appendix_and_records_on_the_open_incident(
         await pilot.press("escape")
         await pilot.press("i")
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
-        wizard = app.screen.wizard  # type: ignore[attr-defined]
+        incident_id = app.session.open_incident_id
+        assert incident_id is not None
+        wizard = app.session.wizard(incident_id)
         app.action_kamal_appendix("details")
         await pilot.pause()
         # A headless test terminal cannot be handed over: recorded as not run.

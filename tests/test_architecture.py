@@ -10,6 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 APP_SHELL = {"app.py", "cli.py", "__main__.py"}
 UI_PACKAGES = ("textual", "screens", "widgets")
+SESSION = "rainbow_tui.session"
 
 
 def _imports(path: Path) -> set[str]:
@@ -74,11 +75,22 @@ def test_import_contract_names_every_core_module() -> None:
     floors = next(c for c in contracts if c["type"] == "layers")["layers"]
     core_floor = {name.strip() for name in floors[-1].split(":")}
     no_textual = next(c for c in contracts if c["type"] == "forbidden")
-    core = {
+    below_textual = {
         f"rainbow_tui.{path.stem if path.is_file() else path.name}"
         for path in (REPO / "rainbow_tui").iterdir()
         if (path.suffix == ".py" and path.name not in APP_SHELL | {"__init__.py"})
         or (path.is_dir() and (path / "__init__.py").exists())
     }
-    assert core_floor == core
-    assert set(no_textual["source_modules"]) == core
+    # The session has a floor of its own, between the widgets and the core.
+    assert floors[-2] == SESSION
+    assert core_floor == below_textual - {SESSION}
+    assert set(no_textual["source_modules"]) == below_textual
+
+
+def test_the_session_loads_without_textual() -> None:
+    """Headless users of the session (check, serve's accounting) pay no Textual import."""
+    code = "import sys, rainbow_tui.session\nprint('textual' in sys.modules)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

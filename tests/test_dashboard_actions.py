@@ -67,13 +67,13 @@ async def test_queue_and_failed_job_actions(
         await until(
             pilot,
             lambda: (
-                app.latest is not None
-                and app.latest.readings.queue is not None
-                and bool(app.latest.readings.queue.failed_by_class)
+                app.session.latest is not None
+                and app.session.latest.readings.queue is not None
+                and bool(app.session.latest.readings.queue.failed_by_class)
             ),
         )
-        assert app.latest is not None and app.latest.readings.queue is not None
-        group = app.latest.readings.queue.failed_by_class[0]
+        assert app.session.latest is not None and app.session.latest.readings.queue is not None
+        group = app.session.latest.readings.queue.failed_by_class[0]
         (job,) = await sql(
             stack, "SELECT queue_name FROM solid_queue_jobs WHERE id = $1", group.latest_job_id
         )
@@ -106,15 +106,15 @@ async def test_queue_and_failed_job_actions(
         await until(
             pilot,
             lambda: (
-                app.latest is not None
-                and app.latest.readings.queue is not None
-                and app.latest.readings.queue.failed_by_class[0].latest_job_id != job_id
+                app.session.latest is not None
+                and app.session.latest.readings.queue is not None
+                and app.session.latest.readings.queue.failed_by_class[0].latest_job_id != job_id
             ),
         )
-        assert app.latest is not None and app.latest.readings.queue is not None
+        assert app.session.latest is not None and app.session.latest.readings.queue is not None
         doomed = next(
             g
-            for g in app.latest.readings.queue.failed_by_class
+            for g in app.session.latest.readings.queue.failed_by_class
             if g.exception_class == group.exception_class
         ).latest_job_id
         await select_row(app, pilot, "failures-table", group.exception_class)
@@ -137,7 +137,7 @@ async def test_cancel_and_terminate_backend(
         await pilot.press("3")
 
         def slow_pids() -> list[int]:
-            state = app.latest
+            state = app.session.latest
             if state is None or state.readings.database is None:
                 return []
             return [q.pid for q in state.readings.database.longest if q.duration_ms > 1000]
@@ -247,16 +247,16 @@ async def test_bulk_retry_by_class_counts_in_full_shows_progress_and_cancels(
     await add_bulk_failures(stack, BULK_FAILURES)
     async with console(stack, monkeypatch) as (app, pilot):
         app.action_start_incident()
-        await until(pilot, lambda: app.incident_screen is not None)
+        await until(pilot, lambda: app.session.open_incident_id is not None)
         await pilot.pause()
         app.pop_screen()  # back to the dashboard, the incident still open
         await pilot.press("4")
         await until(pilot, lambda: app.dashboard.job_actions is not None)
         assert app.dashboard.job_actions is not None
         await select_row(app, pilot, "failures-table", BULK_CLASS)
-        assert app.latest is not None and app.latest.readings.queue is not None
+        assert app.session.latest is not None and app.session.latest.readings.queue is not None
         sampled = next(
-            g.count for g in app.latest.readings.queue.failed_by_class
+            g.count for g in app.session.latest.readings.queue.failed_by_class
             if g.exception_class == BULK_CLASS
         )
         assert sampled <= 300 < BULK_FAILURES
@@ -316,9 +316,11 @@ async def test_bulk_retry_by_class_counts_in_full_shows_progress_and_cancels(
             ",", " "
         ) in jobs_action_text(app)
 
-        assert app.incident_screen is not None
+        incident_id = app.session.open_incident_id
+        assert incident_id is not None
         notes = [
-            e.text for e in app.incident_screen.wizard.incident.events if isinstance(e, Note)
+            e.text for e in app.session.wizard(incident_id).incident.events
+            if isinstance(e, Note)
         ]
         assert any(n.startswith("Dashboard action: Cancelled: retried") for n in notes)
         assert any(n.startswith(f"Dashboard action: Retried {left:,}".replace(",", " "))

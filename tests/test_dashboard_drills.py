@@ -51,14 +51,14 @@ async def until(pilot: Pilot[int], condition: Callable[[], bool], within: float 
 
 
 def level(app: RainbowApp, key: str) -> Level | None:
-    state = app.latest
+    state = app.session.latest
     if state is None:
         return None
     return next((f.level for f in state.findings if f.key == key), None)
 
 
 def alert(app: RainbowApp, key: str) -> Alert | None:
-    state = app.latest
+    state = app.session.latest
     return next((a for a in state.alerts if a.key == key), None) if state else None
 
 
@@ -84,8 +84,8 @@ async def test_healthy_demo_all_normal(
     async with console(demo_stack, monkeypatch) as (app, pilot):
         await until(pilot, lambda: level(app, "host db-1:cpu_percent") is Level.NORMAL)
         await until(pilot, lambda: level(app, "service:response_time_p95_ms") is Level.NORMAL)
-        assert app.latest is not None and app.latest.alerts == ()
-        assert app.latest.overall is Level.NORMAL
+        assert app.session.latest is not None and app.session.latest.alerts == ()
+        assert app.session.latest.overall is Level.NORMAL
         assert "OK" in row_text(app, "components-table", "service:health")
 
 
@@ -158,7 +158,7 @@ async def test_slow_queries_drill(
     stack = demo_stack_factory(drills=["slow-queries"])
     async with console(stack, monkeypatch) as (app, pilot):
         await until(pilot, lambda: level(app, "database:db_query_time_ms") is Level.CRITICAL)
-        state = app.latest
+        state = app.session.latest
         assert state is not None and state.readings.database is not None
         assert any(
             "pg_sleep" in q.query or q.duration_ms > 1000 for q in state.readings.database.longest
@@ -204,20 +204,20 @@ async def test_frozen_database_then_back(
             process.suspend()
         try:
             await until(pilot, lambda: level(app, "database:reachable") is Level.CRITICAL)
-            await until(pilot, lambda: app.latest is not None and "database" in app.latest.stale)
+            await until(pilot, lambda: app.session.latest is not None and "database" in app.session.latest.stale)
             summary = str(app.dashboard.query_one("#database-summary").render())
             assert "STALE" in summary and "shiojiri_rainbow_seeker_production" in summary
             assert app.dashboard.query_one("#database").has_class("-stale")
             # Everything else keeps updating meanwhile.
-            assert app.latest is not None
-            seen = app.latest.updated_at
-            await until(pilot, lambda: app.latest is not None and app.latest.updated_at > seen)
+            assert app.session.latest is not None
+            seen = app.session.latest.updated_at
+            await until(pilot, lambda: app.session.latest is not None and app.session.latest.updated_at > seen)
             assert level(app, "service:health") is Level.NORMAL
         finally:
             for process in frozen:
                 process.resume()
         await until(pilot, lambda: level(app, "database:reachable") is Level.NORMAL)
-        await until(pilot, lambda: app.latest is not None and "database" not in app.latest.stale)
+        await until(pilot, lambda: app.session.latest is not None and "database" not in app.session.latest.stale)
         sessions = await _own_sessions(stack)
         assert sessions <= 1, f"{sessions} rainbow-tui sessions left open in one database"
 
@@ -253,7 +253,7 @@ async def test_unreachable_host_named_others_update(
     app = make_app(config)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: level(app, "host app-9:reachable") is Level.CRITICAL)
-        state = app.latest
+        state = app.session.latest
         assert state is not None
         ghost_finding = next(f for f in state.findings if f.key == "host app-9:reachable")
         assert ghost_finding.reason == "connection refused"

@@ -215,7 +215,7 @@ async def test_notes_roles_times_and_evidence(
     config = _config(demo_stack, tmp_path / "incidents")
     app = make_app(config)
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.latest is not None and app.latest.readings.queue is not None)
+        await until(pilot, lambda: app.session.latest is not None and app.session.latest.readings.queue is not None)
         await pilot.press("i")  # no alert: the general runbook
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
         wizard = wizard_screen(app).wizard

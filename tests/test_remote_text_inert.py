@@ -178,13 +178,13 @@ async def test_hostile_remote_text_is_shown_literally_everywhere(
             # Database pane: the running query's text.
             await until(
                 pilot,
-                lambda: app.latest is not None
-                and app.latest.readings.database is not None
-                and any("pg_sleep(600)" in q.query for q in app.latest.readings.database.longest),
+                lambda: app.session.latest is not None
+                and app.session.latest.readings.database is not None
+                and any("pg_sleep(600)" in q.query for q in app.session.latest.readings.database.longest),
             )
-            assert app.latest is not None and app.latest.readings.database is not None
+            assert app.session.latest is not None and app.session.latest.readings.database is not None
             pid = next(
-                q.pid for q in app.latest.readings.database.longest if "pg_sleep(600)" in q.query
+                q.pid for q in app.session.latest.readings.database.longest if "pg_sleep(600)" in q.query
             )
             await select_row(app, pilot, "queries-table", str(pid))
             assert shown(HOSTILE) in cells(app, "queries-table", str(pid))[-1]

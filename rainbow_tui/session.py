@@ -1,0 +1,552 @@
+"""The console's session: one per process, shared by every view of it.
+
+A :class:`Session` owns what the console knows and does — the configuration, the
+service sources, the monitor, the log tail with its one :class:`LogBuffer`, the
+incident store, the runbook catalogue and the incident wizards — and tells any
+number of subscribers what changed through typed events.  Views (one Textual app
+per terminal today; one per SSH client in a coming ``serve`` mode) subscribe,
+render, and send commands as typed calls; the session polls once however many
+views there are.
+
+Subscribers are called on the event loop, in the order they subscribed; one that
+raises is logged and the others are still called.  The session imports no Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rainbow_tui.config import Config, expand_path
+from rainbow_tui.logs.buffer import LogBuffer
+
+if TYPE_CHECKING:
+    from rainbow_tui.actions import DatabaseActions
+    from rainbow_tui.incidents.appendix import AppendixCommand, TerminalResult
+    from rainbow_tui.incidents.model import CommandStarted, EvidenceKind
+    from rainbow_tui.incidents.runbooks import Command, RunbookCatalog, RunbookProblem
+    from rainbow_tui.incidents.runner import CommandResult
+    from rainbow_tui.incidents.store import IncidentStore
+    from rainbow_tui.job_actions import JobActions
+    from rainbow_tui.levels import Alert
+    from rainbow_tui.logs.streams import LogEntry, StreamState
+    from rainbow_tui.logs.tail import LogTail
+    from rainbow_tui.monitor import Monitor, MonitorState
+    from rainbow_tui.sources.service_sources import ServiceSources
+    from rainbow_tui.wizard import IncidentWizard, Saving
+
+log = logging.getLogger(__name__)
+
+
+# -- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPublished:
+    """The monitor judged a poll: the whole state, for every pane."""
+
+    state: MonitorState
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsChanged:
+    """The set of open alerts (keys or severities) differs from the last snapshot's."""
+
+    alerts: tuple[Alert, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatchAppended:
+    """A batch of log entries went into the session's buffer, once, as ``seqs``."""
+
+    entries: tuple[LogEntry, ...]
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsChanged:
+    """A log stream changed state; ``states`` are every stream's latest."""
+
+    states: tuple[StreamState, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class PollFailed:
+    """A source's poll raised (a bug: sources report failures as data)."""
+
+    source: str
+    error: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class RunbooksNotLoaded:
+    """Runbook files that could not be used, each with why."""
+
+    problems: tuple[RunbookProblem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentOpened:
+    """An incident is in hand: started here, or resumed after a restart."""
+
+    incident_id: str
+    resumed: bool = False
+    # Who records it when this console only reads it ("" when this one writes).
+    held_by: str = ""
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeFailed:
+    incident_id: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChanged:
+    """A write of the incident ended: what the store holds now is worth showing."""
+
+    incident_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRunStarted:
+    incident_id: str
+    step: int
+    preview: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutput:
+    """One line of a running command's output (already inert and redacted)."""
+
+    incident_id: str
+    step: int
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRunEnded:
+    incident_id: str
+    step: int
+    result: CommandResult
+
+
+SessionEvent = (
+    SnapshotPublished
+    | AlertsChanged
+    | LogBatchAppended
+    | StreamsChanged
+    | PollFailed
+    | RunbooksNotLoaded
+    | IncidentOpened
+    | ResumeFailed
+    | IncidentChanged
+    | CommandRunStarted
+    | CommandOutput
+    | CommandRunEnded
+)
+Subscriber = Callable[[SessionEvent], None]
+
+
+class NoIncidentInHand(Exception):
+    """A command for the open incident while none is open."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendixRun:
+    """An appendix command about to take the terminal, and its record (if any)."""
+
+    entry: AppendixCommand
+    argv: tuple[str, ...]
+    shown: str
+    cwd: str
+    incident_id: str | None = None
+    started: CommandStarted | None = field(default=None)
+
+
+def _alert_identity(alerts: tuple[Alert, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((alert.key, alert.severity) for alert in alerts)
+
+
+class Session:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        read_only: bool = False,
+        sources: ServiceSources | None = None,
+        resume_incident: str | None = None,
+    ) -> None:
+        self.config = config
+        self.read_only = read_only
+        self.resume_incident = resume_incident
+        self._given_sources = sources
+        self._sources: ServiceSources | None = None
+        self._subscribers: list[Subscriber] = []
+        # The one buffer of log lines: each batch goes in once, every view reads it.
+        self.log_buffer = LogBuffer(config.logs.buffer_lines)
+        self.monitor: Monitor | None = None
+        self.log_tail: LogTail | None = None
+        self.latest: MonitorState | None = None
+        self.database_actions: DatabaseActions | None = None
+        self.job_actions: JobActions | None = None
+        self._store: IncidentStore | None = None
+        self._catalog: RunbookCatalog | None = None
+        # Incident id → its wizard.  One incident is in hand at a time for now.
+        self._wizards: dict[str, IncidentWizard] = {}
+        self._current: str | None = None
+        self._started = False
+        self._closed = False
+
+    # -- subscribing ----------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber`` with every event from now on; returns the unsubscribe."""
+        self._subscribers.append(subscriber)
+        return lambda: self.unsubscribe(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def _publish(self, event: SessionEvent) -> None:
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:
+                # One broken view must not leave the others without the news.
+                log.exception("a session subscriber failed on %s", type(event).__name__)
+
+    # -- running --------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def sources(self) -> ServiceSources:
+        """The sources the monitor polls; the incident runner shares them."""
+        if self._sources is None:
+            from rainbow_tui.sources.service_sources import ServiceSources
+
+            self._sources = self._given_sources or ServiceSources(self.config)
+        return self._sources
+
+    def start(self) -> None:
+        """Start polling and tailing (once, however many views ask), then resume the
+        incident asked for or the newest still open."""
+        if self._started or self._closed:
+            return
+        self._started = True
+        # Imported here: nothing of this is needed for a view's first frame.
+        from rainbow_tui.actions import DatabaseActions
+        from rainbow_tui.job_actions import JobActions
+        from rainbow_tui.logs.tail import LogTail
+        from rainbow_tui.monitor import Monitor
+
+        sources = self.sources
+        self.log_tail = LogTail(self.config, sources.targets, self._on_log_batch, self._on_stream)
+        self.log_tail.start()
+        self.monitor = Monitor(
+            self.config,
+            sources,
+            self._on_state,
+            on_failure=self._on_poll_failure,
+            request_stats=self.log_tail.request_snapshot,
+        )
+        if sources.link is not None:
+            self.database_actions = DatabaseActions(sources.link)
+        if sources.queue_link is not None:
+            # Solid Queue's own database; the classes' limits_concurrency from config.
+            self.job_actions = JobActions(sources.queue_link, self.config.queue.concurrency)
+        self.monitor.start()
+        self._resume_open_incident()
+
+    async def close(self) -> None:
+        """Stop everything; pending incident writes are tried once more."""
+        if self._closed:
+            return
+        self._closed = True
+        for wizard in self._wizards.values():
+            wizard.stop_retrying()
+        if self._store is not None:
+            self._store.close()  # let the next console record into the incident
+        for wizard in self._wizards.values():
+            await wizard.runner.close()
+        if self.log_tail is not None:
+            await self.log_tail.stop()
+        if self.monitor is not None:
+            await self.monitor.stop()
+
+    def _on_state(self, state: MonitorState) -> None:
+        previous = self.latest
+        self.latest = state
+        self._publish(SnapshotPublished(state))
+        if previous is None or _alert_identity(previous.alerts) != _alert_identity(state.alerts):
+            self._publish(AlertsChanged(state.alerts))
+
+    def _on_log_batch(self, batch: list[LogEntry]) -> None:
+        seqs = self.log_buffer.append_many(batch)
+        if not seqs:
+            return
+        self._publish(LogBatchAppended(tuple(batch), seqs.start, seqs.stop - 1))
+
+    def _on_stream(self, _state: StreamState) -> None:
+        if self.log_tail is not None:
+            states = tuple(self.log_tail.states.values())
+            self._publish(StreamsChanged(states, len(self.log_tail.streams)))
+
+    def _on_poll_failure(self, source: str, error: Exception) -> None:
+        log.error("polling %s failed", source, exc_info=error)
+        self._publish(PollFailed(source, error))
+
+    # -- commands: polling ------------------------------------------------------------
+
+    def refresh_now(self) -> bool:
+        """Poll every source now; False when nothing polls (not started)."""
+        if self.monitor is None:
+            return False
+        self.monitor.refresh_now()
+        return True
+
+    @property
+    def paused(self) -> bool:
+        return self.monitor is not None and self.monitor.paused
+
+    def set_paused(self, paused: bool) -> bool:
+        """Pause or resume polling; False when nothing polls (not started)."""
+        if self.monitor is None:
+            return False
+        self.monitor.set_paused(paused)
+        return True
+
+    # -- incidents --------------------------------------------------------------------
+
+    @property
+    def store(self) -> IncidentStore:
+        if self._store is None:
+            from rainbow_tui.incidents.store import IncidentStore
+
+            self._store = IncidentStore(expand_path(self.config.incidents.state_dir))
+        return self._store
+
+    @property
+    def catalog(self) -> RunbookCatalog:
+        """The shipped runbooks with the team's, loaded once."""
+        if self._catalog is None:
+            from rainbow_tui.incidents.runbooks import load_runbooks
+
+            team = self.config.incidents.runbooks_dir
+            self._catalog = load_runbooks(expand_path(team) if team else None)
+            if self._catalog.problems:
+                self._publish(RunbooksNotLoaded(tuple(self._catalog.problems)))
+        return self._catalog
+
+    @property
+    def incident_ids(self) -> tuple[str, ...]:
+        """The incidents this session has a wizard for, oldest first."""
+        return tuple(self._wizards)
+
+    @property
+    def current_incident_id(self) -> str | None:
+        """The incident in hand, closed or not (a closed one can still be looked at)."""
+        return self._current
+
+    @property
+    def open_incident_id(self) -> str | None:
+        """The incident in hand while it is not closed."""
+        if self._current is None:
+            return None
+        if self._wizards[self._current].incident.status == "closed":
+            return None
+        return self._current
+
+    def wizard(self, incident_id: str) -> IncidentWizard:
+        """The wizard of an incident this session holds (KeyError otherwise)."""
+        return self._wizards[incident_id]
+
+    def start_incident(self, alert_key: str | None = None, *, runbook_id: str | None = None) -> str:
+        """A new incident from the alert named (else the most urgent one, else none) on
+        the runbook named (else the alert's); returns its id.  Raises ``StoreError``
+        when it cannot be recorded; one open incident is answered with its own id."""
+        from rainbow_tui.incidents.model import new_incident
+
+        if self.open_incident_id is not None:
+            return self.open_incident_id
+        state = self.latest
+        alerts = state.alerts if state else ()
+        alert = next((a for a in alerts if a.key == alert_key), alerts[0] if alerts else None)
+        catalog = self.catalog
+        runbook = (catalog.get(runbook_id) if runbook_id else None) or catalog.pick(
+            alert.key if alert else ""
+        )
+        store = self.store
+        incident = store.create(
+            new_incident(
+                runbook=runbook,
+                alert=alert,
+                findings=state.findings if state else (),
+                taken_ids=store.ids(),
+            )
+        )
+        self._hold(incident.id, incident.runbook)
+        self._publish(IncidentOpened(incident.id))
+        return incident.id
+
+    def _resume_open_incident(self) -> None:
+        """Back to the incident asked for, or the newest still open."""
+        from rainbow_tui.incidents.store import StoreError
+
+        if self._current is not None:
+            return  # one is in hand already (started before the first poll)
+        store = self.store
+        wanted = self.resume_incident
+        try:
+            if wanted is None:
+                still_open = [s for s in store.list() if s.status != "closed"]
+                if not still_open:
+                    return
+                wanted = max(still_open, key=lambda s: s.opened_at).id
+            opened = store.open(wanted)
+        except StoreError as error:
+            self._publish(ResumeFailed(wanted or "", str(error)))
+            return
+        self._hold(opened.incident.id, opened.incident.runbook)
+        self._publish(
+            IncidentOpened(
+                opened.incident.id,
+                resumed=True,
+                held_by="" if opened.writable else opened.held_by,
+                step=opened.incident.current_step,
+            )
+        )
+
+    def _hold(self, incident_id: str, runbook_id: str) -> None:
+        from rainbow_tui.incidents.runner import CommandRunner, findings_probe
+        from rainbow_tui.wizard import IncidentWizard
+
+        if self._current is not None and self._current != incident_id:
+            self._retire(self._current)
+        sources = self.sources
+        runner = CommandRunner(
+            self.config,
+            read_only=self.read_only,
+            sources=sources,
+            metric_probe=findings_probe(self.config, sources),
+        )
+        catalog = self.catalog
+        runbook = catalog.get(runbook_id) or catalog.pick("")
+        incident = self.store.incident(incident_id)
+        self._wizards[incident_id] = IncidentWizard(
+            self.config,
+            self.store,
+            runner,
+            runbook,
+            incident,
+            on_change=lambda _incident: self._publish(IncidentChanged(incident_id)),
+        )
+        self._current = incident_id
+
+    def _retire(self, incident_id: str) -> None:
+        """A closed incident makes way for a new one: its writes end, its file is let go."""
+        wizard = self._wizards.pop(incident_id)
+        wizard.stop_retrying()
+        self.store.close(incident_id)
+        closing = asyncio.get_running_loop().create_task(wizard.runner.close())
+        closing.add_done_callback(lambda task: task.exception() if not task.cancelled() else None)
+
+    def _open_wizard(self) -> IncidentWizard:
+        incident_id = self.open_incident_id
+        if incident_id is None:
+            raise NoIncidentInHand("no incident in hand")
+        return self._wizards[incident_id]
+
+    def pin(self, kind: EvidenceKind, title: str, content: str) -> tuple[str, Saving]:
+        """Evidence on the open incident's timeline: its id and the write to await.
+        Raises ``NoIncidentInHand`` or ``StoreError``."""
+        wizard = self._open_wizard()
+        return wizard.incident_id, wizard.pin(kind, title, content)
+
+    def add_note(self, text: str) -> tuple[str, Saving]:
+        """A note on the open incident's timeline (see :meth:`pin`)."""
+        wizard = self._open_wizard()
+        return wizard.incident_id, wizard.add_note(text)
+
+    def record_dashboard_action(self, text: str) -> tuple[str, Saving] | None:
+        """What a dashboard action did, on the open incident's timeline (None: none open)."""
+        if self.open_incident_id is None:
+            return None
+        return self.add_note(f"Dashboard action: {text}")
+
+    async def run_command(
+        self,
+        incident_id: str,
+        command: Command,
+        params: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Run a command of the incident's current step; every view hears its start,
+        each line of output and its end."""
+        wizard = self._wizards[incident_id]
+        step = wizard.step_index
+        preview = wizard.preview(command, params)
+
+        def line(text: str) -> None:
+            self._publish(CommandOutput(incident_id, step, text))
+
+        self._publish(CommandRunStarted(incident_id, step, preview))
+        result = await wizard.run_command(command, params, on_line=line)
+        self._publish(CommandRunEnded(incident_id, step, result))
+        return result
+
+    # -- the manual's appendix --------------------------------------------------------
+
+    def appendix_command(self, command_id: str) -> AppendixCommand | None:
+        from rainbow_tui.incidents.appendix import APPENDIX
+
+        return next((entry for entry in APPENDIX if entry.id == command_id), None)
+
+    def appendix_preview(self, entry: AppendixCommand) -> str:
+        """The command line as the operator knows it (``bundle exec kamal …``)."""
+        from rainbow_tui.incidents.appendix import kamal_command_line
+
+        return shlex.join(kamal_command_line(self.config.kamal, entry.argv, shown=True))
+
+    def appendix_started(self, entry: AppendixCommand) -> AppendixRun:
+        """About to hand the terminal to ``entry``: its start goes on the open incident
+        (if any).  Raises ``StoreError`` when the start cannot be staged."""
+        from rainbow_tui.incidents.appendix import kamal_command_line
+
+        kamal = self.config.kamal
+        run = AppendixRun(
+            entry,
+            tuple(kamal_command_line(kamal, entry.argv)),
+            self.appendix_preview(entry),
+            str(expand_path(kamal.workdir)),
+        )
+        incident_id = self.open_incident_id
+        if incident_id is None:
+            return run
+        started, _saving = self._wizards[incident_id].appendix_started(run.shown, entry.changes)
+        return AppendixRun(run.entry, run.argv, run.shown, run.cwd, incident_id, started)
+
+    def appendix_finished(self, run: AppendixRun, result: TerminalResult) -> Saving | None:
+        if run.incident_id is None or run.started is None:
+            return None
+        wizard = self._wizards[run.incident_id]
+        return wizard.appendix_finished(run.started, result, run.entry.interactive)
+
+    def appendix_not_run(self, run: AppendixRun, why: str) -> Saving | None:
+        if run.incident_id is None or run.started is None:
+            return None
+        return self._wizards[run.incident_id].appendix_not_run(run.started, why)
