@@ -24,6 +24,8 @@ from typing import Literal
 import msgspec
 
 from rainbow_tui.config import explain_validation_error
+from rainbow_tui.incidents.executors import CommandFieldError, executor_for
+from rainbow_tui.incidents.runbook_sql import solid_queue_database_problem
 from rainbow_tui.levels import Severity
 
 __all__ = [
@@ -61,7 +63,6 @@ VerificationKind = Literal["http_ok", "metric_below", "sql_scalar_below", "none"
 # Which database a ``sql`` command or check runs in: the app's, or Solid Queue's own
 # (Rails 8 keeps it apart; without [queue] dsn_env both are the same database).
 DatabaseName = Literal["primary", "queue"]
-_SOLID_QUEUE_TABLE = re.compile(r"\bsolid_queue_\w+", re.IGNORECASE)
 ThresholdName = Literal["normal", "warn", "critical"]
 CHOICES_FROM_APP_CONTAINERS = "kamal app containers"
 FALLBACK_RUNBOOK = "general"
@@ -222,23 +223,11 @@ def _check(runbook: Runbook) -> None:
 
 
 def _check_command(command: Command, where: str) -> None:
-    if command.kind in ("kamal", "local"):
-        if not command.argv:
-            raise _Invalid(f"{where}.argv", f"a {command.kind} command needs argv")
-        if command.text:
-            raise _Invalid(f"{where}.text", f"a {command.kind} command takes argv, not text")
-    elif command.argv:
-        raise _Invalid(f"{where}.argv", f"a {command.kind} command takes text, not argv")
-    if command.kind in ("ssh", "sql") and not command.text.strip():
-        raise _Invalid(f"{where}.text", f"a {command.kind} command needs text")
-    if command.kind == "ssh" and not command.host:
-        raise _Invalid(f"{where}.host", "an ssh command needs a host (a name or role:ROLE)")
-    if command.kind != "ssh" and command.host:
-        raise _Invalid(f"{where}.host", "only ssh commands run on a host")
-    if command.kind == "sql":
-        _check_database(command.text, command.database, f"{where}.database")
-    elif command.database != "primary":
-        raise _Invalid(f"{where}.database", "only sql commands run in a database")
+    # Which fields a kind takes is its executor's to say.
+    try:
+        executor_for(command.kind).check_fields(command)
+    except CommandFieldError as error:
+        raise _Invalid(f"{where}.{error.field}", error.problem) from None
     if command.timeout_s <= 0:
         raise _Invalid(f"{where}.timeout_s", "must be a positive number of seconds")
     names = [parameter.name for parameter in command.parameters]
@@ -268,14 +257,9 @@ def _check_verification(verify: Verification, where: str) -> None:
             raise _Invalid(f"{where}.sql", "sql_scalar_below needs sql")
         if verify.below is None:
             raise _Invalid(f"{where}.below", "sql_scalar_below needs below")
-        _check_database(verify.sql, verify.database, f"{where}.database")
-
-
-def _check_database(sql: str, database: str, where: str) -> None:
-    """SQL on Solid Queue's tables must say so: on Rails 8 they are in another
-    database, and the primary one would answer "relation does not exist"."""
-    if _SOLID_QUEUE_TABLE.search(sql) and database != "queue":
-        raise _Invalid(where, 'reads Solid Queue tables, so it needs database = "queue"')
+        problem = solid_queue_database_problem(verify.sql, verify.database)
+        if problem is not None:
+            raise _Invalid(f"{where}.database", problem)
 
 
 def parse_runbook(text: str, path: Path | str) -> Runbook:
