@@ -31,3 +31,9 @@ bench: $(BIN)/rainbow-tui
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# The text layer's catalogues: keys extracted from the code into each language's
+# .po (new keys arrive untranslated, unused ones leave), then the .mo compiled.
+.PHONY: catalogue
+catalogue: $(BIN)/rainbow-tui
+	$(BIN)/python -m tools.catalogue

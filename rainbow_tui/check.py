@@ -25,13 +25,14 @@ from rich.text import Text
 from rainbow_tui.check_deadline import CHECK_DEADLINE_S, CLOSE_BUDGET_S
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, exit_status, overall
-from rainbow_tui.levels import Level
+from rainbow_tui.levels import Level, level_word, severity_word
 from rainbow_tui.sources.database import DatabaseSnapshot
 from rainbow_tui.sources.health import HealthSnapshot
 from rainbow_tui.sources.hosts import HostProbe, HostSnapshot
 from rainbow_tui.sources.privileges import QueuePrivileges
 from rainbow_tui.sources.queue import QueueSnapshot
 from rainbow_tui.sources.service_sources import Readings, ServiceSources
+from rainbow_tui.text import tr
 
 # CPU use is a difference of two /proc/stat readings; this is the gap between them.
 CPU_SAMPLE_S = 1.0
@@ -49,7 +50,7 @@ T = TypeVar("T")
 
 def not_answered(what: str, deadline_s: float) -> str:
     """Why a component has no reading: the check's deadline ran out first."""
-    return f"timed out after {deadline_s:g} s: {what} did not answer within the check's deadline"
+    return tr("check.not_answered", seconds=deadline_s, what=what)
 
 
 async def _by(deadline: float, poll: Awaitable[T], substitute: Callable[[], T]) -> T:
@@ -156,6 +157,15 @@ async def run_check(config: Config, deadline_s: float = CHECK_DEADLINE_S) -> lis
                 await sources.close()
 
 
+def _json_value(value: object) -> object:
+    """A finding's value as JSON carries it: numbers and text as they are, a
+    phrase (a window, a GRANT) in words."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    text = getattr(value, "text", None)
+    return text() if callable(text) else str(value)
+
+
 def print_findings(config: Config, findings: list[Finding], as_json: bool) -> int:
     status = exit_status(findings)
     if as_json:
@@ -168,6 +178,10 @@ def print_findings(config: Config, findings: list[Finding], as_json: bool) -> in
                 {
                     "component": f.component,
                     "metric": f.metric,
+                    # What the finding says as a catalogue key and its values; the
+                    # words beside them are in the chosen language.
+                    "code": f.code,
+                    "values": {name: _json_value(v) for name, v in f.values.items()},
                     "label": f.label,
                     "value": f.value,
                     "display": f.display,
@@ -181,19 +195,28 @@ def print_findings(config: Config, findings: list[Finding], as_json: bool) -> in
         sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
         return status
     table = Table(
-        title=f"{config.service.name} — {overall(findings).value.upper()}", title_justify="left"
+        title=tr("check.title", service=config.service.name,
+                 level=level_word(overall(findings))),
+        title_justify="left",
     )
-    for column in ("component", "check", "value", "level", "severity", "reason"):
+    for column in (
+        tr("check.column.component"),
+        tr("check.column.check"),
+        tr("check.column.value"),
+        tr("check.column.level"),
+        tr("check.column.severity"),
+        tr("check.column.reason"),
+    ):
         table.add_column(column, overflow="fold")
     for f in findings:
         style = LEVEL_STYLE[f.level]
         # Remote text (errors, versions) goes in as plain Text: never parsed as markup.
         table.add_row(
-            Text(f.component),
+            Text(f.component_name()),
             Text(f.label),
             Text(f.display),
-            Text(f.level.value.upper(), style=style),
-            Text(f.severity or ""),
+            Text(level_word(f.level), style=style),
+            Text(severity_word(f.severity) if f.severity else ""),
             Text(f.reason),
         )
     Console().print(table)

@@ -14,3 +14,10 @@ CHECK_BOUND_HELP = (
     f"answers within {CHECK_DEADLINE_S:g} s once the configuration is read: "
     "a component that has not answered by then is reported critical, with why"
 )
+
+
+def check_bound_help() -> str:
+    """``CHECK_BOUND_HELP`` in the chosen language."""
+    from rainbow_tui.text import tr
+
+    return tr("check.bound", seconds=CHECK_DEADLINE_S)

@@ -14,14 +14,18 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+
 from rainbow_tui import __version__
+from rainbow_tui.check_deadline import check_bound_help
 from rainbow_tui.config import Config, ConfigError, find_config, load_config
 from rainbow_tui.demo.endpoints import DRILLS
+from rainbow_tui.text import LANGUAGES, choose_language, ljust_cells, set_language, tr
 
 if TYPE_CHECKING:
     from rainbow_tui.demo.endpoints import DemoEndpoints
@@ -30,96 +34,137 @@ if TYPE_CHECKING:
 EXIT_CONFIG = 2
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's layout with the usage line's prefix in the chosen language."""
+
+    def add_usage(
+        self,
+        usage: str | None,
+        actions: Iterable[argparse.Action],
+        groups: Iterable[argparse._MutuallyExclusiveGroup],
+        prefix: str | None = None,
+    ) -> None:
+        super().add_usage(usage, actions, groups, tr("cli.usage") if prefix is None else prefix)
+
+
+def _localized(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's own words (section titles, -h) in the chosen language, and a
+    ``--lang`` that may come after the subcommand as well as before it."""
+    parser._positionals.title = tr("cli.positionals")
+    parser._optionals.title = tr("cli.options")
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = tr("cli.help")
+    # SUPPRESS: a subcommand without --lang leaves the global one's value alone.
+    parser.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+                        help=tr("cli.lang"))
+    return parser
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+    **options: str,
+) -> argparse.ArgumentParser:
+    return _localized(
+        commands.add_parser(name, help=help, formatter_class=_Formatter, **options)  # type: ignore[arg-type]
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The command line, its help in the language already chosen (``set_language``)."""
     parser = argparse.ArgumentParser(
-        prog="rainbow-tui",
-        description="On-call console for Shiojiri Rainbow Seeker (塩尻レインボーシーカー).",
+        prog="rainbow-tui", description=tr("cli.description"), formatter_class=_Formatter
     )
-    parser.add_argument("--version", action="version", version=f"rainbow-tui {__version__}")
-    parser.add_argument("--config", type=Path, metavar="PATH", help="configuration file")
+    parser.add_argument("--version", action="version", version=f"rainbow-tui {__version__}",
+                        help=tr("cli.version"))
+    parser.add_argument("--config", type=Path, metavar="PATH", help=tr("cli.config"))
+    parser.add_argument("--read-only", action="store_true", help=tr("cli.read_only"))
+    parser.add_argument("--no-mouse", action="store_true", help=tr("cli.no_mouse"))
     parser.add_argument(
-        "--read-only", action="store_true", help="hide every action that changes anything"
+        "--destination", "-d", metavar="NAME", default=None, help=tr("cli.destination")
     )
-    parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
-    parser.add_argument(
-        "--destination", "-d", metavar="NAME", default=None,
-        help="Kamal destination (config/deploy.NAME.yml), instead of [kamal] destination",
-    )
+    _localized(parser)
+    parser.set_defaults(lang=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="run the console on the embedded demo stack")
+    demo = _command(commands, "demo", tr("cli.demo"))
     demo.add_argument(
         "--drill",
         action="append",
         choices=DRILLS,
         default=[],
         metavar="NAME",
-        help=f"inject a fault before the first check ({', '.join(DRILLS)})",
+        help=tr("cli.demo.drill", drills=", ".join(DRILLS)),
     )
     demo.add_argument(
-        "--read-only",
-        action="store_true",
-        dest="demo_read_only",
-        help="hide every action that changes anything",
+        "--read-only", action="store_true", dest="demo_read_only", help=tr("cli.read_only")
     )
     demo.add_argument(
-        "--no-mouse", action="store_true", dest="demo_no_mouse", help="do not capture the mouse"
+        "--no-mouse", action="store_true", dest="demo_no_mouse", help=tr("cli.no_mouse")
     )
     demo.add_argument(
-        "--monitor-without-grants",
-        action="store_true",
-        help="log in as a role without pg_monitor / pg_signal_backend (what it cannot see)",
+        "--monitor-without-grants", action="store_true", help=tr("cli.demo.without_grants")
     )
 
-    check = commands.add_parser("check", help="one headless round of every health check")
+    check = _command(
+        commands, "check", tr("cli.check"),
+        description=tr("cli.check.description", bound=check_bound_help()),
+    )
     where = check.add_mutually_exclusive_group()
     where.add_argument(
-        "--config", type=Path, metavar="PATH", dest="check_config", help="configuration file"
+        "--config", type=Path, metavar="PATH", dest="check_config", help=tr("cli.config")
     )
-    where.add_argument("--demo", action="store_true", help="check a fresh embedded demo stack")
+    where.add_argument("--demo", action="store_true", help=tr("cli.check.demo"))
     check.add_argument(
         "--drill",
         action="append",
         choices=DRILLS,
         default=[],
         metavar="NAME",
-        help="with --demo: inject a fault first",
+        help=tr("cli.check.drill"),
     )
     check.add_argument(
-        "--monitor-without-grants",
-        action="store_true",
-        help="with --demo: the console's role lacks pg_monitor / pg_signal_backend",
+        "--monitor-without-grants", action="store_true", help=tr("cli.check.without_grants")
     )
-    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.add_argument("--json", action="store_true", help=tr("cli.check.json"))
 
-    config = commands.add_parser("config", help="configuration tools")
+    config = _command(commands, "config", tr("cli.config_tools"))
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    validate = config_commands.add_parser("validate", help="validate a configuration file")
-    validate.add_argument("path", nargs="?", type=Path, help="file (default: the search order)")
-    show_config = config_commands.add_parser(
-        "show", help="the resolved deployment (deploy.yml + config.toml) as TOML"
-    )
-    show_config.add_argument("path", nargs="?", type=Path,
-                             help="file (default: the search order)")
+    validate = _command(config_commands, "validate", tr("cli.config.validate"))
+    validate.add_argument("path", nargs="?", type=Path, help=tr("cli.config.path"))
+    show_config = _command(config_commands, "show", tr("cli.config.show"))
+    show_config.add_argument("path", nargs="?", type=Path, help=tr("cli.config.path"))
     for action in (validate, show_config):
         action.add_argument("--destination", "-d", metavar="NAME", dest="config_destination",
-                            default=None, help="Kamal destination (config/deploy.NAME.yml)")
+                            default=None, help=tr("cli.config.destination"))
 
-    incidents = commands.add_parser(
-        "incidents", help="incident records: list, show, resume, export"
-    )
+    incidents = _command(commands, "incidents", tr("cli.incidents"))
     incident_commands = incidents.add_subparsers(
         dest="incidents_command", metavar="ACTION", required=True
     )
-    incident_commands.add_parser("list", help="every incident, newest first")
-    show = incident_commands.add_parser("show", help="an incident's timeline as text")
+    _command(incident_commands, "list", tr("cli.incidents.list"))
+    show = _command(incident_commands, "show", tr("cli.incidents.show"))
     show.add_argument("id", metavar="ID")
-    resume = incident_commands.add_parser("resume", help="open the console at an incident")
+    resume = _command(incident_commands, "resume", tr("cli.incidents.resume"))
     resume.add_argument("id", metavar="ID")
-    export = incident_commands.add_parser("export", help="the postmortem draft as Markdown")
+    export = _command(incident_commands, "export", tr("cli.incidents.export"))
     export.add_argument("id", metavar="ID")
-    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help=tr("cli.incidents.output"))
     return parser
+
+
+def _language_flag(argv: Sequence[str]) -> str | None:
+    """``--lang``'s value wherever it stands, read before the parser is built so
+    the parser's own help is in that language (the parser checks the value)."""
+    for index, argument in enumerate(argv):
+        if argument == "--":
+            break
+        if argument == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if argument.startswith("--lang="):
+            return argument.partition("=")[2]
+    return None
 
 
 def register_secrets(config: Config) -> None:
@@ -131,12 +176,17 @@ def register_secrets(config: Config) -> None:
 
 
 def _fail_config(error: ConfigError) -> int:
-    print(f"rainbow-tui: config error: {error}", file=sys.stderr)
+    print(tr("cli.error.config", error=error), file=sys.stderr)
     return EXIT_CONFIG
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    code, source = choose_language(_language_flag(arguments))
+    set_language(code)
+    args = build_parser().parse_args(arguments)
+    # A postmortem is a shared record: both languages unless one was asked for.
+    args.postmortem_languages = (code,) if source in ("flag", "env") else LANGUAGES
     try:
         if args.command == "config":
             destination = args.config_destination or args.destination
@@ -148,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for flag, given in (("--drill", args.drill),
                                 ("--monitor-without-grants", args.monitor_without_grants)):
                 if given and not args.demo:
-                    print(f"rainbow-tui: check: {flag} needs --demo", file=sys.stderr)
+                    print(tr("cli.error.needs_demo", flag=flag), file=sys.stderr)
                     return EXIT_CONFIG
             demo = DemoOptions(args.drill, not args.monitor_without_grants) if args.demo else None
             return _check(args.check_config or args.config, demo, args.json, args.destination)
@@ -179,26 +229,27 @@ def load_deployment(path: Path | None, destination: str | None) -> Config:
     """The configuration with the hosts of Kamal's configuration; warnings to stderr."""
     resolution = _resolve(path, destination)
     for warning in resolution.warnings:
-        print(f"rainbow-tui: warning: {warning}", file=sys.stderr)
+        print(tr("cli.warning", warning=warning), file=sys.stderr)
     return resolution.config
 
 
 def _validate(path: Path | None, destination: str | None) -> int:
     resolution = _resolve(path, destination)
     config = resolution.config
-    print(f"{config.source}: valid")
+    print(tr("cli.validate.valid", source=config.source))
     if resolution.kamal is not None:
         kamal = resolution.kamal
-        print(f"  {' + '.join(kamal.files)}: {len(config.hosts)} hosts, roles "
-              f"{', '.join(kamal.roles) or '-'}, accessories "
-              f"{', '.join(a.name for a in kamal.accessories) or '-'}")
+        print(tr("cli.validate.kamal", files=" + ".join(kamal.files), hosts=len(config.hosts),
+                 roles=", ".join(kamal.roles) or "-",
+                 accessories=", ".join(a.name for a in kamal.accessories) or "-"))
     elif resolution.skipped:
-        print(f"  Kamal configuration not read: {resolution.skipped}")
+        print(tr("cli.validate.kamal_skipped", why=resolution.skipped))
     for warning in resolution.warnings:
-        print(f"  warning: {warning}")
+        print(tr("cli.validate.warning", warning=warning))
     placeholders = config.placeholders()
     if placeholders:
-        print(f"  still to fill in ({len(placeholders)}): {', '.join(placeholders)}")
+        print(tr("cli.validate.placeholders", count=len(placeholders),
+                 names=", ".join(placeholders)))
     return 0
 
 
@@ -258,7 +309,7 @@ def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
                 register_secrets(config)
                 findings = asyncio.run(run_check(config))
         except DemoStartError as error:
-            print(f"rainbow-tui: the demo stack did not start: {error}", file=sys.stderr)
+            print(tr("cli.error.demo_start", error=error), file=sys.stderr)
             return 3
     else:
         config = load_deployment(config_path, destination)
@@ -280,12 +331,12 @@ def _demo(options: DemoOptions, read_only: bool, no_mouse: bool) -> int:
     from rainbow_tui.demo.launcher import DemoStartError
     from rainbow_tui.demo.profile import demo_config
 
-    print("Starting the demo stack (PostgreSQL, web app, SSH hosts)…", file=sys.stderr)
+    print(tr("cli.demo.starting"), file=sys.stderr)
     try:
         with running_demo(options) as endpoints:
             return _console(demo_config(endpoints), read_only, no_mouse)
     except DemoStartError as error:
-        print(f"rainbow-tui: the demo stack did not start: {error}", file=sys.stderr)
+        print(tr("cli.error.demo_start", error=error), file=sys.stderr)
         return 3
 
 
@@ -294,7 +345,7 @@ def _incidents(args: argparse.Namespace) -> int:
     import inspect
 
     from rainbow_tui.config import expand_path
-    from rainbow_tui.incidents.postmortem import render_postmortem
+    from rainbow_tui.incidents.postmortem import render_postmortem, role_word, status_word
     from rainbow_tui.incidents.store import IncidentStore, StoreError
     from rainbow_tui.incidents.timeline import describe_event, format_time
 
@@ -306,12 +357,20 @@ def _incidents(args: argparse.Namespace) -> int:
         if action == "list":
             summaries = store.list()
             if not summaries:
-                print(f"no incidents in {store.state_dir}")
+                print(tr("cli.incidents.none", directory=store.state_dir))
                 return 0
-            rows = [("ID", "STATUS", "SEVERITY", "TITLE", "OPENED", "LAST EVENT")] + [
+            headings = (
+                tr("cli.incidents.column.id"),
+                tr("cli.incidents.column.status"),
+                tr("cli.incidents.column.severity"),
+                tr("cli.incidents.column.title"),
+                tr("cli.incidents.column.opened"),
+                tr("cli.incidents.column.last_event"),
+            )
+            rows = [headings] + [
                 (
                     s.id,
-                    s.status,
+                    status_word(s.status),
                     s.severity,
                     s.title,
                     format_time(s.opened_at),
@@ -319,43 +378,41 @@ def _incidents(args: argparse.Namespace) -> int:
                 )
                 for s in summaries
             ]
-            widths = [max(len(row[i]) for row in rows) for i in range(5)]
+            # Widths in terminal cells: a Japanese title takes two per character.
+            widths = [max(cell_len(row[i]) for row in rows) for i in range(5)]
             for row in rows:
-                cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:5])]
+                cells = [ljust_cells(cell, widths[i]) for i, cell in enumerate(row[:5])]
                 print("  ".join([*cells, row[5]]).rstrip())
             return 0
         incident = store.load(args.id)
         if action == "show":
             roles = incident.roles()
             print(f"{incident.id}  {incident.title}")
-            print(
-                f"severity {incident.severity}, status {incident.status}, "
-                f"runbook {incident.runbook}, step {incident.current_step + 1}"
-            )
+            print(tr("cli.incidents.show.state", severity=incident.severity,
+                     status=status_word(incident.status), runbook=incident.runbook,
+                     step=incident.current_step + 1))
             if roles:
-                print(", ".join(f"{role}: {person}" for role, person in roles.items()))
+                print(", ".join(tr("cli.incidents.show.role", role=role_word(role),
+                                   person=person) for role, person in roles.items()))
             times = incident.effective_times()
             for event in sorted(incident.events, key=lambda e: (times[e.id], e.id)):
                 what = describe_event(incident, event)
                 print(f"{format_time(times[event.id])}  {event.author}  {what}")
             return 0
         if action == "export":
-            markdown = render_postmortem(incident, config)
+            markdown = render_postmortem(incident, config, languages=args.postmortem_languages)
             if args.output is None:
                 sys.stdout.write(markdown)
             else:
                 args.output.write_text(markdown, encoding="utf-8")
-                print(f"postmortem of {incident.id} written to {args.output}", file=sys.stderr)
+                print(tr("cli.incidents.written", id=incident.id, path=args.output),
+                      file=sys.stderr)
             return 0
         # resume: the console opens at the incident, when it knows how to.
         from rainbow_tui.app import make_app
 
         if "resume_incident" not in inspect.signature(make_app).parameters:
-            print(
-                "rainbow-tui: incidents resume: this console cannot open an incident yet; "
-                f"see it with `rainbow-tui incidents show {incident.id}`",
-                file=sys.stderr,
-            )
+            print(tr("cli.incidents.cannot_resume", id=incident.id), file=sys.stderr)
             return 1
         config = load_deployment(args.config, args.destination)
         register_secrets(config)
@@ -363,8 +420,9 @@ def _incidents(args: argparse.Namespace) -> int:
         app.run(mouse=not args.no_mouse)
         return app.return_code or 0
     except StoreError as error:
-        print(f"rainbow-tui: incidents {action}: {error}", file=sys.stderr)
+        print(tr("cli.error.incidents", action=action, error=error), file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"rainbow-tui: incidents {action}: {error.strerror or error}", file=sys.stderr)
+        print(tr("cli.error.incidents", action=action, error=error.strerror or error),
+              file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ and a metric with no source yet (request p95 before the log tail runs) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rainbow_tui.config import Config, Threshold
@@ -24,48 +24,142 @@ from rainbow_tui.sources.kamal_containers import (
 )
 from rainbow_tui.sources.queue import QueueSnapshot
 from rainbow_tui.sources.service_sources import Readings
+from rainbow_tui.text import N_, Language, Phrase
 
-NO_DATA = "no data"
 REQUEST_WINDOW_S = 300
+NO_DATA_PHRASE = Phrase("finding.no_data")
+# The English words of "no data", for callers that compare with them.
+NO_DATA = "no data"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Finding:
+    """One component's metric, judged.  Its words (label, value, why) are phrases:
+    a key and typed values, put into words in the current language when read."""
+
     component: str  # "service", "database", "queue", "host app-1"
     metric: str  # stable key: "health", "memory_percent", ...
-    label: str  # what a person reads: "Memory"
-    display: str  # the value as shown: "63.2 %", "2,000+", "no data"
+    label_phrase: Phrase  # what a person reads: "Memory"
+    display_phrase: Phrase  # the value as shown: "63.2 %", "2,000+", "no data"
     level: Level
-    severity: Severity | None = None
-    value: float | None = None
-    reason: str = ""
+    severity: Severity | None
+    value: float | None
+    reason_phrase: Phrase
+
+    def __init__(
+        self,
+        component: str,
+        metric: str,
+        label: Phrase | str,
+        display: Phrase | str,
+        level: Level,
+        severity: Severity | None = None,
+        value: float | None = None,
+        reason: Phrase | str = "",
+    ) -> None:
+        # Plain strings are words already (a caller's own, or a server's).
+        def phrase(words: Phrase | str) -> Phrase:
+            return words if isinstance(words, Phrase) else Phrase.verbatim(words)
+
+        for name, given in (
+            ("component", component),
+            ("metric", metric),
+            ("label_phrase", phrase(label)),
+            ("display_phrase", phrase(display)),
+            ("level", level),
+            ("severity", severity),
+            ("value", value),
+            ("reason_phrase", phrase(reason)),
+        ):
+            object.__setattr__(self, name, given)
 
     @property
     def key(self) -> str:
         return f"{self.component}:{self.metric}"
 
+    @property
+    def code(self) -> str:
+        """What the finding says, as a catalogue key: the reason's when it has one."""
+        return self.display_phrase.key if self.reason_phrase.empty else self.reason_phrase.key
 
-def _number(value: float, unit: str) -> str:
-    if unit == "%":
-        return f"{value:.1f} %"
-    if unit == "ms":
-        return f"{value:,.0f} ms"
-    if unit == "s":
-        return f"{value:,.1f} s"
-    return f"{value:,.0f}"
+    @property
+    def values(self) -> dict[str, object]:
+        """The typed values of the finding's display and reason."""
+        return {**dict(self.display_phrase.values), **dict(self.reason_phrase.values)}
+
+    @property
+    def label(self) -> str:
+        return self.label_phrase.text()
+
+    @property
+    def display(self) -> str:
+        return self.display_phrase.text()
+
+    @property
+    def reason(self) -> str:
+        return self.reason_phrase.text()
+
+    def component_name(self, language: Language | None = None) -> str:
+        """The component in words: "service", "host app-1" (サービス, ホスト app-1)."""
+        return component_phrase(self.component).text(language)
+
+    def alert_phrase(self) -> Phrase:
+        """The alert line: "host app-1: Memory 87.0 %" (ホスト app-1: メモリ使用率 87.0 %)."""
+        return Phrase(
+            "finding.alert_title",
+            component=component_phrase(self.component),
+            label=self.label_phrase,
+            display=self.display_phrase,
+        )
+
+    def alert_title(self, language: Language | None = None) -> str:
+        return self.alert_phrase().text(language)
+
+    def with_reason(self, reason: Phrase) -> Finding:
+        return Finding(self.component, self.metric, self.label_phrase, self.display_phrase,
+                       self.level, self.severity, self.value, reason)
+
+
+_COMPONENT_KEYS = {
+    "service": N_("component.service"),
+    "database": N_("component.database"),
+    "queue": N_("component.queue"),
+}
+
+
+def component_phrase(component: str) -> Phrase:
+    """A finding's component ("service", "host app-1") in words."""
+    if component.startswith("host "):
+        return Phrase("component.host", name=component.removeprefix("host "))
+    key = _COMPONENT_KEYS.get(component)
+    return Phrase(key) if key is not None else Phrase.verbatim(component)
+
+
+_NUMBER_KEYS = {
+    "%": N_("value.percent"),
+    "ms": N_("value.ms"),
+    "s": N_("value.seconds"),
+}
+
+
+_COUNT_KEY = N_("value.count")
+
+
+def _number(value: float, unit: str) -> Phrase:
+    return Phrase(_NUMBER_KEYS.get(unit, _COUNT_KEY), value=value)
 
 
 def _judged(
     component: str,
     metric: str,
-    label: str,
+    label: Phrase,
     value: float | None,
     threshold: Threshold,
-    display: str | None = None,
+    display: Phrase | None = None,
 ) -> Finding:
     level = threshold.level(value)
     if value is None:
-        return Finding(component, metric, label, NO_DATA, Level.UNKNOWN)
+        return Finding(component, metric, label, NO_DATA_PHRASE, Level.UNKNOWN)
     return Finding(
         component,
         metric,
@@ -77,8 +171,9 @@ def _judged(
     )
 
 
-def _failure(component: str, metric: str, label: str, reason: str) -> Finding:
-    return Finding(component, metric, label, "down", Level.CRITICAL, "high", reason=reason)
+def _failure(component: str, metric: str, label: Phrase, reason: str) -> Finding:
+    return Finding(component, metric, label, Phrase("finding.down"), Level.CRITICAL, "high",
+                   reason=reason)
 
 
 def evaluate(config: Config, readings: Readings) -> list[Finding]:
@@ -97,24 +192,33 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
     thresholds = config.thresholds
     health = readings.health
     found: list[Finding] = []
+    up = Phrase.verbatim("/up")
     if health is None:
-        found.append(Finding("service", "health", "/up", NO_DATA, Level.UNKNOWN))
+        found.append(Finding("service", "health", up, NO_DATA_PHRASE, Level.UNKNOWN))
     elif health.up:
-        latency = f"200 OK in {health.latency_ms:,.0f} ms" if health.latency_ms else "200 OK"
-        found.append(Finding("service", "health", "/up", latency, Level.NORMAL))
+        latency = (
+            Phrase("finding.health.ok_in", ms=health.latency_ms)
+            if health.latency_ms
+            else Phrase("finding.health.ok")
+        )
+        found.append(Finding("service", "health", up, latency, Level.NORMAL))
     else:
         # A server that answers too slowly (a drip of bytes, a stall) is no more
         # serving than one that refuses: critical as well, with what it did send.
-        what = "service not answering in time" if health.timed_out else "service down"
+        why = (
+            Phrase("finding.health.slow", error=health.error or "")
+            if health.timed_out
+            else Phrase("finding.health.down", error=health.error or "")
+        )
         found.append(
             Finding(
                 "service",
                 "health",
-                "/up",
-                health.error or "down",
+                up,
+                Phrase.verbatim(health.error) if health.error else Phrase("finding.down"),
                 Level.CRITICAL,
                 "critical",
-                reason=f"{what}: {health.error}",
+                reason=why,
             )
         )
     if health is not None and (health.tls_days_left is not None or health.tls_error):
@@ -124,25 +228,31 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
     window = readings.requests.window(REQUEST_WINDOW_S) if readings.requests else None
     p95 = window.p95_ms if window else None
     errors = window.error_percent if window else None
-    count = f" ({window.request_count:,} req / 5 min)" if window and window.request_count else ""
+    p95_display: Phrase | None = None
+    if p95 is not None:
+        p95_display = (
+            Phrase("finding.p95.with_requests", ms=p95, requests=window.request_count)
+            if window and window.request_count
+            else Phrase("value.ms", value=p95)
+        )
     found.append(
         _judged(
             "service",
             "response_time_p95_ms",
-            "p95",
+            Phrase("finding.label.p95"),
             p95,
             thresholds.response_time_p95_ms,
-            f"{p95:,.0f} ms{count}" if p95 is not None else None,
+            p95_display,
         )
     )
     found.append(
         _judged(
             "service",
             "error_rate_percent",
-            "5xx rate",
+            Phrase("finding.label.error_rate"),
             errors,
             thresholds.error_rate_percent,
-            f"{errors:.2f} %" if errors is not None else None,
+            Phrase("value.percent_fine", value=errors) if errors is not None else None,
         )
     )
     return found
@@ -151,7 +261,8 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
 def _certificate(config: Config, days_left: float | None, error: str | None) -> Finding:
     if days_left is None:
         return Finding(
-            "service", "tls_days_left", "TLS cert", "unknown", Level.UNKNOWN, reason=error or ""
+            "service", "tls_days_left", Phrase("finding.label.tls"), Phrase("finding.unknown"),
+            Level.UNKNOWN, reason=error or "",
         )
     service = config.service
     severity: Severity | None
@@ -164,12 +275,16 @@ def _certificate(config: Config, days_left: float | None, error: str | None) -> 
     return Finding(
         "service",
         "tls_days_left",
-        "TLS cert",
-        f"{days_left:.0f} days left",
+        Phrase("finding.label.tls"),
+        Phrase("finding.tls.days_left", days=days_left),
         level,
         severity,
         days_left,
     )
+
+
+POSTGRESQL = Phrase.verbatim("PostgreSQL")
+SOLID_QUEUE = Phrase.verbatim("Solid Queue")
 
 
 def _database(config: Config, readings: Readings) -> list[Finding]:
@@ -180,27 +295,29 @@ def _database(config: Config, readings: Readings) -> list[Finding]:
             Finding(
                 "database",
                 "reachable",
-                "PostgreSQL",
-                "not configured",
+                POSTGRESQL,
+                Phrase("finding.not_configured"),
                 Level.UNKNOWN,
                 reason=readings.database_missing,
             )
         ]
     if database is None:
-        return [Finding("database", "reachable", "PostgreSQL", NO_DATA, Level.UNKNOWN)]
+        return [Finding("database", "reachable", POSTGRESQL, NO_DATA_PHRASE, Level.UNKNOWN)]
     if database.error is not None:
-        return [_failure("database", "reachable", "PostgreSQL", database.error)]
+        return [_failure("database", "reachable", POSTGRESQL, database.error)]
     blind = not database.read_all_stats
+    longest = Phrase("finding.label.longest_query")
     return [
-        Finding("database", "reachable", "PostgreSQL", f"up, {database.version}", Level.NORMAL),
+        Finding("database", "reachable", POSTGRESQL,
+                Phrase("finding.db.up", version=database.version), Level.NORMAL),
         _privileges(database),
         _connections(thresholds.db_connections, database),
-        _blind("db_query_time_ms", "Longest query", database)
+        _blind("db_query_time_ms", longest, database)
         if blind
         else _judged(
             "database",
             "db_query_time_ms",
-            "Longest query",
+            longest,
             database.longest_query_ms,
             thresholds.db_query_time_ms,
         ),
@@ -216,20 +333,20 @@ def _pool_timeouts(readings: Readings) -> list[Finding]:
     if requests is None:
         return []
     count = requests.pool_timeouts_last_minute
+    label = Phrase("finding.label.pool_timeouts")
     if not count:
-        return [Finding("database", "pool_timeouts", "Pool timeouts", "0 / min", Level.NORMAL,
-                        value=0.0)]
+        return [Finding("database", "pool_timeouts", label,
+                        Phrase("finding.per_minute", count=0), Level.NORMAL, value=0.0)]
     return [
         Finding(
             "database",
             "pool_timeouts",
-            "Pool timeouts",
-            f"{count} / min",
+            label,
+            Phrase("finding.per_minute", count=count),
             Level.WARNING,
             "high",
             float(count),
-            reason="ActiveRecord::ConnectionTimeoutError in the app's log: the connection "
-            "pool is exhausted (check pool size against Puma threads and DB connections)",
+            reason=Phrase("finding.db.pool_exhausted"),
         )
     ]
 
@@ -241,32 +358,37 @@ def _queue_privileges(readings: Readings) -> list[Finding]:
     if privileges is None or privileges.error is not None:
         return []
     grants = privileges.grants()
+    label = Phrase("finding.label.privileges")
     if not grants:
         return [
             Finding(
-                "queue", "privileges", "Privileges", "all granted", Level.NORMAL,
-                reason=f"role {privileges.role} in {privileges.database}",
+                "queue", "privileges", label, Phrase("finding.privileges.all"), Level.NORMAL,
+                reason=Phrase("finding.queue.role_in", role=privileges.role,
+                              database=privileges.database),
             )
         ]
     level = Level.WARNING if privileges.unreadable else Level.ELEVATED
-    what = "reads" if privileges.unreadable else "job actions"
     return [
         Finding(
             "queue",
             "privileges",
-            "Privileges",
-            f"{what} not allowed",
+            label,
+            Phrase("finding.queue.reads_denied")
+            if privileges.unreadable
+            else Phrase("finding.queue.actions_denied"),
             level,
             "medium" if level is Level.WARNING else None,
             float(len(privileges.unreadable) + len(privileges.unwritable)),
-            reason=f"role {privileges.role} in database {privileges.database}; run as its owner: "
-            + " ".join(grants),
+            reason=Phrase("finding.queue.grant", role=privileges.role,
+                          database=privileges.database, grants=" ".join(grants)),
         )
     ]
 
 
-def monitor_grant(role: str, privilege: str) -> str:
-    return f"GRANT {privilege} TO {role or 'the monitoring role'};"
+def monitor_grant(role: str, privilege: str) -> Phrase:
+    """The GRANT that gives the console's role ``privilege``."""
+    return Phrase("finding.grant", privilege=privilege,
+                  role=role or Phrase("finding.grant.the_role"))
 
 
 def _privileges(database: DatabaseSnapshot) -> Finding:
@@ -274,46 +396,65 @@ def _privileges(database: DatabaseSnapshot) -> Finding:
     pg_read_all_stats the console is blind to other roles' sessions (a warning:
     it would miss the incident it exists for); without pg_signal_backend only
     cancel / terminate fail (shown, no alert)."""
-    missing: list[str] = []
+    missing: list[Phrase] = []
     level = Level.NORMAL
+    role = database.role
     if not database.read_all_stats:
-        missing.append(
-            f"{monitor_grant(database.role, 'pg_monitor')} (sees {database.hidden} "
-            "other sessions without state or query)"
-        )
+        missing.append(Phrase("finding.db.grant_monitor",
+                              grant=monitor_grant(role, "pg_monitor"), hidden=database.hidden))
         level = Level.WARNING
     if not database.signal_backend:
-        missing.append(
-            f"{monitor_grant(database.role, 'pg_signal_backend')} (cancel / terminate "
-            "other roles' backends)"
-        )
+        missing.append(Phrase("finding.db.grant_signal",
+                              grant=monitor_grant(role, "pg_signal_backend")))
         level = worst([level, Level.ELEVATED])
+    label = Phrase("finding.label.privileges")
     if not missing:
         return Finding(
-            "database", "privileges", "Privileges", "all granted", level,
-            reason=f"role {database.role}",
+            "database", "privileges", label, Phrase("finding.privileges.all"), level,
+            reason=Phrase("finding.db.role", role=role),
         )
     return Finding(
         "database",
         "privileges",
-        "Privileges",
-        f"{len(missing)} missing",
+        label,
+        Phrase("finding.privileges.missing", count=len(missing)),
         level,
         "medium" if level is Level.WARNING else None,
         float(len(missing)),
-        reason=f"role {database.role}; run as a superuser: " + "; ".join(missing),
+        reason=Phrase("finding.db.grant_as_superuser", role=role, grants=_Joined(missing, "; ")),
     )
 
 
-def _blind(metric: str, label: str, database: DatabaseSnapshot) -> Finding:
+class _Joined(Phrase):
+    """Several phrases as one value, each said in the language of the whole."""
+
+    __slots__ = ("parts", "separator")
+
+    def __init__(self, parts: list[Phrase], separator: str) -> None:
+        super().__init__(N_("text.verbatim"))
+        self.parts = tuple(parts)
+        self.separator = separator
+
+    def text(self, language: Language | None = None) -> str:
+        return self.separator.join(part.text(language) for part in self.parts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Joined) and (self.parts, self.separator) == (
+            other.parts, other.separator)
+
+    def __hash__(self) -> int:
+        return hash((self.parts, self.separator))
+
+
+def _blind(metric: str, label: Phrase, database: DatabaseSnapshot) -> Finding:
     return Finding(
         "database",
         metric,
         label,
-        "unknown",
+        Phrase("finding.unknown"),
         Level.UNKNOWN,
-        reason=f"role {database.role} cannot see other roles' queries: "
-        + monitor_grant(database.role, "pg_monitor"),
+        reason=Phrase("finding.db.blind", role=database.role,
+                      grant=monitor_grant(database.role, "pg_monitor")),
     )
 
 
@@ -324,7 +465,8 @@ def _connections(threshold: Threshold, database: DatabaseSnapshot) -> Finding:
     the two counts; both are shown."""
     connections = database.connections
     usable = database.usable_connections
-    absolute = _judged("database", "db_connections", "Connections", connections, threshold)
+    label = Phrase("finding.label.connections")
+    absolute = _judged("database", "db_connections", label, connections, threshold)
     if connections is None or not usable or usable <= 0:
         return absolute
     share = connections / usable * 100
@@ -333,19 +475,19 @@ def _connections(threshold: Threshold, database: DatabaseSnapshot) -> Finding:
     # The value column holds about 24 characters: when sessions are hidden, that
     # matters more than the share.
     if database.hidden and not database.read_all_stats:
-        display = f"{connections} / {usable} ({database.hidden} hidden)"
+        display = Phrase("finding.db.connections.hidden", count=connections, usable=usable,
+                         hidden=database.hidden)
     else:
-        display = f"{connections} / {usable} usable ({share:.0f} %)"
-    reason = ""
+        display = Phrase("finding.db.connections.usable", count=connections, usable=usable,
+                         share=share)
+    reason: Phrase | str = ""
     if by_share.rank > absolute.level.rank:
-        reason = (
-            f"{share:.0f} % of the {usable} usable slots ({database.max_connections} max, "
-            f"{database.reserved_connections} reserved) is past the manual's line as a share"
-        )
+        reason = Phrase("finding.db.connections.share", share=share, usable=usable,
+                        max=database.max_connections, reserved=database.reserved_connections)
     return Finding(
         "database",
         "db_connections",
-        "Connections",
+        label,
         display,
         level,
         threshold.severity(level),
@@ -360,28 +502,29 @@ def _queue(config: Config, readings: Readings) -> list[Finding]:
     if readings.database_missing or queue is None:
         return []
     if queue.error is not None:
-        return [_failure("queue", "reachable", "Solid Queue", queue.error)]
+        return [_failure("queue", "reachable", SOLID_QUEUE, queue.error)]
     assert queue.ready is not None and queue.failed is not None
     found = [
         _judged(
             "queue",
             "waiting_jobs",
-            "Waiting",
+            Phrase("finding.label.waiting"),
             queue.ready.value,
             thresholds.waiting_jobs,
-            str(queue.ready),
+            Phrase.verbatim(str(queue.ready)),
         ),
         *_queue_failures(config, queue),
         _judged(
             "queue",
             "job_processing_time_s",
-            "Longest job",
+            Phrase("finding.label.longest_job"),
             queue.longest_running_s,
             thresholds.job_processing_time_s,
         ),
         *_queue_latencies(config, queue),
     ]
     dead = [process for process in queue.processes if process.dead]
+    label = Phrase("finding.label.processes")
     if dead:
         names = ", ".join(f"{p.kind} {p.hostname}:{p.pid}" for p in dead)
         silence = _span(dead[0].alive_threshold_s)
@@ -389,12 +532,12 @@ def _queue(config: Config, readings: Readings) -> list[Finding]:
             Finding(
                 "queue",
                 "processes",
-                "Processes",
-                f"{len(dead)} dead",
+                label,
+                Phrase("finding.processes.dead", count=len(dead)),
                 Level.WARNING,
                 "medium",
                 float(len(dead)),
-                reason=f"no heartbeat for {silence} or more: {names}",
+                reason=Phrase("finding.processes.no_heartbeat", span=silence, names=names),
             )
         )
     elif queue.processes:
@@ -402,8 +545,8 @@ def _queue(config: Config, readings: Readings) -> list[Finding]:
             Finding(
                 "queue",
                 "processes",
-                "Processes",
-                f"{len(queue.processes)} alive",
+                label,
+                Phrase("finding.processes.alive", count=len(queue.processes)),
                 Level.NORMAL,
                 value=float(len(queue.processes)),
             )
@@ -413,26 +556,26 @@ def _queue(config: Config, readings: Readings) -> list[Finding]:
             Finding(
                 "queue",
                 "processes",
-                "Processes",
-                "none",
+                label,
+                Phrase("finding.processes.none"),
                 Level.WARNING,
                 "medium",
                 0.0,
-                reason="no Solid Queue process is registered",
+                reason=Phrase("finding.processes.unregistered"),
             )
         )
     return found
 
 
-def _span(seconds: float) -> str:
+def _span(seconds: float) -> Phrase:
     """A window in an operator's words: "hour", "5 min", "90 s"."""
     if seconds == 3600:
-        return "hour"
+        return Phrase("span.hour")
     if seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
+        return Phrase("span.hours", hours=seconds / 3600)
     if seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
+        return Phrase("span.minutes", minutes=seconds / 60)
+    return Phrase("span.seconds", seconds=seconds)
 
 
 def _queue_failures(config: Config, queue: QueueSnapshot) -> list[Finding]:
@@ -456,35 +599,35 @@ def _queue_failures(config: Config, queue: QueueSnapshot) -> list[Finding]:
             _judged(
                 "queue",
                 "failed_jobs",
-                f"Failed in last {window}" if window == "hour" else f"Failed, last {window}",
+                Phrase("finding.label.failed_last_hour")
+                if window.key == "span.hour"
+                else Phrase("finding.label.failed_last", span=window),
                 recent.value,
                 threshold,
-                str(recent),
+                Phrase.verbatim(str(recent)),
             )
         )
     level = threshold.level(backlog.value)
-    reason = ""
+    reason: Phrase | str = ""
     if recent is None:
         pass  # nothing to weigh the backlog against: judged as the manual writes it
     elif level is Level.CRITICAL:
         level = Level.WARNING
-        reason = (
-            f"held at warning (over {threshold.critical:g}): Solid Queue keeps failures until"
-            f" retried or discarded; {recent} in the last {window} decide critical"
-        )
+        reason = Phrase("finding.backlog.held", critical=threshold.critical, recent=str(recent),
+                        span=window)
     elif level is not Level.NORMAL:
-        reason = f"kept until retried or discarded; {recent} in the last {window}"
+        reason = Phrase("finding.backlog.kept", recent=str(recent), span=window)
     if recent is not None and found[0].level.alerting and level.alerting:
         # One cause, one alert: while the new failures alert, the backlog they
         # belong to is shown, not raised a second time.
         level = Level.ELEVATED
-        reason = f"the {recent} failures of the last {window} alert already"
+        reason = Phrase("finding.backlog.alerting", recent=str(recent), span=window)
     found.append(
         Finding(
             "queue",
             "failed_backlog",
-            "Failed (backlog)",
-            str(backlog),
+            Phrase("finding.label.failed_backlog"),
+            Phrase.verbatim(str(backlog)),
             level,
             threshold.severity(level),
             float(backlog.value),
@@ -511,13 +654,12 @@ def _queue_latencies(config: Config, queue: QueueSnapshot) -> list[Finding]:
             Finding(
                 "queue",
                 f"latency:{name}",
-                f"Latency {name}",
+                Phrase("finding.label.latency", queue=name),
                 _number(latency_s, "s"),
                 Level.ELEVATED if busy else Level.NORMAL,
                 value=latency_s,
                 reason=(
-                    f"{ready:,} ready, past the normal {waiting.normal:g}; no latency line"
-                    " in the manual"
+                    Phrase("finding.latency.busy", ready=ready, normal=waiting.normal)
                     if busy
                     else ""
                 ),
@@ -530,12 +672,12 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
     thresholds = config.thresholds
     component = f"host {host.name}"
     if host.error is not None:
-        return [_failure(component, "reachable", "SSH", host.error)]
+        return [_failure(component, "reachable", Phrase.verbatim("SSH"), host.error)]
     found = [
-        _judged(
-            component, "memory_percent", "Memory", host.memory_percent, thresholds.memory_percent
-        ),
-        _judged(component, "cpu_percent", "CPU", host.cpu_percent, thresholds.cpu_percent),
+        _judged(component, "memory_percent", Phrase("finding.label.memory"),
+                host.memory_percent, thresholds.memory_percent),
+        _judged(component, "cpu_percent", Phrase("finding.label.cpu"), host.cpu_percent,
+                thresholds.cpu_percent),
     ]
     for disk in host.disks:
         if host.data_mount is not None:
@@ -547,7 +689,9 @@ def _host(config: Config, host: HostSnapshot) -> list[Finding]:
             _judged(
                 component,
                 f"disk:{disk.mount}",
-                "DB data disk" if is_data else f"Disk {disk.mount}",
+                Phrase("finding.label.data_disk")
+                if is_data
+                else Phrase("finding.label.disk", mount=disk.mount),
                 disk.use_percent,
                 thresholds.db_disk_percent,
             )
@@ -617,53 +761,76 @@ def _container_state(
     name: str = "",
 ) -> Finding:
     metric = f"container:{role}"
-    label = f"{role} container"
+    label = Phrase("finding.label.container", role=role)
     # The service is down when web is: critical; other roles and accessories high.
     severity: Severity = "critical" if role == "web" else "high"
     what = name or f"{layout.container_prefix(role)}-*"
     if container is None:
-        where = f" ({layout.destination})" if layout.destination else ""
         return Finding(
-            component, metric, label, "not running", Level.CRITICAL,
+            component, metric, label, Phrase("finding.container.not_running"), Level.CRITICAL,
             "critical" if not name else "high",
-            reason=f"no running or restarting {what} container{where}",
+            reason=Phrase("finding.container.missing_in", what=what,
+                          destination=layout.destination)
+            if layout.destination
+            else Phrase("finding.container.missing", what=what),
         )
     restarts = container.restart_count or 0
     version = (container.version or "")[:12]  # Kamal versions are git SHAs
     if container.state == "restarting":
-        exit_text = f", exit {container.exit_code}" if container.exit_code is not None else ""
+        exit_text = (
+            Phrase("finding.container.exit", code=container.exit_code)
+            if container.exit_code is not None
+            else ""
+        )
         oom = ", OOMKilled" if container.oom_killed else ""
         return Finding(
-            component, metric, label, f"restarting ×{restarts}{exit_text}{oom}",
+            component, metric, label,
+            Phrase("finding.container.restarting", restarts=restarts, exit=exit_text, oom=oom),
             Level.CRITICAL, severity, float(restarts),
-            reason=f"{container.name} is crash-looping: restarted {restarts} times, "
-            f"last exit code {container.exit_code}{' (OOMKilled)' if container.oom_killed else ''}",
+            reason=Phrase("finding.container.looping_exit", name=container.name,
+                          restarts=restarts, code=container.exit_code,
+                          oom=" (OOMKilled)" if container.oom_killed else ""),
         )
     if container.state != "running":
         return Finding(
-            component, metric, label, container.state or "unknown state", Level.CRITICAL,
-            severity, reason=f"{container.name} is {container.state}",
+            component, metric, label,
+            Phrase.verbatim(container.state)
+            if container.state
+            else Phrase("finding.container.unknown_state"),
+            Level.CRITICAL, severity,
+            reason=Phrase("finding.container.state", name=container.name,
+                          state=container.state),
         )
     up_for = _since(container.started_at, host.taken_at)
     if restarts >= LOOPING_RESTARTS and up_for is not None and up_for < RECENT_RESTART_S:
         return Finding(
-            component, metric, label, f"crash-looping ×{restarts}, up {up_for:.0f} s",
+            component, metric, label,
+            Phrase("finding.container.looping", restarts=restarts, up=up_for),
             Level.CRITICAL, severity, float(restarts),
-            reason=f"{container.name} is crash-looping: restarted {restarts} times, "
-            f"up again for {up_for:.0f} s",
+            reason=Phrase("finding.container.looping_up", name=container.name,
+                          restarts=restarts, up=up_for),
         )
     if restarts and up_for is not None and up_for < RECENT_RESTART_S:
         return Finding(
-            component, metric, label, " ".join(["running", *([version] if version else [])])
-            + f", restarted ×{restarts}",
+            component, metric, label,
+            Phrase("finding.container.running_restarted", version=version, restarts=restarts)
+            if version
+            else Phrase("finding.container.running_restarted_no_version", restarts=restarts),
             Level.WARNING, "high", float(restarts),
-            reason=f"{container.name} restarted {restarts} times, the last {up_for:.0f} s ago",
+            reason=Phrase("finding.container.restarted", name=container.name,
+                          restarts=restarts, ago=up_for),
         )
-    display = f"running {version}".strip()
-    if restarts:
-        display += f" ({restarts} restarts)"
-    if role == "web" and layout.jobs_in_puma:
-        display += " + jobs (Puma)"
+    running = (
+        N_("finding.container.running_version") if version else N_("finding.container.running")
+    )
+    display = Phrase(
+        running,
+        version=version,
+        restarts=Phrase("finding.container.restarts", count=restarts) if restarts else "",
+        puma=Phrase("finding.container.jobs_in_puma")
+        if role == "web" and layout.jobs_in_puma
+        else "",
+    )
     return Finding(component, metric, label, display, Level.NORMAL, value=float(restarts))
 
 
@@ -684,21 +851,33 @@ def _container_usage(config: Config, host: HostSnapshot, component: str, role: s
     if stats is None:
         return []
     metric = f"container_memory:{role}"
-    label = f"{role} memory"
-    cpu = f", CPU {stats.cpu_percent:.0f} %" if stats.cpu_percent is not None else ""
+    label = Phrase("finding.label.container_memory", role=role)
+    cpu: Phrase | str = (
+        Phrase("finding.container.cpu", cpu=stats.cpu_percent)
+        if stats.cpu_percent is not None
+        else ""
+    )
     if stats.memory_percent is None or stats.memory_used is None:
-        return [Finding(component, metric, label, f"no data{cpu}", Level.UNKNOWN)]
+        return [Finding(component, metric, label, Phrase("finding.no_data_and", cpu=cpu),
+                        Level.UNKNOWN)]
     limit = stats.memory_limit or 0
-    of = f" of {_size(limit)}" if container.memory_limit else ""
     # The value column is narrow: the share (and CPU) there, the sizes in "why".
-    display = f"{stats.memory_percent:.1f} %{cpu}"
+    display = Phrase("finding.container.memory", share=stats.memory_percent, cpu=cpu)
     threshold = config.thresholds.memory_percent
     finding = _judged(component, metric, label, stats.memory_percent, threshold, display)
-    bound = "its memory limit" if container.memory_limit else "the host's memory"
-    used = f"{_size(stats.memory_used)}{of}"
+    used = (
+        Phrase("finding.container.used_of", used=_size(stats.memory_used), limit=_size(limit))
+        if container.memory_limit
+        else Phrase.verbatim(_size(stats.memory_used))
+    )
     if finding.level.rank >= Level.WARNING.rank:
-        used = f"{container.name} uses {stats.memory_percent:.1f} % of {bound} ({used})"
-    return [replace(finding, reason=used)]
+        uses = (
+            N_("finding.container.uses_of_limit")
+            if container.memory_limit
+            else N_("finding.container.uses_of_host")
+        )
+        used = Phrase(uses, name=container.name, share=stats.memory_percent, used=used)
+    return [finding.with_reason(used)]
 
 
 def overall(findings: list[Finding]) -> Level:

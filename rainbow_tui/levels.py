@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from rainbow_tui.text import N_, Language, Phrase, current_language
+
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 
@@ -70,9 +72,40 @@ def judge(value: float | None, normal: float, warn: float, critical: float) -> L
     return Level.ELEVATED
 
 
+# The words of each level and severity, as the operations manual names them
+# (正常 / 警告 / 緊急; Critical / High / Medium / Low).
+_LEVEL_KEYS = {
+    Level.NORMAL: N_("level.normal"),
+    Level.ELEVATED: N_("level.elevated"),
+    Level.WARNING: N_("level.warning"),
+    Level.CRITICAL: N_("level.critical"),
+    Level.UNKNOWN: N_("level.unknown"),
+}
+_SEVERITY_KEYS: dict[Severity, str] = {
+    "critical": N_("severity.critical"),
+    "high": N_("severity.high"),
+    "medium": N_("severity.medium"),
+    "low": N_("severity.low"),
+}
+
+
+def level_word(level: Level, language: Language | None = None) -> str:
+    """The level as a badge says it: "WARNING" (警告)."""
+    return (language or current_language()).tr(_LEVEL_KEYS[level])
+
+
+def severity_word(severity: Severity, language: Language | None = None) -> str:
+    """The severity as the manual's alert levels say it: "CRITICAL"."""
+    return (language or current_language()).tr(_SEVERITY_KEYS[severity])
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """A condition someone must respond to, with the clock that severity sets."""
+    """A condition someone must respond to, with the clock that severity sets.
+
+    ``title`` and ``detail`` are words already; ``title_phrase`` and
+    ``detail_phrase``, when given, say them again in the language of the view
+    (``title_text()``, ``detail_text()``)."""
 
     key: str  # stable identity, e.g. "metric:memory_percent:app-1"
     title: str
@@ -81,15 +114,29 @@ class Alert:
     first_seen: datetime
     respond_by: datetime
     detail: str = ""
+    title_phrase: Phrase | None = None
+    detail_phrase: Phrase | None = None
 
     def time_left(self, now: datetime) -> timedelta:
         return self.respond_by - now
 
+    def title_text(self, language: Language | None = None) -> str:
+        return self.title_phrase.text(language) if self.title_phrase else self.title
 
-def format_span(span: timedelta) -> str:
-    """A clock reading such as ``14m50s`` or ``7h59m``; negative spans get a minus."""
+    def detail_text(self, language: Language | None = None) -> str:
+        return self.detail_phrase.text(language) if self.detail_phrase else self.detail
+
+
+def format_span(span: timedelta, language: Language | None = None) -> str:
+    """A clock reading such as ``14m50s`` or ``7h59m`` (14分50秒, 7時間59分);
+    negative spans get a minus."""
     seconds = int(abs(span.total_seconds()))
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    text = f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+    speaker = language or current_language()
+    text = (
+        speaker.tr("span.clock.hours", hours=hours, minutes=minutes)
+        if hours
+        else speaker.tr("span.clock.minutes", minutes=minutes, seconds=seconds)
+    )
     return f"-{text}" if span.total_seconds() < 0 else text

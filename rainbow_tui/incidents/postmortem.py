@@ -1,5 +1,7 @@
 """The postmortem draft: an incident record as Markdown, structured like the manual.
 
+Headings and fixed phrases come from the text catalogue: in both languages
+("概要 / Summary", the default: a postmortem is a shared record) or in one.
 The response is told in the manual's phases (検知 → 封じ込め → 根絶 → 復旧 → 教訓),
 each step with the commands run, their exit codes and output excerpts, and the
 verifications.  Text is redacted once more on the way out.  Table cells escape
@@ -15,12 +17,14 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from rainbow_tui.incidents.model import (
+    ActionItemType,
     CommandFinished,
     CommandStarted,
     Escalated,
     Event,
     Incident,
     IncidentStatus,
+    Role,
     StepCompleted,
     StepSkipped,
     StepStarted,
@@ -30,28 +34,115 @@ from rainbow_tui.incidents.redact import redact
 from rainbow_tui.incidents.runbooks import PHASE_LABELS, PHASES, Phase, Runbook, RunbookCatalog
 from rainbow_tui.incidents.timeline import (
     EVIDENCE_LABELS,
-    STATUS_LABELS,
     describe_event,
     outcome_words,
 )
+from rainbow_tui.text import LANGUAGES, N_, LanguageCode, current_language, language
 
 if TYPE_CHECKING:
     from rainbow_tui.config import Config
 
-__all__ = ["code_fence", "code_span", "escape_cell", "escape_text", "render_postmortem"]
+__all__ = [
+    "code_fence",
+    "code_span",
+    "escape_cell",
+    "escape_text",
+    "render_postmortem",
+    "role_word",
+    "status_word",
+]
 
-NOT_WRITTEN = "_(未記入 / not written yet)_"
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>|#~])")
 _BACKTICKS = re.compile(r"`+")
 
-ACTION_TYPES = {
-    "prevent": "予防 / prevent",
-    "mitigate": "緩和 / mitigate",
-    "detect": "検知 / detect",
-    "repair": "修復 / repair",
-    "process": "プロセス / process",
-    "other": "その他 / other",
+ACTION_TYPE_KEYS: dict[ActionItemType, str] = {
+    "prevent": N_("pm.action.prevent"),
+    "mitigate": N_("pm.action.mitigate"),
+    "detect": N_("pm.action.detect"),
+    "repair": N_("pm.action.repair"),
+    "process": N_("pm.action.process"),
+    "other": N_("pm.action.other"),
 }
+STATUS_KEYS: dict[IncidentStatus, str] = {
+    "detected": N_("incident.status.detected"),
+    "acknowledged": N_("incident.status.acknowledged"),
+    "mitigated": N_("incident.status.mitigated"),
+    "resolved": N_("incident.status.resolved"),
+    "closed": N_("incident.status.closed"),
+}
+ROLE_KEYS: dict[Role, str] = {
+    "commander": N_("incident.role.commander"),
+    "scribe": N_("incident.role.scribe"),
+}
+
+
+# Keys used inside f-strings, marked here for extraction (on Python 3.11 Babel
+# does not look inside f-strings).
+_KEYS_IN_FSTRINGS = (
+    N_("pm.not_written"),
+    N_("pm.action_items"),
+    N_("pm.alert"),
+    N_("pm.alert_severity"),
+    N_("pm.causes"),
+    N_("pm.command"),
+    N_("pm.destructive"),
+    N_("pm.detail"),
+    N_("pm.detection"),
+    N_("pm.done"),
+    N_("pm.escalation"),
+    N_("pm.first_seen"),
+    N_("pm.in_time"),
+    N_("pm.late"),
+    N_("pm.lessons"),
+    N_("pm.level"),
+    N_("pm.lucky"),
+    N_("pm.no_alert"),
+    N_("pm.no_steps"),
+    N_("pm.none"),
+    N_("pm.off_runbook"),
+    N_("pm.respond_by"),
+    N_("pm.response"),
+    N_("pm.root_cause"),
+    N_("pm.skipped"),
+    N_("pm.started"),
+    N_("pm.supporting"),
+    N_("pm.time"),
+    N_("pm.timeline"),
+    N_("pm.title"),
+    N_("pm.trigger"),
+    N_("pm.verification"),
+    N_("pm.went_well"),
+    N_("pm.went_wrong"),
+)
+
+
+def status_word(status: str) -> str:
+    """An incident's status in the current language ("closed", 完了); a status
+    this version does not know, as recorded."""
+    key = STATUS_KEYS.get(status)  # type: ignore[call-overload]
+    return current_language().tr(key) if key is not None else status
+
+
+def role_word(role: Role) -> str:
+    return current_language().tr(ROLE_KEYS[role])
+
+
+class _Words:
+    """The postmortem's fixed words in its languages, joined "ja / en"."""
+
+    def __init__(self, codes: tuple[LanguageCode, ...]) -> None:
+        self.codes = codes
+        self.languages = tuple(language(code) for code in codes)
+
+    def __call__(self, key: str, /, **values: object) -> str:
+        return " / ".join(speaker.tr(key, **values) for speaker in self.languages)
+
+    def pick(self, ja: str, en: str) -> str:
+        """Text the data holds in both languages (runbook titles, phases)."""
+        return " / ".join(ja if code == "ja" else en for code in self.codes)
+
+    def not_written(self) -> str:
+        return f"_({self('pm.not_written')})_"
 
 
 # -- escaping -----------------------------------------------------------------------------
@@ -126,64 +217,66 @@ def _duration(delta: timedelta) -> str:
 # -- sections -----------------------------------------------------------------------------
 
 
-def _section(title: str, body: str) -> str:
-    return f"## {title}\n\n{redact(body).strip() or NOT_WRITTEN}\n"
+def _section(pm_text: _Words, title: str, body: str) -> str:
+    return f"## {title}\n\n{redact(body).strip() or pm_text.not_written()}\n"
 
 
-def _facts(incident: Incident, config: Config, runbook: Runbook | None, tz: tzinfo | None) -> str:
+def _facts(
+    pm_text: _Words, incident: Incident, config: Config, runbook: Runbook | None, tz: tzinfo | None
+) -> str:
     times = incident.status_times()
     detected = times.get("detected", incident.opened_at)
     level = config.alert_levels.for_severity(incident.severity)
     roles = incident.roles()
     runbook_text = (
-        f"{runbook.id} — {runbook.title_ja} / {runbook.title_en}" if runbook else incident.runbook
+        f"{runbook.id} — {pm_text.pick(runbook.title_ja, runbook.title_en)}"
+        if runbook
+        else incident.runbook
     )
+    within = pm_text("pm.within", minutes=level.respond_within_minutes)
     rows = [
         ["ID", incident.id],
-        ["日付 / Date", detected.astimezone(tz).strftime("%Y-%m-%d")],
-        ["作成者 / Authors", ", ".join(incident.authors())],
-        [
-            "重大度 / Severity",
-            f"{incident.severity} — {level.label} "
-            f"({level.respond_within_minutes} 分以内 / within {level.respond_within_minutes} min)",
-        ],
-        ["状態 / Status", STATUS_LABELS[incident.status]],
-        ["指揮 / Commander", roles.get("commander", "—")],
-        ["記録 / Scribe", roles.get("scribe", "—")],
-        ["手順書 / Runbook", runbook_text],
-        ["サービス / Service", config.service.name],
+        [pm_text("pm.date"), detected.astimezone(tz).strftime("%Y-%m-%d")],
+        [pm_text("pm.authors"), ", ".join(incident.authors())],
+        [pm_text("pm.severity"), f"{incident.severity} — {level.label} ({within})"],
+        [pm_text("pm.status"), pm_text(STATUS_KEYS[incident.status])],
+        [pm_text("pm.commander"), roles.get("commander", "—")],
+        [pm_text("pm.scribe"), roles.get("scribe", "—")],
+        [pm_text("pm.runbook"), runbook_text],
+        [pm_text("pm.service"), config.service.name],
     ]
-    return _table(["項目 / Field", "内容 / Value"], rows)
+    return _table([pm_text("pm.field"), pm_text("pm.value")], rows)
 
 
-def _timeline(incident: Incident, tz: tzinfo | None) -> str:
+def _timeline(pm_text: _Words, incident: Incident, tz: tzinfo | None) -> str:
     times = incident.effective_times()
     ordered = sorted(incident.events, key=lambda e: (times[e.id], e.id))
     rows = [[_time(times[e.id], tz), e.author, describe_event(incident, e, tz)] for e in ordered]
     zone = _offset(incident.opened_at, tz)
-    return _table([f"時刻 / Time ({zone})", "担当 / Who", "内容 / What"], rows)
+    return _table([f"{pm_text('pm.time')} ({zone})", pm_text("pm.who"), pm_text("pm.what")], rows)
 
 
-def _detection(incident: Incident, config: Config, tz: tzinfo | None) -> str:
+def _detection(pm_text: _Words, incident: Incident, config: Config, tz: tzinfo | None) -> str:
     times = incident.status_times()
     lines: list[str] = []
     alert = incident.alert
     if alert is not None:
         lines += [
-            f"- アラート / Alert: {code_span(alert.key)} — {escape_text(alert.title)}",
-            f"- レベル / Level: {alert.level}, 重大度 / severity: {alert.severity}",
-            f"- 初回検知 / First seen: {_time(alert.first_seen, tz)}",
-            f"- 対応期限 / Respond by: {_time(alert.respond_by, tz)}",
+            f"- {pm_text('pm.alert')}: {code_span(alert.key)} — {escape_text(alert.title)}",
+            f"- {pm_text('pm.level')}: {alert.level}, {pm_text('pm.alert_severity')}: "
+            f"{alert.severity}",
+            f"- {pm_text('pm.first_seen')}: {_time(alert.first_seen, tz)}",
+            f"- {pm_text('pm.respond_by')}: {_time(alert.respond_by, tz)}",
         ]
         if alert.detail:
-            lines.append(f"- 詳細 / Detail: {escape_text(alert.detail)}")
+            lines.append(f"- {pm_text('pm.detail')}: {escape_text(alert.detail)}")
     else:
-        lines.append("- アラートなし (手動で起票) / Opened by hand, not from an alert")
+        lines.append(f"- {pm_text('pm.no_alert')}")
     detected = times.get("detected")
     milestones: list[tuple[IncidentStatus, str]] = [
-        ("acknowledged", "確認まで / Time to acknowledge"),
-        ("mitigated", "緩和まで / Time to mitigate"),
-        ("resolved", "解決まで / Time to resolve"),
+        ("acknowledged", pm_text("pm.to_acknowledge")),
+        ("mitigated", pm_text("pm.to_mitigate")),
+        ("resolved", pm_text("pm.to_resolve")),
     ]
     for status, label in milestones:
         reached = times.get(status)
@@ -192,7 +285,7 @@ def _detection(incident: Incident, config: Config, tz: tzinfo | None) -> str:
         line = f"- {label}: {_duration(reached - detected)}"
         if status == "acknowledged" and alert is not None:
             in_time = reached <= alert.respond_by
-            line += " (期限内 / in time)" if in_time else " (期限超過 / late)"
+            line += f" ({pm_text('pm.in_time')})" if in_time else f" ({pm_text('pm.late')})"
         lines.append(line)
     return "\n".join(lines)
 
@@ -203,14 +296,14 @@ class _StepRecord:
         self.events: list[Event] = []
 
 
-def _step_title(incident: Incident, runbook: Runbook | None, index: int) -> str:
+def _step_title(pm_text: _Words, incident: Incident, runbook: Runbook | None, index: int) -> str:
     step = runbook.step(index) if runbook else None
     if step is not None:
-        return f"{step.title_ja} / {step.title_en}"
+        return pm_text.pick(step.title_ja, step.title_en)
     for event in incident.events:
         if isinstance(event, StepStarted) and event.step == index:
             return event.title
-    return f"step {index + 1}"
+    return pm_text("pm.step", number=index + 1)
 
 
 def _step_phase(runbook: Runbook | None, index: int) -> Phase | None:
@@ -219,48 +312,52 @@ def _step_phase(runbook: Runbook | None, index: int) -> Phase | None:
 
 
 def _render_step(
-    incident: Incident, runbook: Runbook | None, record: _StepRecord, tz: tzinfo | None
+    pm_text: _Words,
+    incident: Incident,
+    runbook: Runbook | None,
+    record: _StepRecord,
+    tz: tzinfo | None,
 ) -> str:
     times = incident.effective_times()
-    parts = [
-        f"#### {record.index + 1}. {escape_text(_step_title(incident, runbook, record.index))}"
-    ]
+    title = _step_title(pm_text, incident, runbook, record.index)
+    parts = [f"#### {record.index + 1}. {escape_text(title)}"]
     finished = {e.started: e for e in incident.events if isinstance(e, CommandFinished)}
     for event in record.events:
         when = _time(times[event.id], tz)
         who = escape_text(event.author)
         if isinstance(event, StepStarted):
-            parts.append(f"開始 / Started {when} — {who}")
+            parts.append(f"{pm_text('pm.started')} {when} — {who}")
         elif isinstance(event, StepCompleted):
-            parts.append(f"完了 / Done {when} — {who}")
+            parts.append(f"{pm_text('pm.done')} {when} — {who}")
         elif isinstance(event, StepSkipped):
-            parts.append(f"スキップ / Skipped {when} — {who}: {escape_text(event.reason)}")
+            parts.append(f"{pm_text('pm.skipped')} {when} — {who}: {escape_text(event.reason)}")
         elif isinstance(event, CommandStarted):
             result = finished.get(event.id)
-            flag = " (破壊的 / destructive)" if event.destructive else ""
+            flag = f" ({pm_text('pm.destructive')})" if event.destructive else ""
             if result is None:
-                outcome = "結果の記録なし (中断) / no result recorded (interrupted)"
+                outcome = pm_text("pm.no_result")
             else:
                 outcome = (
                     f"{result.outcome} — {outcome_words(result)}, {_time(times[result.id], tz)}"
                 )
             parts.append(
-                f"**コマンド / Command** {event.command_kind}{flag}, {when} — {who}: {outcome}"
+                f"**{pm_text('pm.command')}** {event.command_kind}{flag}, {when} — {who}: {outcome}"
             )
             info = "sql" if event.command_kind == "sql" else "shell"
             parts.append(code_fence(event.command, info))
             if result is not None and result.excerpt:
                 parts.append(code_fence(result.excerpt))
         elif isinstance(event, VerificationRecorded):
-            verdict = "合格 / passed" if event.passed else "不合格 / FAILED"
+            verdict = pm_text("pm.passed") if event.passed else pm_text("pm.failed")
             detail = f": {escape_text(event.detail)}" if event.detail else ""
-            parts.append(
-                f"**検証 / Verification** {code_span(event.check)} {verdict}, {when}{detail}"
-            )
+            check = code_span(event.check)
+            parts.append(f"**{pm_text('pm.verification')}** {check} {verdict}, {when}{detail}")
     return "\n\n".join(parts)
 
 
-def _response(incident: Incident, runbook: Runbook | None, tz: tzinfo | None) -> str:
+def _response(
+    pm_text: _Words, incident: Incident, runbook: Runbook | None, tz: tzinfo | None
+) -> str:
     steps: dict[int, _StepRecord] = {}
     for event in incident.events:
         index = getattr(event, "step", None)
@@ -273,13 +370,14 @@ def _response(incident: Incident, runbook: Runbook | None, tz: tzinfo | None) ->
     for phase in PHASES:
         ja, en = PHASE_LABELS[phase]
         records = by_phase.get(phase, [])
-        body = "\n\n".join(_render_step(incident, runbook, r, tz) for r in records)
-        blocks.append(
-            f"### {ja} / {en}\n\n{body or '_(この段階の手順なし / no steps in this phase)_'}"
-        )
+        body = "\n\n".join(_render_step(pm_text, incident, runbook, r, tz) for r in records)
+        body = body or f"_({pm_text('pm.no_steps')})_"
+        blocks.append(f"### {pm_text.pick(ja, en)}\n\n{body}")
     if None in by_phase:
-        body = "\n\n".join(_render_step(incident, runbook, r, tz) for r in by_phase[None])
-        blocks.append(f"### 手順書にない手順 / Steps not in the runbook\n\n{body}")
+        body = "\n\n".join(
+            _render_step(pm_text, incident, runbook, r, tz) for r in by_phase[None]
+        )
+        blocks.append(f"### {pm_text('pm.off_runbook')}\n\n{body}")
     escalations = [e for e in incident.events if isinstance(e, Escalated)]
     if escalations:
         times = incident.effective_times()
@@ -290,32 +388,31 @@ def _response(incident: Incident, runbook: Runbook | None, tz: tzinfo | None) ->
             + (f": {escape_text(e.note)}" if e.note else "")
             for e in escalations
         ]
-        blocks.append("### エスカレーション / Escalation\n\n" + "\n".join(lines))
+        blocks.append(f"### {pm_text('pm.escalation')}\n\n" + "\n".join(lines))
     return "\n\n".join(blocks)
 
 
-def _action_items(incident: Incident) -> str:
+def _action_items(pm_text: _Words, incident: Incident) -> str:
     if not incident.action_items:
-        return NOT_WRITTEN
+        return pm_text.not_written()
     rows = [
         [
             item.owner,
-            ACTION_TYPES[item.type],
+            pm_text(ACTION_TYPE_KEYS[item.type]),
             item.due.isoformat() if item.due else "—",
             item.text,
-            "済 / done" if item.done else "未 / open",
+            pm_text("pm.item_done") if item.done else pm_text("pm.item_open"),
         ]
         for item in incident.action_items
     ]
-    return _table(
-        ["担当 / Owner", "種別 / Type", "期限 / Due", "内容 / Item", "状態 / State"], rows
-    )
+    headings = [N_("pm.owner"), N_("pm.type"), N_("pm.due"), N_("pm.item"), N_("pm.state")]
+    return _table([pm_text(key) for key in headings], rows)
 
 
-def _supporting(incident: Incident, tz: tzinfo | None) -> str:
+def _supporting(pm_text: _Words, incident: Incident, tz: tzinfo | None) -> str:
     evidence = incident.pinned_evidence()
     if not evidence:
-        return "_(なし / none)_"
+        return f"_({pm_text('pm.none')})_"
     blocks = []
     for item in evidence:
         label = EVIDENCE_LABELS[item.kind]
@@ -332,9 +429,12 @@ def render_postmortem(
     *,
     runbooks: RunbookCatalog | None = None,
     tz: tzinfo | None = None,
+    languages: tuple[LanguageCode, ...] = LANGUAGES,
 ) -> str:
     """The postmortem draft of ``incident`` as Markdown (times shown in ``tz``, local
-    by default; runbooks from the configuration's search path by default)."""
+    by default; runbooks from the configuration's search path by default), its
+    headings in ``languages`` (both by default, "ja / en")."""
+    pm_text = _Words(languages)
     if runbooks is None:
         from rainbow_tui.incidents.runbooks import load_runbooks
 
@@ -343,30 +443,30 @@ def render_postmortem(
     text = incident.postmortem
 
     def written(value: str) -> str:
-        return redact(value).strip() or NOT_WRITTEN
+        return redact(value).strip() or pm_text.not_written()
 
     causes = (
-        f"### 根本原因 / Root cause\n\n{written(text.root_cause)}\n\n"
-        f"### トリガー / Trigger\n\n{written(text.trigger)}"
+        f"### {pm_text('pm.root_cause')}\n\n{written(text.root_cause)}\n\n"
+        f"### {pm_text('pm.trigger')}\n\n{written(text.trigger)}"
     )
     lessons = (
-        f"### うまくいったこと / What went well\n\n{written(text.went_well)}\n\n"
-        f"### うまくいかなかったこと / What went wrong\n\n{written(text.went_wrong)}\n\n"
-        f"### 幸運だったこと / Where we got lucky\n\n{written(text.lucky)}"
+        f"### {pm_text('pm.went_well')}\n\n{written(text.went_well)}\n\n"
+        f"### {pm_text('pm.went_wrong')}\n\n{written(text.went_wrong)}\n\n"
+        f"### {pm_text('pm.lucky')}\n\n{written(text.lucky)}"
     )
     sections = [
-        f"# ポストモーテム / Postmortem: {escape_text(incident.title)}\n",
-        _facts(incident, config, runbook, tz) + "\n",
-        _section("概要 / Summary", text.summary),
-        _section("影響 / Impact", text.impact),
-        f"## タイムライン / Timeline\n\n{_timeline(incident, tz)}\n",
-        f"## 検知 / Detection\n\n{_detection(incident, config, tz)}\n",
-        f"## 対応 / Response\n\n{_response(incident, runbook, tz)}\n",
-        f"## 根本原因とトリガー / Root cause and trigger\n\n{causes}\n",
-        _section("解決 / Resolution", text.resolution),
-        f"## 教訓 / Lessons learned\n\n{lessons}\n",
-        f"## アクションアイテム / Action items\n\n{_action_items(incident)}\n",
-        f"## 補足情報 / Supporting information\n\n{_supporting(incident, tz)}\n",
+        f"# {pm_text('pm.title')}: {escape_text(incident.title)}\n",
+        _facts(pm_text, incident, config, runbook, tz) + "\n",
+        _section(pm_text, pm_text("pm.summary"), text.summary),
+        _section(pm_text, pm_text("pm.impact"), text.impact),
+        f"## {pm_text('pm.timeline')}\n\n{_timeline(pm_text, incident, tz)}\n",
+        f"## {pm_text('pm.detection')}\n\n{_detection(pm_text, incident, config, tz)}\n",
+        f"## {pm_text('pm.response')}\n\n{_response(pm_text, incident, runbook, tz)}\n",
+        f"## {pm_text('pm.causes')}\n\n{causes}\n",
+        _section(pm_text, pm_text("pm.resolution"), text.resolution),
+        f"## {pm_text('pm.lessons')}\n\n{lessons}\n",
+        f"## {pm_text('pm.action_items')}\n\n{_action_items(pm_text, incident)}\n",
+        f"## {pm_text('pm.supporting')}\n\n{_supporting(pm_text, incident, tz)}\n",
     ]
     # A last pass: nothing secret leaves, whatever path it took into the text.
     return redact("\n".join(sections))

@@ -1,0 +1,188 @@
+"""The text layer: every sentence the console says, by key, in Japanese or English.
+
+The core returns keys and values (a ``Phrase``); the view turns them into words
+with ``tr`` in the language chosen at start.  The words live in gettext catalogues
+(``rainbow_tui/locale/<lang>/LC_MESSAGES/rainbow_tui.mo``, compiled from the ``.po``
+beside them by ``make catalogue``): the message id is the key, never the English
+sentence, so an English wording can change without touching the Japanese side.
+
+The language is chosen once per process: ``--lang`` on the command line, else
+``RAINBOW_TUI_LANG``, else the locale (``LC_ALL`` / ``LC_MESSAGES`` / ``LANG``
+starting with ``ja``), else English.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from rich.cells import cell_len, set_cell_size
+
+__all__ = [
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "N_",
+    "Language",
+    "Phrase",
+    "choose_language",
+    "current_language",
+    "language",
+    "ljust_cells",
+    "set_language",
+    "tr",
+]
+
+DOMAIN = "rainbow_tui"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LanguageCode = Literal["ja", "en"]
+LANGUAGES: tuple[LanguageCode, ...] = ("ja", "en")
+DEFAULT_LANGUAGE: LanguageCode = "en"
+LANGUAGE_ENV = "RAINBOW_TUI_LANG"
+# Where the choice came from: a postmortem stays bilingual unless a person asked
+# for one language (flag or environment), not merely because of the locale.
+ChoiceSource = Literal["flag", "env", "locale", "default"]
+
+
+def N_(key: str) -> str:
+    """Marks ``key`` as a catalogue key where it is stored, not looked up at once
+    (a table of keys by level, say), so extraction finds it."""
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """One language's catalogue."""
+
+    code: LanguageCode
+    catalogue: gettext.NullTranslations = field(repr=False, compare=False)
+
+    def has(self, key: str) -> bool:
+        return self.catalogue.gettext(key) != key
+
+    def tr(self, key: str, /, **values: object) -> str:
+        """The sentence of ``key`` with its named placeholders filled in.
+
+        A key missing from the catalogue shows as the key itself (the completeness
+        test keeps that from shipping), never as a crash in front of an operator."""
+        template = self.catalogue.gettext(key)
+        return template.format(**values) if values else template
+
+
+@cache
+def language(code: LanguageCode) -> Language:
+    """The language ``code`` with its compiled catalogue (loaded once)."""
+    catalogue = gettext.translation(DOMAIN, LOCALE_DIR, languages=[code], fallback=True)
+    return Language(code, catalogue)
+
+
+_current: list[Language] = []
+
+
+def current_language() -> Language:
+    if not _current:
+        _current.append(language(choose_language()[0]))
+    return _current[0]
+
+
+def set_language(code: LanguageCode) -> Language:
+    """Choose the language every later ``tr`` speaks."""
+    chosen = language(code)
+    _current[:] = [chosen]
+    return chosen
+
+
+def tr(key: str, /, **values: object) -> str:
+    """``key`` in the current language, its placeholders filled with ``values``."""
+    return current_language().tr(key, **values)
+
+
+def _as_language(value: str | None) -> LanguageCode | None:
+    if not value:
+        return None
+    lowered = value.strip().lower()
+    for code in LANGUAGES:
+        if lowered == code or lowered.startswith((f"{code}_", f"{code}-", f"{code}.")):
+            return code
+    return None
+
+
+def choose_language(
+    flag: str | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[LanguageCode, ChoiceSource]:
+    """The language to speak and where that choice came from: the flag, else
+    ``RAINBOW_TUI_LANG``, else the locale, else English."""
+    env = os.environ if environ is None else environ
+    chosen = _as_language(flag)
+    if chosen is not None:
+        return chosen, "flag"
+    chosen = _as_language(env.get(LANGUAGE_ENV))
+    if chosen is not None:
+        return chosen, "env"
+    # The first locale variable that is set decides, as the C library reads them.
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:
+            return ("ja" if value.lower().startswith("ja") else DEFAULT_LANGUAGE), "locale"
+    return DEFAULT_LANGUAGE, "default"
+
+
+class Phrase:
+    """A sentence not yet put into words: its catalogue key and typed values.
+
+    The core builds phrases; ``text()`` says them in the current language (or in
+    ``language``), so the same finding reads in Japanese or English.  A value may
+    be a phrase itself (a window such as "hour" inside "failed in the last hour").
+    """
+
+    __slots__ = ("key", "values")
+
+    def __init__(self, key: str, /, **values: object) -> None:
+        self.key = key
+        self.values: tuple[tuple[str, object], ...] = tuple(values.items())
+
+    def text(self, language: Language | None = None) -> str:
+        speaker = language or current_language()
+        values = {
+            name: value.text(speaker) if isinstance(value, Phrase) else value
+            for name, value in self.values
+        }
+        return speaker.tr(self.key, **values)
+
+    @classmethod
+    def verbatim(cls, text: str) -> Phrase:
+        """Text that is already words (a server's error message, a version)."""
+        return cls(N_("text.verbatim"), text=text)
+
+    @property
+    def empty(self) -> bool:
+        return self.key == "text.verbatim" and not dict(self.values).get("text")
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Phrase) and (self.key, self.values) == (other.key, other.values)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.values))
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.key!r}, {dict(self.values)!r})"
+
+
+NO_PHRASE = Phrase.verbatim("")
+
+
+def ljust_cells(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal cells (a kanji takes two)."""
+    return text + " " * (width - cell_len(text)) if cell_len(text) < width else text
+
+
+def fit_cells(text: str, width: int) -> str:
+    """``text`` cut or padded to exactly ``width`` terminal cells."""
+    return set_cell_size(text, width)

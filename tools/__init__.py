@@ -1,0 +1,1 @@
+"""Maintenance commands run from the repository (not shipped with the package)."""
