@@ -125,9 +125,13 @@ class LogBuffer:
     collector does not track, and handed out as a new ``LogLine`` of it each
     time; a line parsed after that leaves its parsed record here (see
     :meth:`keep_parsed`), so it is parsed once however often it is read.
+
+    One buffer serves every view of the log (:meth:`subscribe`): a batch is
+    appended once, and each view catches up from here, so a line shown in two
+    views is held and parsed once.
     """
 
-    __slots__ = ("_max_lines", "_next_seq", "_ring")
+    __slots__ = ("_listeners", "_max_lines", "_next_seq", "_ring")
 
     def __init__(self, max_lines: int = 100_000) -> None:
         if max_lines < 1:
@@ -137,6 +141,7 @@ class LogBuffer:
         # (a line as its record).
         self._ring: list[LineRecord | GapMarker] = []
         self._next_seq = 0
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def max_lines(self) -> int:
@@ -165,6 +170,20 @@ class LogBuffer:
         """Entries that fell off the front of the ring so far."""
         return self.first_seq
 
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every append, on the appending thread.
+
+        A listener should only note that there is more to read (a view arms its
+        frame timer): it runs inside :meth:`append_many`, at stream rates.
+        """
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener`` (no error when it was not subscribed)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def append(self, entry: Entry) -> int:
         """Add one entry; return its sequence number."""
         self.append_many((entry,))
@@ -172,8 +191,8 @@ class LogBuffer:
 
     def append_many(self, entries: Iterable[Entry]) -> range:
         """Add a batch of entries; return their sequence numbers."""
-        # The record slot itself, not the property: this runs for every line twice
-        # (both views of the console) at stream rates.
+        # The record slot itself, not the property: this runs for every line at
+        # stream rates.
         batch = [entry if isinstance(entry, GapMarker) else entry._record for entry in entries]
         start = self._next_seq
         self._next_seq += len(batch)
@@ -191,6 +210,9 @@ class LogBuffer:
             head = min(capacity - position, len(batch))
             ring[position : position + head] = batch[:head]
             ring[: len(batch) - head] = batch[head:]
+        # A copy: a listener may unsubscribe (its view unmounting) while called.
+        for listener in tuple(self._listeners):
+            listener()
         return range(start, self._next_seq)
 
     def get(self, seq: int) -> Entry | None:
@@ -358,24 +380,56 @@ class Synced(NamedTuple):
 class FilteredView:
     """The sequence numbers of ``buffer`` that pass ``filter``, oldest first.
 
+    With ``tail``, only the buffer's ``tail`` newest entries are looked at (a
+    compact pane over the same buffer as a full-screen view).
+
     Call :meth:`sync` after appending to the buffer: between calls the view is a
     stable snapshot (indices do not shift under a reader).  Indices are
     positions in the view, 0 = oldest shown.  Marks are sequence numbers, so
     they survive filter changes; they go when their line leaves the buffer.
     """
 
-    def __init__(self, buffer: LogBuffer, filter: LogFilter | None = None) -> None:
+    def __init__(
+        self, buffer: LogBuffer, filter: LogFilter | None = None, tail: int | None = None
+    ) -> None:
+        if tail is not None and tail < 1:
+            raise ValueError(f"tail must be positive, got {tail}")
         self._buffer = buffer
+        self._tail = tail
         self._filter = filter or LogFilter()
         self._passes = self._filter.predicate()
         self._seqs: array[int] = array("q")
-        self._synced_to = buffer.first_seq
+        self._synced_to = self.first_seq
         self._marks: set[int] = set()
         self.sync()
 
     @property
     def buffer(self) -> LogBuffer:
         return self._buffer
+
+    @property
+    def tail(self) -> int | None:
+        """How many of the buffer's newest entries the view looks at (None: all)."""
+        return self._tail
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest entry the view may show: the buffer's oldest, or the first of
+        its ``tail`` newest; older ones count as dropped for this view."""
+        first = self._buffer.first_seq
+        if self._tail is None:
+            return first
+        return max(first, self._buffer.next_seq - self._tail)
+
+    @property
+    def held(self) -> int:
+        """Entries within the view's reach (shown or filtered out)."""
+        return self._buffer.next_seq - self.first_seq
+
+    @property
+    def dropped(self) -> int:
+        """Entries that left the view's reach so far (the buffer's, or its tail's)."""
+        return self.first_seq
 
     @property
     def filter(self) -> LogFilter:
@@ -386,13 +440,13 @@ class FilteredView:
         self._filter = new_filter
         self._passes = new_filter.predicate()
         self._seqs = array("q")
-        self._synced_to = self._buffer.first_seq
+        self._synced_to = self.first_seq
         self.sync()
 
     def sync(self) -> Synced:
         """Take in what the buffer dropped and gained since the last call."""
         buffer = self._buffer
-        first = buffer.first_seq
+        first = self.first_seq
         dropped = 0
         if self._seqs and self._seqs[0] < first:
             dropped = bisect_left(self._seqs, first)
@@ -450,7 +504,7 @@ class FilteredView:
         """Entries shown at indices ``[start, stop)`` (slice semantics); None for
         one that left the buffer since the last :meth:`sync`."""
         seqs = self._seqs[start:stop]
-        held = bisect_left(seqs, self._buffer.first_seq)
+        held = bisect_left(seqs, self.first_seq)
         result: list[Entry | None] = [None] * held
         result.extend(self._buffer.entries_for(seqs[held:]))
         return result
@@ -460,7 +514,7 @@ class FilteredView:
     ) -> list[LineRecord | GapMarker | None]:
         """:meth:`entries` as the buffer holds them (see ``LogBuffer.records_for``)."""
         seqs = self._seqs[start:stop]
-        held = bisect_left(seqs, self._buffer.first_seq)
+        held = bisect_left(seqs, self.first_seq)
         result: list[LineRecord | GapMarker | None] = [None] * held
         result.extend(self._buffer.records_for(seqs[held:]))
         return result
@@ -471,7 +525,7 @@ class FilteredView:
         """(index, entry) after ``from_index`` (before it when ``backwards``), nearest
         first; entries dropped from the buffer since the last :meth:`sync` are skipped."""
         seqs = self._seqs
-        held = bisect_left(seqs, self._buffer.first_seq)
+        held = bisect_left(seqs, self.first_seq)
         if backwards:
             stop = min(from_index, len(seqs))
             indices = range(stop - 1, held - 1, -1)
@@ -514,14 +568,14 @@ class FilteredView:
         if seq in self._marks:
             self._marks.discard(seq)
             return False
-        if self._buffer.get(seq) is None:
+        if not self.first_seq <= seq < self._buffer.next_seq:
             return False
         self._marks.add(seq)
         return True
 
     @property
     def marks(self) -> frozenset[int]:
-        """Sequence numbers of marked entries still in the buffer."""
+        """Sequence numbers of marked entries still within the view's reach."""
         return frozenset(self._marks)
 
     def is_marked(self, seq: int) -> bool:
