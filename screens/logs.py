@@ -1,15 +1,18 @@
 """The full-screen log tail: what is tailed and how much, the view, a prompt line.
 
-The app feeds :attr:`LogScreen.log_view` (``add_entries``); this screen only
-shows it and asks for the text the view's keys need (``/`` filter, ``ctrl+f``
-find, ``s`` save path) in an ``Input`` at the bottom: Enter applies, Esc cancels.
+The view reads the session's one :class:`LogBuffer` (shared with the dashboard's
+pane) and follows it by itself; this screen only shows it, says what is tailed
+and how much, and asks for the text the view's keys need (``/`` filter,
+``ctrl+f`` find, ``s`` save path) in an ``Input`` at the bottom: Enter applies,
+Esc cancels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rich.text import Text
 from textual import on
@@ -19,9 +22,14 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from rainbow_tui.logs.buffer import LogBuffer
 from rainbow_tui.logs.saved_logs import resolve_save_path
 from widgets.level_style import inert
+from widgets.log_pane import stream_summary
 from widgets.log_view import LogView
+
+if TYPE_CHECKING:
+    from rainbow_tui.logs.streams import StreamState
 
 PromptPurpose = Literal["filter", "search", "save"]
 
@@ -42,6 +50,18 @@ def default_save_name(now: datetime | None = None) -> str:
     (see :func:`rainbow_tui.logs.saved_logs.resolve_save_path`)."""
     moment = now or datetime.now()
     return f"rainbow-tui-logs-{moment:%Y%m%d-%H%M%S}.log"
+
+
+def tail_title_text(title: str, summary: str) -> str:
+    """The header's first part: what is tailed, then how its streams are doing."""
+    return f"{title} — {summary}"
+
+
+def buffer_counts_text(buffered: int, shown: int, dropped: int) -> str:
+    return f"  {buffered:,} lines in buffer · {shown:,} shown · {dropped:,} dropped"
+
+
+FILTER_LABEL = "  filter: "
 
 
 def saved_message(count: int, path: Path) -> str:
@@ -96,16 +116,21 @@ class LogScreen(Screen[None]):
     def __init__(
         self,
         title: str,
-        max_lines: int = 100_000,
+        buffer: LogBuffer | int = 100_000,
         *,
         timezone: tzinfo | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
+        """``buffer`` is the session's, shared with the dashboard's pane; a number
+        makes a buffer of its own of that many lines."""
         super().__init__(name=name, id=id, classes=classes)
+        self._title = title
         self._tail_title = title
-        self.log_view = LogView(max_lines, timezone=timezone, id="log-view")
+        if not isinstance(buffer, LogBuffer):
+            buffer = LogBuffer(buffer)
+        self.log_view = LogView(buffer, timezone=timezone, id="log-view")
         self._prompt: PromptPurpose | None = None
 
     def compose(self) -> ComposeResult:
@@ -129,17 +154,21 @@ class LogScreen(Screen[None]):
         if self.is_mounted:
             self._refresh_header()
 
+    def show_stream_states(self, states: Iterable[StreamState], total: int) -> None:
+        """Say how the ``total`` log streams are doing after the screen's title."""
+        self.tail_title = tail_title_text(self._title, stream_summary(states, total))
+
     def _header_text(self) -> Text:
-        view = self.log_view
-        buffered, shown, dropped = len(view.buffer), len(view.filtered), view.buffer.dropped
+        filtered = self.log_view.filtered
+        buffered, shown, dropped = filtered.held, len(filtered), filtered.dropped
         header = Text(no_wrap=True, overflow="ellipsis")
         # The title carries stream errors (SSH's own words): inert, one line.
         header.append_text(inert(self._tail_title))
         header.stylize("bold")
-        header.append(f"  {buffered:,} lines in buffer · {shown:,} shown · {dropped:,} dropped")
-        described = view.filter_description
+        header.append(buffer_counts_text(buffered, shown, dropped))
+        described = self.log_view.filter_description
         if described:
-            header.append("  filter: ")
+            header.append(FILTER_LABEL)
             header.append(described, "bold")
         return header
 

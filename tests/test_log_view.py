@@ -12,13 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
+from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from rainbow_tui.logs.buffer import Entry, GapMarker
+from rainbow_tui.logs.buffer import Entry, GapMarker, LogBuffer
+from rainbow_tui.logs.layout import RenderOptions
 from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine, parse_line
 from screens.logs import LogScreen
-from widgets.log_view import LogView, RenderOptions, StyleResolver, entry_segments, render_entry
+from widgets.log_render import LOG_COMPONENT_CLASSES, LogStyles, entry_segments, render_entry
+from widgets.log_view import LogView
 
 JST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 11, 28, 3, 0, 0, tzinfo=UTC)
@@ -56,7 +59,7 @@ def numbered(count: int, start: int = 0) -> list[Entry]:
 class LogApp(App[None]):
     def __init__(self, max_lines: int = 100_000) -> None:
         super().__init__()
-        self.view = LogView(max_lines, timezone=JST, id="log")
+        self.view = LogView(LogBuffer(max_lines), timezone=JST, id="log")
         self.updated = asyncio.Event()
         self.pinned: list[LogLine] = []
 
@@ -466,7 +469,10 @@ class ScreenApp(App[None]):
 async def test_log_screen_prompts_for_a_filter_and_a_save_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    started_in = tmp_path / "cwd"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     app = ScreenApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = app.log_screen
@@ -499,7 +505,12 @@ async def test_log_screen_prompts_for_a_filter_and_a_save_path(
         await pilot.press("q")
         await pilot.pause()
         assert app.screen is not screen
-    assert saved_files(tmp_path) == {"rainbow-tui-logs-*.log": shown}
+    # A bare name goes into the state directory's logs/, not where the console started.
+    logs_dir = tmp_path / "state" / "rainbow-tui" / "logs"
+    assert saved_files(logs_dir) == {"rainbow-tui-logs-*.log": shown}
+    assert [path.stat().st_mode & 0o777 for path in logs_dir.iterdir()] == [0o600]
+    assert logs_dir.stat().st_mode & 0o777 == 0o700
+    assert list(started_in.iterdir()) == []
 
 
 # -- snapshot -----------------------------------------------------------------------------
@@ -576,7 +587,7 @@ def realistic_entries() -> list[Entry]:
 
 class SnapshotApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield LogView(1000, timezone=JST, id="log")
+        yield LogView(LogBuffer(1000), timezone=JST, id="log")
 
     def on_mount(self) -> None:
         view = self.query_one(LogView)
@@ -613,6 +624,15 @@ render_lines = st.builds(
 )
 
 
+def _distinct_style(role: str) -> Style:
+    """A style of its own for each role, so a segment that took the wrong roles differs."""
+    index = sorted(LOG_COMPONENT_CLASSES).index(role)
+    return Style(color=f"color({index + 1})", bold=index % 2 == 0, italic=index % 3 == 0)
+
+
+DISTINCT_STYLES = LogStyles(_distinct_style)
+
+
 @given(
     render_lines,
     st.sampled_from(["app-1", "", "a-very-long-host-name-for-the-column"]),
@@ -634,11 +654,11 @@ def test_segments_built_directly_are_what_text_renders(
     console = Console()
     options = RenderOptions(show_timestamps, show_host, host_width)
     entry = parse_line(raw, host, container)
-    built = entry_segments(entry, options, StyleResolver(console.get_style), zone)
-    text = render_entry(parse_line(raw, host, container), options, zone)
+    built = entry_segments(entry, options, DISTINCT_STYLES, zone)
+    text = render_entry(parse_line(raw, host, container), options, DISTINCT_STYLES, zone)
     assert built == (list(text.render(console)), text.cell_len)
 
 
 def test_search_and_highlight_are_left_to_text() -> None:
     options = RenderOptions(search="x")
-    assert entry_segments(line("x"), options, StyleResolver(Console().get_style)) is None
+    assert entry_segments(line("x"), options, DISTINCT_STYLES) is None

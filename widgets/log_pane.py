@@ -11,13 +11,14 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from rainbow_tui.logs.buffer import LogBuffer
 from widgets.level_style import inert
 from widgets.log_view import LogView
 
 if TYPE_CHECKING:
     from rainbow_tui.logs.streams import StreamState
 
-# The pane shows the recent tail; the full-screen view keeps the whole buffer.
+# The pane shows the recent tail of the shared buffer; the full-screen view all of it.
 PANE_LINES = 5_000
 # Troubled streams named in the summary; the rest are counted only.
 STREAM_PROBLEMS_SHOWN = 3
@@ -51,9 +52,17 @@ class LogPane(Vertical):
             self.prompt = prompt
             self.current = current
 
-    def __init__(self, *, id: str | None = None, classes: str = "") -> None:
+    def __init__(
+        self, buffer: LogBuffer | None = None, *, id: str | None = None, classes: str = ""
+    ) -> None:
+        """``buffer`` is the session's, shared with the full-screen view; without one
+        the pane keeps a buffer of its own of :data:`PANE_LINES`."""
         super().__init__(id=id, classes=classes)
-        self.log_view = LogView(PANE_LINES, id="pane-log-view")
+        self.log_view = LogView(
+            buffer if buffer is not None else LogBuffer(PANE_LINES),
+            tail=PANE_LINES,
+            id="pane-log-view",
+        )
         self.log_view.show_host = True
 
     def compose(self) -> ComposeResult:
@@ -66,6 +75,10 @@ class LogPane(Vertical):
             for placeholder in self.query(".placeholder"):
                 placeholder.remove()
             self.mount(self.log_view)
+
+    def show_stream_states(self, states: Iterable[StreamState], total: int) -> None:
+        """How the ``total`` log streams are doing, under the pane's border."""
+        self.show_streams(stream_summary(states, total))
 
     def show_streams(self, summary: str) -> None:
         """The streams' summary (:func:`stream_summary`) under the pane's border."""
