@@ -347,3 +347,89 @@ def test_sync_filters_only_new_entries() -> None:
         view.sync()
     assert len(checked) == 1000
     assert len(view) == 1000
+
+
+# -- one buffer, many views -------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    batches=st.lists(st.lists(entries, max_size=12), max_size=8),
+    log_filter=filters,
+    capacity=st.integers(1, 20),
+    tail=st.integers(1, 25),
+    marked_every=st.integers(1, 4),
+)
+def test_a_tail_view_shows_what_passes_among_the_buffers_newest_entries(
+    batches: list[list[Entry]],
+    log_filter: LogFilter,
+    capacity: int,
+    tail: int,
+    marked_every: int,
+) -> None:
+    buffer = LogBuffer(max_lines=capacity)
+    whole = FilteredView(buffer, log_filter)
+    recent = FilteredView(buffer, log_filter, tail=tail)
+    for batch in batches:
+        buffer.append_many(batch)
+        whole.sync()
+        recent.sync()
+        reach = max(buffer.first_seq, buffer.next_seq - tail)
+        assert recent.first_seq == reach
+        assert recent.held == buffer.next_seq - reach
+        assert recent.dropped == reach
+        assert list(recent.seqs()) == [seq for seq in whole.seqs() if seq >= reach]
+        for seq in list(recent.seqs())[::marked_every]:
+            if not recent.is_marked(seq):
+                recent.toggle_mark(seq)
+        assert all(seq >= reach for seq in recent.marks)
+    # A line beyond the tail's reach cannot be marked, though the buffer holds it.
+    if buffer.first_seq < recent.first_seq:
+        assert recent.toggle_mark(buffer.first_seq) is False
+        assert whole.toggle_mark(buffer.first_seq) is True
+
+
+def test_every_subscriber_hears_each_append_once_until_it_unsubscribes() -> None:
+    buffer = LogBuffer(max_lines=10)
+    heard: list[tuple[str, int]] = []
+
+    def pane() -> None:
+        heard.append(("pane", buffer.next_seq))
+
+    def screen() -> None:
+        heard.append(("screen", buffer.next_seq))
+
+    buffer.subscribe(pane)
+    buffer.subscribe(screen)
+    buffer.subscribe(pane)  # twice is once
+    assert buffer.subscribers == 2
+    buffer.append_many([line("a"), line("b")])
+    buffer.append(line("c"))
+    buffer.unsubscribe(screen)
+    buffer.unsubscribe(screen)  # not subscribed any more: no error
+    buffer.append_many([line("d")] * 15)  # more than the ring holds
+    assert heard == [("pane", 2), ("screen", 2), ("pane", 3), ("screen", 3), ("pane", 18)]
+    assert buffer.subscribers == 1
+
+
+def test_a_subscriber_may_unsubscribe_while_it_is_told() -> None:
+    buffer = LogBuffer()
+    heard: list[str] = []
+
+    def once() -> None:
+        heard.append("once")
+        buffer.unsubscribe(once)
+
+    def always() -> None:
+        heard.append("always")
+
+    buffer.subscribe(once)
+    buffer.subscribe(always)
+    buffer.append(line("a"))
+    buffer.append(line("b"))
+    assert heard == ["once", "always", "always"]
+
+
+def test_a_tail_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="tail must be positive"):
+        FilteredView(LogBuffer(), tail=0)

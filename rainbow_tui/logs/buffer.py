@@ -179,6 +179,11 @@ class LogBuffer:
         if listener not in self._listeners:
             self._listeners.append(listener)
 
+    @property
+    def subscribers(self) -> int:
+        """How many listeners are subscribed (mounted views, for one)."""
+        return len(self._listeners)
+
     def unsubscribe(self, listener: Callable[[], None]) -> None:
         """Stop calling ``listener`` (no error when it was not subscribed)."""
         if listener in self._listeners:
