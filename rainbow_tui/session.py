@@ -18,7 +18,7 @@ import asyncio
 import logging
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rainbow_tui.config import Config, expand_path
@@ -168,7 +168,12 @@ class AppendixRun:
     shown: str
     cwd: str
     incident_id: str | None = None
-    started: CommandStarted | None = field(default=None)
+    started: CommandStarted | None = None
+
+
+def _log_close_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("closing a finished incident's runner failed", exc_info=task.exception())
 
 
 def _alert_identity(alerts: tuple[Alert, ...]) -> tuple[tuple[str, str], ...]:
@@ -464,7 +469,7 @@ class Session:
         wizard.stop_retrying()
         self.store.close(incident_id)
         closing = asyncio.get_running_loop().create_task(wizard.runner.close())
-        closing.add_done_callback(lambda task: task.exception() if not task.cancelled() else None)
+        closing.add_done_callback(_log_close_failure)
 
     def _open_wizard(self) -> IncidentWizard:
         incident_id = self.open_incident_id
