@@ -8,13 +8,19 @@ from typing import get_args
 
 import pytest
 
+from rainbow_tui.demo.launcher import DemoProcess
+from rainbow_tui.demo.profile import demo_config
 from rainbow_tui.incidents.executors import EXECUTORS, ExecutorResult, executor_for
 from rainbow_tui.incidents.runbooks import (
     CommandKind,
     RunbookError,
+    Verification,
+    VerificationKind,
     load_runbooks,
     parse_runbook,
 )
+from rainbow_tui.incidents.runner import CommandRunner
+from rainbow_tui.incidents.step_checks import StepChecks
 
 RUNBOOK = """
 id = "cdn"
@@ -39,6 +45,21 @@ def test_every_kind_of_the_schema_has_its_executor() -> None:
     assert set(EXECUTORS) == kinds
     for kind in kinds:
         assert executor_for(kind).kind == kind
+
+
+async def test_every_kind_of_verification_has_its_check(demo_stack: DemoProcess) -> None:
+    config = demo_config(demo_stack.endpoints)
+    runner = CommandRunner(config)
+    try:
+        checks = StepChecks(runner.context, metric_probe=None)
+        assert set(checks.by_kind) == set(get_args(VerificationKind))
+        # Each answers in words; without a metric source, metric_below cannot pass.
+        nothing = await checks.check(Verification(kind="none"))
+        assert nothing == (True, "nothing to check automatically")
+        metric = await checks.check(Verification(kind="metric_below", key="host *:cpu"))
+        assert metric == (False, "no metric source to check against")
+    finally:
+        await runner.close()
 
 
 def test_an_unknown_kind_is_refused_at_load_naming_the_file_and_the_key(tmp_path: Path) -> None:

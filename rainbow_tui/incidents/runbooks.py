@@ -42,6 +42,7 @@ __all__ = [
     "RunbookProblem",
     "Step",
     "Verification",
+    "VerificationKind",
     "load_runbooks",
     "parse_runbook",
     "pick_runbook",

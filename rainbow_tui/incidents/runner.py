@@ -14,16 +14,16 @@ preview (the exact command line) can still be copied and run by hand.
 
 Parameters (``{version}``) come from the responder, checked against the parameter's
 pattern; a parameter with ``choices_from = "kamal app containers"`` is offered the
-versions that command lists.
+versions that command lists.  A step's verification is checked (``step_checks``)
+again and again until it passes or its time runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,22 +39,16 @@ from rainbow_tui.incidents.executors import (
 from rainbow_tui.incidents.executors.ssh import find_target
 from rainbow_tui.incidents.kamal_output import AppVersion, parse_app_containers, rollback_choices
 from rainbow_tui.incidents.model import CommandOutcome
-from rainbow_tui.incidents.runbook_sql import runbook_session
 from rainbow_tui.incidents.runbooks import (
     CHOICES_FROM_APP_CONTAINERS,
     Command,
-    DatabaseName,
     Parameter,
     Verification,
 )
-from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
-from rainbow_tui.sources.transactions import READ, transact
+from rainbow_tui.incidents.step_checks import MetricProbe, StepChecks, findings_probe
 from rainbow_tui.ssh import SshTarget
 
 if TYPE_CHECKING:
-    import asyncpg
-
-    from rainbow_tui.sources.health import HealthSource
     from rainbow_tui.sources.service_sources import ServiceSources
 
 __all__ = [
@@ -70,10 +64,6 @@ __all__ = [
     "VerificationResult",
     "findings_probe",
 ]
-
-# The current value of every finding, by key ("database:db_connections" → 7.0).
-MetricProbe = Callable[[], Awaitable[Mapping[str, float | None]]]
-
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -161,13 +151,6 @@ class CommandRunner:
             sources = ServiceSources(config)
         self.sources = sources
         self.context = CommandContext(config, sources)
-
-    def link(self, database: DatabaseName) -> PostgresLink | None:
-        return self.context.link(database)
-
-    @property
-    def health(self) -> HealthSource:
-        return self.sources.health
 
     async def close(self) -> None:
         if self._own_sources:
@@ -271,102 +254,11 @@ class CommandRunner:
     async def verify(self, verification: Verification) -> VerificationResult:
         """Check until it passes or ``timeout_s`` runs out (at least once)."""
         deadline = time.monotonic() + verification.timeout_s
+        checks = StepChecks(self.context, self.metric_probe)
         attempts = 0
         while True:
             attempts += 1
-            passed, detail = await self._check(verification)
+            passed, detail = await checks.check(verification)
             if passed or time.monotonic() + verification.interval_s > deadline:
                 return VerificationResult(verification.kind, passed, detail, attempts)
             await asyncio.sleep(verification.interval_s)
-
-    async def _check(self, verification: Verification) -> tuple[bool, str]:
-        checks: dict[str, Callable[[Verification], Awaitable[tuple[bool, str]]]] = {
-            "none": self._nothing_to_check,
-            "http_ok": self._http_ok,
-            "metric_below": self._metric_below,
-            "sql_scalar_below": self._sql_scalar_below,
-        }
-        return await checks[verification.kind](verification)
-
-    async def _nothing_to_check(self, verification: Verification) -> tuple[bool, str]:
-        return True, "nothing to check automatically"
-
-    async def _http_ok(self, verification: Verification) -> tuple[bool, str]:
-        snapshot = await self.health.poll()
-        if snapshot.up:
-            latency = f" in {snapshot.latency_ms:.0f} ms" if snapshot.latency_ms else ""
-            return True, f"GET {snapshot.url} answered 200{latency}"
-        return False, f"GET {snapshot.url}: {snapshot.error}"
-
-    async def _metric_below(self, verification: Verification) -> tuple[bool, str]:
-        if self.metric_probe is None:
-            return False, "no metric source to check against"
-        values = await self.metric_probe()
-        matching = {k: v for k, v in values.items() if fnmatch.fnmatchcase(k, verification.key)}
-        if not matching:
-            return False, f"no finding matches {verification.key}"
-        verdicts: list[str] = []
-        passed = True
-        for key, value in sorted(matching.items()):
-            metric = key.split(":", 1)[1]
-            threshold = getattr(self.config.thresholds, metric, None)
-            if threshold is None:
-                return False, f"{key}: no threshold for {metric}"
-            line = {
-                "normal": threshold.normal,
-                "warn": threshold.warn,
-                "critical": threshold.critical,
-            }[verification.threshold]
-            if value is None:
-                passed = False
-                verdicts.append(f"{key} has no data")
-                continue
-            # "Below warn" means not warning any more: warn is crossed when exceeded,
-            # normal is a strict upper bound (levels.judge).
-            ok = value < line if verification.threshold == "normal" else value <= line
-            passed = passed and ok
-            relation = "≤" if ok else ">"
-            verdicts.append(f"{key} = {value:g} {relation} {verification.threshold} {line:g}")
-        return passed, "; ".join(verdicts)
-
-    async def _sql_scalar_below(self, verification: Verification) -> tuple[bool, str]:
-        monitored = self.link(verification.database)
-        if monitored is None:
-            return False, self.context.why_no_database()
-        # A check is as quick as a poll: the monitor's statement timeout, own session.
-        link = runbook_session(
-            monitored,
-            self.config.database.statement_timeout_ms / 1000,
-            self.config.database.connect_timeout_s,
-        )
-        below = verification.below if verification.below is not None else 0.0
-
-        async def fetch(connection: asyncpg.Connection) -> object:
-            return await connection.fetchval(verification.sql)
-
-        try:
-            value = await transact(link, fetch, READ)
-        except DatabaseUnavailable as error:
-            return False, str(error)
-        finally:
-            await link.close()
-        if value is None:
-            return False, "the query returned no value"
-        try:
-            number = float(str(value))
-        except ValueError:
-            return False, f"the query returned {value!r}, not a number"
-        if number < below:
-            return True, f"{number:g} < {below:g}"
-        return False, f"{number:g} is not below {below:g}"
-
-
-def findings_probe(config: Config, sources: ServiceSources) -> MetricProbe:
-    """A probe that polls every source once and judges the readings, as the monitor does."""
-    from rainbow_tui.findings import evaluate
-
-    async def probe() -> Mapping[str, float | None]:
-        readings = await sources.poll_all()
-        return {finding.key: finding.value for finding in evaluate(config, readings)}
-
-    return probe
