@@ -10,7 +10,9 @@ nothing else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -89,6 +91,9 @@ async def shell_server(tmp_path: Path) -> AsyncIterator[ShellServer]:
             env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            # A group of its own: sh may fork the command, and a surviving child keeps
+            # the pipe open, so waiting for the shell would wait for the child too.
+            start_new_session=True,
         )
         assert shell.stdout is not None
         try:
@@ -99,7 +104,8 @@ async def shell_server(tmp_path: Path) -> AsyncIterator[ShellServer]:
             pass
         finally:
             if shell.returncode is None:
-                shell.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(shell.pid, signal.SIGKILL)
                 await shell.wait()
 
     server = await asyncssh.create_server(
