@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.color import Color
 from textual.pilot import Pilot
 
 from rainbow_tui.logs.buffer import Entry, GapMarker, LogBuffer
@@ -662,3 +664,104 @@ def test_segments_built_directly_are_what_text_renders(
 def test_search_and_highlight_are_left_to_text() -> None:
     options = RenderOptions(search="x")
     assert entry_segments(line("x"), options, DISTINCT_STYLES) is None
+
+
+# -- colours from the theme -------------------------------------------------------------
+
+GAP = GapMarker("app-2", "web", T0, T0 + timedelta(seconds=8))
+THEMED: list[Entry] = [
+    line("timeout talking to S3", level=LogLevel.WARN),
+    line("Completed 503 Service Unavailable in 3ms", level=LogLevel.ERROR, status=503),
+    GAP,
+    line("fine"),
+]
+
+
+def segment_with(view: LogView, row: int, text: str) -> Style:
+    """The style of the first segment on ``row`` whose text holds ``text``."""
+    for segment in view.render_line(row):
+        if text in segment.text and segment.style is not None:
+            return segment.style
+    raise AssertionError(f"no {text!r} on row {row}: {view.line_text(row)!r}")
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light", "nord"])
+async def test_levels_and_statuses_take_the_themes_colours(theme: str) -> None:
+    app = LogApp()
+    app.theme = theme
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.view
+        fill(app, THEMED)
+        await pilot.press("home")  # the cursor off the rows looked at
+        await pilot.pause()
+        variables = app.theme_variables
+
+        def colour(name: str) -> Color:
+            return Color.parse(variables[name])
+
+        warn = segment_with(view, 0, "timeout")
+        assert warn.color is not None and Color.from_rich_color(warn.color) == colour(
+            "text-warning"
+        )
+        status = segment_with(view, 1, "503")
+        assert status.color is not None
+        assert Color.from_rich_color(status.color) == colour("text-error") and status.bold
+        host = segment_with(view, 3, "app-1/web")
+        assert host.color is not None and Color.from_rich_color(host.color) == colour(
+            "text-primary"
+        )
+        view.set_search("fine")
+        await pilot.pause()
+        match = segment_with(view, 3, "fine")
+        assert match.bgcolor is not None
+        assert Color.from_rich_color(match.bgcolor) == colour("warning") and match.bold
+
+
+async def test_without_colour_levels_read_by_their_words_and_emphasis_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = LogApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.view
+        fill(
+            app,
+            [
+                parse_line(
+                    "E, [2026-11-28T12:00:03.100000 #1] ERROR -- : Net::ReadTimeout", "app-1", "web"
+                ),
+                parse_line(
+                    "W, [2026-11-28T12:00:03.100000 #1]  WARN -- : slow query", "app-1", "web"
+                ),
+                line("Completed 503 Service Unavailable in 3ms", level=LogLevel.ERROR, status=503),
+                GAP,
+                line("fine"),
+            ],
+        )
+        view.set_search("fine")
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.no_color
+        filters = view.get_line_filters()  # what the screen applies to every row
+
+        def shown(row: int) -> list[Segment]:
+            strip = view.render_line(row)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, view.background_colors[1])
+            return list(strip)
+
+        for row in range(5):
+            for segment in shown(row):
+                for colour in (segment.style.color, segment.style.bgcolor) if segment.style else ():
+                    if colour is not None:
+                        red, green, blue = Color.from_rich_color(colour).rgb
+                        assert red == green == blue, f"row {row} keeps a hue: {segment!r}"
+        texts = [view.line_text(row) for row in range(5)]
+        assert "ERROR" in texts[0] and "WARN" in texts[1] and "503" in texts[2]
+
+        def style_of(row: int, text: str) -> Style:
+            return next(s.style for s in shown(row) if text in s.text and s.style is not None)
+
+        assert style_of(2, "503").bold, "a 5xx status stands out without colour"
+        assert style_of(3, "stream lost").reverse, "a gap marker stands out without colour"
+        assert style_of(4, "fine").bold, "a search match stands out without colour"
