@@ -198,10 +198,11 @@ def _run_before(drill: bool) -> Callable[[Pilot[Any]], Any]:
         await pilot.pause()
         app.dashboard.show_state(_state(drill))
         app.dashboard.log_pane.attach()
-        app.dashboard.log_pane.log_view.add_entries(
-            parse_line(line, "app-1", "web") for line in LOG_LINES
-        )
-        await pilot.pause(0.2)
+        await pilot.pause()  # the view mounted
+        view = app.dashboard.log_pane.log_view
+        view.buffer.append_many(parse_line(line, "app-1", "web") for line in LOG_LINES)
+        view.flush()  # now, rather than at the next frame
+        await pilot.pause()
 
     return run
 
