@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rainbow_tui.config import PLACEHOLDER
+from rainbow_tui.text import N_, tr
 
 if TYPE_CHECKING:
     import asyncssh
@@ -44,34 +45,29 @@ DEFAULT_SSH_PORT = 22
 # Every sentence this module says, by code, so a ja/en catalogue can take them over.
 # The host a sentence is about comes before it ("app-1: connection refused"), left
 # out where the reader already sees it (a host's own row names the host).
+# The sentence of each failure, by code, in the text catalogue (ssh.<code>).
 MESSAGES: Mapping[str, str] = {
-    "placeholder": "address not filled in yet (see `rainbow-tui config validate`)",
-    "known_hosts_missing": "known_hosts file {path} does not exist",
-    "connect_timeout": "connection timed out after {seconds:g} s (TCP, SSH handshake and login)",
-    "refused": "connection refused",
-    "unresolved": "host name not found ({detail})",
-    "unreachable": "unreachable: {detail}",
-    "auth": "permission denied (SSH key not accepted for user {user})",
-    "unknown_key": (
-        "unknown host key {offered}: {endpoint} is not in known_hosts file {path}"
-        " (check the fingerprint, then add it)"
-    ),
-    "changed_key": (
-        "WARNING: HOST KEY CHANGED for {name} ({endpoint}): known_hosts file {path} has"
-        " {known}, the server offered {offered}; possible man-in-the-middle, not connecting"
-    ),
-    "key_not_verifiable": "host key not verifiable against {path}: {detail}",
-    "lost": "connection lost: {detail}",
-    "ssh_error": "{detail}",
-    "command_timeout": "{command!r} did not finish within {seconds:g} s",
-    "timed_out": "timed out",
+    "placeholder": N_("ssh.placeholder"),
+    "known_hosts_missing": N_("ssh.known_hosts_missing"),
+    "connect_timeout": N_("ssh.connect_timeout"),
+    "refused": N_("ssh.refused"),
+    "unresolved": N_("ssh.unresolved"),
+    "unreachable": N_("ssh.unreachable"),
+    "auth": N_("ssh.auth"),
+    "unknown_key": N_("ssh.unknown_key"),
+    "changed_key": N_("ssh.changed_key"),
+    "key_not_verifiable": N_("ssh.key_not_verifiable"),
+    "lost": N_("ssh.lost"),
+    "ssh_error": N_("ssh.ssh_error"),
+    "command_timeout": N_("ssh.command_timeout"),
+    "timed_out": N_("ssh.timed_out"),
 }
 # Sentences that name their host themselves: no prefix.
 _NAMES_ITS_HOST = frozenset({"changed_key", "known_hosts_missing"})
 
 
 def message(code: str, host: str = "", **values: object) -> str:
-    text = MESSAGES[code].format(name=host, **values)
+    text = tr(MESSAGES[code], name=host, **values)
     return f"{host}: {text}" if host and code not in _NAMES_ITS_HOST else text
 
 
