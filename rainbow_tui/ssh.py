@@ -42,10 +42,9 @@ PREFERRED_CIPHERS = (
 )
 DEFAULT_SSH_PORT = 22
 
-# Every sentence this module says, by code, so a ja/en catalogue can take them over.
+# Every sentence this module says: by code, its key in the text catalogue (ja/en).
 # The host a sentence is about comes before it ("app-1: connection refused"), left
 # out where the reader already sees it (a host's own row names the host).
-# The sentence of each failure, by code, in the text catalogue (ssh.<code>).
 MESSAGES: Mapping[str, str] = {
     "placeholder": N_("ssh.placeholder"),
     "known_hosts_missing": N_("ssh.known_hosts_missing"),
