@@ -370,6 +370,24 @@ async def test_local_output_streams_redacted_and_inert(
     assert "lines omitted" in result.excerpt and result.excerpt.endswith("no newline at the end")
 
 
+async def test_output_known_secret_only_by_its_command_is_redacted(
+    demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What `cat config/master.key` prints is the master key, though 32 hex digits alone
+    are nothing: the command is the output's context."""
+    master_key = "3f1c9a0be27d4c58a6e1f0b9d2c7e4a1"
+    key_file = tmp_path / "config" / "master.key"
+    key_file.parent.mkdir()
+    key_file.write_text(master_key + "\n", encoding="ascii")
+    command = Command(kind="local", argv=("cat", str(key_file)))
+    lines: list[str] = []
+    async with runner_for(demo_stack, monkeypatch) as runner:
+        result = await runner.run(command, on_line=lines.append)
+    assert result.outcome == "ok"
+    assert lines == ["[REDACTED]"]
+    assert master_key not in result.excerpt
+
+
 SLOW = r"""
 import subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])

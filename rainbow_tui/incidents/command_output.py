@@ -54,10 +54,15 @@ class CommandOutput:
     """Bytes in, safe lines out: to the callback, the listeners and the excerpt."""
 
     def __init__(
-        self, on_line: LineCallback | None, shown_as: tuple[str, str] | None = None
+        self,
+        on_line: LineCallback | None,
+        shown_as: tuple[str, str] | None = None,
+        context: str = "",
     ) -> None:
         self._splitter = LineSplitter()
-        self._redactor = LineRedactor()
+        # The command is the output's context: what `cat config/master.key` prints is
+        # the key, though 32 hex digits alone say nothing.
+        self._redactor = LineRedactor(context)
         self._listeners: list[LineCallback] = [] if on_line is None else [on_line]
         # (what runs, what the operator knows it as): replaced in every line.
         self._shown_as = shown_as

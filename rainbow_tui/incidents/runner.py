@@ -202,7 +202,7 @@ class CommandRunner:
                 "not_run", None, 0.0, "", f"not run: read-only (to run by hand: {resolved.preview})"
             )
         executor = executor_for(command.kind)
-        output = CommandOutput(on_line, resolved.shown_as)
+        output = CommandOutput(on_line, resolved.shown_as, context=resolved.preview)
         started = time.monotonic()
         outcome: CommandOutcome
         exit_code: int | None = None
