@@ -765,3 +765,21 @@ async def test_without_colour_levels_read_by_their_words_and_emphasis_stays(
         assert style_of(2, "503").bold, "a 5xx status stands out without colour"
         assert style_of(3, "stream lost").reverse, "a gap marker stands out without colour"
         assert style_of(4, "fine").bold, "a search match stands out without colour"
+
+
+class RestyledApp(LogApp):
+    # What an app's own .tcss can do: give a role other theme colours.
+    CSS = "LogView > .log-view--error { color: $text-success; text-style: italic; }"
+
+
+async def test_an_apps_stylesheet_can_restyle_a_role() -> None:
+    app = RestyledApp()
+    async with app.run_test(size=SIZE) as pilot:
+        fill(app, [line("boom", level=LogLevel.ERROR), line("fine")])
+        await pilot.press("end")
+        await pilot.pause()
+        style = segment_with(app.view, 0, "boom")
+        assert style.color is not None and style.italic
+        assert Color.from_rich_color(style.color) == Color.parse(
+            app.theme_variables["text-success"]
+        )
