@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+from textual.color import Color
+from textual.widgets import Static
 
 from rainbow_tui.app import RainbowApp, make_app
 from rainbow_tui.demo.launcher import DemoProcess
@@ -73,6 +75,16 @@ async def test_a_pin_is_confirmed_once_on_disk_and_a_failed_one_is_said(
             assert f"Pinned to {incident_id}" not in toasts(app)
             assert any("No space left on device" in t for t in toasts(app))
             assert pinned_on_disk(disk.root, incident_id) == 0
+            # The incident says what is in memory only, in the theme's warning colours.
+            await pilot.press("I")
+            await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
+            notice = app.screen.query_one("#incident-unsaved", Static)
+            await until(pilot, lambda: bool(notice.display))
+            assert "1 event not yet on disk — retrying" in str(notice.render())
+            warning = Color.parse(app.get_css_variables()["warning"])
+            assert notice.styles.background == warning
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is app.dashboard)
 
             disk.free()
             app.clear_notifications()
