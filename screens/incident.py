@@ -1,7 +1,9 @@
 """The incident wizard: the runbook step by step, the clock, the timeline.
 
-Every key here records something through the wizard, which builds the event; the
-screen shows the store's record (``wizard.incident``) once the write has ended, and
+Every key here records something through the session's wizard of the incident,
+which builds the event; the screen, told by the session (``IncidentChanged``, and a
+command's start, output and end), shows the store's record (``wizard.incident``) once
+the write has ended, and
 marks what a failed write keeps in memory only ("not yet on disk — retrying"), so a
 killed console comes back (``rainbow-tui incidents resume ID``) at the exact step
 with everything the screen showed as recorded.  Remote text (titles, command output,
@@ -124,7 +126,10 @@ class IncidentScreen(Screen[None]):
     # -- showing -----------------------------------------------------------------------
 
     def _on_session_event(self, event: SessionEvent) -> None:
-        if getattr(event, "incident_id", None) != self.incident_id or not self.is_mounted:
+        incident_events = (IncidentChanged, CommandRunStarted, CommandOutput, CommandRunEnded)
+        if not isinstance(event, incident_events) or event.incident_id != self.incident_id:
+            return  # another incident's news, or none of this screen's
+        if not self.is_mounted:
             return
         if isinstance(event, IncidentChanged):
             self._show_all()
