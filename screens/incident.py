@@ -3,11 +3,11 @@
 Every key here records something through the session's wizard of the incident,
 which builds the event; the screen, told by the session (``IncidentChanged``, and a
 command's start, output and end), shows the store's record (``wizard.incident``) once
-the write has ended, and
-marks what a failed write keeps in memory only ("not yet on disk — retrying"), so a
-killed console comes back (``rainbow-tui incidents resume ID``) at the exact step
-with everything the screen showed as recorded.  Remote text (titles, command output,
-errors, names) reaches the screen as ``Text`` or with ``markup=False``, never as markup.
+the write has ended, and marks what a failed write keeps in memory only ("not yet on
+disk — retrying"), so a killed console comes back (``rainbow-tui incidents resume
+ID``) at the exact step with everything the screen showed as recorded.  Remote text
+(titles, command output, errors, names) reaches the screen as ``Text`` or with
+``markup=False``, never as markup.
 """
 
 from __future__ import annotations
