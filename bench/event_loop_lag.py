@@ -66,7 +66,7 @@ async def _lag(seconds: float, full_gcs: list[float] | None = None) -> list[floa
 
 
 def _lines(app: Any) -> int:
-    return sum(stream.lines for stream in app.log_tail.streams)
+    return sum(stream.lines for stream in app.session.log_tail.streams)
 
 
 async def _run(state_dir: Path) -> list[Row]:
@@ -85,8 +85,8 @@ async def _run(state_dir: Path) -> list[Row]:
             deadline = time.monotonic() + READY_TIMEOUT_S
 
             def ready() -> bool:
-                tail = app.log_tail
-                return (app.latest is not None and tail is not None and bool(tail.streams)
+                tail = app.session.log_tail
+                return (app.session.latest is not None and tail is not None and bool(tail.streams)
                         and all(s.state == "streaming" for s in tail.states.values())
                         and len(tail.states) == len(tail.streams))
 
@@ -94,7 +94,7 @@ async def _run(state_dir: Path) -> list[Row]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the console did not start streaming in time")
                 await pilot.pause(0.2)
-            streams = app.log_tail.streams
+            streams = app.session.log_tail.streams
             await asyncio.sleep(2.0)  # the tails' backlog in, a poll or two done
 
             lines_before = _lines(app)

@@ -35,18 +35,19 @@ Minimal().run(headless=True, size=(120, 40))
 """
 
 # The console's own start: parse the CLI's config, build the app, paint the
-# dashboard.  The monitor starts after the first frame, so no host is contacted.
+# dashboard.  The session starts after the first frame, so no host is contacted.
 RAINBOW_APP = f"""
 from pathlib import Path
 from rainbow_tui.config import load_config
 from rainbow_tui.app import RainbowApp
+from rainbow_tui.session import Session
 
 class Timed(RainbowApp):
-    def _start_monitor(self):
+    def _start_session(self):
         print("FIRST-FRAME", flush=True)
         self.exit()
 
-Timed(load_config(Path({str(REPO / "config.toml")!r}))).run(headless=True, size=(120, 40))
+Timed(Session(load_config(Path({str(REPO / "config.toml")!r})))).run(headless=True, size=(120, 40))
 """
 
 
