@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-from rainbow_tui.levels import format_span
+from rainbow_tui.levels import format_span, severity_word
+from rainbow_tui.text import N_, tr
 from widgets.level_style import LEVEL_STYLE, inert
 
 if TYPE_CHECKING:
@@ -22,23 +24,24 @@ SHORT_SCREEN = 30
 
 def render_alerts(alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHOWN) -> Text:
     if not alerts:
-        return Text("No open alerts", style="green")
+        return Text(tr("widget.alerts.none"), style="green")
     lines = Text()
     for index, alert in enumerate(alerts[:limit]):
         if index:
             lines.append("\n")
         left = alert.time_left(now)
-        lines.append(f" {alert.severity.upper():8} ", style=LEVEL_STYLE[alert.level])
+        # Padded by terminal cells, so the titles line up in Japanese too.
+        severity = severity_word(alert.severity)
+        lines.append(f" {severity}{' ' * max(8 - cell_len(severity), 0)} ",
+                     style=LEVEL_STYLE[alert.level])
         lines.append(" ")
-        lines.append_text(inert(alert.title))
-        lines.append(f"  since {alert.first_seen.astimezone():%H:%M:%S}")
+        lines.append_text(inert(alert.title_text()))
+        lines.append(tr("widget.alerts.since", at=f"{alert.first_seen.astimezone():%H:%M:%S}"))
         overdue = left.total_seconds() < 0
-        lines.append(
-            f"  respond {'OVERDUE ' if overdue else 'within '}{format_span(left)}",
-            style="bold" if overdue else "",
-        )
+        respond = N_("widget.alerts.overdue") if overdue else N_("widget.alerts.within")
+        lines.append(tr(respond, span=format_span(left)), style="bold" if overdue else "")
     if len(alerts) > limit:
-        lines.append(f"\n … and {len(alerts) - limit} more")
+        lines.append(tr("widget.alerts.more", count=len(alerts) - limit))
     return lines
 
 

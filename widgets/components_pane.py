@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
+from rainbow_tui.text import tr
 from widgets.finding_table import findings_in, waiting_line
 from widgets.trend import Trend
 
@@ -15,11 +16,13 @@ if TYPE_CHECKING:
 
 
 class ComponentsPane(VerticalScroll):
-    BORDER_TITLE = "1 Components"
+    def on_mount(self) -> None:
+        # Set here, not as BORDER_TITLE: the words follow the language chosen at start.
+        self.border_title = tr("widget.components.title")
 
     def compose(self) -> ComposeResult:
-        yield Trend("p95 (ms)", "service:response_time_p95_ms")
-        yield Trend("5xx rate (%)", "service:error_rate_percent")
+        yield Trend(tr("widget.trend.p95"), "service:response_time_p95_ms")
+        yield Trend(tr("widget.trend.error_rate"), "service:error_rate_percent")
         yield waiting_line()
 
     def show(self, state: MonitorState) -> None:

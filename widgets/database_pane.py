@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from rainbow_tui.text import N_, tr
 from widgets.action_request import ActionRequest
 from widgets.finding_table import findings_in, waiting_line
 from widgets.keyed_rows import KeyedTable, table_in
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
     from rainbow_tui.sources.database import DatabaseSnapshot
 
 QUERY_COLUMNS = ("pid", "duration", "user", "application", "state", "wait", "query")
+QUERY_COLUMN_KEYS = {
+    "pid": N_("widget.db.column.pid"),
+    "duration": N_("widget.db.column.duration"),
+    "user": N_("widget.db.column.user"),
+    "application": N_("widget.db.column.application"),
+    "state": N_("widget.db.column.state"),
+    "wait": N_("widget.db.column.wait"),
+    "query": N_("widget.db.column.query"),
+}
 
 
 def lock_tree_text(database: DatabaseSnapshot) -> Text:
@@ -28,11 +38,11 @@ def lock_tree_text(database: DatabaseSnapshot) -> Text:
     tree = database.lock_tree()
     if not tree:
         return Text()
-    text = Text("Lock waits (blocker first):\n", style="bold")
+    text = Text(tr("widget.db.locks") + "\n", style="bold")
     for depth, query in tree:
-        marker = "  " * depth + ("└ waits: " if depth else "● blocks: ")
+        marker = "  " * depth + (tr("widget.db.waits") if depth else tr("widget.db.blocks"))
         text.append(marker)
-        text.append(f"pid {query.pid} {query.duration_ms / 1000:,.1f} s ")
+        text.append(tr("widget.db.lock_pid", pid=query.pid, seconds=query.duration_ms / 1000))
         # Remote text goes in as plain text, never as markup.
         text.append(inert(f"{query.user} {query.application or '-'} {query.state} "))
         text.append(inert(" ".join(query.query.split())[:160]))
@@ -42,10 +52,11 @@ def lock_tree_text(database: DatabaseSnapshot) -> Text:
 
 
 class DatabasePane(VerticalScroll):
-    BORDER_TITLE = "3 Database"
+    # Looked up when the module loads, which the console does after the command
+    # line has chosen the language.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "signal_backend('cancel_backend')", "Cancel query"),
-        Binding("k", "signal_backend('terminate_backend')", "Terminate backend"),
+        Binding("c", "signal_backend('cancel_backend')", tr("widget.db.key.cancel")),
+        Binding("k", "signal_backend('terminate_backend')", tr("widget.db.key.terminate")),
     ]
 
     def __init__(
@@ -54,6 +65,7 @@ class DatabasePane(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self.read_only = read_only
         self._latest: DatabaseSnapshot | None = None
+        self.border_title = tr("widget.database.title")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Under --read-only the actions are not merely refused: they are not offered.
@@ -63,17 +75,25 @@ class DatabasePane(VerticalScroll):
         tables = self.query("#queries-table")
         key = tables.first(KeyedTable).selected_key() if tables else None
         if self._latest is None or key is None:
-            self.notify("Select a query in the table first", severity="warning")
+            self.notify(tr("widget.db.select_query"), severity="warning")
             return
         query = next((q for q in self._latest.longest if str(q.pid) == key), None)
         if query is None:
             return
-        what = "Cancel the query of" if verb == "cancel_backend" else "Terminate"
-        target = (
-            f"backend {query.pid} · user {query.user} · {query.application or 'no application'}"
-            f" · running {query.duration_ms / 1000:,.1f} s\n{' '.join(query.query.split())[:300]}"
+        title = (
+            tr("widget.db.confirm_cancel", pid=query.pid)
+            if verb == "cancel_backend"
+            else tr("widget.db.confirm_terminate", pid=query.pid)
         )
-        self.post_message(ActionRequest(verb, query.pid, f"{what} backend {query.pid}?", target))
+        target = tr(
+            "widget.db.target",
+            pid=query.pid,
+            user=query.user,
+            application=query.application or tr("widget.db.no_application"),
+            seconds=query.duration_ms / 1000,
+            query=" ".join(query.query.split())[:300],
+        )
+        self.post_message(ActionRequest(verb, query.pid, title, target))
 
     def show_action_result(self, ok: bool, message: str) -> None:
         result = self.query_one("#database-action", Static)
@@ -81,7 +101,7 @@ class DatabasePane(VerticalScroll):
         result.update(inert(("✔ " if ok else "✘ ") + message))
 
     def compose(self) -> ComposeResult:
-        yield Trend("connections", "database:db_connections")
+        yield Trend(tr("widget.trend.connections"), "database:db_connections")
         yield waiting_line()
         yield Static(id="database-summary", classes="pane-summary")
         yield Static(id="database-locks", classes="pane-summary")
@@ -110,19 +130,27 @@ class DatabasePane(VerticalScroll):
         size = (database.size_bytes or 0) / 1024 / 1024
         # The name and the version string are the server's words.
         return inert(
-            f"{database.database} · {size:,.1f} MB · PostgreSQL {database.version} · "
-            f"PostGIS {database.postgis or 'absent'} · {states or 'no sessions'} · "
-            f"waiting on locks {database.waiting}"
+            tr(
+                "widget.db.summary",
+                database=database.database,
+                size=size,
+                version=database.version,
+                postgis=database.postgis or tr("widget.db.postgis_absent"),
+                states=states or tr("widget.db.no_sessions"),
+                waiting=database.waiting,
+            )
         )
 
     def _show_queries(self, database: DatabaseSnapshot) -> None:
         if not database.longest and not self.query("#queries-table"):
             return
-        table_in(self, "queries-table", QUERY_COLUMNS, before="#database-action").sync(
+        labels = {name: tr(key) for name, key in QUERY_COLUMN_KEYS.items()}
+        table_in(self, "queries-table", QUERY_COLUMNS, before="#database-action",
+                 labels=labels).sync(
             {
                 str(query.pid): (
                     Text(str(query.pid)),
-                    Text(f"{query.duration_ms / 1000:,.1f} s"),
+                    Text(tr("value.seconds", value=query.duration_ms / 1000)),
                     inert(query.user),
                     inert(query.application),
                     inert(query.state),

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
+from rainbow_tui.text import N_, tr
 from widgets.keyed_rows import KeyedTable
 from widgets.level_style import inert, level_badge
 
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
 
 # The level first: it is what the eye looks for, and it must survive 80 columns.
 COLUMNS = ("level", "check", "value", "why")
+COLUMN_KEYS = {
+    "level": N_("widget.column.level"),
+    "check": N_("widget.column.check"),
+    "value": N_("widget.column.value"),
+    "why": N_("widget.column.why"),
+}
 
 
 class FindingTable(KeyedTable):
@@ -27,14 +34,20 @@ class FindingTable(KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
         # Fixed widths for the first three, so a long label never pushes the value
         # off a narrow pane; "why" takes what is left.
-        super().__init__(COLUMNS, id=id, widths={"level": 10, "check": 20, "value": 24})
+        super().__init__(
+            COLUMNS,
+            id=id,
+            widths={"level": 10, "check": 20, "value": 24},
+            labels={name: tr(key) for name, key in COLUMN_KEYS.items()},
+        )
 
     def show(self, findings: Iterable[Finding]) -> None:
         rows: dict[str, tuple[Text, ...]] = {}
         for finding in findings:
             label = finding.label
             if finding.component.startswith("host "):
-                label = f"{finding.component.removeprefix('host ')} {label}"
+                label = tr("widget.host_check", host=finding.component.removeprefix("host "),
+                           check=label)
             rows[finding.key] = (
                 level_badge(finding.level),
                 # Host names come from the deployment's configuration: remote text too.
@@ -64,4 +77,4 @@ def findings_in(pane: Widget, table_id: str) -> FindingTable:
 
 
 def waiting_line() -> Static:
-    return Static("waiting for the first poll…", classes="waiting placeholder")
+    return Static(tr("widget.waiting"), classes="waiting placeholder")

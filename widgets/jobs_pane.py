@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from rainbow_tui.text import N_, tr
 from widgets.action_request import ActionRequest
 from widgets.finding_table import findings_in, waiting_line
 from widgets.keyed_rows import KeyedTable, table_in
@@ -23,16 +24,30 @@ if TYPE_CHECKING:
 FAILURE_COLUMNS = ("exception", "count", "latest", "message")
 QUEUE_COLUMNS = ("queue", "ready", "state")
 FAILURE_ACTIONS = ("retry_job", "retry_class", "discard_job", "discard_class")
+COLUMN_KEYS = {
+    "exception": N_("widget.jobs.column.exception"),
+    "count": N_("widget.jobs.column.count"),
+    "latest": N_("widget.jobs.column.latest"),
+    "message": N_("widget.jobs.column.message"),
+    "queue": N_("widget.jobs.column.queue"),
+    "ready": N_("widget.jobs.column.ready"),
+    "state": N_("widget.jobs.column.state"),
+}
+
+
+def _labels(columns: tuple[str, ...]) -> dict[str, str]:
+    return {name: tr(COLUMN_KEYS[name]) for name in columns}
 
 
 class JobsPane(VerticalScroll):
-    BORDER_TITLE = "4 Jobs"
+    # Looked up when the module loads, which the console does after the command
+    # line has chosen the language.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "failure('retry_job')", "Retry job"),
-        Binding("T", "failure('retry_class')", "Retry class"),
-        Binding("x", "failure('discard_job')", "Discard job"),
-        Binding("X", "failure('discard_class')", "Discard class"),
-        Binding("P", "toggle_queue_pause", "Pause/resume queue"),
+        Binding("t", "failure('retry_job')", tr("widget.jobs.key.retry_job")),
+        Binding("T", "failure('retry_class')", tr("widget.jobs.key.retry_class")),
+        Binding("x", "failure('discard_job')", tr("widget.jobs.key.discard_job")),
+        Binding("X", "failure('discard_class')", tr("widget.jobs.key.discard_class")),
+        Binding("P", "toggle_queue_pause", tr("widget.jobs.key.pause")),
     ]
 
     def __init__(
@@ -42,9 +57,10 @@ class JobsPane(VerticalScroll):
         self.read_only = read_only
         self._latest: QueueSnapshot | None = None
         self._queues_seen: set[str] = set()
+        self.border_title = tr("widget.jobs.title")
 
     def compose(self) -> ComposeResult:
-        yield Trend("waiting jobs", "queue:waiting_jobs")
+        yield Trend(tr("widget.trend.waiting_jobs"), "queue:waiting_jobs")
         yield waiting_line()
         yield Static(id="jobs-summary", classes="pane-summary")
         yield Static(id="jobs-action", classes="action-result")
@@ -69,18 +85,31 @@ class JobsPane(VerticalScroll):
 
     @staticmethod
     def _summary(queue: QueueSnapshot) -> Text:
-        latency = f"{queue.oldest_ready_s:,.1f} s" if queue.oldest_ready_s is not None else "—"
+        latency = (
+            tr("value.seconds", value=queue.oldest_ready_s)
+            if queue.oldest_ready_s is not None
+            else "—"
+        )
         alive = sum(1 for p in queue.processes if not p.dead)
         return Text(
-            f"ready {queue.ready} · scheduled {queue.scheduled} · claimed {queue.claimed} · "
-            f"blocked {queue.blocked} · failed {queue.failed} · latency {latency} · "
-            f"processes {alive}/{len(queue.processes)} alive"
+            tr(
+                "widget.jobs.summary",
+                ready=queue.ready,
+                scheduled=queue.scheduled,
+                claimed=queue.claimed,
+                blocked=queue.blocked,
+                failed=queue.failed,
+                latency=latency,
+                alive=alive,
+                processes=len(queue.processes),
+            )
         )
 
     def _show_failures(self, queue: QueueSnapshot) -> None:
         if not queue.failed_by_class and not self.query("#failures-table"):
             return
-        table_in(self, "failures-table", FAILURE_COLUMNS, before="#jobs-action").sync(
+        table_in(self, "failures-table", FAILURE_COLUMNS, before="#jobs-action",
+                 labels=_labels(FAILURE_COLUMNS)).sync(
             {
                 group.exception_class: (
                     inert(group.exception_class),
@@ -100,12 +129,15 @@ class JobsPane(VerticalScroll):
         names = sorted(self._queues_seen)
         if not names and not self.query("#queues-table"):
             return
-        table_in(self, "queues-table", QUEUE_COLUMNS, before="#jobs-action").sync(
+        table_in(self, "queues-table", QUEUE_COLUMNS, before="#jobs-action",
+                 labels=_labels(QUEUE_COLUMNS)).sync(
             {
                 name: (
                     inert(name),
                     Text(f"{queue.ready_by_queue.get(name, 0):,}"),
-                    Text("PAUSED", style="bold") if name in queue.paused else Text("running"),
+                    Text(tr("widget.jobs.paused"), style="bold")
+                    if name in queue.paused
+                    else Text(tr("widget.jobs.running")),
                 )
                 for name in names
             },
@@ -124,21 +156,29 @@ class JobsPane(VerticalScroll):
     def action_failure(self, verb: str) -> None:
         group = self._selected_group()
         if group is None:
-            self.notify("Select a failure class in the failed table first", severity="warning")
+            self.notify(tr("widget.jobs.select_failure"), severity="warning")
             return
         message = " ".join(group.latest_message.split())[:200]
         if verb in ("retry_job", "discard_job"):
             job = group.latest_job_id
-            what = "Retry" if verb == "retry_job" else "Discard"
-            title = f"{what} failed job {job}?"
-            target = f"job {job} · {group.exception_class}: {message}"
+            title = (
+                tr("widget.jobs.confirm_retry_job", job=job)
+                if verb == "retry_job"
+                else tr("widget.jobs.confirm_discard_job", job=job)
+            )
+            target = tr("widget.jobs.job_target", job=job, exception=group.exception_class,
+                        message=message)
             self.post_message(ActionRequest(f"{verb.split('_')[0]}_failed_job", job, title, target))
         else:
             # The pane's count is of a recent sample only: the screen counts the
             # class in full and asks with that number.
-            what = "Retry" if verb == "retry_class" else "Discard"
-            title = f"{what} all failed jobs of {group.exception_class}?"
-            target = f"{group.exception_class} · latest: {message}"
+            exception = group.exception_class
+            title = (
+                tr("widget.jobs.confirm_retry_class", exception=exception)
+                if verb == "retry_class"
+                else tr("widget.jobs.confirm_discard_class", exception=exception)
+            )
+            target = tr("widget.jobs.class_target", exception=exception, message=message)
             self.post_message(
                 ActionRequest(
                     f"{verb.split('_')[0]}_failed_class", group.exception_class, title, target
@@ -148,11 +188,12 @@ class JobsPane(VerticalScroll):
     def action_toggle_queue_pause(self) -> None:
         name = self._selected("#queues-table")
         if self._latest is None or name is None:
-            self.notify("Select a queue in the queues table first", severity="warning")
+            self.notify(tr("widget.jobs.select_queue"), severity="warning")
             return
         if name in self._latest.paused:
             self.post_message(
-                ActionRequest("resume_queue", name, f"Resume queue {name}?", f"queue {name}")
+                ActionRequest("resume_queue", name, tr("widget.jobs.confirm_resume", queue=name),
+                              tr("widget.jobs.queue_target", queue=name))
             )
         else:
             ready = self._latest.ready_by_queue.get(name, 0)
@@ -160,8 +201,8 @@ class JobsPane(VerticalScroll):
                 ActionRequest(
                     "pause_queue",
                     name,
-                    f"Pause queue {name}?",
-                    f"queue {name} · {ready} ready jobs stop being picked up",
+                    tr("widget.jobs.confirm_pause", queue=name),
+                    tr("widget.jobs.pause_target", queue=name, ready=ready),
                 )
             )
 

@@ -12,6 +12,8 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import DataTable
 
+from rainbow_tui.text import tr
+
 
 def row_matches(cells: tuple[Text, ...], filter_text: str) -> bool:
     if not filter_text:
@@ -29,14 +31,17 @@ class KeyedTable(DataTable[Text]):
         *,
         id: str | None = None,
         widths: dict[str, int] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
         super().__init__(id=id, cursor_type="row")
         self.columns_in_order = columns
         self.filter_text = ""
         self._rows: dict[str, tuple[Text, ...]] = {}
         # Columns exist from the start, so rows can be synced before mounting ends.
+        # A column's key stays put; its label is in the chosen language.
         for name in columns:
-            self.add_column(name, key=name, width=(widths or {}).get(name))
+            self.add_column((labels or {}).get(name, name), key=name,
+                            width=(widths or {}).get(name))
 
     def sync(self, rows: dict[str, tuple[Text, ...]]) -> None:
         self._rows = rows
@@ -57,7 +62,9 @@ class KeyedTable(DataTable[Text]):
         self.sync(self._rows)
         # Text, not a string: a border subtitle string is parsed as markup, and a
         # filter such as "[/]" would raise.
-        self.border_subtitle = Text(f"filter: {filter_text}") if filter_text else None
+        self.border_subtitle = (
+            Text(tr("widget.filter", filter=filter_text)) if filter_text else None
+        )
 
     def selected_key(self) -> str | None:
         if self.row_count == 0:
@@ -66,7 +73,13 @@ class KeyedTable(DataTable[Text]):
         return str(value) if value is not None else None
 
 
-def table_in(container: Widget, table_id: str, columns: tuple[str, ...], before: str) -> KeyedTable:
+def table_in(
+    container: Widget,
+    table_id: str,
+    columns: tuple[str, ...],
+    before: str,
+    labels: dict[str, str] | None = None,
+) -> KeyedTable:
     """The container's table ``table_id``, mounted (before ``before``) on first need.
 
     Tables that have nothing to show yet are not mounted at start: each DataTable
@@ -75,6 +88,6 @@ def table_in(container: Widget, table_id: str, columns: tuple[str, ...], before:
     found = container.query(f"#{table_id}")
     if found:
         return found.first(KeyedTable)
-    table = KeyedTable(columns, id=table_id)
+    table = KeyedTable(columns, id=table_id, labels=labels)
     container.mount(table, before=before)
     return table

@@ -10,15 +10,8 @@ from datetime import datetime
 
 from rich.text import Text
 
-from rainbow_tui.levels import Level
-
-LEVEL_WORD = {
-    Level.NORMAL: "OK",
-    Level.ELEVATED: "ELEVATED",
-    Level.WARNING: "WARNING",
-    Level.CRITICAL: "CRITICAL",
-    Level.UNKNOWN: "UNKNOWN",
-}
+from rainbow_tui.levels import Level, level_word
+from rainbow_tui.text import tr
 
 LEVEL_STYLE = {
     Level.NORMAL: "green",
@@ -30,7 +23,7 @@ LEVEL_STYLE = {
 
 
 def level_badge(level: Level) -> Text:
-    return Text(f" {LEVEL_WORD[level]} ", style=LEVEL_STYLE[level])
+    return Text(f" {level_word(level)} ", style=LEVEL_STYLE[level])
 
 
 def inert(text: str, *, keep_newlines: bool = False) -> Text:
@@ -48,4 +41,4 @@ def inert(text: str, *, keep_newlines: bool = False) -> Text:
 
 def stale_note(taken_at: datetime) -> Text:
     """The prefix of data shown after its source stopped answering."""
-    return Text(f"STALE — last good data at {taken_at.astimezone():%H:%M:%S}: ", style="bold")
+    return Text(tr("widget.stale_note", at=f"{taken_at.astimezone():%H:%M:%S}"), style="bold")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from rainbow_tui.text import tr
 from widgets.level_style import level_badge
 
 if TYPE_CHECKING:
@@ -18,11 +19,12 @@ class StateHeader(Static):
         line = Text()
         line.append(f" {service} ", style="bold")
         line.append_text(level_badge(state.overall))
-        line.append(f"  updated {state.updated_at.astimezone():%H:%M:%S}")
+        line.append(tr("widget.header.updated", at=f"{state.updated_at.astimezone():%H:%M:%S}"))
         if state.stale:
-            line.append(f"  STALE: {', '.join(sorted(state.stale))}", style="bold")
+            line.append(tr("widget.header.stale", sources=", ".join(sorted(state.stale))),
+                        style="bold")
         if state.paused:
-            line.append("  PAUSED (p resumes)", style="bold")
+            line.append(tr("widget.header.paused"), style="bold")
         if read_only:
-            line.append("  read-only")
+            line.append(tr("widget.header.read_only"))
         self.update(line)

@@ -6,8 +6,11 @@ widget costs more to mount than the whole rest of a pane.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
+
+from rainbow_tui.text import ljust_cells, tr
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 LABEL_WIDTH = 14
@@ -46,8 +49,9 @@ class Trend(Static):
 
     def render(self) -> Text:
         width = self.content_size.width - LABEL_WIDTH - LATEST_WIDTH
-        line = Text(f"{self.label:<{LABEL_WIDTH}}", style="dim")
+        # Widths in terminal cells: a Japanese label takes two per character.
+        line = Text(ljust_cells(self.label, LABEL_WIDTH), style="dim")
         line.append(f"{sparkline(self._values, width):<{max(width, 0)}}")
-        latest = f"{self._values[-1]:,.0f}" if self._values else "no data"
-        line.append(f"{latest:>{LATEST_WIDTH}}")
+        latest = f"{self._values[-1]:,.0f}" if self._values else tr("finding.no_data")
+        line.append(" " * max(LATEST_WIDTH - cell_len(latest), 0) + latest)
         return line
