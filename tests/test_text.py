@@ -1,0 +1,240 @@
+"""The text layer: the catalogues are complete and compiled, the language is chosen
+in the documented order, and ``--lang ja`` leaves no English sentence behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from rich.cells import cell_len, set_cell_size
+
+from rainbow_tui.cli import main
+from rainbow_tui.config import ENV_CONFIG
+from rainbow_tui.findings import Finding, component_phrase
+from rainbow_tui.incidents.model import new_incident
+from rainbow_tui.incidents.runbooks import pick_runbook
+from rainbow_tui.incidents.store import IncidentStore
+from rainbow_tui.levels import Level, format_span
+from rainbow_tui.text import (
+    LANGUAGES,
+    Phrase,
+    choose_language,
+    current_language,
+    language,
+    set_language,
+)
+from tools.catalogue import compiled, mo_path, po_path, po_text, read_catalogue, used_keys
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _language_restored() -> Iterator[None]:
+    """``main`` sets the process's language: every test leaves it as it found it."""
+    before = current_language().code
+    yield
+    set_language(before)
+
+
+# -- the catalogues -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_committed_mo_is_what_the_po_compiles_to(code: str) -> None:
+    catalogue = read_catalogue(code)
+    assert mo_path(code).read_bytes() == compiled(catalogue), "run `make catalogue`"
+    # The .po is as `make catalogue` writes it, so a second run changes nothing.
+    assert po_path(code).read_bytes() == po_text(catalogue), "run `make catalogue`"
+
+
+def _messages(catalogue: Catalog) -> dict[str, str]:
+    return {
+        str(message.id): str(message.string)
+        for message in catalogue
+        if message.id and not message.fuzzy
+    }
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_every_key_in_the_code_is_translated(code: str) -> None:
+    messages = _messages(read_catalogue(code))
+    keys = used_keys()
+    missing = sorted(f"{key} ({where})" for key, where in keys.items() if not messages.get(key))
+    assert missing == []
+    assert sorted(set(messages) - set(keys)) == [], "unused keys: run `make catalogue`"
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_both_languages_fill_the_same_placeholders() -> None:
+    english = _messages(read_catalogue("en"))
+    japanese = _messages(read_catalogue("ja"))
+    differing = {
+        key: (sorted(_fields(text)), sorted(_fields(japanese[key])))
+        for key, text in english.items()
+        if _fields(text) != _fields(japanese.get(key, ""))
+    }
+    assert differing == {}
+
+
+def test_english_is_the_wording_of_today() -> None:
+    english = language("en")
+    finding = Finding("host app-1", "memory_percent", Phrase("finding.label.memory"),
+                      Phrase("value.percent", value=87.0), Level.WARNING, "medium", 87.0)
+    assert finding.alert_title(english) == "host app-1: Memory 87.0 %"
+    assert format_span(timedelta(hours=7, minutes=59), english) == "7h59m"
+    assert component_phrase("queue").text(english) == "queue"
+
+
+def test_japanese_words_follow_the_manual() -> None:
+    japanese = language("ja")
+    finding = Finding("host app-1", "memory_percent", Phrase("finding.label.memory"),
+                      Phrase("value.percent", value=87.0), Level.WARNING, "medium", 87.0)
+    assert finding.alert_title(japanese) == "ホスト app-1: メモリ使用率 87.0 %"
+    assert format_span(timedelta(minutes=14, seconds=50), japanese) == "14分50秒"
+    assert japanese.tr("level.critical") == "緊急"
+
+
+# -- the language choice --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "environ", "expected"),
+    [
+        ("ja", {"RAINBOW_TUI_LANG": "en", "LANG": "en_US.UTF-8"}, ("ja", "flag")),
+        ("en", {"RAINBOW_TUI_LANG": "ja", "LC_ALL": "ja_JP.UTF-8"}, ("en", "flag")),
+        (None, {"RAINBOW_TUI_LANG": "ja", "LANG": "en_US.UTF-8"}, ("ja", "env")),
+        (None, {"RAINBOW_TUI_LANG": "en", "LC_ALL": "ja_JP.UTF-8"}, ("en", "env")),
+        (None, {"LC_ALL": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}, ("ja", "locale")),
+        (None, {"LC_ALL": "C.UTF-8", "LANG": "ja_JP.UTF-8"}, ("en", "locale")),
+        (None, {"LC_MESSAGES": "ja_JP.UTF-8"}, ("ja", "locale")),
+        (None, {"LANG": "ja_JP.eucJP"}, ("ja", "locale")),
+        (None, {}, ("en", "default")),
+    ],
+)
+def test_language_choice_order(
+    flag: str | None, environ: dict[str, str], expected: tuple[str, str]
+) -> None:
+    assert choose_language(flag, environ) == expected
+
+
+def test_lang_flag_before_or_after_the_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--lang", "ja", "check", "--help"], ["check", "--help", "--lang=ja"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        help_text = capsys.readouterr().out
+        assert help_text.startswith("使い方: rainbow-tui check")
+        assert "30 秒以内に答えます" in " ".join(help_text.split())
+    with pytest.raises(SystemExit):
+        main(["--lang", "en", "check", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "answers within 30 s once the configuration is read" in help_text
+
+
+# -- no English left with --lang ja ---------------------------------------------------
+
+# Words of the operated system a Japanese operator reads in English as well.
+OPERATED_SYSTEM_WORDS = {"PostgreSQL", "Solid Queue", "SSH", "Puma", "Kamal", "GRANT"}
+
+
+def english_sentences() -> dict[str, list[str]]:
+    """Each translated entry's English fixed text, by key: the literal parts of its
+    template that carry a word and that the Japanese side does not share."""
+    english = _messages(read_catalogue("en"))
+    japanese = _messages(read_catalogue("ja"))
+    found: dict[str, list[str]] = {}
+    for key, text in english.items():
+        if text == japanese[key]:
+            continue  # the same in both: a name or a term of the operated system
+        parts = [literal.strip(" ,;:()·\n…") for literal, *_ in string.Formatter().parse(text)]
+        words = [
+            part for part in parts
+            if re.search(r"[A-Za-z]{3}", part)
+            and part not in japanese[key]
+            and part not in OPERATED_SYSTEM_WORDS
+        ]
+        if words:
+            found[key] = words
+    return found
+
+
+def english_left(output: str) -> dict[str, str]:
+    """The catalogue's English sentences found in ``output``, by key."""
+    leaks: dict[str, str] = {}
+    for key, parts in english_sentences().items():
+        for part in parts:
+            # Whole words only: "queue" inside a database's name is a name.
+            if re.search(rf"(?<![\w-]){re.escape(part)}(?![\w-])", output):
+                leaks[key] = part
+    return leaks
+
+
+def test_the_leak_finder_finds_english() -> None:
+    english = language("en")
+    output = Phrase("finding.container.missing", what="web-*").text(english)
+    assert "finding.container.missing" in english_left(output)
+    assert english_left(Phrase("finding.container.missing", what="web-*").text(
+        language("ja"))) == {}
+
+
+def test_check_demo_in_japanese_has_no_english_sentence() -> None:
+    environment = {**os.environ, "COLUMNS": "400", "RAINBOW_TUI_LANG": "en"}
+    result = subprocess.run(
+        [sys.executable, "-m", "rainbow_tui", "--lang", "ja", "check", "--demo",
+         "--drill", "memory-leak"],
+        capture_output=True, text=True, timeout=240, env=environment, check=False,
+    )
+    assert result.returncode in (0, 1, 2), result.stderr
+    output = result.stdout
+    assert "コンポーネント" in output and "メモリ使用率" in output and "警告" in output
+    assert english_left(output) == {}
+
+
+# -- incidents list -------------------------------------------------------------------
+
+
+def test_incidents_list_in_japanese_aligned_by_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "incidents"
+    (tmp_path / "config.toml").write_text(
+        '[service]\nkamal_service = "shiojiri-rainbow-seeker"\n'
+        'health_url = "https://api.shiojiri-rainbow.app/up"\n'
+        f'[incidents]\nstate_dir = "{state}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv(ENV_CONFIG, raising=False)
+    monkeypatch.chdir(tmp_path)
+    store = IncidentStore(state)
+    runbook = pick_runbook("database:db_connections")
+    opened = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    store.create(new_incident(runbook=runbook, at=opened, author="tanaka",
+                              title="接続数の急増"))
+    store.create(new_incident(runbook=runbook, at=opened + timedelta(days=1),
+                              author="sato", title="pool exhausted"))
+    store.close()
+
+    assert main(["--lang", "ja", "incidents", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["ID", "状態", "アラートレベル", "件名"]
+    # The last event is the timeline's description (rainbow_tui/incidents/timeline.py,
+    # still bilingual): the columns before it are this command's own words.
+    last_event_cell = cell_len(lines[0][: lines[0].index("最新の記録")])
+    own_columns = "\n".join(set_cell_size(line, last_event_cell) for line in lines)
+    assert english_left(own_columns) == {}
+    # The column after the title starts at the same terminal cell on every line.
+    header_cell = cell_len(lines[0][: lines[0].index("起票")])
+    for line, title in ((lines[1], "pool exhausted"), (lines[2], "接続数の急増")):
+        after_title = line.index(title) + len(title)
+        opened_at = after_title + len(line[after_title:]) - len(line[after_title:].lstrip())
+        assert cell_len(line[:opened_at]) == header_cell, line
