@@ -8,6 +8,7 @@ read the diff before committing it.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -192,6 +193,21 @@ def test_golden(name: str) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_text(rendered, encoding="utf-8")
     assert rendered == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_japanese(name: str) -> None:
+    """With one language asked for, every heading and fixed phrase is in it."""
+    rendered = render_postmortem(CASES[name](), CONFIG, runbooks=RUNBOOKS, tz=JST,
+                                 languages=("ja",))
+    path = GOLDEN / f"{name}.ja.md"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8")
+    assert rendered.startswith("# ポストモーテム: ")
+    sections = [line for line in rendered.splitlines() if line.startswith("## ")]
+    assert len(sections) == 10
+    assert [s for s in sections if re.search(r"[A-Za-z]{3}", s)] == []
 
 
 def _tables(tokens: list[Token]) -> list[list[int]]:
