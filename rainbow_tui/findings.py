@@ -85,7 +85,8 @@ class Finding:
     @property
     def values(self) -> dict[str, object]:
         """The typed values of the finding's display and reason."""
-        return {**dict(self.display_phrase.values), **dict(self.reason_phrase.values)}
+        reason = {} if self.reason_phrase.empty else dict(self.reason_phrase.values)
+        return {**dict(self.display_phrase.values), **reason}
 
     @property
     def label(self) -> str:

@@ -214,3 +214,27 @@ def test_alert_clock_follows_severity_and_first_sighting() -> None:
     down = _healthy(health=HealthSnapshot(T0, "u", error="timed out after 5 s"))
     (critical,) = book.update(evaluate(CONFIG, down), later)
     assert critical.respond_by - critical.first_seen == timedelta(minutes=15)
+
+
+def test_a_finding_carries_its_code_and_values_and_says_them_in_either_language() -> None:
+    from rainbow_tui.text import language
+
+    readings = _healthy(database=DatabaseSnapshot(
+        T0, connections=45, max_connections=50, reserved_connections=3, version="16.2"))
+    found = {f.key: f for f in evaluate(CONFIG, readings)}
+    connections = found["database:db_connections"]
+    # 45 is below the manual's normal line, but 96 % of the 47 usable slots is past
+    # its critical line: the code says which sentence, the values what it holds.
+    assert connections.level is Level.CRITICAL
+    assert connections.code == "finding.db.connections.share"
+    assert connections.values["usable"] == 47 and connections.values["reserved"] == 3
+    assert round(float(str(connections.values["share"]))) == 96
+    english, japanese = language("en"), language("ja")
+    assert connections.reason_phrase.text(english) == (
+        "96 % of the 47 usable slots (50 max, 3 reserved) is past the manual's line as a share"
+    )
+    assert connections.reason_phrase.text(japanese) == (
+        "利用可能な 47 枠（最大 50、予約 3）の 96 %: 割合で見ると運用マニュアルの閾値を超えています"
+    )
+    assert connections.alert_title(english) == "database: Connections 45 / 47 usable (96 %)"
+    assert connections.alert_title(japanese) == "データベース: 接続数 45 / 利用可能 47（96 %）"

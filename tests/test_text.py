@@ -3,6 +3,7 @@ in the documented order, and ``--lang ja`` leaves no English sentence behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import string
@@ -198,6 +199,23 @@ def test_check_demo_in_japanese_has_no_english_sentence() -> None:
     output = result.stdout
     assert "コンポーネント" in output and "メモリ使用率" in output and "警告" in output
     assert english_left(output) == {}
+
+
+def test_check_json_in_japanese_keeps_machine_keys() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rainbow_tui", "check", "--demo", "--json", "--lang", "ja"],
+        capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert result.returncode in (0, 1, 2), result.stderr
+    document = json.loads(result.stdout)
+    memory = next(f for f in document["findings"]
+                  if f["component"] == "host app-1" and f["metric"] == "memory_percent")
+    assert memory["level"] in {"normal", "elevated", "warning", "critical"}
+    assert memory["code"] == "value.percent" and memory["values"]["value"] == memory["value"]
+    assert memory["label"] == "メモリ使用率"
+    connections = next(f for f in document["findings"] if f["metric"] == "db_connections")
+    assert connections["code"] == "finding.db.connections.usable"
+    assert set(connections["values"]) == {"count", "usable", "share"}
 
 
 # -- incidents list -------------------------------------------------------------------
