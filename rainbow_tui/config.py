@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from rainbow_tui.levels import SEVERITIES, Level, Severity, judge
+from rainbow_tui.text import tr
 
 ENV_CONFIG = "RAINBOW_TUI_CONFIG"
 PLACEHOLDER = "FILL-IN"
@@ -364,7 +365,7 @@ def parse_config(text: str, path: Path | str) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(path, "", f"not valid TOML: {error}") from None
+        raise ConfigError(path, "", tr("config.not_toml", error=error)) from None
     try:
         config = msgspec.convert(raw, Config, strict=True)
     except msgspec.ValidationError as error:
@@ -495,8 +496,8 @@ def _check_consistency(config: Config, path: Path | str) -> None:
         raise ConfigError(
             path,
             "service.tls_critical_days",
-            f"critical ({config.service.tls_critical_days}) is above warn "
-            f"({config.service.tls_warn_days})",
+            tr("config.critical_above_warn", critical=config.service.tls_critical_days,
+               warn=config.service.tls_warn_days),
         )
     for name, threshold in config.thresholds.items():
         key = f"thresholds.{name}"
@@ -504,28 +505,31 @@ def _check_consistency(config: Config, path: Path | str) -> None:
             raise ConfigError(
                 path,
                 f"{key}.warn",
-                f"warn ({threshold.warn:g}) is above critical ({threshold.critical:g})",
+                tr("config.warn_above_critical", warn=threshold.warn,
+                   critical=threshold.critical),
             )
         if threshold.normal > threshold.warn:
             raise ConfigError(
                 path,
                 f"{key}.normal",
-                f"normal ({threshold.normal:g}) is above warn ({threshold.warn:g})",
+                tr("config.normal_above_warn", normal=threshold.normal, warn=threshold.warn),
             )
     for class_name, limit in config.queue.concurrency.items():
         key = f"queue.concurrency.{class_name}"
         if limit.on_conflict not in ("block", "discard"):
             raise ConfigError(
-                path, f"{key}.on_conflict", f"{limit.on_conflict!r} is not one of: block, discard"
+                path, f"{key}.on_conflict",
+                tr("config.not_one_of", value=limit.on_conflict, choices="block, discard"),
             )
     seen: set[str] = set()
     for index, host in enumerate(config.hosts):
         if host.name in seen:
-            raise ConfigError(path, f"hosts[{index}].name", f"duplicate host name {host.name!r}")
+            raise ConfigError(path, f"hosts[{index}].name",
+                              tr("config.duplicate_host", name=host.name))
         seen.add(host.name)
     if config.kamal.accessories:
         raise ConfigError(
-            path, "kamal.accessories", "comes from config/deploy.yml, not config.toml"
+            path, "kamal.accessories", tr("config.accessories_from_deploy")
         )
     for index, host in enumerate(config.hosts):
         if host.jump_host and (problem := _jump_host_problem(host.jump_host)) is not None:
@@ -533,11 +537,11 @@ def _check_consistency(config: Config, path: Path | str) -> None:
     # Without [[hosts]] the names come from deploy.yml: checked once it is read.
     if config.hosts and config.database.host and config.database.host not in seen:
         raise ConfigError(
-            path, "database.host", f"no host named {config.database.host!r} in [[hosts]]"
+            path, "database.host", tr("config.no_such_host", name=config.database.host)
         )
     levels = [step.level for step in config.escalation]
     if levels != sorted(levels):
-        raise ConfigError(path, "escalation", "steps must be listed in ascending level order")
+        raise ConfigError(path, "escalation", tr("config.escalation_order"))
 
 
 def load_config(path: Path) -> Config:
@@ -545,17 +549,17 @@ def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(path, "", "file not found") from None
+        raise ConfigError(path, "", tr("config.file_not_found")) from None
     except IsADirectoryError:
-        raise ConfigError(path, "", "is a directory, not a file") from None
+        raise ConfigError(path, "", tr("config.is_directory")) from None
     except PermissionError:
-        raise ConfigError(path, "", "permission denied") from None
+        raise ConfigError(path, "", tr("config.permission_denied")) from None
     except UnicodeDecodeError as error:
         raise ConfigError(
-            path, "", f"not UTF-8 text ({error.reason} at byte {error.start})"
+            path, "", tr("config.not_utf8", reason=error.reason, byte=error.start)
         ) from None
     except OSError as error:
-        raise ConfigError(path, "", f"cannot be read: {error.strerror}") from None
+        raise ConfigError(path, "", tr("config.unreadable", error=error.strerror)) from None
     return parse_config(text, path)
 
 
@@ -591,7 +595,7 @@ def find_config(explicit: Path | None) -> Config:
     raise ConfigError(
         "config",
         "",
-        f"no configuration found (looked in {looked}); pass --config PATH or set {ENV_CONFIG}",
+        tr("config.not_found", looked=looked, variable=ENV_CONFIG),
     )
 
 
