@@ -34,8 +34,27 @@ if TYPE_CHECKING:
 EXIT_CONFIG = 2
 
 
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` terminal cells: argparse counts
+    characters, and a Japanese character takes two cells (and has no spaces to
+    break at, which rich folds by cells)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    width = max(width, 11)
+    paragraph = Text(" ".join(text.split()))
+    return [line.plain.rstrip() for line in paragraph.wrap(Console(width=width), width)]
+
+
 class _Formatter(argparse.HelpFormatter):
-    """argparse's layout with the usage line's prefix in the chosen language."""
+    """argparse's layout with the usage line's prefix in the chosen language and
+    help texts wrapped by terminal cells."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrapped(text, width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in _wrapped(text, width - len(indent)))
 
     def add_usage(
         self,

@@ -256,3 +256,41 @@ def test_incidents_list_in_japanese_aligned_by_cells(
         after_title = line.index(title) + len(title)
         opened_at = after_title + len(line[after_title:]) - len(line[after_title:].lstrip())
         assert cell_len(line[:opened_at]) == header_cell, line
+
+
+def test_cli_help_lines_fit_the_terminal_in_cells(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main(["--lang", "ja", "check", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    # The command's own name is a name, in either language.
+    assert english_left("\n".join(lines).replace("rainbow-tui check", "")) == {}
+
+
+def test_alerts_bar_in_japanese_lines_up_by_cells() -> None:
+    from rainbow_tui.levels import Alert
+    from widgets.alerts_bar import render_alerts
+    from widgets.level_style import level_badge
+
+    set_language("ja")
+    now = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    finding = Finding("host app-1", "memory_percent", Phrase("finding.label.memory"),
+                      Phrase("value.percent", value=87.0), Level.WARNING, "medium", 87.0)
+    alerts = tuple(
+        Alert(key=f"k{index}", title=finding.alert_title(language("en")), level=level,
+              severity=severity, first_seen=now, respond_by=now + timedelta(minutes=minutes),
+              title_phrase=finding.alert_phrase())
+        for index, (level, severity, minutes) in enumerate(
+            [(Level.CRITICAL, "critical", -5), (Level.WARNING, "medium", 480)]
+        )
+    )
+    lines = render_alerts(alerts, now).plain.splitlines()
+    assert "ホスト app-1: メモリ使用率 87.0 %" in lines[0]
+    assert "対応期限超過 -5分00秒" in lines[0] and "残り対応時間 8時間00分" in lines[1]
+    titles = [cell_len(line[: line.index("ホスト")]) for line in lines]
+    assert titles[0] == titles[1]
+    assert english_left("\n".join(lines)) == {}
+    assert level_badge(Level.WARNING).plain == " 警告 "
