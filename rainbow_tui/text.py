@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 
 __all__ = [
     "DOMAIN",
@@ -29,6 +29,7 @@ __all__ = [
     "LOCALE_DIR",
     "N_",
     "Language",
+    "LanguageCode",
     "Phrase",
     "choose_language",
     "current_language",
@@ -61,9 +62,6 @@ class Language:
 
     code: LanguageCode
     catalogue: gettext.NullTranslations = field(repr=False, compare=False)
-
-    def has(self, key: str) -> bool:
-        return self.catalogue.gettext(key) != key
 
     def tr(self, key: str, /, **values: object) -> str:
         """The sentence of ``key`` with its named placeholders filled in.
@@ -175,14 +173,6 @@ class Phrase:
         return f"Phrase({self.key!r}, {dict(self.values)!r})"
 
 
-NO_PHRASE = Phrase.verbatim("")
-
-
 def ljust_cells(text: str, width: int) -> str:
     """``text`` padded to ``width`` terminal cells (a kanji takes two)."""
     return text + " " * (width - cell_len(text)) if cell_len(text) < width else text
-
-
-def fit_cells(text: str, width: int) -> str:
-    """``text`` cut or padded to exactly ``width`` terminal cells."""
-    return set_cell_size(text, width)
