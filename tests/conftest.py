@@ -26,6 +26,7 @@ import pytest
 
 from rainbow_tui.demo.endpoints import DemoHost
 from rainbow_tui.demo.launcher import DemoProcess, start_demo_stack
+from tests.helpers.disks import TinyDisk
 
 DemoStackFactory = Callable[..., DemoProcess]
 
@@ -189,3 +190,14 @@ def drive() -> Iterator[Callable[[DemoProcess], StackDriver]]:
     finally:
         for driver in drivers:
             driver.close()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TinyDisk]:
+    """A 64 KiB disk of the test's own to fill (see TinyDisk), unmounted afterwards."""
+    disk = TinyDisk(tmp_path / "tiny", monkeypatch)
+    disk.mount()
+    try:
+        yield disk
+    finally:
+        disk.unmount()

@@ -24,7 +24,7 @@ from rainbow_tui.incidents.model import CommandFinished
 from rainbow_tui.incidents.runbooks import load_runbooks
 from rainbow_tui.incidents.store import IncidentStore
 from screens.incident import IncidentScreen
-from tests.test_dashboard_drills import POLL_S, until
+from tests.helpers.console import POLL_S, until
 
 
 def test_the_appendix_runs_what_the_manuals_aliases_stand_for() -> None:

@@ -15,8 +15,7 @@ from rainbow_tui.app import RainbowApp
 from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.incidents.model import Note
 from screens.confirm import ConfirmScreen
-from tests.test_dashboard_drills import console, kamal, until
-from widgets.keyed_rows import KeyedTable
+from tests.helpers.console import console, kamal, select_row, until
 
 
 async def sql(stack: DemoProcess, query: str, *args: Any) -> Any:
@@ -28,15 +27,6 @@ async def sql(stack: DemoProcess, query: str, *args: Any) -> Any:
         return await connection.fetch(query, *args)
     finally:
         await connection.close()
-
-
-async def select_row(app: RainbowApp, pilot: Pilot[int], table_id: str, key: str) -> None:
-    await until(pilot, lambda: bool(app.dashboard.query(f"#{table_id}")))
-    table = app.dashboard.query_one(f"#{table_id}", KeyedTable)
-    await until(pilot, lambda: key in table.rows, within=90)
-    table.focus()
-    table.move_cursor(row=table.get_row_index(key))
-    await pilot.pause()
 
 
 async def confirm(app: RainbowApp, pilot: Pilot[int], key: str, expect_in_title: str) -> None:

@@ -3,79 +3,20 @@ alert each fault must show, and that the runbook's remedy clears it."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import subprocess
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 import msgspec
 import psutil
 import pytest
-from textual.pilot import Pilot
 
-from rainbow_tui.app import RainbowApp, make_app
+from rainbow_tui.app import make_app
 from rainbow_tui.config import HostConfig
 from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
-from rainbow_tui.levels import Alert, Level
-from widgets.finding_table import FindingTable
-
-POLL_S = 1.0
-
-
-@asynccontextmanager
-async def console(
-    stack: DemoProcess,
-    monkeypatch: pytest.MonkeyPatch,
-    *,
-    read_only: bool = False,
-    size: tuple[int, int] = (160, 48),
-) -> AsyncIterator[tuple[RainbowApp, Pilot[int]]]:
-    for name, value in demo_dsn_variables(stack.endpoints).items():
-        monkeypatch.setenv(name, value)
-    app = make_app(demo_config(stack.endpoints, poll_s=POLL_S), read_only=read_only)
-    async with app.run_test(size=size) as pilot:
-        yield app, pilot
-
-
-async def until(pilot: Pilot[int], condition: Callable[[], bool], within: float = 40.0) -> None:
-    """Wait for a condition the way a person watches the screen: with a deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.2)
-
-
-def level(app: RainbowApp, key: str) -> Level | None:
-    state = app.session.latest
-    if state is None:
-        return None
-    return next((f.level for f in state.findings if f.key == key), None)
-
-
-def alert(app: RainbowApp, key: str) -> Alert | None:
-    state = app.session.latest
-    return next((a for a in state.alerts if a.key == key), None) if state else None
-
-
-def row_text(app: RainbowApp, table_id: str, key: str) -> str:
-    table = app.dashboard.query_one(f"#{table_id}", FindingTable)
-    return " ".join(cell.plain for cell in table.get_row(key))
-
-
-def kamal(stack: DemoProcess, *args: str) -> None:
-    result = subprocess.run(
-        [*stack.endpoints.kamal_command, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+from rainbow_tui.levels import Level
+from tests.helpers.console import POLL_S, alert, console, kamal, level, row_text, until
 
 
 async def test_healthy_demo_all_normal(

@@ -15,7 +15,7 @@ from rainbow_tui.config import ENV_CONFIG
 from rainbow_tui.incidents.model import new_incident, note, start_step, transition
 from rainbow_tui.incidents.runbooks import pick_runbook
 from rainbow_tui.incidents.store import IncidentStore
-from tests.test_incident_postmortem import full_incident
+from tests.helpers.incidents import full_incident
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from rainbow_tui.demo.profile import demo_config
 from rainbow_tui.incidents.model import CommandFinished, CommandStarted
 from screens.confirm import ConfirmScreen
 from screens.incident import IncidentScreen
-from tests.test_dashboard_drills import until
+from tests.helpers.console import until
 
 # The team's own general runbook: a command that speaks, then runs for a long while.
 SLOW_RUNBOOK = """

@@ -10,10 +10,6 @@ the whole console on a tmpfs filled to the last byte.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,21 +40,12 @@ from rainbow_tui.wizard import IncidentWizard
 from screens.confirm import ConfirmScreen
 from screens.incident import IncidentScreen
 from screens.prompt import PromptScreen
-from tests.test_dashboard_drills import POLL_S, until
-from tests.test_incident_store import T0, TinyDisk, _alert
+from tests.helpers.console import POLL_S, until
+from tests.helpers.disks import FullTmpfs, TinyDisk
+from tests.helpers.incidents import T0, make_alert
 
 # Larger than a page: it cannot slip into the file's last, already allocated page.
 BIG_NOTE = "ディスク満杯 disk full " * 300
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TinyDisk]:
-    disk = TinyDisk(tmp_path / "tiny", monkeypatch)
-    disk.mount()
-    try:
-        yield disk
-    finally:
-        disk.unmount()
 
 
 def _wizard(store: IncidentStore, config: Config, *, retry_s: float = 0.05) -> IncidentWizard:
@@ -66,7 +53,7 @@ def _wizard(store: IncidentStore, config: Config, *, retry_s: float = 0.05) -> I
     wait for them to succeed, never for a set time)."""
     runbook = pick_runbook("service:health")
     incident = store.create(
-        new_incident(runbook=runbook, alert=_alert(), at=T0 + timedelta(minutes=2), author="a")
+        new_incident(runbook=runbook, alert=make_alert(), at=T0 + timedelta(minutes=2), author="a")
     )
     return IncidentWizard(
         config, store, CommandRunner(config), runbook, incident,
@@ -184,44 +171,6 @@ async def test_changes_made_faster_than_the_disk_reach_it_in_order(
 
 
 # -- the console itself on a tmpfs filled to the last byte --------------------------------
-
-
-class FullTmpfs:
-    """A tmpfs of its own for the console's state directory, filled with a file."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.filler = root / "filler"
-
-    def mount(self) -> None:
-        self.root.mkdir()
-        if os.geteuid() != 0:
-            pytest.skip("mounting a tmpfs needs root; this test fills a real one")
-        result = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(self.root)],
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            pytest.skip(f"mounting a tmpfs is not permitted here: {result.stderr.strip()}")
-
-    def fill(self) -> None:
-        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            with contextlib.suppress(OSError):
-                while os.write(fd, b"x" * 4096):
-                    pass
-            with contextlib.suppress(OSError):  # the last bytes of a page
-                while os.write(fd, b"x"):
-                    pass
-        finally:
-            os.close(fd)
-
-    def free(self) -> None:
-        self.filler.unlink()
-
-    def unmount(self) -> None:
-        # Lazy: should a failed test leave the store open, the mount still goes.
-        subprocess.run(["umount", "--lazy", str(self.root)], check=False)
 
 
 async def test_the_console_on_a_full_disk_says_what_is_not_on_disk_then_writes_it_all(

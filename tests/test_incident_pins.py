@@ -16,8 +16,8 @@ from rainbow_tui.incidents.model import EvidencePinned
 from rainbow_tui.incidents.store import IncidentStore
 from rainbow_tui.logs.parse import parse_line
 from screens.incident import IncidentScreen
-from tests.test_dashboard_drills import until
-from tests.test_incident_disk_full import FullTmpfs
+from tests.helpers.console import until
+from tests.helpers.disks import FullTmpfs
 from widgets.log_view import LogView
 
 

@@ -8,20 +8,17 @@ us mount one), the lock is contended by another process.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import signal
 import subprocess
 import sys
 import textwrap
 import tomllib
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from rainbow_tui.incidents import store as store_module
 from rainbow_tui.incidents.model import (
     ActionItem,
     IncidentRuleError,
@@ -44,30 +41,18 @@ from rainbow_tui.incidents.store import (
     StoreWriteError,
     decode_incident,
 )
-from rainbow_tui.levels import Alert, Level
+from tests.helpers.disks import TinyDisk
+from tests.helpers.incidents import T0, make_alert
 
 REPO = Path(__file__).resolve().parent.parent
-T0 = datetime(2026, 11, 28, 3, 12, tzinfo=UTC)
 KILLS = 120
-
-
-def _alert() -> Alert:
-    return Alert(
-        key="service:health",
-        title="service: /up HTTP 500",
-        level=Level.CRITICAL,
-        severity="critical",
-        first_seen=T0,
-        respond_by=T0 + timedelta(minutes=15),
-        detail="service down: HTTP 500",
-    )
 
 
 def _create(state_dir: Path) -> tuple[IncidentStore, str]:
     store = IncidentStore(state_dir)
     incident = store.create(
         new_incident(
-            runbook=pick_runbook("service:health"), alert=_alert(), at=T0 + timedelta(minutes=2),
+            runbook=pick_runbook("service:health"), alert=make_alert(), at=T0 + timedelta(minutes=2),
             author="tanaka",
         )
     )
@@ -259,67 +244,6 @@ def test_waiting_for_the_lock_gets_it_when_the_holder_leaves(tmp_path: Path) -> 
 # -- a full disk ------------------------------------------------------------------------
 
 
-class TinyDisk:
-    """A 64 KiB tmpfs to fill up for real; without mount rights, a full disk is
-    imitated at the store's one write boundary (``os.pwrite``)."""
-
-    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.root = root
-        self.real = False
-        self.full = False
-        self._monkeypatch = monkeypatch
-        self._filler = root / "filler"
-
-    def mount(self) -> None:
-        self.root.mkdir()
-        if os.geteuid() == 0:
-            result = subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(self.root)],
-                capture_output=True, check=False,
-            )
-            self.real = result.returncode == 0
-        if not self.real:
-            real_pwrite = os.pwrite
-
-            def pwrite(fd: int, data: bytes | memoryview, offset: int) -> int:
-                if self.full:
-                    raise OSError(28, os.strerror(28))
-                return real_pwrite(fd, data, offset)
-
-            self._monkeypatch.setattr(store_module.os, "pwrite", pwrite)
-
-    def fill(self) -> None:
-        self.full = True
-        if self.real:
-            fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                with contextlib.suppress(OSError):
-                    while os.write(fd, b"x" * 512):
-                        pass
-            finally:
-                os.close(fd)
-
-    def free(self) -> None:
-        self.full = False
-        if self.real:
-            self._filler.unlink()
-
-    def unmount(self) -> None:
-        if self.real:
-            # Lazy: a store a failed test left open must not leave the mount behind.
-            subprocess.run(["umount", "--lazy", str(self.root)], check=False)
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TinyDisk]:
-    disk = TinyDisk(tmp_path / "tiny", monkeypatch)
-    disk.mount()
-    try:
-        yield disk
-    finally:
-        disk.unmount()
-
-
 def test_a_full_disk_keeps_the_event_in_memory_and_writes_it_when_space_is_back(
     tiny_disk: TinyDisk,
 ) -> None:
@@ -492,7 +416,7 @@ def test_status_order_skip_reason_and_time_edits(tmp_path: Path) -> None:
 def test_header_changes_rewrite_the_file_and_ids_do_not_collide(tmp_path: Path) -> None:
     store, first = _create(tmp_path)
     second = store.create(
-        new_incident(runbook=pick_runbook("service:health"), alert=_alert(),
+        new_incident(runbook=pick_runbook("service:health"), alert=make_alert(),
                      at=T0 + timedelta(minutes=2), author="x")
     )
     assert second.id == f"{first}-2"

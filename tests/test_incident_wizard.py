@@ -28,7 +28,7 @@ from rainbow_tui.incidents.store import IncidentStore
 from screens.confirm import ConfirmScreen
 from screens.incident import IncidentScreen
 from screens.prompt import PromptScreen
-from tests.test_dashboard_drills import POLL_S, alert, until
+from tests.helpers.console import POLL_S, alert, until
 
 # Each drill, the alert it raises, and the runbook the console must pick for it.
 DRILLS = {

@@ -31,8 +31,7 @@ from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
 from rainbow_tui.logs.lines import make_inert
 from rainbow_tui.logs.parse import LogKind, LogLevel, LogLine
 from screens.confirm import ConfirmScreen
-from tests.test_dashboard_actions import select_row
-from tests.test_dashboard_drills import POLL_S, until
+from tests.helpers.console import POLL_S, select_row, until
 from widgets.keyed_rows import KeyedTable
 
 # Each would change what is shown (or crash, or act) if it were read as markup;

@@ -25,7 +25,7 @@ from rainbow_tui.session import (
     SessionEvent,
     SnapshotPublished,
 )
-from tests.test_dashboard_drills import until
+from tests.helpers.console import until
 
 # Long enough that nothing polls again by itself while a test looks: every poll
 # counted is the first round's.

@@ -16,8 +16,8 @@ from textual.worker import WorkerFailed
 
 from rainbow_tui.app import RainbowApp, make_app
 from screens.help import HelpScreen
-from tests.test_dashboard_drills import until
-from tests.test_dashboard_snapshots import CONFIG
+from tests.helpers.console import until
+from tests.helpers.snapshots import CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the console's Textual code lives.
