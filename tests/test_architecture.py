@@ -94,3 +94,32 @@ def test_the_session_loads_without_textual() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/helpers and fixtures in tests/conftest.py: a test
+    module imported by another would run its tests' imports (and tie their fates)."""
+    offenders = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in (REPO / "tests").rglob("*.py")
+        for name in sorted(_imported_modules(path))
+        if name.startswith("tests.test_")
+    ]
+    assert offenders == []
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every absolute module an ``import`` or ``from ... import`` names, in full."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            # A relative import from tests/ (``from .test_x import``) names tests.test_x.
+            module = node.module or ""
+            if node.level:
+                module = ".".join(filter(None, ["tests", module]))
+            found.add(module)
+            if module == "tests":  # from tests import test_x
+                found.update(f"tests.{alias.name}" for alias in node.names)
+    return found
