@@ -423,7 +423,9 @@ def _incidents(args: argparse.Namespace) -> int:
             if args.output is None:
                 sys.stdout.write(markdown)
             else:
-                args.output.write_text(markdown, encoding="utf-8")
+                from rainbow_tui.incidents.export_files import write_private_text
+
+                write_private_text(args.output, markdown)
                 print(tr("cli.incidents.written", id=incident.id, path=args.output),
                       file=sys.stderr)
             return 0

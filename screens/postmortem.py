@@ -40,9 +40,9 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 
 
 def _write(name: str, markdown: str) -> Path:
-    path = Path(name).expanduser()
-    path.write_text(markdown, encoding="utf-8")
-    return path
+    from rainbow_tui.incidents.export_files import write_private_text
+
+    return write_private_text(Path(name), markdown)
 
 
 class PostmortemScreen(Screen[None]):

@@ -83,8 +83,13 @@ def test_export_writes_the_postmortem(
     assert sum(1 for t in tokens if t.type == "table_open") == 3
 
     target = tmp_path / "pm.md"
+    target.write_text("an older draft\n", encoding="utf-8")
+    target.chmod(0o644)
     assert main(["incidents", "export", incident_id, "-o", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == markdown
+    # An export is the team's business: owner-only, like the records, replaced whole.
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pm.md")] == []
 
 
 def test_unknown_or_broken_incidents_fail_with_a_message(

@@ -283,6 +283,7 @@ async def test_postmortem_edited_previewed_exported(
         await _type(app, pilot, "exported.md")
         await until(pilot, lambda: (tmp_path / "exported.md").exists(), within=10)
     exported = (tmp_path / "exported.md").read_text(encoding="utf-8")
+    assert (tmp_path / "exported.md").stat().st_mode & 0o777 == 0o600
     assert "The map API returned 500s for 12 minutes." in exported
     assert (
         IncidentStore(tmp_path / "incidents")
