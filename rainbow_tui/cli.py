@@ -405,8 +405,11 @@ def _incidents(args: argparse.Namespace) -> int:
             return 0
         incident = store.load(args.id)
         if action == "show":
+            # Once more on the way out: a record written before a rule existed.
+            from rainbow_tui.incidents.redact import redact
+
             roles = incident.roles()
-            print(f"{incident.id}  {incident.title}")
+            print(redact(f"{incident.id}  {incident.title}"))
             print(tr("cli.incidents.show.state", severity=incident.severity,
                      status=status_word(incident.status), runbook=incident.runbook,
                      step=incident.current_step + 1))
@@ -416,7 +419,7 @@ def _incidents(args: argparse.Namespace) -> int:
             times = incident.effective_times()
             for event in sorted(incident.events, key=lambda e: (times[e.id], e.id)):
                 what = describe_event(incident, event)
-                print(f"{format_time(times[event.id])}  {event.author}  {what}")
+                print(redact(f"{format_time(times[event.id])}  {event.author}  {what}"))
             return 0
         if action == "export":
             markdown = render_postmortem(incident, config, languages=args.postmortem_languages)
