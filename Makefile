@@ -1,11 +1,12 @@
 # The two set-up commands of the README.  Each creates .venv on first use with
 # nothing but Python >= 3.11, then: `make demo` opens the console on the embedded
-# demo stack, `make test` runs ruff, mypy --strict and the test suite.
+# demo stack, `make test` runs ruff, mypy --strict, the import contracts and the fast
+# tier of the tests; `make test-slow` runs the slow tier (kill loops, whole drills).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench check-demo clean
+.PHONY: demo test test-slow bench check-demo clean
 
 $(BIN)/rainbow-tui: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "rainbow-tui needs Python >= 3.11")'
@@ -24,7 +25,10 @@ test: $(BIN)/rainbow-tui
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: $(BIN)/rainbow-tui
+	$(BIN)/pytest -q -m slow
 
 bench: $(BIN)/rainbow-tui
 	$(BIN)/python -m bench

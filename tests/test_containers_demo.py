@@ -106,6 +106,7 @@ async def test_staging_beside_production_is_never_mixed_in(
         await asyncio.gather(task, return_exceptions=True)
 
 
+@pytest.mark.slow
 async def test_crash_loop_shown_followed_and_cured_by_the_runbook_boot(
     demo_stack_factory: Callable[..., DemoProcess], drive: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

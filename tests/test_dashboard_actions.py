@@ -226,6 +226,7 @@ async def failed_of_class(stack: DemoProcess) -> int:
     return int(rows[0]["n"])
 
 
+@pytest.mark.slow
 async def test_bulk_retry_by_class_counts_in_full_shows_progress_and_cancels(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:

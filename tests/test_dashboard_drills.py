@@ -30,6 +30,7 @@ async def test_healthy_demo_all_normal(
         assert "OK" in row_text(app, "components-table", "service:health")
 
 
+@pytest.mark.slow
 async def test_service_down_drill(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -47,6 +48,7 @@ async def test_service_down_drill(
         assert level(app, "service:health") is Level.NORMAL
 
 
+@pytest.mark.slow
 async def test_db_connections_drill_and_db_restart(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,6 +84,7 @@ async def test_memory_leak_drill(
         await until(pilot, lambda: alert(app, "host app-1:memory_percent") is None)
 
 
+@pytest.mark.slow
 async def test_job_backlog_drill(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,6 +96,7 @@ async def test_job_backlog_drill(
         await until(pilot, lambda: alert(app, "queue:waiting_jobs") is None, within=60)
 
 
+@pytest.mark.slow
 async def test_slow_queries_drill(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,6 +112,7 @@ async def test_slow_queries_drill(
         await until(pilot, lambda: alert(app, "database:db_query_time_ms") is None)
 
 
+@pytest.mark.slow
 async def test_failed_jobs_drill_cured_by_retry(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,6 +135,7 @@ def _postmaster(stack: DemoProcess) -> psutil.Process:
     return next(p for p in family if p.name() == "postgres" and "-D" in p.cmdline())
 
 
+@pytest.mark.slow
 async def test_frozen_database_then_back(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,6 +65,7 @@ def test_check_demo_service_down_is_critical() -> None:
     )
 
 
+@pytest.mark.slow
 def test_check_demo_job_backlog_is_critical() -> None:
     status, document = _check("--drill", "job-backlog")
     waiting = _findings(document)["queue:waiting_jobs"]
@@ -97,6 +98,7 @@ def _drain(fd: int) -> None:
             return
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_console_leaves_nothing_behind(signum: int, tmp_path: Path) -> None:
     """The console in a real terminal; a signal ends it; nothing of the stack survives."""

@@ -10,6 +10,8 @@ import asyncio
 import json
 import re
 
+import pytest
+
 READY = "SELECT count(*) FROM solid_queue_ready_executions"
 FAILED = "SELECT count(*) FROM solid_queue_failed_executions"
 CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
@@ -32,6 +34,7 @@ def _boot(driver) -> None:
     assert "Start container with version" in result.stdout
 
 
+@pytest.mark.slow
 async def test_service_down_fails_up_until_app_boot(demo_stack_factory, drive) -> None:
     driver = drive(demo_stack_factory(drills=["service-down"]))
     assert driver.health_status() == 500
@@ -84,6 +87,7 @@ async def test_app_stop_takes_the_service_down_and_boot_brings_it_back(
     assert len(out.splitlines()) == 1
 
 
+@pytest.mark.slow
 async def test_db_connections_cured_by_db_reboot_then_app_boot(demo_stack_factory, drive) -> None:
     driver = drive(demo_stack_factory(drills=["db-connections"]))
     assert await driver.sql(CONNECTIONS) > 80
@@ -119,6 +123,7 @@ async def test_db_connections_cured_by_db_reboot_then_app_boot(demo_stack_factor
     assert await driver.eventually(still_working, within=15)
 
 
+@pytest.mark.slow
 async def test_memory_leak_climbs_and_app_boot_resets_it(demo_stack_factory, drive) -> None:
     driver = drive(demo_stack_factory(drills=["memory-leak"]))
 
@@ -138,6 +143,7 @@ async def test_memory_leak_climbs_and_app_boot_resets_it(demo_stack_factory, dri
     assert all(h["memory_percent"] < 70 for h in driver.state()["hosts"])
 
 
+@pytest.mark.slow
 async def test_job_backlog_grows_and_drains_after_app_boot(demo_stack_factory, drive) -> None:
     driver = drive(demo_stack_factory(drills=["job-backlog"]))
     backlog = await driver.queue_sql(READY)
@@ -156,6 +162,7 @@ async def test_job_backlog_grows_and_drains_after_app_boot(demo_stack_factory, d
     assert await driver.eventually(drained, within=30)
 
 
+@pytest.mark.slow
 async def test_failed_jobs_burst_keeps_failing_until_app_boot(demo_stack_factory, drive) -> None:
     driver = drive(demo_stack_factory(drills=["failed-jobs"]))
     burst = await driver.queue_sql(FAILED)
@@ -180,6 +187,7 @@ async def test_failed_jobs_burst_keeps_failing_until_app_boot(demo_stack_factory
     assert settled > 50
 
 
+@pytest.mark.slow
 async def test_slow_queries_show_in_activity_and_logs_until_app_boot(
     demo_stack_factory, drive
 ) -> None:

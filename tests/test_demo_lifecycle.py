@@ -65,6 +65,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_parent_killed_takes_the_stack_with_it(demo_state_root: Path) -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", _LAUNCH_AND_WAIT, str(demo_state_root / "orphaned-stack")],
@@ -87,6 +88,7 @@ def test_failed_start_raises_with_the_supervisor_log(tmp_path: Path) -> None:
     assert "--app-hosts must be at least 1" in caught.value.log_tail
 
 
+@pytest.mark.slow
 def test_postgres_dies_with_a_killed_supervisor(demo_stack_factory) -> None:
     stack = demo_stack_factory()
     family = _family(stack.pid)

@@ -173,6 +173,7 @@ async def test_changes_made_faster_than_the_disk_reach_it_in_order(
 # -- the console itself on a tmpfs filled to the last byte --------------------------------
 
 
+@pytest.mark.slow
 async def test_the_console_on_a_full_disk_says_what_is_not_on_disk_then_writes_it_all(
     demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

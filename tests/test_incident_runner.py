@@ -171,6 +171,7 @@ async def test_memory_growth_restart_brings_every_app_host_below_warning(
         assert "host app-2:memory_percent" in after.detail
 
 
+@pytest.mark.slow
 async def test_job_backlog_boot_workers_drains_the_queue(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -271,6 +272,7 @@ async def test_http_and_sql_commands(demo_stack: DemoProcess, monkeypatch: pytes
         assert (await runner.run(echo, {"word": "again"})).ok
 
 
+@pytest.mark.slow
 async def test_runbook_sql_runs_past_the_monitors_timeout_within_its_own(
     demo_stack: DemoProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -93,6 +93,7 @@ RECORDER = """
 """
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_loses_or_tears_a_recorded_event(tmp_path: Path) -> None:
     creator, incident_id = _create(tmp_path)
     creator.close()

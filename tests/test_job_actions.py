@@ -408,6 +408,7 @@ async def test_selection_matches_the_queue_pane_grouping(
     assert format_count(61234) == "61 234"
 
 
+@pytest.mark.slow
 async def test_bulk_retry_of_100_000_failures_in_batches(
     db: QueueDatabase, link: PostgresLink, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import pytest
 import tomli_w
 
 from rainbow_tui.demo.launcher import DemoProcess
@@ -59,6 +60,7 @@ def _check(stack: DemoProcess, config: Path) -> dict[str, dict[str, Any]]:
     return {f"{row['component']}:{row['metric']}": row for row in rows}
 
 
+@pytest.mark.slow
 async def test_check_on_a_tokyo_server_with_a_queue_database_and_an_ungranted_role(
     demo_stack_factory: Any, tmp_path: Path
 ) -> None:

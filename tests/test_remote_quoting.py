@@ -104,6 +104,7 @@ async def test_a_hostile_container_name_reaches_docker_logs_as_one_word(
     assert _injected(hostile_host) == []
 
 
+@pytest.mark.slow
 async def test_a_command_that_exits_at_once_backs_off_on_one_ssh_link(
     hostile_host: ShellServer,
 ) -> None:

@@ -134,6 +134,7 @@ async def ask_and_decline(
     return target
 
 
+@pytest.mark.slow
 async def test_hostile_remote_text_is_shown_literally_everywhere(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
