@@ -89,13 +89,31 @@ def _cmdline(process: psutil.Process) -> str:
         return ""
 
 
-def _drain(fd: int) -> None:
+def _drain(fd: int) -> bytes:
+    """What the console wrote to its terminal so far (read so that it never blocks)."""
+    written = b""
     while select.select([fd], [], [], 0)[0]:
         try:
-            if not os.read(fd, 65536):
-                return
+            chunk = os.read(fd, 65536)
         except OSError:
-            return
+            break
+        if not chunk:
+            break
+        written += chunk
+    return written
+
+
+def _polling(pid: int) -> bool:
+    """The console holds a connection to the stack: its first poll is under way."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except psutil.NoSuchProcess:
+        return False
+    return any(c.status == psutil.CONN_ESTABLISHED and c.raddr for c in connections)
+
+
+# Textual's first write in application mode: the switch to the alternate screen.
+ALTERNATE_SCREEN = b"\x1b[?1049h"
 
 
 @pytest.mark.slow
@@ -110,14 +128,22 @@ def test_console_leaves_nothing_behind(signum: int, tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 90
         postgres: list[psutil.Process] = []
+        screen = b""
         while time.monotonic() < deadline and not postgres:
-            _drain(fd)
+            screen += _drain(fd)
             family = _descendants(pid)
             postgres = [p for p in family if "postgres" in _cmdline(p)]
-            time.sleep(0.2)
+            time.sleep(0.2)  # between two looks at the process tree
         assert postgres, "the demo stack never started PostgreSQL"
-        time.sleep(2)  # let the console paint and start polling
-        _drain(fd)
+        # The signal must find the console painted (Textual switched to the alternate
+        # screen) and polling the stack, not still starting.
+        while time.monotonic() < deadline and not (
+            ALTERNATE_SCREEN in screen and _polling(pid)
+        ):
+            screen += _drain(fd)
+            time.sleep(0.1)  # between two looks at the terminal and the sockets
+        assert ALTERNATE_SCREEN in screen, "the console never painted its screen"
+        assert _polling(pid), "the console never connected to the demo stack"
         family = _descendants(pid)
         assert any("rainbow_tui.demo" in _cmdline(p) for p in family)
         os.kill(pid, signum)
@@ -127,7 +153,7 @@ def test_console_leaves_nothing_behind(signum: int, tmp_path: Path) -> None:
             finished, _status = os.waitpid(pid, os.WNOHANG)
             if finished:
                 break
-            time.sleep(0.1)
+            time.sleep(0.1)  # between two looks at the exit status
         else:
             pytest.fail("the console did not exit")
         _gone, alive = psutil.wait_procs(family, timeout=20)
