@@ -1,4 +1,8 @@
-"""Events in words: one line per event for the timeline, the CLI and the postmortem."""
+"""Events in words: one line per event for the timeline, the CLI and the postmortem.
+
+``describe_event`` speaks the language it is given (the screen's and the CLI's);
+without one it gives the record's own wording, the one the shared postmortem has
+always carried: English with the statuses in both languages ("検知 / detected")."""
 
 from __future__ import annotations
 
@@ -6,12 +10,16 @@ from datetime import datetime, tzinfo
 
 from rainbow_tui.incidents.model import (
     CommandFinished,
+    CommandOutcome,
     CommandStarted,
     Escalated,
     Event,
+    EvidenceKind,
     EvidencePinned,
     Incident,
+    IncidentStatus,
     Note,
+    Role,
     RoleAssigned,
     StatusChanged,
     StepCompleted,
@@ -20,22 +28,79 @@ from rainbow_tui.incidents.model import (
     TimeEdited,
     VerificationRecorded,
 )
+from rainbow_tui.text import N_, Language
+from rainbow_tui.text import language as catalogue_language
 
-__all__ = ["EVIDENCE_LABELS", "STATUS_LABELS", "describe_event", "format_time", "outcome_words"]
+__all__ = [
+    "EVIDENCE_KEYS",
+    "EVIDENCE_LABELS",
+    "STATUS_KEYS",
+    "STATUS_LABELS",
+    "describe_event",
+    "evidence_word",
+    "format_time",
+    "outcome_words",
+    "status_word",
+]
 
-STATUS_LABELS = {
+STATUS_KEYS: dict[IncidentStatus, str] = {
+    "detected": N_("incident.status.detected"),
+    "acknowledged": N_("incident.status.acknowledged"),
+    "mitigated": N_("incident.status.mitigated"),
+    "resolved": N_("incident.status.resolved"),
+    "closed": N_("incident.status.closed"),
+}
+# The record's wording of a status: both languages, as the shared postmortem shows it.
+STATUS_LABELS: dict[IncidentStatus, str] = {
     "detected": "検知 / detected",
     "acknowledged": "確認 / acknowledged",
     "mitigated": "緩和 / mitigated",
     "resolved": "解決 / resolved",
     "closed": "完了 / closed",
 }
-EVIDENCE_LABELS = {
+EVIDENCE_KEYS: dict[EvidenceKind, str] = {
+    "alert": N_("timeline.evidence.alert"),
+    "metrics": N_("timeline.evidence.metrics"),
+    "log_lines": N_("timeline.evidence.log_lines"),
+    "table": N_("timeline.evidence.table"),
+}
+# The record's wording of a kind of evidence (the postmortem's headings).
+EVIDENCE_LABELS: dict[EvidenceKind, str] = {
     "alert": "alert",
     "metrics": "metrics snapshot",
     "log_lines": "log lines",
     "table": "table",
 }
+OUTCOME_KEYS: dict[CommandOutcome, str] = {
+    "ok": N_("timeline.outcome.ok"),
+    "failed": N_("timeline.outcome.failed"),
+    "timeout": N_("timeline.outcome.timeout"),
+    "cancelled": N_("timeline.outcome.cancelled"),
+    "not_run": N_("timeline.outcome.not_run"),
+    "error": N_("timeline.outcome.error"),
+}
+ROLE_KEYS: dict[Role, str] = {
+    "commander": N_("incident.role.commander"),
+    "scribe": N_("incident.role.scribe"),
+}
+
+
+def _record_or(language: Language | None) -> Language:
+    """The words to use: the record's are the English catalogue's, but for statuses."""
+    return language or catalogue_language("en")
+
+
+def status_word(status: IncidentStatus, language: Language | None = None) -> str:
+    """A status in ``language``'s words; without one, in the record's (both languages)."""
+    if language is None:
+        return STATUS_LABELS[status]
+    return language.tr(STATUS_KEYS[status])
+
+
+def evidence_word(kind: EvidenceKind, language: Language | None = None) -> str:
+    if language is None:
+        return EVIDENCE_LABELS[kind]
+    return language.tr(EVIDENCE_KEYS[kind])
 
 
 def format_time(at: datetime, tz: tzinfo | None = None, with_date: bool = True) -> str:
@@ -43,13 +108,24 @@ def format_time(at: datetime, tz: tzinfo | None = None, with_date: bool = True) 
     return local.strftime("%Y-%m-%d %H:%M:%S %z" if with_date else "%H:%M:%S")
 
 
-def outcome_words(event: CommandFinished) -> str:
-    code = f"exit {event.exit_code}" if event.exit_code is not None else "no exit code"
+def _outcome(event: CommandFinished, language: Language | None) -> str:
+    # The record keeps the outcome's own name ("not_run"); a language may say it.
+    return event.outcome if language is None else language.tr(OUTCOME_KEYS[event.outcome])
+
+
+def outcome_words(event: CommandFinished, language: Language | None = None) -> str:
+    """How a command ended: its exit code and duration (``exit 0, 1.2 s``)."""
+    words = _record_or(language)
+    if event.exit_code is not None:
+        code = words.tr("timeline.exit_code", code=event.exit_code)
+    else:
+        code = words.tr("timeline.no_exit_code")
     if event.outcome == "not_run":
-        return "not run (read-only)"
+        return words.tr("timeline.not_run")
     if event.outcome in ("ok", "failed"):
-        return f"{code}, {event.duration_s:.1f} s"
-    return f"{event.outcome}, {code}, {event.duration_s:.1f} s"
+        return words.tr("timeline.result", code=code, seconds=event.duration_s)
+    return words.tr("timeline.result_outcome", outcome=_outcome(event, language), code=code,
+                    seconds=event.duration_s)
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -57,42 +133,59 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def describe_event(incident: Incident, event: Event, tz: tzinfo | None = None) -> str:
-    """What ``event`` says, in one line."""
+def _with_detail(words: Language, what: str, detail: str) -> str:
+    return words.tr("timeline.with_detail", what=what, detail=_one_line(detail)) if detail else what
+
+
+def describe_event(
+    incident: Incident, event: Event, tz: tzinfo | None = None, language: Language | None = None
+) -> str:
+    """What ``event`` says, in one line, in ``language``'s words (the record's without)."""
+    words = _record_or(language)
     if isinstance(event, StatusChanged):
-        return f"status → {STATUS_LABELS[event.status]}"
+        return words.tr("timeline.status", status=status_word(event.status, language))
     if isinstance(event, Note):
-        return f"note: {_one_line(event.text)}"
+        return words.tr("timeline.note", text=_one_line(event.text))
     if isinstance(event, StepStarted):
-        return f"step {event.step + 1} started: {event.title}"
+        return words.tr("timeline.step_started", step=event.step + 1, title=event.title)
     if isinstance(event, StepCompleted):
-        return f"step {event.step + 1} done"
+        return words.tr("timeline.step_done", step=event.step + 1)
     if isinstance(event, StepSkipped):
-        return f"step {event.step + 1} skipped: {_one_line(event.reason)}"
+        return words.tr("timeline.step_skipped", step=event.step + 1,
+                        reason=_one_line(event.reason))
     if isinstance(event, CommandStarted):
-        flag = " (destructive)" if event.destructive else ""
-        return f"ran {event.command_kind}{flag}: {_one_line(event.command)}"
+        key = (N_("timeline.ran_destructive") if event.destructive
+               else N_("timeline.ran"))
+        return words.tr(key, kind=event.command_kind, command=_one_line(event.command))
     if isinstance(event, CommandFinished):
-        return f"{event.outcome}: {_one_line(event.command, 120)} ({outcome_words(event)})"
+        return words.tr("timeline.finished", outcome=_outcome(event, language),
+                        command=_one_line(event.command, 120),
+                        result=outcome_words(event, language))
     if isinstance(event, VerificationRecorded):
-        verdict = "passed" if event.passed else "FAILED"
-        detail = f": {_one_line(event.detail)}" if event.detail else ""
-        return f"verification {event.check} {verdict}{detail}"
+        key = N_("timeline.verified") if event.passed else N_("timeline.verify_failed")
+        return _with_detail(words, words.tr(key, check=event.check), event.detail)
     if isinstance(event, Escalated):
-        contact = f" ({event.contact})" if event.contact else ""
-        extra = f": {_one_line(event.note)}" if event.note else ""
-        return f"escalated to L{event.level} {event.role}{contact}{extra}"
+        if event.contact:
+            escalated = words.tr("timeline.escalated_contact", level=event.level,
+                                 role=event.role, contact=event.contact)
+        else:
+            escalated = words.tr("timeline.escalated", level=event.level, role=event.role)
+        return _with_detail(words, escalated, event.note)
     if isinstance(event, EvidencePinned):
-        return f"pinned {EVIDENCE_LABELS[event.evidence_kind]}: {_one_line(event.title)}"
+        return words.tr("timeline.pinned", kind=evidence_word(event.evidence_kind, language),
+                        title=_one_line(event.title))
     if isinstance(event, TimeEdited):
         target = incident.event(event.target)
-        what = f"event {event.target}"
         if isinstance(target, StatusChanged):
-            what += f" ({target.status})"
-        return (
-            f"time of {what} corrected {format_time(event.previous, tz)} → "
-            f"{format_time(event.value, tz)}: {_one_line(event.reason)}"
-        )
+            # The record names the status as stored; a language says it in its words.
+            status = target.status if language is None else status_word(target.status, language)
+            what = words.tr("timeline.event_status", event=event.target, status=status)
+        else:
+            what = words.tr("timeline.event", event=event.target)
+        return words.tr("timeline.time_edited", what=what,
+                        previous=format_time(event.previous, tz),
+                        value=format_time(event.value, tz), reason=_one_line(event.reason))
     if isinstance(event, RoleAssigned):
-        return f"{event.role}: {event.person}"
+        role = event.role if language is None else language.tr(ROLE_KEYS[event.role])
+        return words.tr("timeline.role", role=role, person=event.person)
     raise AssertionError(f"unknown event {event!r}")
