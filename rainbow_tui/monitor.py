@@ -68,15 +68,17 @@ class AlertBook:
             first_seen = previous.first_seen if previous is not None else now
             # A worse severity shortens the clock, counted from the first sighting.
             within = self.config.alert_levels.for_severity(finding.severity).respond_within
-            title = f"{finding.component}: {finding.label} {finding.display}"
+            # The words for the record, the phrases for each view's language.
             still_open[finding.key] = Alert(
                 key=finding.key,
-                title=title,
+                title=finding.alert_title(),
                 level=finding.level,
                 severity=finding.severity,
                 first_seen=first_seen,
                 respond_by=first_seen + within,
                 detail=finding.reason,
+                title_phrase=finding.alert_phrase(),
+                detail_phrase=finding.reason_phrase,
             )
         self._open = still_open
         order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
