@@ -6,7 +6,6 @@ the cures go through the real ``kamal`` stand-in command line.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -14,6 +13,7 @@ import pytest
 
 READY = "SELECT count(*) FROM solid_queue_ready_executions"
 FAILED = "SELECT count(*) FROM solid_queue_failed_executions"
+FINISHED = "SELECT count(*) FROM solid_queue_jobs WHERE finished_at IS NOT NULL"
 CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
 LONGEST_ACTIVE_MS = (
     "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)) * 1000, 0) "
@@ -134,8 +134,11 @@ async def test_memory_leak_climbs_and_app_boot_resets_it(demo_stack_factory, dri
 
     first = await used_fraction()
     assert first >= 0.81
-    await asyncio.sleep(1.5)
-    assert await used_fraction() > first
+
+    async def climbed() -> bool:
+        return await used_fraction() > first
+
+    assert await driver.eventually(climbed, within=15)
     db_memory = next(h for h in driver.state()["hosts"] if h["name"] == "db-1")["memory_percent"]
     assert db_memory < 70  # only the app hosts leak
     _boot(driver)
@@ -180,10 +183,29 @@ async def test_failed_jobs_burst_keeps_failing_until_app_boot(demo_stack_factory
 
     assert await driver.eventually(more_failures, within=15)
     _boot(driver)
-    await asyncio.sleep(0.5)  # failures already being written land
-    settled = await driver.queue_sql(FAILED)
-    await asyncio.sleep(1.5)
-    assert await driver.queue_sql(FAILED) == settled  # no new failures; the old ones stay
+
+    # Not a stretch of time but of work: the failure count is read around jobs that
+    # finish, so "no new failures" means none while the workers kept working.
+    async def failures_around_finished_jobs(jobs: int) -> tuple[int, int]:
+        before = await driver.queue_sql(FAILED)
+        finished = await driver.queue_sql(FINISHED)
+
+        async def more_finished() -> bool:
+            return bool(await driver.queue_sql(FINISHED) >= finished + jobs)
+
+        assert await driver.eventually(more_finished, within=30), "the workers stopped"
+        return before, await driver.queue_sql(FAILED)
+
+    # Failures already being written when the boot ended the drill land first.
+    settled = None
+    for _ in range(10):
+        before, after = await failures_around_finished_jobs(3)
+        if before == after:
+            settled = after
+            break
+    assert settled is not None, "failures kept coming after app boot"
+    _, later = await failures_around_finished_jobs(10)
+    assert later == settled  # no new failures; the old ones stay
     assert settled > 50
 
 
