@@ -34,6 +34,7 @@ from tests.conftest import DemoStackFactory
 
 # A guard against hangs only: every deadline under test is a few seconds.
 GUARD_S = 60.0
+# The dripping server sends one byte at this interval: the slowness under test.
 DRIP_INTERVAL_S = 0.05
 RESPONSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4000\r\n\r\n"
 RESPONSE_BODY = b"x" * 4000

@@ -55,6 +55,8 @@ def test_supervisor_signal_stops_every_part(demo_stack_factory, sig: signal.Sign
     assert not (stack.endpoints.state_dir / "stack.json").exists()
 
 
+# A parent that starts a stack and then only waits (its sleep is the behaviour: alive
+# until the test kills it).
 _LAUNCH_AND_WAIT = """
 import sys, time
 from pathlib import Path

@@ -390,6 +390,8 @@ async def test_output_known_secret_only_by_its_command_is_redacted(
     assert master_key not in result.excerpt
 
 
+# A command that outlives its timeout, with a grandchild of its own: the sleeps are the
+# command under test, which the runner must end together with what it started.
 SLOW = r"""
 import subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])

@@ -4,7 +4,6 @@ and the same after the console dies halfway and is resumed."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -205,7 +204,6 @@ async def test_drill_from_alert_to_postmortem(
     kamal_commands = [e.command for e in incident.events
                       if isinstance(e, CommandStarted) and e.command_kind == "kamal"]
     assert kamal_commands and all(c.startswith("bundle exec kamal ") for c in kamal_commands)
-    await asyncio.sleep(0)
 
 
 async def _type(app: RainbowApp, pilot: Pilot[int], text: str) -> None:

@@ -181,7 +181,7 @@ async def test_dropped_link_resumes_without_duplicates(
         await _wait(lambda: sum(isinstance(e, LogLine) for e in received) > 40)
         driver.control("POST", "/ssh/stop")
         await _wait(lambda: any(s.state == "reconnecting" for s in states))
-        await asyncio.sleep(1.5)  # the outage: docker keeps logging meanwhile
+        await asyncio.sleep(1.5)  # the outage itself, under test: docker keeps logging meanwhile
         driver.control("POST", "/ssh/start")
         await _wait(lambda: any(isinstance(e, GapMarker) for e in received), within=40)
         gap_at = next(i for i, e in enumerate(received) if isinstance(e, GapMarker))
