@@ -11,7 +11,7 @@ import asyncio
 import signal
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -147,6 +147,11 @@ class RainbowApp(App[int]):
         # Which incident the installed incident screen shows (None: none installed).
         self._incident_shown: str | None = None
 
+    def get_default_screen(self) -> Screen[None]:
+        # The dashboard is the first screen itself: pushing it over Textual's empty
+        # default one would compose, lay out and paint a screen nobody sees.
+        return self.dashboard
+
     @property
     def config(self) -> Config:
         return self.session.config
@@ -165,7 +170,8 @@ class RainbowApp(App[int]):
         # bubble: every screen's messages are watched here, so one handler sees the
         # failures of every screen's workers, the screens needing nothing of their own.
         self.screen_change_signal.subscribe(self, self._watch_screen_workers)
-        self.push_screen(self.dashboard)
+        # The dashboard was the first screen, before anything could be watched.
+        self._watch_screen_workers(self.dashboard)
         self.session.subscribe(self._on_session_event)
         self._catch_up()
         if self.autostart:
@@ -184,7 +190,7 @@ class RainbowApp(App[int]):
         if session.current_incident_id is not None:
             self._install_incident(session.current_incident_id)
 
-    def _watch_screen_workers(self, screen: Screen[object]) -> None:
+    def _watch_screen_workers(self, screen: Screen[Any]) -> None:
         signal = screen.message_signal
         signal.unsubscribe(self)  # a screen shown again is watched once, not twice
         signal.subscribe(self, self._on_screen_message, immediate=True)
@@ -209,6 +215,9 @@ class RainbowApp(App[int]):
     # -- the session's news ------------------------------------------------------------
 
     def _on_session_event(self, event: SessionEvent) -> None:
+        if not self.dashboard.is_mounted:
+            # Leaving: the screens are gone before the app's own unmount unsubscribes.
+            return
         if isinstance(event, SnapshotPublished):
             self.dashboard.show_state(event.state)
         elif isinstance(event, StreamsChanged):
