@@ -115,6 +115,19 @@ def worker_failure_text(action: str, error: BaseException | None) -> str:
     return f"{action} failed: {type(error).__name__}: {error}"
 
 
+def _route_core_logging_to_textual() -> None:
+    """The core's log records go to the running app's log, not to stderr: stderr is
+    the terminal the app draws on, where a traceback would tear the screen."""
+    import logging
+
+    from textual.logging import TextualHandler
+
+    core = logging.getLogger("rainbow_tui")
+    if not any(isinstance(handler, TextualHandler) for handler in core.handlers):
+        core.addHandler(TextualHandler(stderr=False))
+        core.propagate = False
+
+
 class RainbowApp(App[int]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "rainbow-tui"
@@ -161,6 +174,7 @@ class RainbowApp(App[int]):
         return self.session.read_only
 
     def on_mount(self) -> None:
+        _route_core_logging_to_textual()
         # A dropped SSH session sends SIGHUP, a service manager SIGTERM: leave the
         # way `q` does, so the terminal is restored and the demo stack stopped.
         loop = asyncio.get_running_loop()
