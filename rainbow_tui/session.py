@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from rainbow_tui.config import Config, expand_path
 from rainbow_tui.logs.buffer import LogBuffer
+from rainbow_tui.text import tr
 
 if TYPE_CHECKING:
     from rainbow_tui.actions import DatabaseActions
@@ -492,7 +493,7 @@ class Session:
         """What a dashboard action did, on the open incident's timeline (None: none open)."""
         if self.open_incident_id is None:
             return None
-        return self.add_note(f"Dashboard action: {text}")
+        return self.add_note(tr("session.dashboard_action", text=text))
 
     async def run_command(
         self,

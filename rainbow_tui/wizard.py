@@ -36,6 +36,7 @@ from rainbow_tui.incidents.runbooks import Command, Runbook, Step
 from rainbow_tui.incidents.runner import CommandResult, CommandRunner, RunningCommand
 from rainbow_tui.incidents.store import IncidentStore, StoreError, StoreWriteError, Unsaved
 from rainbow_tui.levels import format_span
+from rainbow_tui.text import N_, tr
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,33 +58,35 @@ class Clock:
 
 def describe_clock(clock: Clock) -> str:
     parts = [
-        f"{format_span(clock.elapsed)} since detection / respond within "
-        f"{format_span(clock.deadline)}"
+        tr("wizard.clock", elapsed=format_span(clock.elapsed), deadline=format_span(clock.deadline))
     ]
     if clock.overdue:
-        parts.append("OVERDUE")
+        parts.append(tr("wizard.clock.overdue"))
     if clock.next_rung is not None and clock.next_in is not None:
-        parts.append(
-            f"L{clock.next_rung.level} {clock.next_rung.role} in {format_span(clock.next_in)}"
-        )
+        parts.append(tr("wizard.clock.next_rung", level=clock.next_rung.level,
+                        role=clock.next_rung.role, span=format_span(clock.next_in)))
     if clock.escalated_to:
-        parts.append(f"escalated to L{clock.escalated_to}")
+        parts.append(tr("wizard.clock.escalated", level=clock.escalated_to))
     return " · ".join(parts)
 
 
-# Beside each timeline event the store holds in memory only.
-NOT_ON_DISK_MARK = "(not yet on disk)"
+def not_on_disk_mark() -> str:
+    """Beside each timeline event the store holds in memory only."""
+    return tr("wizard.not_on_disk")
 
 
 def describe_unsaved(unsaved: Unsaved, problem: str) -> str:
     """The one line that says what is kept in memory only, and why."""
-    what = []
-    if unsaved.events:
-        what.append(f"{unsaved.events} event{'s' if unsaved.events != 1 else ''}")
-    if unsaved.header:
-        what.append("the postmortem and header")
-    line = f"{' and '.join(what)} not yet on disk — retrying"
-    return f"{line} ({problem})" if problem else line
+    one = unsaved.events == 1
+    if unsaved.events and unsaved.header:
+        key = (N_("wizard.unsaved.event_and_header") if one
+               else N_("wizard.unsaved.events_and_header"))
+    elif unsaved.events:
+        key = N_("wizard.unsaved.event") if one else N_("wizard.unsaved.events")
+    else:
+        key = N_("wizard.unsaved.header")
+    line = tr(key, count=unsaved.events)
+    return tr("wizard.unsaved.because", line=line, problem=problem) if problem else line
 
 
 # Backoff of the retries after a failed write: cheap (a full disk fails at once),
@@ -412,7 +415,7 @@ class IncidentWizard:
         """The command never ran (the terminal could not be handed over)."""
         return self._record(
             lambda incident: model.command_finished(
-                incident, started, "not_run", excerpt=f"not run: {why}"
+                incident, started, "not_run", excerpt=tr("wizard.not_run", why=why)
             )
         )
 

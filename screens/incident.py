@@ -35,7 +35,7 @@ from rainbow_tui.session import (
     IncidentChanged,
     SessionEvent,
 )
-from rainbow_tui.wizard import NOT_ON_DISK_MARK, CommandInProgress, Saving, describe_clock
+from rainbow_tui.wizard import CommandInProgress, Saving, describe_clock, not_on_disk_mark
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
 from widgets.level_style import inert
@@ -188,7 +188,7 @@ class IncidentScreen(Screen[None]):
                 )
             )
             if position >= first_unsaved:
-                timeline.append(f"  {NOT_ON_DISK_MARK}", style="bold")
+                timeline.append(f"  {not_on_disk_mark()}", style="bold")
         self.query_one("#incident-timeline", Static).update(timeline)
         notice = self.wizard.describe_unsaved()
         unsaved = self.query_one("#incident-unsaved", Static)
