@@ -127,6 +127,7 @@ async def test_read_only_runs_nothing_destructive_but_shows_what_it_would_run(
         assert (await runner.run(retry)).outcome == "not_run"
 
 
+@pytest.mark.slow
 async def test_db_connections_runbook_end_to_end(
     demo_stack_factory: Callable[..., DemoProcess], drive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,6 +155,7 @@ async def test_db_connections_runbook_end_to_end(
     assert driver.state()["drills"]["active"] == []
 
 
+@pytest.mark.slow
 async def test_memory_growth_restart_brings_every_app_host_below_warning(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -205,6 +207,7 @@ async def test_failed_jobs_stop_then_retry_in_a_read_write_transaction(
     assert await driver.queue_sql("SELECT count(*) FROM solid_queue_failed_executions") < 10
 
 
+@pytest.mark.slow
 async def test_slow_queries_cancel_then_app_boot(
     demo_stack_factory: Callable[..., DemoProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -483,6 +486,7 @@ async def test_a_rollback_kamal_exits_0_from_is_a_failure_on_the_record(
     assert driver.state()["current_version"] == driver.state()["versions"][-1]
 
 
+@pytest.mark.slow
 async def test_deploy_lock_drill_cured_through_the_service_down_runbook(
     demo_stack_factory: Callable[..., DemoProcess], drive, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -124,18 +124,8 @@ async def drive_to_end(
         done += 1
 
 
-# The fast tier walks one drill from alert to postmortem (the quickest); the others
-# are walked in the slow tier.
-FAST_DRILL = "memory-leak"
-
-
-@pytest.mark.parametrize(
-    "drill",
-    [
-        pytest.param(drill, marks=() if drill == FAST_DRILL else pytest.mark.slow)
-        for drill in sorted(DRILLS)
-    ],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("drill", sorted(DRILLS))
 async def test_drill_from_alert_to_postmortem(
     drill: str,
     demo_stack_factory: Callable[..., DemoProcess],

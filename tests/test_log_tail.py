@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -169,6 +170,7 @@ async def test_request_metrics_from_the_stream(
     assert window.p95_ms is not None and 1900 < window.p95_ms < 2100
 
 
+@pytest.mark.slow
 async def test_dropped_link_resumes_without_duplicates(
     demo_stack_factory: Callable[..., DemoProcess], drive: Callable[[DemoProcess], Any]
 ) -> None:
