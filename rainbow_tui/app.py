@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from rainbow_tui.config import Config
+from rainbow_tui.levels import severity_word
 from rainbow_tui.session import (
     IncidentOpened,
     PollFailed,
@@ -30,6 +31,7 @@ from rainbow_tui.session import (
     SnapshotPublished,
     StreamsChanged,
 )
+from rainbow_tui.text import N_, current_language, tr
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
 from screens.logs import LogScreen
@@ -37,54 +39,75 @@ from widgets.log_pane import LogPane
 from widgets.log_view import LogView
 
 if TYPE_CHECKING:
+    from rainbow_tui.incidents.appendix import AppendixCommand
     from rainbow_tui.sources.service_sources import ServiceSources
     from rainbow_tui.wizard import Saving
 
 
 INCIDENT_SCREEN = "incident"
+# The dashboard's panes in the order of their keys (1-4).
+PANE_KEYS = (
+    N_("app.pane.components"),
+    N_("app.pane.logs"),
+    N_("app.pane.database"),
+    N_("app.pane.jobs"),
+)
 
 
 # -- the app's own sentences, in one place ---------------------------------------------
 
 
 def no_incident_text() -> str:
-    return "No incident in hand: press i to start one"
+    return tr("app.no_incident")
 
 
 def pinned_text(incident_id: str) -> str:
-    return f"Pinned to {incident_id}"
+    return tr("app.pinned", incident=incident_id)
 
 
 def not_recorded_text(incident_id: str, error: Exception) -> str:
-    return f"Not recorded on {incident_id}: {error}"
+    return tr("app.not_recorded", incident=incident_id, error=error)
 
 
 def poll_failed_text(source: str, error: Exception) -> str:
-    return f"Polling {source} failed: {type(error).__name__}: {error}"
+    return tr("app.poll_failed", source=source, kind=type(error).__name__, error=error)
 
 
 def runbook_problem_text(problem: str) -> str:
-    return f"Runbook not loaded: {problem}"
+    return tr("app.runbook_problem", problem=problem)
 
 
 def resume_failed_text(incident_id: str, error: str) -> str:
-    return f"Could not resume {incident_id}: {error}"
+    return tr("app.resume_failed", incident=incident_id, error=error)
 
 
 def resumed_text(incident_id: str, step: int) -> str:
-    return f"Resumed incident {incident_id} at step {step + 1}"
+    return tr("app.resumed", incident=incident_id, step=step + 1)
 
 
 def read_only_incident_text(incident_id: str, held_by: str) -> str:
-    return f"{incident_id} is being recorded by {held_by}: shown read-only"
+    return tr("app.read_only_incident", incident=incident_id, holder=held_by)
 
 
 def incident_not_recorded_text(error: Exception) -> str:
-    return f"Could not record the incident: {error}"
+    return tr("app.incident_not_recorded", error=error)
 
 
 def opened_elsewhere_text(incident_id: str) -> str:
-    return f"Incident {incident_id} was opened: I shows it"
+    return tr("app.opened_elsewhere", incident=incident_id)
+
+
+def pinned_line_title(host: str, container: str) -> str:
+    return tr("app.pinned_line_title", host=host, container=container)
+
+
+def log_screen_title(service: str) -> str:
+    return tr("app.log_screen_title", service=service)
+
+
+def appendix_title(entry: AppendixCommand) -> str:
+    """An appendix command's name as the manual has it, in the chosen language."""
+    return entry.title_ja if current_language().code == "ja" else entry.title_en
 
 
 def palette_text(text: str) -> str:
@@ -105,14 +128,14 @@ def worker_action(worker: Worker[object]) -> str:
     name = worker.name
     if name.isidentifier():
         name = name.strip("_").replace("_", " ")
-    return name or "a background task"
+    return name or tr("app.worker.unnamed")
 
 
 def worker_failure_text(action: str, error: BaseException | None) -> str:
     """The one line shown when a worker fails: the action, the error's class and words."""
     if error is None:
-        return f"{action} failed"
-    return f"{action} failed: {type(error).__name__}: {error}"
+        return tr("app.worker.failed", action=action)
+    return tr("app.worker.failed_because", action=action, kind=type(error).__name__, error=error)
 
 
 def _route_core_logging_to_textual() -> None:
@@ -132,12 +155,15 @@ class RainbowApp(App[int]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "rainbow-tui"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("L", "logs", "Logs full screen", show=False),
-        Binding("i", "start_incident", "Incident"),
-        Binding("I", "show_incident", "Back to incident", show=False),
-        Binding("K", "command_palette", "Kamal commands", show=False),
+        Binding("q", "quit", tr("app.key.quit")),
+        Binding("question_mark", "help", tr("app.key.help"), key_display="?"),
+        Binding("L", "logs", tr("app.key.logs"), show=False),
+        Binding("i", "start_incident", tr("app.key.incident")),
+        Binding("I", "show_incident", tr("app.key.back_to_incident"), show=False),
+        Binding("K", "command_palette", tr("app.key.kamal"), show=False),
+        # Given here so the footer's palette key speaks the chosen language too.
+        Binding("ctrl+p", "command_palette", tr("app.key.palette"), show=False,
+                priority=True, tooltip=tr("app.key.palette_tooltip")),
     ]
 
     def __init__(
@@ -156,7 +182,7 @@ class RainbowApp(App[int]):
         self.owns_session = owns_session
         config = session.config
         self.dashboard = DashboardScreen(session)
-        self.log_screen = LogScreen(f"{config.service.name} — live logs", session.log_buffer)
+        self.log_screen = LogScreen(log_screen_title(config.service.name), session.log_buffer)
         # Which incident the installed incident screen shows (None: none installed).
         self._incident_shown: str | None = None
 
@@ -329,7 +355,7 @@ class RainbowApp(App[int]):
         from rainbow_tui.session import NoIncidentInHand
 
         line = event.line
-        title = f"Log line from {line.host}/{line.container}"
+        title = pinned_line_title(line.host, line.container)
         try:
             incident_id, saving = self.session.pin("log_lines", title, entry_text(line))
         except NoIncidentInHand:
@@ -340,7 +366,7 @@ class RainbowApp(App[int]):
             return
         self.run_worker(
             self._say_once_saved(saving, pinned_text(incident_id), incident_id),
-            name="Pin the log line",
+            name=tr("app.worker.pin"),
             group="incident-save",
             exit_on_error=False,
         )
@@ -359,7 +385,7 @@ class RainbowApp(App[int]):
             incident_id, saving = recorded
             self.run_worker(
                 self._say_once_saved(saving, "", incident_id),
-                name="Record the dashboard action",
+                name=tr("app.worker.record_action"),
                 group="incident-save",
                 exit_on_error=False,
             )
@@ -387,45 +413,82 @@ class RainbowApp(App[int]):
 
     def action_refresh_now(self) -> None:
         if self.session.refresh_now():
-            self.notify("Refreshing every source", timeout=2)
+            self.notify(tr("app.refreshing"), timeout=2)
 
     def action_toggle_pause(self) -> None:
         if self.session.set_paused(not self.session.paused):
             self.notify(
-                "Polling paused" if self.session.paused else "Polling resumed", timeout=2
+                tr("app.paused") if self.session.paused else tr("app.resumed_polling"), timeout=2
+            )
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, its search field's hint in the chosen language."""
+        from textual.command import CommandPalette
+
+        # CommandPalette.is_open's test, which is typed for App[object] only.
+        if self.use_command_palette and not self.screen.has_class("--textual-command-palette"):
+            self.push_screen(
+                CommandPalette(placeholder=tr("app.palette.placeholder"), id="--command-palette")
             )
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Refresh now", "Poll every source immediately", self.action_refresh_now)
+        # Textual's own entries (theme, quit, keys panel, maximise, screenshot), said
+        # again here so that they too speak the chosen language.
         yield SystemCommand(
-            "Pause / resume polling", "Stop or restart polling", self.action_toggle_pause
+            tr("app.palette.theme"), tr("app.palette.theme_help"), self.action_change_theme
         )
-        yield SystemCommand("Keyboard help", "Every key the console answers to", self.action_help)
-        for index, name in enumerate(("Components", "Logs", "Database", "Jobs")):
+        yield SystemCommand(tr("app.palette.quit"), tr("app.palette.quit_help"), self.action_quit)
+        if screen.query("HelpPanel"):
+            yield SystemCommand(tr("app.palette.keys"), tr("app.palette.keys_hide_help"),
+                                self.action_hide_help_panel)
+        else:
+            yield SystemCommand(tr("app.palette.keys"), tr("app.palette.keys_show_help"),
+                                self.action_show_help_panel)
+        if screen.maximized is not None:
+            yield SystemCommand(tr("app.palette.minimize"), tr("app.palette.minimize_help"),
+                                screen.action_minimize)
+        elif screen.focused is not None and screen.focused.allow_maximize:
+            yield SystemCommand(tr("app.palette.maximize"), tr("app.palette.maximize_help"),
+                                screen.action_maximize)
+        yield SystemCommand(
+            tr("app.palette.screenshot"),
+            tr("app.palette.screenshot_help"),
+            lambda: self.set_timer(0.1, self.deliver_screenshot),
+        )
+        yield SystemCommand(
+            tr("app.palette.refresh"), tr("app.palette.refresh_help"), self.action_refresh_now
+        )
+        yield SystemCommand(
+            tr("app.palette.pause"), tr("app.palette.pause_help"), self.action_toggle_pause
+        )
+        yield SystemCommand(
+            tr("app.palette.help"), tr("app.palette.help_help"), self.action_help
+        )
+        for index, pane in enumerate(PANE_KEYS):
             yield SystemCommand(
-                f"Show {name} pane",
-                f"Key {index + 1}",
+                tr("app.palette.pane", pane=tr(pane)),
+                tr("app.palette.pane_help", key=index + 1),
                 lambda index=index: self.dashboard.action_pane(index),
             )
         state = self.session.latest
         for alert in state.alerts if state else ():
             yield SystemCommand(
-                palette_text(f"Start incident: {alert.title}"),
-                f"{alert.severity} — runs the matching runbook",
+                palette_text(tr("app.palette.alert", title=alert.title_text())),
+                tr("app.palette.alert_help", severity=severity_word(alert.severity)),
                 lambda key=alert.key: self.action_start_incident(key),
             )
-        yield SystemCommand("Start incident (general)", "Key i", self.action_start_incident)
+        yield SystemCommand(
+            tr("app.palette.incident"), tr("app.palette.incident_help"), self.action_start_incident
+        )
         from rainbow_tui.incidents.appendix import APPENDIX
 
         for entry in APPENDIX:
             if entry.changes and self.read_only:
                 continue
             yield SystemCommand(
-                f"Kamal: {entry.title_en} ({entry.title_ja})",
-                f"{entry.manual} — "
-                + ("takes the terminal; " if entry.interactive else "")
-                + "recorded on the open incident",
+                tr("app.palette.kamal", title_en=entry.title_en, title_ja=entry.title_ja),
+                tr(N_("app.palette.kamal_interactive_help") if entry.interactive
+                   else N_("app.palette.kamal_help"), manual=entry.manual),
                 lambda command_id=entry.id: self.action_kamal_appendix(command_id),
             )
 
@@ -438,7 +501,9 @@ class RainbowApp(App[int]):
             return
         if entry.changes and self.read_only:
             self.notify(
-                f"Not under --read-only: {entry.title_en}", severity="warning", markup=False
+                tr("app.kamal.read_only", title=appendix_title(entry)),
+                severity="warning",
+                markup=False,
             )
             return
         if not entry.changes:
@@ -450,7 +515,8 @@ class RainbowApp(App[int]):
                 self._run_appendix(command_id)
 
         shown = self.session.appendix_preview(entry)
-        self.push_screen(ConfirmScreen(f"Run {entry.title_en}?", shown), answered)
+        question = tr("app.kamal.confirm", title=appendix_title(entry))
+        self.push_screen(ConfirmScreen(question, shown), answered)
 
     def _run_appendix(self, command_id: str) -> None:
         from textual.app import SuspendNotSupported
@@ -468,11 +534,11 @@ class RainbowApp(App[int]):
                 )
         except SuspendNotSupported:
             try:
-                self.session.appendix_not_run(run, "this terminal could not be handed over")
+                self.session.appendix_not_run(run, tr("app.kamal.not_handed_over"))
             except StoreError as error:
                 self.notify(str(error), severity="error", markup=False)
             self.notify(
-                f"This terminal cannot be handed over: run {run.shown} yourself",
+                tr("app.kamal.run_yourself", command=run.shown),
                 severity="warning",
                 markup=False,
             )
@@ -486,7 +552,7 @@ class RainbowApp(App[int]):
             self.session.appendix_finished(run, result)
         except StoreError as error:
             self.notify(str(error), severity="error", markup=False)
-        self.notify(f"{run.shown} exited {result.exit_code}", markup=False)
+        self.notify(tr("app.kamal.exited", command=run.shown, code=result.exit_code), markup=False)
 
 
 def make_app(

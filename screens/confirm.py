@@ -10,13 +10,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from rainbow_tui.text import tr
 from widgets.level_style import inert
 
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", tr("screen.confirm.key.yes")),
+        Binding("n,escape", "answer(False)", tr("screen.confirm.key.no")),
     ]
 
     def __init__(self, title: str, target: str) -> None:
@@ -31,8 +32,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(inert(self.title_text), id="confirm-title")
             yield Static(inert(self.target, keep_newlines=True), id="confirm-target")
             with Horizontal(id="confirm-buttons"):
-                yield Button("Yes (y)", variant="error", id="yes")
-                yield Button("No (n)", variant="primary", id="no")
+                yield Button(tr("screen.confirm.yes"), variant="error", id="yes")
+                yield Button(tr("screen.confirm.no"), variant="primary", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from rainbow_tui.text import tr
 from widgets.level_style import inert
 
 
@@ -21,7 +22,9 @@ class PromptScreen(ModalScreen[str | None]):
     way a destructive command asks for its target to be typed.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", tr("screen.prompt.key.cancel"))
+    ]
 
     def __init__(
         self,
@@ -53,10 +56,10 @@ class PromptScreen(ModalScreen[str | None]):
         text = event.value.strip()
         hint = self.query_one("#prompt-hint", Static)
         if self.must_equal is not None and text != self.must_equal:
-            hint.update(inert(f"Type exactly: {self.must_equal}"))
+            hint.update(inert(tr("screen.prompt.type_exactly", text=self.must_equal)))
             return
         if not text and not self.allow_empty:
-            hint.update("Please enter something, or press Esc to cancel.")
+            hint.update(tr("screen.prompt.empty"))
             return
         self.dismiss(text)
 
