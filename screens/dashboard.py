@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from rainbow_tui.text import N_, tr
 from screens.confirm import ConfirmScreen
 from widgets.action_request import ActionRequest
 from widgets.alerts_bar import AlertsBar
@@ -37,8 +38,27 @@ if TYPE_CHECKING:
     from rainbow_tui.session import Session
 
 PANE_IDS = ("components", "logs", "database", "jobs")
-PANE_TITLES = ("Components", "Logs", "Database", "Jobs")
+# The panes' names by catalogue key, in the order of their keys (1-4).
+PANE_TITLES = (
+    N_("screen.dashboard.pane.components"),
+    N_("screen.dashboard.pane.logs"),
+    N_("screen.dashboard.pane.database"),
+    N_("screen.dashboard.pane.jobs"),
+)
 BULK_VERBS = {"retry_failed_class": "retry", "discard_failed_class": "discard"}
+# The bulk actions' sentences, by verb.
+BULK_KEYS = {
+    "retry": {
+        "not_counted": N_("screen.dashboard.bulk.retry_not_counted"),
+        "confirm": N_("screen.dashboard.bulk.retry_confirm"),
+        "progress": N_("screen.dashboard.bulk.retry_progress"),
+    },
+    "discard": {
+        "not_counted": N_("screen.dashboard.bulk.discard_not_counted"),
+        "confirm": N_("screen.dashboard.bulk.discard_confirm"),
+        "progress": N_("screen.dashboard.bulk.discard_progress"),
+    },
+}
 
 
 def action_name(request: ActionRequest) -> str:
@@ -49,15 +69,15 @@ def action_name(request: ActionRequest) -> str:
 class DashboardScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "pane(0)", "Components", show=False),
-        Binding("2", "pane(1)", "Logs", show=False),
-        Binding("3", "pane(2)", "Database", show=False),
-        Binding("4", "pane(3)", "Jobs", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("r", "app.refresh_now", "Refresh"),
-        Binding("p", "app.toggle_pause", "Pause"),
+        Binding("1", "pane(0)", tr(PANE_TITLES[0]), show=False),
+        Binding("2", "pane(1)", tr(PANE_TITLES[1]), show=False),
+        Binding("3", "pane(2)", tr(PANE_TITLES[2]), show=False),
+        Binding("4", "pane(3)", tr(PANE_TITLES[3]), show=False),
+        Binding("slash", "filter", tr("screen.dashboard.key.filter"), key_display="/"),
+        Binding("r", "app.refresh_now", tr("screen.dashboard.key.refresh")),
+        Binding("p", "app.toggle_pause", tr("screen.dashboard.key.pause")),
         # Offered only while a bulk job action runs (check_action).
-        Binding("C", "cancel_bulk", "Cancel bulk action"),
+        Binding("C", "cancel_bulk", tr("screen.dashboard.key.cancel_bulk")),
     ]
 
     class ActionDone(Message):
@@ -102,12 +122,12 @@ class DashboardScreen(Screen[None]):
         if self.read_only:
             return
         if self._actions_for(request.verb) is None:
-            self.notify("No database connection: actions are unavailable", severity="error")
+            self.notify(tr("screen.dashboard.no_database"), severity="error")
             return
         if request.verb in BULK_VERBS:
             if self._bulk_busy:
                 self.notify(
-                    "A bulk job action is under way (C cancels a running one)",
+                    tr("screen.dashboard.bulk_busy"),
                     severity="warning",
                 )
                 return
@@ -162,25 +182,23 @@ class DashboardScreen(Screen[None]):
         verb = BULK_VERBS[request.verb]
         exception_class = str(request.argument)
         jobs = self.query_one(JobsPane)
-        jobs.show_progress(f"Counting the failed jobs of {exception_class}…")
+        jobs.show_progress(tr("screen.dashboard.bulk.counting", exception=exception_class))
         try:
             selection = await self.job_actions.select_failed_class(exception_class)
         except DatabaseUnavailable as error:
-            message = f"{verb} failed jobs of {exception_class}: not counted: {error}"
+            message = tr(BULK_KEYS[verb]["not_counted"], exception=exception_class, error=error)
             jobs.show_action_result(False, message)
             self.notify(message, severity="error", markup=False)
             return
         if not selection.count:
-            message = f"No failed jobs of {exception_class} left (already handled?)"
+            message = tr("screen.dashboard.bulk.none_left", exception=exception_class)
             jobs.show_action_result(False, message)
             self.notify(message, severity="warning", markup=False)
             return
-        what = "Retry" if verb == "retry" else "Discard"
-        title = f"{what} all {format_count(selection.count)} failed jobs of {exception_class}?"
-        target = (
-            f"{request.target}\n{format_count(selection.count)} failures counted in full, "
-            f"worked in batches; C cancels between batches"
-        )
+        title = tr(BULK_KEYS[verb]["confirm"], count=format_count(selection.count),
+                   exception=exception_class)
+        target = tr("screen.dashboard.bulk.target", target=request.target,
+                    count=format_count(selection.count))
         jobs.show_progress("")
         if not await self.app.push_screen_wait(ConfirmScreen(title, target)):
             return
@@ -191,16 +209,14 @@ class DashboardScreen(Screen[None]):
 
         assert self.job_actions is not None
         jobs = self.query_one(JobsPane)
-        doing = "Retrying" if verb == "retry" else "Discarding"
         cancel = self._bulk_cancel = asyncio.Event()
         self.refresh_bindings()
 
         def progress(done: int, total: int) -> None:
             share = 100 * done // total if total else 100
             jobs.show_progress(
-                f"{doing} the failed jobs of {selection.exception_class}: "
-                f"{format_count(done)} / {format_count(total)} ({share} %) — "
-                "C cancels after this batch"
+                tr(BULK_KEYS[verb]["progress"], exception=selection.exception_class,
+                   done=format_count(done), total=format_count(total), share=share)
             )
 
         try:
@@ -227,10 +243,10 @@ class DashboardScreen(Screen[None]):
         if self._bulk_cancel is not None and not self._bulk_cancel.is_set():
             self._bulk_cancel.set()
             self.refresh_bindings()
-            self.notify("Cancelling the bulk job action after the current batch…", timeout=5)
+            self.notify(tr("screen.dashboard.bulk.cancelling"), timeout=5)
 
     def compose(self) -> ComposeResult:
-        yield StateHeader("starting…", id="state-header")
+        yield StateHeader(tr("screen.dashboard.starting"), id="state-header")
         yield AlertsBar("", id="alerts-bar")
         yield Static(id="pane-tabs")
         with Container(id="panes"):
@@ -239,7 +255,7 @@ class DashboardScreen(Screen[None]):
             yield DatabasePane(id="database", classes="pane", read_only=self.read_only)
             yield JobsPane(id="jobs", classes="pane", read_only=self.read_only)
         yield Input(
-            placeholder="filter the focused table (!text hides matches) — Enter keeps, Esc clears",
+            placeholder=tr("screen.dashboard.filter_placeholder"),
             id="table-filter",
         )
         yield Footer()
@@ -274,7 +290,8 @@ class DashboardScreen(Screen[None]):
         for index, title in enumerate(PANE_TITLES):
             if index:
                 tabs.append("  ")
-            tabs.append(f" {index + 1} {title} ", "reverse" if index == self.current_pane else "")
+            tabs.append(f" {index + 1} {tr(title)} ",
+                        "reverse" if index == self.current_pane else "")
         self.query_one("#pane-tabs", Static).update(tabs)
 
     def action_pane(self, index: int) -> None:
@@ -302,7 +319,7 @@ class DashboardScreen(Screen[None]):
             tables = pane.query(KeyedTable)
             table = tables.first() if tables else None
         if table is None:
-            self.notify("This pane has no table to filter", severity="warning")
+            self.notify(tr("screen.dashboard.no_table"), severity="warning")
             return
         self._filter_target = table
         box = self.query_one("#table-filter", Input)
