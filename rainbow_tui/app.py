@@ -412,12 +412,13 @@ class RainbowApp(App[int]):
 
     def action_refresh_now(self) -> None:
         if self.session.refresh_now():
-            self.notify(tr("app.refreshing"), timeout=2)
+            self.notify(tr("app.refreshing"), timeout=2, markup=False)
 
     def action_toggle_pause(self) -> None:
         if self.session.set_paused(not self.session.paused):
             self.notify(
-                tr("app.paused") if self.session.paused else tr("app.resumed_polling"), timeout=2
+                tr("app.paused") if self.session.paused else tr("app.resumed_polling"), timeout=2,
+                markup=False,
             )
 
     def action_command_palette(self) -> None:

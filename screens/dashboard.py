@@ -122,13 +122,14 @@ class DashboardScreen(Screen[None]):
         if self.read_only:
             return
         if self._actions_for(request.verb) is None:
-            self.notify(tr("screen.dashboard.no_database"), severity="error")
+            self.notify(tr("screen.dashboard.no_database"), severity="error", markup=False)
             return
         if request.verb in BULK_VERBS:
             if self._bulk_busy:
                 self.notify(
                     tr("screen.dashboard.bulk_busy"),
                     severity="warning",
+                    markup=False,
                 )
                 return
             self._bulk_busy = True
@@ -243,7 +244,7 @@ class DashboardScreen(Screen[None]):
         if self._bulk_cancel is not None and not self._bulk_cancel.is_set():
             self._bulk_cancel.set()
             self.refresh_bindings()
-            self.notify(tr("screen.dashboard.bulk.cancelling"), timeout=5)
+            self.notify(tr("screen.dashboard.bulk.cancelling"), timeout=5, markup=False)
 
     def compose(self) -> ComposeResult:
         yield StateHeader(tr("screen.dashboard.starting"), id="state-header")
@@ -319,7 +320,7 @@ class DashboardScreen(Screen[None]):
             tables = pane.query(KeyedTable)
             table = tables.first() if tables else None
         if table is None:
-            self.notify(tr("screen.dashboard.no_table"), severity="warning")
+            self.notify(tr("screen.dashboard.no_table"), severity="warning", markup=False)
             return
         self._filter_target = table
         box = self.query_one("#table-filter", Input)

@@ -25,9 +25,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
 from rainbow_tui.incidents.model import STATUSES, IncidentRuleError, findings_table
+from rainbow_tui.incidents.runbooks import PHASE_LABELS
 from rainbow_tui.incidents.runner import ParameterError
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
-from rainbow_tui.incidents.timeline import describe_event
+from rainbow_tui.incidents.timeline import OUTCOME_KEYS, ROLE_KEYS, describe_event, status_word
+from rainbow_tui.levels import severity_word
 from rainbow_tui.session import (
     CommandOutput,
     CommandRunEnded,
@@ -35,6 +37,7 @@ from rainbow_tui.session import (
     IncidentChanged,
     SessionEvent,
 )
+from rainbow_tui.text import current_language, tr
 from rainbow_tui.wizard import CommandInProgress, Saving, describe_clock, not_on_disk_mark
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
@@ -51,44 +54,62 @@ TIMELINE_LINES = 12
 
 
 def command_running_text() -> str:
-    return "A command is running — x cancels it"
+    return tr("screen.incident.command_running")
 
 
 def no_command_running_text() -> str:
-    return "No command is running"
+    return tr("screen.incident.no_command_running")
 
 
 def verifying_already_text() -> str:
-    return "The step is being verified already"
+    return tr("screen.incident.verifying_already")
 
 
 def result_text(result: CommandResult) -> str:
-    words = f"exit {result.exit_code}" if result.exit_code is not None else result.outcome
-    return f"→ {result.outcome} ({words}) in {result.duration_s:.1f} s" + (
-        f": {result.detail}" if result.detail else ""
-    )
+    outcome = tr(OUTCOME_KEYS[result.outcome])
+    if result.exit_code is not None:
+        words = tr("timeline.exit_code", code=result.exit_code)
+    else:
+        words = outcome
+    line = tr("screen.incident.result", outcome=outcome, words=words, seconds=result.duration_s)
+    return tr("timeline.with_detail", what=line, detail=result.detail) if result.detail else line
+
+
+def in_language(japanese: str, english: str) -> str:
+    """A runbook's text in the chosen language (the other one if it has none)."""
+    if current_language().code == "ja":
+        return japanese or english
+    return english or japanese
+
+
+# What a role is called when assigned by hand: its id or its word in the language.
+def role_named(word: str) -> Role | None:
+    for role in ("commander", "scribe"):
+        if word in (role, tr(ROLE_KEYS[role])):
+            return role
+    return None
 
 
 class IncidentScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "run_next", "Run next command"),
-        Binding("v", "verify", "Verify"),
-        Binding("d", "done", "Step done"),
-        Binding("s", "skip", "Skip step"),
-        Binding("n", "note", "Note"),
-        Binding("a", "status('acknowledged')", "Acknowledged"),
-        Binding("m", "status('mitigated')", "Mitigated"),
-        Binding("R", "status('resolved')", "Resolved", show=False),
-        Binding("C", "status('closed')", "Closed", show=False),
-        Binding("e", "escalate", "Escalate"),
-        Binding("p", "pin_metrics", "Pin metrics"),
-        Binding("b", "pin_table('database')", "Pin DB table", show=False),
-        Binding("j", "pin_table('queue')", "Pin jobs table", show=False),
-        Binding("o", "assign_role", "Roles", show=False),
-        Binding("T", "edit_time", "Correct a time", show=False),
-        Binding("x", "cancel_command", "Cancel command", show=False),
-        Binding("P", "postmortem", "Postmortem"),
-        Binding("escape", "back", "Dashboard"),
+        Binding("enter", "run_next", tr("screen.incident.key.run_next")),
+        Binding("v", "verify", tr("screen.incident.key.verify")),
+        Binding("d", "done", tr("screen.incident.key.done")),
+        Binding("s", "skip", tr("screen.incident.key.skip")),
+        Binding("n", "note", tr("screen.incident.key.note")),
+        Binding("a", "status('acknowledged')", tr("screen.incident.key.acknowledged")),
+        Binding("m", "status('mitigated')", tr("screen.incident.key.mitigated")),
+        Binding("R", "status('resolved')", tr("screen.incident.key.resolved"), show=False),
+        Binding("C", "status('closed')", tr("screen.incident.key.closed"), show=False),
+        Binding("e", "escalate", tr("screen.incident.key.escalate")),
+        Binding("p", "pin_metrics", tr("screen.incident.key.pin_metrics")),
+        Binding("b", "pin_table('database')", tr("screen.incident.key.pin_db"), show=False),
+        Binding("j", "pin_table('queue')", tr("screen.incident.key.pin_jobs"), show=False),
+        Binding("o", "assign_role", tr("screen.incident.key.roles"), show=False),
+        Binding("T", "edit_time", tr("screen.incident.key.edit_time"), show=False),
+        Binding("x", "cancel_command", tr("screen.incident.key.cancel"), show=False),
+        Binding("P", "postmortem", tr("screen.incident.key.postmortem")),
+        Binding("escape", "back", tr("screen.incident.key.back")),
     ]
 
     def __init__(self, session: Session, incident_id: str) -> None:
@@ -153,13 +174,15 @@ class IncidentScreen(Screen[None]):
         incident = self.wizard.incident
         runbook = self.wizard.runbook
         header = Text()
-        header.append(f" {incident.severity.upper()} ", style="bold white on red")
+        header.append(f" {severity_word(incident.severity)} ", style="bold white on red")
         header.append(f" {incident.id} · ")
         header.append_text(inert(incident.title))
-        header.append(f" · {incident.status.upper()}", style="bold")
-        header.append(f" · runbook: {runbook.title_ja} / {runbook.title_en}")
+        header.append(f" · {status_word(incident.status, current_language()).upper()}",
+                      style="bold")
+        header.append(tr("screen.incident.runbook",
+                         title=in_language(runbook.title_ja, runbook.title_en)))
         if self.read_only:
-            header.append(" · read-only")
+            header.append(tr("screen.incident.read_only"))
         self.query_one("#incident-header", Static).update(header)
         steps = Text()
         for index, step in enumerate(runbook.steps):
@@ -167,10 +190,12 @@ class IncidentScreen(Screen[None]):
             style = (
                 "bold" if index == self.wizard.step_index else ("dim" if state != "pending" else "")
             )
-            steps.append(f"{STATE_MARK[state]}{index + 1}. {step.title_ja}\n", style=style)
-            steps.append(f"     {step.title_en} [{step.phase}]\n", style="dim")
+            title = in_language(step.title_ja, step.title_en)
+            steps.append(f"{STATE_MARK[state]}{index + 1}. {title}\n", style=style)
+            phase = in_language(*PHASE_LABELS[step.phase])
+            steps.append(f"     [{phase}]\n", style="dim")
         if self.wizard.finished:
-            steps.append("\nAll steps done. P: postmortem.", style="bold")
+            steps.append(tr("screen.incident.all_done"), style="bold")
         self.query_one("#incident-steps", Static).update(steps)
         self.query_one("#incident-step", Static).update(self._step_text())
         times = incident.effective_times()
@@ -184,7 +209,7 @@ class IncidentScreen(Screen[None]):
             timeline.append_text(
                 inert(
                     f"#{event.id:<3} {times[event.id].astimezone():%H:%M:%S} {event.author}: "
-                    f"{describe_event(incident, event)}"
+                    f"{describe_event(incident, event, language=current_language())}"
                 )
             )
             if position >= first_unsaved:
@@ -200,19 +225,16 @@ class IncidentScreen(Screen[None]):
     def _step_text(self) -> Text:
         step = self.wizard.step
         if step is None:
-            return Text(
-                "Every step of the runbook is done or skipped.\n"
-                "Record the status (m mitigated, R resolved, C closed) and write the "
-                "postmortem (P)."
-            )
+            return Text(tr("screen.incident.no_step_left"))
         text = Text()
         text.append(
-            f"{self.wizard.step_index + 1}. {step.title_ja} / {step.title_en}\n", style="bold"
+            f"{self.wizard.step_index + 1}. {in_language(step.title_ja, step.title_en)}\n",
+            style="bold",
         )
         if step.why_ja or step.why_en:
-            text.append(f"{step.why_ja}\n{step.why_en}\n", style="italic")
+            text.append(f"{in_language(step.why_ja, step.why_en)}\n", style="italic")
         for item_ja, item_en in zip(step.checklist_ja, step.checklist_en, strict=False):
-            text.append(f"  ☐ {item_ja} / {item_en}\n")
+            text.append(f"  ☐ {in_language(item_ja, item_en)}\n")
         done = self.wizard.commands_started()
         for number, command in enumerate(step.commands, start=1):
             try:
@@ -220,7 +242,7 @@ class IncidentScreen(Screen[None]):
             except ParameterError:
                 preview = " ".join(command.argv) or command.text
             mark = "✔" if number <= done else " "
-            danger = "  DESTRUCTIVE" if command.destructive else ""
+            danger = tr("screen.incident.destructive") if command.destructive else ""
             text.append(
                 f"\n[{mark}] {number}  {command.kind}{danger}\n",
                 style="bold red" if command.destructive else "bold",
@@ -228,15 +250,15 @@ class IncidentScreen(Screen[None]):
             text.append_text(inert(f"    {preview}"))
             text.append("\n")
             if command.note_en or command.note_ja:
-                text.append(f"    {command.note_ja} {command.note_en}\n", style="dim")
+                text.append(f"    {in_language(command.note_ja, command.note_en)}\n", style="dim")
         if step.verify is not None:
             text.append(
-                f"\nVerification: {step.verify.kind} {step.verify.key}".rstrip() + "\n",
+                "\n" + tr("screen.incident.verification", kind=step.verify.kind,
+                           key=step.verify.key).rstrip() + "\n",
                 style="bold",
             )
         text.append(
-            "\nEnter runs the next command · v verifies · d marks the step done · "
-            "s skips (reason needed)",
+            tr("screen.incident.step_keys"),
             style="dim",
         )
         return text
@@ -245,7 +267,8 @@ class IncidentScreen(Screen[None]):
         clock = self.wizard.clock(datetime.now(UTC))
         line = Text(describe_clock(clock), style="bold red" if clock.overdue else "")
         ladder = "  ".join(
-            f"L{rung.level} {rung.role} ({rung.within_minutes} min): {rung.contact or '—'}"
+            tr("screen.incident.rung", level=rung.level, role=rung.role,
+               minutes=rung.within_minutes, contact=rung.contact or "—")
             for rung in sorted(self.wizard.config.escalation, key=lambda r: r.level)
         )
         line.append(f"\n{ladder}", style="dim")
@@ -266,11 +289,11 @@ class IncidentScreen(Screen[None]):
     def action_run_next(self) -> None:
         step = self.wizard.step
         if step is None:
-            self.notify("No step left: write the postmortem (P)")
+            self.notify(tr("screen.incident.write_postmortem"), markup=False)
             return
         done = self.wizard.commands_started()
         if done >= len(step.commands):
-            self.notify("Every command of this step has run: v verifies, d marks it done")
+            self.notify(tr("screen.incident.all_commands_run"), markup=False)
             return
         self._ask_to_run(step.commands[done])
 
@@ -305,8 +328,8 @@ class IncidentScreen(Screen[None]):
             default = choices[0].value if choices else parameter.default
             answer = await self.app.push_screen_wait(
                 PromptScreen(
-                    f"{parameter.prompt_ja} / {parameter.prompt_en}",
-                    f"Choices:\n{listed}" if listed else "",
+                    in_language(parameter.prompt_ja, parameter.prompt_en),
+                    tr("screen.incident.choices", choices=listed) if listed else "",
                     placeholder=default,
                     allow_empty=bool(default),
                 )
@@ -323,14 +346,16 @@ class IncidentScreen(Screen[None]):
             target = self._target_of(command)
             typed = await self.app.push_screen_wait(
                 PromptScreen(
-                    f"Destructive: type {target!r} to run it",
+                    tr("screen.incident.type_target", target=repr(target)),
                     preview,
                     must_equal=target,
                 )
             )
             if typed is None:
                 return
-        elif not await self.app.push_screen_wait(ConfirmScreen("Run this command?", preview)):
+        elif not await self.app.push_screen_wait(
+            ConfirmScreen(tr("screen.incident.confirm_run"), preview)
+        ):
             return
         try:
             # Its start, output and end reach this screen (and any other view of the
@@ -357,7 +382,7 @@ class IncidentScreen(Screen[None]):
 
     @work(group="incident-verify", exit_on_error=False)
     async def _verify(self) -> None:
-        self.notify("Verifying…", timeout=2)
+        self.notify(tr("screen.incident.verifying"), timeout=2, markup=False)
         try:
             passed = await self.wizard.verify_step()
         except StoreError as error:
@@ -366,11 +391,12 @@ class IncidentScreen(Screen[None]):
         finally:
             self._verifying = False
         if passed is None:
-            self.notify("This step has no automatic verification")
+            self.notify(tr("screen.incident.no_verification"), markup=False)
         else:
             self.notify(
-                "Verification passed" if passed else "Verification failed",
+                tr("screen.incident.verified") if passed else tr("screen.incident.verify_failed"),
                 severity="information" if passed else "error",
+                markup=False,
             )
 
     def action_done(self) -> None:
@@ -396,7 +422,7 @@ class IncidentScreen(Screen[None]):
                 passed = await self.wizard.verify_step()
                 if not passed and not await self.app.push_screen_wait(
                     ConfirmScreen(
-                        "The verification failed. Mark the step done anyway?", step.title_en
+                        tr("screen.incident.done_anyway"), in_language(step.title_ja, step.title_en)
                     )
                 ):
                     return
@@ -412,14 +438,15 @@ class IncidentScreen(Screen[None]):
         if step is None:
             return
         reason = await self.app.push_screen_wait(
-            PromptScreen(f"Why skip “{step.title_en}”?", step.title_ja)
+            PromptScreen(tr("screen.incident.why_skip",
+                            title=in_language(step.title_ja, step.title_en)))
         )
         if reason:
             self._guarded(lambda: self.wizard.skip_step(reason))
 
     @work(exit_on_error=False)
     async def action_note(self) -> None:
-        text = await self.app.push_screen_wait(PromptScreen("Note for the timeline"))
+        text = await self.app.push_screen_wait(PromptScreen(tr("screen.incident.note")))
         if text:
             self._guarded(lambda: self.wizard.add_note(text))
 
@@ -431,21 +458,23 @@ class IncidentScreen(Screen[None]):
     async def action_escalate(self) -> None:
         rung = self.wizard.next_escalation()
         if rung is None:
-            self.notify("Already at the top of the escalation ladder")
+            self.notify(tr("screen.incident.top_of_ladder"), markup=False)
             return
         if await self.app.push_screen_wait(
-            ConfirmScreen(f"Escalate to L{rung.level}?", f"{rung.role} — {rung.contact}")
+            ConfirmScreen(tr("screen.incident.confirm_escalate", level=rung.level),
+                          f"{rung.role} — {rung.contact}")
         ):
             self._guarded(self.wizard.escalate)
 
     def action_pin_metrics(self) -> None:
         latest = self.session.latest
         if latest is None:
-            self.notify("No metrics yet", severity="warning")
+            self.notify(tr("screen.incident.no_metrics"), severity="warning", markup=False)
             return
         self._guarded(
             lambda: self.wizard.pin(
-                "metrics", "Dashboard at this moment", findings_table(list(latest.findings))
+                "metrics", tr("screen.incident.metrics_title"),
+                findings_table(list(latest.findings)),
             )
         )
 
@@ -459,33 +488,37 @@ class IncidentScreen(Screen[None]):
                 f"\t{' '.join(q.query.split())[:200]}"
                 for q in readings.database.longest
             ]
-            title = "Longest queries"
+            title = tr("screen.incident.longest_queries")
         elif which == "queue" and readings is not None and readings.queue is not None:
             rows = [
                 f"{g.exception_class}\t{g.count}\t{g.latest_at}\t{g.latest_message[:200]}"
                 for g in readings.queue.failed_by_class
             ]
-            title = "Failed jobs by exception class"
+            title = tr("screen.incident.failed_jobs")
         else:
-            self.notify("No data for that table yet", severity="warning")
+            self.notify(tr("screen.incident.no_table_data"), severity="warning", markup=False)
             return
-        content = "\n".join(rows) or "(empty)"
+        content = "\n".join(rows) or tr("screen.incident.empty_table")
         self._guarded(lambda: self.wizard.pin("table", title, content))
 
     @work(exit_on_error=False)
     async def action_assign_role(self) -> None:
         answer = await self.app.push_screen_wait(
             PromptScreen(
-                "Assign a role: `commander NAME` or `scribe NAME`",
-                placeholder="commander alice",
+                tr("screen.incident.assign_role", commander=tr(ROLE_KEYS["commander"]),
+                   scribe=tr(ROLE_KEYS["scribe"])),
+                placeholder=tr("screen.incident.assign_role_example",
+                               commander=tr(ROLE_KEYS["commander"])),
             )
         )
-        role, _, person = (answer or "").partition(" ")
-        if role not in ("commander", "scribe") or not person.strip():
+        word, _, person = (answer or "").partition(" ")
+        chosen = role_named(word)
+        if chosen is None or not person.strip():
             if answer:
-                self.notify("Write: commander NAME or scribe NAME", severity="warning")
+                self.notify(tr("screen.incident.assign_role_how",
+                               commander=tr(ROLE_KEYS["commander"]),
+                               scribe=tr(ROLE_KEYS["scribe"])), severity="warning", markup=False)
             return
-        chosen: Role = "commander" if role == "commander" else "scribe"
         self._guarded(lambda: self.wizard.assign_role(chosen, person.strip()))
 
     @work(exit_on_error=False)
@@ -493,15 +526,15 @@ class IncidentScreen(Screen[None]):
         """Correct when something happened (e.g. detection before the console saw it)."""
         answer = await self.app.push_screen_wait(
             PromptScreen(
-                "Correct a time: EVENT-ID HH:MM REASON (local time, today)",
-                "Event ids are the numbers at the start of each timeline line.",
-                placeholder="1 02:58 the customer reported it before the alert",
+                tr("screen.incident.edit_time"),
+                tr("screen.incident.edit_time_detail"),
+                placeholder=tr("screen.incident.edit_time_example"),
             )
         )
         parts = (answer or "").split(maxsplit=2)
         if len(parts) < 3 or not parts[0].isdigit():
             if answer:
-                self.notify("Write: EVENT-ID HH:MM REASON", severity="warning")
+                self.notify(tr("screen.incident.edit_time_how"), severity="warning", markup=False)
             return
         try:
             hour, minute = (int(x) for x in parts[1].split(":"))
@@ -511,7 +544,8 @@ class IncidentScreen(Screen[None]):
                 .replace(hour=hour, minute=minute, second=0, microsecond=0)
             )
         except ValueError:
-            self.notify(f"Not a time: {parts[1]}", severity="warning", markup=False)
+            self.notify(tr("screen.incident.not_a_time", text=parts[1]), severity="warning",
+                        markup=False)
             return
         self._guarded(
             lambda: self.wizard.correct_time(int(parts[0]), local.astimezone(UTC), parts[2])
@@ -524,7 +558,7 @@ class IncidentScreen(Screen[None]):
             self.notify(no_command_running_text(), markup=False)
             return
         if await self.app.push_screen_wait(
-            ConfirmScreen("Cancel the running command?", self.incident_id)
+            ConfirmScreen(tr("screen.incident.confirm_cancel"), self.incident_id)
         ):
             self.wizard.cancel()
 

@@ -22,20 +22,22 @@ from textual.widgets import Footer, Markdown, Select, Static, TextArea
 
 from rainbow_tui.incidents.model import IncidentRuleError, PostmortemText
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
+from rainbow_tui.text import N_, current_language, tr
 from screens.prompt import PromptScreen
 
 if TYPE_CHECKING:
     from rainbow_tui.wizard import IncidentWizard
 
+# The free-text sections, named by the postmortem's own headings.
 SECTIONS: tuple[tuple[str, str], ...] = (
-    ("summary", "Summary / 概要"),
-    ("impact", "Impact / 影響"),
-    ("root_cause", "Root cause / 根本原因"),
-    ("trigger", "Trigger / きっかけ"),
-    ("resolution", "Resolution / 解決"),
-    ("went_well", "What went well / うまくいったこと"),
-    ("went_wrong", "What went wrong / うまくいかなかったこと"),
-    ("lucky", "Where we got lucky / 運がよかったこと"),
+    ("summary", N_("pm.summary")),
+    ("impact", N_("pm.impact")),
+    ("root_cause", N_("pm.root_cause")),
+    ("trigger", N_("pm.trigger")),
+    ("resolution", N_("pm.resolution")),
+    ("went_well", N_("pm.went_well")),
+    ("went_wrong", N_("pm.went_wrong")),
+    ("lucky", N_("pm.lucky")),
 )
 
 
@@ -47,9 +49,9 @@ def _write(name: str, markdown: str) -> Path:
 
 class PostmortemScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save_section", "Save section"),
-        Binding("ctrl+o", "export", "Export"),
-        Binding("escape", "back", "Back"),
+        Binding("ctrl+s", "save_section", tr("screen.postmortem.key.save")),
+        Binding("ctrl+o", "export", tr("screen.postmortem.key.export")),
+        Binding("escape", "back", tr("screen.postmortem.key.back")),
     ]
 
     def __init__(self, wizard: IncidentWizard) -> None:
@@ -58,19 +60,20 @@ class PostmortemScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            Text(f"Postmortem draft — {self.wizard.incident_id}"), id="postmortem-header"
+            Text(tr("screen.postmortem.title", incident=self.wizard.incident_id)),
+            id="postmortem-header",
         )
         yield Static(id="postmortem-unsaved")
         with Horizontal(id="postmortem-body"):
             with Vertical(id="postmortem-editor"):
                 yield Select(
-                    [(label, name) for name, label in SECTIONS],
+                    [(tr(label), name) for name, label in SECTIONS],
                     value="summary",
                     allow_blank=False,
                     id="postmortem-section",
                 )
                 yield TextArea(id="postmortem-text")
-                yield Static("ctrl+s saves the section · ctrl+o exports · Esc back", classes="hint")
+                yield Static(tr("screen.postmortem.hint"), classes="hint")
             yield Markdown(id="postmortem-preview")
         yield Footer()
 
@@ -89,13 +92,18 @@ class PostmortemScreen(Screen[None]):
         unsaved.update(Text(notice) if notice else Text())
         unsaved.display = bool(notice)
 
-    def _markdown(self) -> str:
+    def _markdown(self, *, shared: bool = True) -> str:
+        """The postmortem as exported, a shared record in both languages; or, not
+        ``shared``, as the operator reads it here, in the console's language."""
         from rainbow_tui.incidents.postmortem import render_postmortem
 
-        return render_postmortem(self.wizard.incident, self.wizard.config)
+        if shared:
+            return render_postmortem(self.wizard.incident, self.wizard.config)
+        return render_postmortem(self.wizard.incident, self.wizard.config,
+                                 languages=(current_language().code,))
 
     def _preview(self) -> None:
-        self.query_one(Markdown).update(self._markdown())
+        self.query_one(Markdown).update(self._markdown(shared=False))
         self._show_unsaved()
 
     def _load_section(self, name: str) -> None:
@@ -125,13 +133,14 @@ class PostmortemScreen(Screen[None]):
             self.notify(str(error), severity="error", markup=False)
             return
         self._preview()
-        self.notify("Saved")
+        self.notify(tr("screen.postmortem.saved"), markup=False)
 
     @work(exit_on_error=False)
     async def action_export(self) -> None:
         default = f"postmortem-{self.wizard.incident_id}.md"
         answer = await self.app.push_screen_wait(
-            PromptScreen("Export the postmortem to", placeholder=default, allow_empty=True)
+            PromptScreen(tr("screen.postmortem.export_to"), placeholder=default,
+                         allow_empty=True)
         )
         if answer is None:
             return
@@ -140,9 +149,10 @@ class PostmortemScreen(Screen[None]):
             path = await asyncio.to_thread(_write, answer or default, markdown)
         except OSError as error:
             path = Path(answer or default)
-            self.notify(f"Could not write {path}: {error.strerror}", severity="error", markup=False)
+            self.notify(tr("screen.postmortem.not_written", path=path, error=error.strerror),
+                        severity="error", markup=False)
             return
-        self.notify(f"Exported to {path}", markup=False)
+        self.notify(tr("screen.postmortem.exported", path=path), markup=False)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -34,6 +34,8 @@ from rainbow_tui.text import language as catalogue_language
 __all__ = [
     "EVIDENCE_KEYS",
     "EVIDENCE_LABELS",
+    "OUTCOME_KEYS",
+    "ROLE_KEYS",
     "STATUS_KEYS",
     "STATUS_LABELS",
     "describe_event",
