@@ -24,6 +24,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from rainbow_tui.logs.buffer import LogBuffer
 from rainbow_tui.logs.saved_logs import resolve_save_path
+from rainbow_tui.text import N_, tr
 from widgets.level_style import inert
 from widgets.log_pane import stream_summary
 from widgets.log_view import LogView
@@ -33,15 +34,16 @@ if TYPE_CHECKING:
 
 PromptPurpose = Literal["filter", "search", "save"]
 
+# The prompt's label and hint by purpose, as catalogue keys.
 PROMPT_LABELS: dict[PromptPurpose, str] = {
-    "filter": "Filter /",
-    "search": "Find",
-    "save": "Save to",
+    "filter": N_("screen.logs.prompt.filter"),
+    "search": N_("screen.logs.prompt.search"),
+    "save": N_("screen.logs.prompt.save"),
 }
 PROMPT_PLACEHOLDERS: dict[PromptPurpose, str] = {
-    "filter": "regex, case-insensitive; !regex hides matches; empty shows all",
-    "search": "regex to highlight; n / N jump between matches",
-    "save": "file for the shown lines (redacted); a bare name goes to the state directory",
+    "filter": N_("screen.logs.hint.filter"),
+    "search": N_("screen.logs.hint.search"),
+    "save": N_("screen.logs.hint.save"),
 }
 
 
@@ -54,27 +56,29 @@ def default_save_name(now: datetime | None = None) -> str:
 
 def tail_title_text(title: str, summary: str) -> str:
     """The header's first part: what is tailed, then how its streams are doing."""
-    return f"{title} — {summary}"
+    return tr("screen.logs.title", title=title, summary=summary)
 
 
 def buffer_counts_text(buffered: int, shown: int, dropped: int) -> str:
-    return f"  {buffered:,} lines in buffer · {shown:,} shown · {dropped:,} dropped"
+    return tr("screen.logs.counts", buffered=f"{buffered:,}", shown=f"{shown:,}",
+              dropped=f"{dropped:,}")
 
 
-FILTER_LABEL = "  filter: "
+def filter_label() -> str:
+    return tr("screen.logs.filter_label")
 
 
 def saved_message(count: int, path: Path) -> str:
-    noun = "line" if count == 1 else "lines"
-    return f"Saved {count:,} {noun} to {path}"
+    key = N_("screen.logs.saved_one") if count == 1 else N_("screen.logs.saved")
+    return tr(key, count=f"{count:,}", path=path)
 
 
 def save_exists_message(path: Path) -> str:
-    return f"{path} already exists; nothing was written (choose another name)"
+    return tr("screen.logs.exists", path=path)
 
 
 def save_failed_message(path: Path, error: OSError) -> str:
-    return f"Could not save to {path}: {error.strerror or error}"
+    return tr("screen.logs.save_failed", path=path, error=error.strerror or error)
 
 
 class LogScreen(Screen[None]):
@@ -109,8 +113,8 @@ class LogScreen(Screen[None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Back"),
-        Binding("q", "close", "Back", show=False),
+        Binding("escape", "close", tr("screen.logs.key.back")),
+        Binding("q", "close", tr("screen.logs.key.back"), show=False),
     ]
 
     def __init__(
@@ -168,7 +172,7 @@ class LogScreen(Screen[None]):
         header.append(buffer_counts_text(buffered, shown, dropped))
         described = self.log_view.filter_description
         if described:
-            header.append(FILTER_LABEL)
+            header.append(filter_label())
             header.append(described, "bold")
         return header
 
@@ -189,9 +193,9 @@ class LogScreen(Screen[None]):
 
     def open_prompt(self, purpose: PromptPurpose, current: str = "") -> None:
         self._prompt = purpose
-        self.query_one("#log-prompt-label", Label).update(PROMPT_LABELS[purpose])
+        self.query_one("#log-prompt-label", Label).update(tr(PROMPT_LABELS[purpose]))
         prompt = self.query_one("#log-prompt-input", Input)
-        prompt.placeholder = PROMPT_PLACEHOLDERS[purpose]
+        prompt.placeholder = tr(PROMPT_PLACEHOLDERS[purpose])
         prompt.value = default_save_name() if purpose == "save" else current
         self.query_one("#log-prompt").add_class("-open")
         prompt.focus()
@@ -209,11 +213,13 @@ class LogScreen(Screen[None]):
         if purpose == "filter":
             error = self.log_view.set_pattern(value)
             if error is not None:
-                self.notify(f"Filter: {error}", severity="warning", markup=False)
+                self.notify(tr("screen.logs.bad_filter", error=error), severity="warning",
+                            markup=False)
         elif purpose == "search":
             error = self.log_view.set_search(value)
             if error is not None:
-                self.notify(f"Find: {error}", severity="warning", markup=False)
+                self.notify(tr("screen.logs.bad_search", error=error), severity="warning",
+                            markup=False)
         elif purpose == "save":
             self._save(value.strip())
         self._refresh_header()

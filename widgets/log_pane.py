@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from rainbow_tui.logs.buffer import LogBuffer
+from rainbow_tui.text import N_, tr
 from widgets.level_style import inert
 from widgets.log_view import LogView
 
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
 PANE_LINES = 5_000
 # Troubled streams named in the summary; the rest are counted only.
 STREAM_PROBLEMS_SHOWN = 3
+# A stream's state in words, by the state the tail reports.
+STREAM_STATE_KEYS = {
+    "connecting": N_("log.stream.connecting"),
+    "streaming": N_("log.stream.streaming"),
+    "reconnecting": N_("log.stream.reconnecting"),
+    "ended": N_("log.stream.ended"),
+}
 
 
 def stream_summary(states: Iterable[StreamState], total: int) -> str:
@@ -30,18 +38,21 @@ def stream_summary(states: Iterable[StreamState], total: int) -> str:
     states = list(states)
     streaming = sum(1 for s in states if s.state == "streaming")
     problems = [
-        f"{s.name}: {s.state} ({s.detail})" for s in states if s.state != "streaming" and s.detail
+        tr("log.stream.problem", name=s.name, detail=s.detail,
+           state=tr(STREAM_STATE_KEYS[s.state]) if s.state in STREAM_STATE_KEYS else s.state)
+        for s in states
+        if s.state != "streaming" and s.detail
     ]
-    summary = f"{streaming}/{total} streams"
+    summary = tr("log.streams", streaming=streaming, total=total)
     if problems:
         summary += " · " + "; ".join(problems[:STREAM_PROBLEMS_SHOWN])
     return summary
 
 
 class LogPane(Vertical):
-    BORDER_TITLE = "2 Logs"
+    BORDER_TITLE = tr("log.pane.title")
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("L,enter", "open_full", "Full screen", key_display="L"),
+        Binding("L,enter", "open_full", tr("log.key.full_screen"), key_display="L"),
     ]
 
     class OpenFull(Message):
@@ -68,7 +79,7 @@ class LogPane(Vertical):
     def compose(self) -> ComposeResult:
         # The view is mounted once the tail starts (after the first frame); lines
         # that arrive before that wait in its buffer.
-        yield Static("starting the log tail…", classes="placeholder")
+        yield Static(tr("log.pane.starting"), classes="placeholder")
 
     def attach(self) -> None:
         if not self.log_view.is_mounted and self.is_mounted:

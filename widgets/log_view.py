@@ -35,6 +35,7 @@ from rainbow_tui.logs.buffer import Entry, FilteredView, LogBuffer, LogFilter, c
 from rainbow_tui.logs.layout import LogLayout
 from rainbow_tui.logs.lines import make_inert
 from rainbow_tui.logs.parse import LogLevel, LogLine
+from rainbow_tui.text import N_, tr
 from widgets.log_render import CURSOR, LOG_COMPONENT_CLASSES, LogRenderer, LogStyles
 
 __all__ = ["LEVEL_CYCLE", "LogView"]
@@ -46,32 +47,45 @@ LEVEL_CYCLE: tuple[LogLevel | None, ...] = (None, LogLevel.INFO, LogLevel.WARN, 
 
 
 def level_words(level: LogLevel | None) -> str:
-    return "all levels" if level is None else f"≥ {level.name}"
+    return tr("log.all_levels") if level is None else f"≥ {level.name}"
 
 
 def showing_level_message(level: LogLevel | None) -> str:
-    return f"Showing {level_words(level)}"
+    return tr("log.showing", what=level_words(level))
 
 
 def paused_subtitle(new_lines: int) -> str:
-    noun = "line" if new_lines == 1 else "lines"
-    return f"PAUSED — {new_lines:,} new {noun} (End resumes)"
+    key = N_("log.paused_one") if new_lines == 1 else N_("log.paused")
+    return tr(key, count=f"{new_lines:,}")
 
 
-NOTHING_TO_FIND = "Nothing to find yet: ctrl+f sets what n / N look for"
-NO_ERROR_AFTER = "No error after the cursor"
-NO_MARK_SHOWN = "No marked line shown (m marks the cursor line)"
-EVERY_REQUEST_AGAIN = "Showing every request again"
-NO_REQUEST_ID = "The cursor line carries no request id"
+def nothing_to_find_message() -> str:
+    return tr("log.nothing_to_find")
+
+
+def no_error_after_message() -> str:
+    return tr("log.no_error_after")
+
+
+def no_mark_shown_message() -> str:
+    return tr("log.no_mark_shown")
+
+
+def every_request_again_message() -> str:
+    return tr("log.every_request_again")
+
+
+def no_request_id_message() -> str:
+    return tr("log.no_request_id")
 
 
 def no_match_message(pattern: str, backwards: bool) -> str:
-    direction = "before" if backwards else "after"
-    return f"No match for /{make_inert(pattern)}/ {direction} the cursor"
+    key = N_("log.no_match_before") if backwards else N_("log.no_match_after")
+    return tr(key, pattern=make_inert(pattern))
 
 
 def following_request_message(request_id: str) -> str:
-    return f"Following request {request_id} (R again: all)"
+    return tr("log.following_request", request=request_id)
 
 
 def filter_words(log_filter: LogFilter) -> str:
@@ -80,13 +94,13 @@ def filter_words(log_filter: LogFilter) -> str:
     if log_filter.min_level is not None:
         parts.append(level_words(log_filter.min_level))
     if log_filter.pattern.startswith("!") and len(log_filter.pattern) > 1:
-        parts.append(f"hiding /{log_filter.pattern[1:]}/")
+        parts.append(tr("log.filter.hiding", pattern=log_filter.pattern[1:]))
     elif log_filter.pattern:
         parts.append(f"/{log_filter.pattern}/")
     if log_filter.request_id is not None:
-        parts.append(f"request {log_filter.request_id}")
+        parts.append(tr("log.filter.request", request=log_filter.request_id))
     if log_filter.hosts is not None:
-        parts.append("hosts " + ", ".join(sorted(log_filter.hosts)))
+        parts.append(tr("log.filter.hosts", hosts=", ".join(sorted(log_filter.hosts))))
     return make_inert(" · ".join(parts))
 
 
@@ -169,27 +183,27 @@ class LogView(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("end", "resume_follow", "Resume follow", show=False),
-        Binding("slash", "prompt('filter')", "Filter", key_display="/"),
-        Binding("ctrl+f", "prompt('search')", "Find"),
-        Binding("n", "next_match", "Next"),
-        Binding("N", "previous_match", "Previous match", show=False),
-        Binding("e", "next_error", "Error"),
-        Binding("l", "cycle_level", "Level"),
-        Binding("R", "follow_request", "Request"),
-        Binding("m", "toggle_mark", "Mark"),
-        Binding("apostrophe", "next_mark", "Next mark", key_display="'", show=False),
-        Binding("t", "toggle_timestamps", "Timestamps", show=False),
-        Binding("h", "toggle_host", "Host column", show=False),
-        Binding("w", "toggle_wrap", "Wrap", show=False),
-        Binding("s", "prompt('save')", "Save"),
-        Binding("p", "pin", "Pin", show=False),
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
-        Binding("pageup", "cursor_page_up", "Page up", show=False),
-        Binding("pagedown", "cursor_page_down", "Page down", show=False),
-        Binding("home", "cursor_home", "First line", show=False),
+        Binding("f", "toggle_follow", tr("log.key.follow")),
+        Binding("end", "resume_follow", tr("log.key.resume_follow"), show=False),
+        Binding("slash", "prompt('filter')", tr("log.key.filter"), key_display="/"),
+        Binding("ctrl+f", "prompt('search')", tr("log.key.find")),
+        Binding("n", "next_match", tr("log.key.next")),
+        Binding("N", "previous_match", tr("log.key.previous_match"), show=False),
+        Binding("e", "next_error", tr("log.key.error")),
+        Binding("l", "cycle_level", tr("log.key.level")),
+        Binding("R", "follow_request", tr("log.key.request")),
+        Binding("m", "toggle_mark", tr("log.key.mark")),
+        Binding("apostrophe", "next_mark", tr("log.key.next_mark"), key_display="'", show=False),
+        Binding("t", "toggle_timestamps", tr("log.key.timestamps"), show=False),
+        Binding("h", "toggle_host", tr("log.key.host"), show=False),
+        Binding("w", "toggle_wrap", tr("log.key.wrap"), show=False),
+        Binding("s", "prompt('save')", tr("log.key.save")),
+        Binding("p", "pin", tr("log.key.pin"), show=False),
+        Binding("up", "cursor_up", tr("log.key.cursor_up"), show=False),
+        Binding("down", "cursor_down", tr("log.key.cursor_down"), show=False),
+        Binding("pageup", "cursor_page_up", tr("log.key.page_up"), show=False),
+        Binding("pagedown", "cursor_page_down", tr("log.key.page_down"), show=False),
+        Binding("home", "cursor_home", tr("log.key.first_line"), show=False),
     ]
 
     show_timestamps: reactive[bool] = reactive(True)
@@ -672,7 +686,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _search_from(self, backwards: bool) -> None:
         if not self._search:
-            self.notify(NOTHING_TO_FIND, timeout=4)
+            self.notify(nothing_to_find_message(), timeout=4, markup=False)
             return
         start = self._cursor_index_or_end()
         found = self._view.search(compile_search(self._search).regex, start, backwards)
@@ -686,7 +700,7 @@ class LogView(ScrollView, can_focus=True):
 
     def action_next_error(self) -> None:
         found = self._view.next_error(self._cursor_index_or_end())
-        self._jump(found, NO_ERROR_AFTER)
+        self._jump(found, no_error_after_message())
 
     def action_toggle_mark(self) -> None:
         if self._cursor_seq is None:
@@ -696,16 +710,16 @@ class LogView(ScrollView, can_focus=True):
 
     def action_next_mark(self) -> None:
         found = self._view.next_mark(self._cursor_index_or_end())
-        self._jump(found, NO_MARK_SHOWN)
+        self._jump(found, no_mark_shown_message())
 
     def action_follow_request(self) -> None:
         if self._view.filter.request_id is not None:
             self.follow_request(None)
-            self.notify(EVERY_REQUEST_AGAIN, timeout=2)
+            self.notify(every_request_again_message(), timeout=2, markup=False)
             return
         entry = self._cursor_entry()
         if not isinstance(entry, LogLine) or entry.request_id is None:
-            self.notify(NO_REQUEST_ID, timeout=3)
+            self.notify(no_request_id_message(), timeout=3, markup=False)
             return
         self.follow_request(entry.request_id)
         self.notify(following_request_message(entry.request_id), timeout=3, markup=False)
