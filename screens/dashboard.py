@@ -66,6 +66,11 @@ def action_name(request: ActionRequest) -> str:
     return request.title.rstrip("?")
 
 
+def breakpoint_class(width: int, breakpoints: list[tuple[int, str]]) -> str:
+    """The class Textual's ``HORIZONTAL_BREAKPOINTS`` give a screen ``width`` wide."""
+    return max(edge for edge in breakpoints if width >= edge[0])[1]
+
+
 class DashboardScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -247,6 +252,9 @@ class DashboardScreen(Screen[None]):
             self.notify(tr("screen.dashboard.bulk.cancelling"), timeout=5, markup=False)
 
     def compose(self) -> ComposeResult:
+        # The width's class set before the panes mount, so they are styled once for
+        # the layout they show; the first resize event then finds it in place.
+        self.add_class(breakpoint_class(self.app.size.width, self.HORIZONTAL_BREAKPOINTS))
         yield StateHeader(tr("screen.dashboard.starting"), id="state-header")
         yield AlertsBar("", id="alerts-bar")
         yield Static(id="pane-tabs")
