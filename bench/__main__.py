@@ -30,10 +30,21 @@ BENCHES = {
 }
 
 
-def main() -> None:
+def unknown_bench_text(names: list[str]) -> str:
+    return f"unknown bench: {', '.join(names)} (the benches: {', '.join(BENCHES)})"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("names", nargs="*", choices=[*BENCHES, []], help="run only these")
-    args = parser.parse_args()
+    # No argparse choices: with nargs="*" they reject the empty default on some
+    # Pythons, and their message lists the workaround's "[]" among the benches.
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"run only these: {', '.join(BENCHES)}"
+    )
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHES]
+    if unknown:
+        parser.error(unknown_bench_text(unknown))
     rows: list[Row] = []
     print_rows([], header=True)
     for name, bench in BENCHES.items():
