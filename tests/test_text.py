@@ -19,6 +19,7 @@ from rich.cells import cell_len, set_cell_size
 
 from rainbow_tui.cli import main
 from rainbow_tui.config import ENV_CONFIG
+from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.findings import Finding, component_phrase
 from rainbow_tui.incidents.model import new_incident
 from rainbow_tui.incidents.runbooks import pick_runbook
@@ -77,13 +78,19 @@ def _fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+# Values a language leaves out on purpose: the appendix's English name beside the
+# manual's Japanese one is for English readers only.
+LEFT_OUT_IN_JAPANESE = {"app.palette.kamal": {"title_en"}}
+
+
 def test_both_languages_fill_the_same_placeholders() -> None:
     english = _messages(read_catalogue("en"))
     japanese = _messages(read_catalogue("ja"))
     differing = {
         key: (sorted(_fields(text)), sorted(_fields(japanese[key])))
         for key, text in english.items()
-        if _fields(text) != _fields(japanese.get(key, ""))
+        if _fields(text) - LEFT_OUT_IN_JAPANESE.get(key, set())
+        != _fields(japanese.get(key, ""))
     }
     assert differing == {}
 
@@ -289,8 +296,97 @@ def test_alerts_bar_in_japanese_lines_up_by_cells() -> None:
     )
     lines = render_alerts(alerts, now).plain.splitlines()
     assert "ホスト app-1: メモリ使用率 87.0 %" in lines[0]
-    assert "対応期限超過 -5分00秒" in lines[0] and "残り対応時間 8時間00分" in lines[1]
+    assert "期限超過 -5分00秒" in lines[0] and "残り 8時間00分" in lines[1]
+    # One line per alert at 80 columns: a kanji takes two cells.
+    assert max(cell_len(line) for line in lines) <= 80
     titles = [cell_len(line[: line.index("ホスト")]) for line in lines]
     assert titles[0] == titles[1]
     assert english_left("\n".join(lines)) == {}
     assert level_badge(Level.WARNING).plain == " 警告 "
+
+
+# -- the timeline -------------------------------------------------------------------
+
+
+def test_timeline_speaks_the_language_it_is_given() -> None:
+    from rainbow_tui.incidents import model
+    from rainbow_tui.incidents.timeline import describe_event
+
+    runbook = pick_runbook("database:db_connections")
+    opened = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    incident = new_incident(runbook=runbook, at=opened, author="tanaka", title="接続数の急増")
+    incident = incident.with_event(
+        model.transition(incident, "acknowledged", at=opened + timedelta(minutes=3),
+                         author="tanaka"))
+    incident = incident.with_event(
+        model.note(incident, "pool exhausted", at=opened + timedelta(minutes=4),
+                   author="sato"))
+    japanese = [describe_event(incident, event, language=language("ja"))
+                for event in incident.events]
+    english = [describe_event(incident, event, language=language("en"))
+               for event in incident.events]
+    assert japanese[-2:] == ["状態 → 確認", "メモ: pool exhausted"]
+    assert english[-2:] == ["status → acknowledged", "note: pool exhausted"]
+    assert english_left("\n".join(japanese).replace("pool exhausted", "")) == {}
+    # Without a language: the record's own wording, as the postmortem has it.
+    assert describe_event(incident, incident.events[-2]) == "status → 確認 / acknowledged"
+
+
+# -- the whole console, screen by screen ----------------------------------------------
+
+JAPANESE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+
+
+def _tour(stack_dir: Path, code: str, tmp_path: Path) -> dict[str, str]:
+    """Every screen's text at 80×24, the console run in ``code`` as the CLI runs it
+    (tests/helpers/language_tour.py)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.helpers.language_tour", code, str(stack_dir),
+         str(tmp_path / f"incidents-{code}")],
+        capture_output=True, text=True, timeout=240, cwd=REPO, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown: dict[str, str] = json.loads(result.stdout)
+    return shown
+
+
+def test_console_in_japanese_has_no_english_sentence(
+    demo_stack: DemoProcess, tmp_path: Path
+) -> None:
+    shown = _tour(demo_stack.endpoints.state_dir, "ja", tmp_path)
+    # The postmortem's Markdown is the postmortem's own (its timeline keeps the
+    # record's wording); the screen around it is checked.
+    shown.pop("postmortem preview")
+    leaks = {screen: english_left(text) for screen, text in shown.items()}
+    assert {screen: found for screen, found in leaks.items() if found} == {}
+    # Textual's own words too: the footer's keys and the palette's search hint.
+    assert "q 終了" in shown["dashboard"] and "? ヘルプ" in shown["dashboard"]
+    assert "コマンドを検索" in shown["command palette"]
+    assert "rainbow-tui のキー" in shown["help"]
+    assert "ライブログ" in shown["logs"] and "f 追従" in shown["logs"]
+    assert "状態 → 検知" in shown["incident"] and "次のコマンドを実行" in shown["incident"]
+    assert "ポストモーテム下書き" in shown["postmortem"]
+
+
+def test_console_in_english_has_no_japanese(demo_stack: DemoProcess, tmp_path: Path) -> None:
+    from rainbow_tui.demo.profile import demo_config
+    from rainbow_tui.incidents.appendix import APPENDIX
+    from rainbow_tui.incidents.runbooks import load_runbooks
+
+    shown = _tour(demo_stack.endpoints.state_dir, "en", tmp_path)
+    shown.pop("postmortem preview")
+    # Names the console shows as they are: the runbooks' titles (an incident's title),
+    # the manual's names of its appendix commands, the configured escalation roles.
+    names = [runbook.title_ja for runbook in load_runbooks(None).runbooks.values()]
+    names += [entry.title_ja for entry in APPENDIX]
+    names += [rung.role for rung in demo_config(demo_stack.endpoints).escalation]
+    found = {}
+    for screen, text in shown.items():
+        for name in sorted(names, key=len, reverse=True):
+            text = text.replace(name, "")
+        lines = [line for line in text.splitlines() if JAPANESE.search(line)]
+        if lines:
+            found[screen] = lines
+    assert found == {}
+    assert "q Quit" in shown["dashboard"] and "Search for commands…" in shown["command palette"]
+    assert "status → detected" in shown["incident"]
