@@ -431,6 +431,15 @@ class RainbowApp(App[int]):
                 CommandPalette(placeholder=tr("app.palette.placeholder"), id="--command-palette")
             )
 
+    def search_themes(self) -> None:
+        """Textual's theme picker, its search field's hint in the chosen language."""
+        from textual.command import CommandPalette
+        from textual.theme import ThemeProvider
+
+        self.push_screen(
+            CommandPalette(providers=[ThemeProvider], placeholder=tr("app.palette.theme_search"))
+        )
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # Textual's own entries (theme, quit, keys panel, maximise, screenshot), said
         # again here so that they too speak the chosen language.

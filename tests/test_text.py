@@ -362,6 +362,7 @@ def test_console_in_japanese_has_no_english_sentence(
     # Textual's own words too: the footer's keys and the palette's search hint.
     assert "q 終了" in shown["dashboard"] and "? ヘルプ" in shown["dashboard"]
     assert "コマンドを検索" in shown["command palette"]
+    assert "テーマを検索" in shown["theme picker"]
     assert "rainbow-tui のキー" in shown["help"]
     assert "ライブログ" in shown["logs"] and "f 追従" in shown["logs"]
     assert "状態 → 検知" in shown["incident"] and "次のコマンドを実行" in shown["incident"]

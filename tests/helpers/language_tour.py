@@ -136,6 +136,13 @@ async def tour(code: str, stack_dir: Path, incidents_dir: Path) -> dict[str, str
         await pilot.pause(0.5)  # the palette's list fills in
         shown["command palette"] = read()
         await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.dashboard, "the dashboard again")
+        app.action_change_theme()
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the theme picker")
+        await pilot.pause(0.5)
+        shown["theme picker"] = read()
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.dashboard, "the dashboard again")
         await pilot.press("i")
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen), "the incident")
         await pilot.pause()
