@@ -103,6 +103,14 @@ def _drain(fd: int) -> bytes:
     return written
 
 
+def _exited(pid: int) -> bool:
+    """The console has ended (not reaped yet: the test reaps it once it was signalled)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _polling(pid: int) -> bool:
     """The console holds a connection to the stack: its first poll is under way."""
     try:
@@ -141,6 +149,7 @@ def test_console_leaves_nothing_behind(signum: int, tmp_path: Path) -> None:
             ALTERNATE_SCREEN in screen and _polling(pid)
         ):
             screen += _drain(fd)
+            assert not _exited(pid), f"the console ended on its own: {screen!r}"
             time.sleep(0.1)  # between two looks at the terminal and the sockets
         assert ALTERNATE_SCREEN in screen, "the console never painted its screen"
         assert _polling(pid), "the console never connected to the demo stack"
