@@ -75,7 +75,7 @@ class DatabasePane(VerticalScroll):
         tables = self.query("#queries-table")
         key = tables.first(KeyedTable).selected_key() if tables else None
         if self._latest is None or key is None:
-            self.notify(tr("widget.db.select_query"), severity="warning")
+            self.notify(tr("widget.db.select_query"), severity="warning", markup=False)
             return
         query = next((q for q in self._latest.longest if str(q.pid) == key), None)
         if query is None:

@@ -156,7 +156,7 @@ class JobsPane(VerticalScroll):
     def action_failure(self, verb: str) -> None:
         group = self._selected_group()
         if group is None:
-            self.notify(tr("widget.jobs.select_failure"), severity="warning")
+            self.notify(tr("widget.jobs.select_failure"), severity="warning", markup=False)
             return
         message = " ".join(group.latest_message.split())[:200]
         if verb in ("retry_job", "discard_job"):
@@ -188,7 +188,7 @@ class JobsPane(VerticalScroll):
     def action_toggle_queue_pause(self) -> None:
         name = self._selected("#queues-table")
         if self._latest is None or name is None:
-            self.notify(tr("widget.jobs.select_queue"), severity="warning")
+            self.notify(tr("widget.jobs.select_queue"), severity="warning", markup=False)
             return
         if name in self._latest.paused:
             self.post_message(
