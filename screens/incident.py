@@ -41,7 +41,7 @@ from rainbow_tui.text import current_language, tr
 from rainbow_tui.wizard import CommandInProgress, Saving, describe_clock, not_on_disk_mark
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
-from widgets.level_style import inert
+from widgets.level_style import component_style, inert
 
 if TYPE_CHECKING:
     from rainbow_tui.incidents.model import IncidentStatus, Role
@@ -91,6 +91,14 @@ def role_named(word: str) -> Role | None:
 
 
 class IncidentScreen(Screen[None]):
+    # Coloured by the theme in app.tcss.
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "incident--severity",
+        "incident--ok",
+        "incident--failed",
+        "incident--destructive",
+        "incident--overdue",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "run_next", tr("screen.incident.key.run_next")),
         Binding("v", "verify", tr("screen.incident.key.verify")),
@@ -163,7 +171,9 @@ class IncidentScreen(Screen[None]):
             self._output().write(
                 Text(
                     result_text(event.result),
-                    style="green" if event.result.ok else "bold red",
+                    style=component_style(
+                        self, "incident--ok" if event.result.ok else "incident--failed"
+                    ),
                 )
             )
 
@@ -174,7 +184,8 @@ class IncidentScreen(Screen[None]):
         incident = self.wizard.incident
         runbook = self.wizard.runbook
         header = Text()
-        header.append(f" {severity_word(incident.severity)} ", style="bold white on red")
+        header.append(f" {severity_word(incident.severity)} ",
+                      style=component_style(self, "incident--severity"))
         header.append(f" {incident.id} · ")
         header.append_text(inert(incident.title))
         header.append(f" · {status_word(incident.status, current_language()).upper()}",
@@ -245,7 +256,9 @@ class IncidentScreen(Screen[None]):
             danger = tr("screen.incident.destructive") if command.destructive else ""
             text.append(
                 f"\n[{mark}] {number}  {command.kind}{danger}\n",
-                style="bold red" if command.destructive else "bold",
+                style=component_style(self, "incident--destructive")
+                if command.destructive
+                else "bold",
             )
             text.append_text(inert(f"    {preview}"))
             text.append("\n")
@@ -265,7 +278,10 @@ class IncidentScreen(Screen[None]):
 
     def _show_clock(self) -> None:
         clock = self.wizard.clock(datetime.now(UTC))
-        line = Text(describe_clock(clock), style="bold red" if clock.overdue else "")
+        line = Text(
+            describe_clock(clock),
+            style=component_style(self, "incident--overdue") if clock.overdue else "",
+        )
         ladder = "  ".join(
             tr("screen.incident.rung", level=rung.level, role=rung.role,
                minutes=rung.within_minutes, contact=rung.contact or "—")

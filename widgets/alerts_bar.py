@@ -11,9 +11,11 @@ from textual.widgets import Static
 
 from rainbow_tui.levels import format_span, severity_word
 from rainbow_tui.text import N_, tr
-from widgets.level_style import LEVEL_STYLE, inert
+from widgets.level_style import LEVEL_COMPONENT_CLASSES, inert, level_css, level_style
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from rainbow_tui.levels import Alert
 
 # On a short terminal the panes need the room more than the third alert does.
@@ -22,9 +24,13 @@ MAX_SHOWN_SHORT = 2
 SHORT_SCREEN = 30
 
 
-def render_alerts(alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHOWN) -> Text:
+def render_alerts(
+    alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHOWN, widget: Widget | None = None
+) -> Text:
+    """The alerts, one a line, each severity in the colours ``widget``'s theme gives its
+    level; "no open alerts" takes the bar's own colour."""
     if not alerts:
-        return Text(tr("widget.alerts.none"), style="green")
+        return Text(tr("widget.alerts.none"))
     lines = Text()
     for index, alert in enumerate(alerts[:limit]):
         if index:
@@ -33,7 +39,7 @@ def render_alerts(alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHO
         # Padded by terminal cells, so the titles line up in Japanese too.
         severity = severity_word(alert.severity)
         lines.append(f" {severity}{' ' * max(8 - cell_len(severity), 0)} ",
-                     style=LEVEL_STYLE[alert.level])
+                     style=level_style(alert.level, widget))
         lines.append(" ")
         lines.append_text(inert(alert.title_text()))
         lines.append(tr("widget.alerts.since", at=f"{alert.first_seen.astimezone():%H:%M:%S}"))
@@ -46,7 +52,10 @@ def render_alerts(alerts: tuple[Alert, ...], now: datetime, limit: int = MAX_SHO
 
 
 class AlertsBar(Static):
+    COMPONENT_CLASSES = LEVEL_COMPONENT_CLASSES
+    DEFAULT_CSS = level_css("AlertsBar")
+
     def show(self, alerts: tuple[Alert, ...], now: datetime) -> None:
         limit = MAX_SHOWN_SHORT if self.app.size.height < SHORT_SCREEN else MAX_SHOWN
-        self.update(render_alerts(alerts, now, limit))
+        self.update(render_alerts(alerts, now, limit, self))
         self.set_class(bool(alerts), "-alerting")

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from rainbow_tui.text import N_, tr
 from widgets.keyed_rows import KeyedTable
-from widgets.level_style import inert, level_badge
+from widgets.level_style import LEVEL_COMPONENT_CLASSES, inert, level_badge, level_css
 
 if TYPE_CHECKING:
     from rainbow_tui.findings import Finding
@@ -27,9 +27,10 @@ COLUMN_KEYS = {
 
 
 class FindingTable(KeyedTable):
+    COMPONENT_CLASSES = LEVEL_COMPONENT_CLASSES
     DEFAULT_CSS = """
     FindingTable { height: auto; max-height: 100%; }
-    """
+    """ + level_css("FindingTable")
 
     def __init__(self, *, id: str | None = None) -> None:
         # Fixed widths for the first three, so a long label never pushes the value
@@ -49,7 +50,7 @@ class FindingTable(KeyedTable):
                 label = tr("widget.host_check", host=finding.component.removeprefix("host "),
                            check=label)
             rows[finding.key] = (
-                level_badge(finding.level),
+                level_badge(finding.level, self),
                 # Host names come from the deployment's configuration: remote text too.
                 inert(label),
                 inert(finding.display),

@@ -8,17 +8,20 @@ from rich.text import Text
 from textual.widgets import Static
 
 from rainbow_tui.text import tr
-from widgets.level_style import level_badge
+from widgets.level_style import LEVEL_COMPONENT_CLASSES, level_badge, level_css
 
 if TYPE_CHECKING:
     from rainbow_tui.monitor import MonitorState
 
 
 class StateHeader(Static):
+    COMPONENT_CLASSES = LEVEL_COMPONENT_CLASSES
+    DEFAULT_CSS = level_css("StateHeader")
+
     def show(self, service: str, state: MonitorState, read_only: bool) -> None:
         line = Text()
         line.append(f" {service} ", style="bold")
-        line.append_text(level_badge(state.overall))
+        line.append_text(level_badge(state.overall, self))
         line.append(tr("widget.header.updated", at=f"{state.updated_at.astimezone():%H:%M:%S}"))
         if state.stale:
             line.append(tr("widget.header.stale", sources=", ".join(sorted(state.stale))),
