@@ -25,7 +25,14 @@ from rainbow_tui import __version__
 from rainbow_tui.check_deadline import check_bound_help
 from rainbow_tui.config import Config, ConfigError, find_config, load_config
 from rainbow_tui.demo.endpoints import DRILLS
-from rainbow_tui.text import LANGUAGES, choose_language, ljust_cells, set_language, tr
+from rainbow_tui.text import (
+    LANGUAGES,
+    choose_language,
+    current_language,
+    ljust_cells,
+    set_language,
+    tr,
+)
 
 if TYPE_CHECKING:
     from rainbow_tui.demo.endpoints import DemoEndpoints
@@ -418,7 +425,7 @@ def _incidents(args: argparse.Namespace) -> int:
                                    person=person) for role, person in roles.items()))
             times = incident.effective_times()
             for event in sorted(incident.events, key=lambda e: (times[e.id], e.id)):
-                what = describe_event(incident, event)
+                what = describe_event(incident, event, language=current_language())
                 print(redact(f"{format_time(times[event.id])}  {event.author}  {what}"))
             return 0
         if action == "export":

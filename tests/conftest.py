@@ -30,6 +30,21 @@ from tests.helpers.disks import TinyDisk
 
 DemoStackFactory = Callable[..., DemoProcess]
 
+# The suite speaks English whatever the machine's locale (a developer's LANG=ja_JP
+# must not change a result); the tests of the language choice pass their own.
+os.environ.pop("RAINBOW_TUI_LANG", None)
+os.environ["LC_ALL"] = "C.UTF-8"
+
+
+@pytest.fixture(autouse=True)
+def _language_restored() -> Iterator[None]:
+    """``main`` sets the process's language: every test leaves it as it found it."""
+    from rainbow_tui.text import current_language, set_language
+
+    before = current_language().code
+    yield
+    set_language(before)
+
 
 @pytest.fixture(scope="session")
 def demo_state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

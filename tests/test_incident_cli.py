@@ -66,9 +66,13 @@ def test_show_prints_the_timeline(config_file: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith(incident_id)
     assert "commander: tanaka" in out
-    assert "status → 確認 / acknowledged" in out
+    # In the chosen language (English here), not the record's bilingual words.
+    assert "status → acknowledged" in out and "確認 / acknowledged" not in out
     assert "escalated to L2 開発リード / Development lead (Slack #rainbow-dev)" in out
     assert "time of event 2 (acknowledged) corrected" in out
+    assert main(["--lang", "ja", "incidents", "show", incident_id]) == 0
+    out = capsys.readouterr().out
+    assert "状態 → 確認" in out and "acknowledged" not in out.split("状態 → 確認")[1][:20]
 
 
 def test_export_writes_the_postmortem(

@@ -9,7 +9,6 @@ import re
 import string
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,21 +28,12 @@ from rainbow_tui.text import (
     LANGUAGES,
     Phrase,
     choose_language,
-    current_language,
     language,
     set_language,
 )
 from tools.catalogue import compiled, mo_path, po_path, po_text, read_catalogue, used_keys
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _language_restored() -> Iterator[None]:
-    """``main`` sets the process's language: every test leaves it as it found it."""
-    before = current_language().code
-    yield
-    set_language(before)
 
 
 # -- the catalogues -------------------------------------------------------------------

@@ -91,6 +91,7 @@ from rainbow_tui.incidents.model import (
 )
 from rainbow_tui.incidents.redact import redact
 from rainbow_tui.incidents.timeline import describe_event
+from rainbow_tui.text import current_language
 
 __all__ = [
     "Access",
@@ -457,7 +458,10 @@ class IncidentStore:
                     status=incident.status,
                     opened_at=incident.opened_at,
                     last_event_at=incident.time_of(last) if last else None,
-                    last_event=describe_event(incident, last) if last else "",
+                    last_event=(
+                        describe_event(incident, last, language=current_language())
+                        if last else ""
+                    ),
                     path=self.path(incident_id),
                 )
             )
