@@ -13,8 +13,9 @@ from operator import itemgetter
 from typing import Final
 
 from rainbow_tui.logs.parse.fields import MISSING
+from rainbow_tui.logs.parse.lazy_pattern import LazyPattern
 
-_DOCKER_TIMESTAMP = re.compile(
+_DOCKER_TIMESTAMP = LazyPattern(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) "
 )
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

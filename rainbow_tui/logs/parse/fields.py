@@ -4,8 +4,9 @@ scratch record a parse fills in, and the pieces of grammar several formats use."
 from __future__ import annotations
 
 import enum
-import re
 from typing import Final
+
+from rainbow_tui.logs.parse.lazy_pattern import LazyPattern
 
 # Sentinel for "key absent" where None is a legitimate value.
 MISSING: Final = object()
@@ -95,7 +96,7 @@ CLASS_NAME = r"[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)*"
 MILLISECONDS = r"(\d{1,15}(?:\.\d{1,15})?)ms"
 
 # Ruby's exception as Rails and Active Job log it: "Some::Error (message):".
-_EXCEPTION = re.compile(r"(" + CLASS_NAME + r") \((.*)")
+_EXCEPTION = LazyPattern(r"(" + CLASS_NAME + r") \((.*)")
 
 
 def split_exception(text: str) -> tuple[str, str] | None:

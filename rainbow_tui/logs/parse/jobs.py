@@ -20,35 +20,36 @@ from rainbow_tui.logs.parse.fields import (
     ScratchFields,
     split_exception,
 )
+from rainbow_tui.logs.parse.lazy_pattern import LazyPattern
 
 _JOB_ID = r"\(Job ID: ([^)]*)\)"
 _ADAPTER = r"[A-Za-z0-9_:]+\(([^)]*)\)"
 _JOB_REFERENCE = r"(" + CLASS_NAME + r") " + _JOB_ID + r" (?:from|to) " + _ADAPTER
-_PERFORMED = re.compile(r"Performed " + _JOB_REFERENCE + r"(?: in " + MILLISECONDS + ")?")
-_ERROR_PERFORMING = re.compile(
+_PERFORMED = LazyPattern(r"Performed " + _JOB_REFERENCE + r"(?: in " + MILLISECONDS + ")?")
+_ERROR_PERFORMING = LazyPattern(
     r"Error performing " + _JOB_REFERENCE + r"(?: in " + MILLISECONDS + ")?(?:: (.*))?"
 )
 # Performing/Enqueued name their adapter and queue; the other events only the job.
-_JOB_WITH_QUEUE = re.compile(r"(?:Performing|Enqueued) " + _JOB_REFERENCE)
-_JOB_ONLY = re.compile(
+_JOB_WITH_QUEUE = LazyPattern(r"(?:Performing|Enqueued) " + _JOB_REFERENCE)
+_JOB_ONLY = LazyPattern(
     r"(?:Retrying|Discarded|Stopped retrying|Interrupted|Resuming) (" + CLASS_NAME + r") "
     + _JOB_ID
 )
-_DUE_TO = re.compile(r" due to a (" + CLASS_NAME + r") \(")
-_FAILED_ENQUEUING = re.compile(
+_DUE_TO = LazyPattern(r" due to a (" + CLASS_NAME + r") \(")
+_FAILED_ENQUEUING = LazyPattern(
     r"Failed enqueuing (" + CLASS_NAME + r") to " + _ADAPTER + r"(: (" + CLASS_NAME + r") \()?"
 )
 # Active Job continuations (Rails 8.1): "Step 'name' ... for SomeJob (Job ID: id) in 1.2ms".
-_STEP = re.compile(
+_STEP = LazyPattern(
     r"(Error during step|Step) '.*' (?:skipped (" + CLASS_NAME + r")$|.*?for ("
     + CLASS_NAME + r") " + _JOB_ID + r"(?: in " + MILLISECONDS + r")?(?:: ("
     + CLASS_NAME + r") \()?)"
 )
-_SOLID_QUEUE = re.compile(
+_SOLID_QUEUE = LazyPattern(
     r"SolidQueue-\d[0-9A-Za-z.]* (.+?) \(" + MILLISECONDS + r"\) *(.*)"
 )
-_SOLID_QUEUE_ERROR = re.compile(r'(?:^|, )error: "(' + CLASS_NAME + r')[ "]')
-_SOLID_QUEUE_JOB_ID = re.compile(r'(?:^|, )active_job_id: "([^"]*)"')
+_SOLID_QUEUE_ERROR = LazyPattern(r'(?:^|, )error: "(' + CLASS_NAME + r')[ "]')
+_SOLID_QUEUE_JOB_ID = LazyPattern(r'(?:^|, )active_job_id: "([^"]*)"')
 # Solid Queue's actions (lib/solid_queue/log_subscriber.rb, the same in 1.0-1.5), and
 # those that end in a process kind ("Started Worker") without it.
 _SOLID_QUEUE_LEVELS: Final = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, Final
 
 from rainbow_tui.logs.lines import make_inert
@@ -16,8 +15,9 @@ from rainbow_tui.logs.parse.fields import (
     ScratchFields,
     level_for_status,
 )
+from rainbow_tui.logs.parse.lazy_pattern import LazyPattern
 
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h)")
+_GO_DURATION_PART = LazyPattern(r"(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h)")
 _GO_DURATION_MS: Final = {
     "ns": 1e-6,
     "us": 1e-3,

@@ -10,7 +10,6 @@ template gives the level its subscriber logs it at.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Final
 
@@ -32,27 +31,28 @@ from rainbow_tui.logs.parse.jobs import (
     parse_solid_queue,
     parse_step,
 )
+from rainbow_tui.logs.parse.lazy_pattern import LazyPattern
 
-_TAG = re.compile(r"\[([^\[\]]*)\] *")
-_TAG_RUN = re.compile(r"(?:\[[^\[\]]*\] *)+")
+_TAG = LazyPattern(r"\[([^\[\]]*)\] *")
+_TAG_RUN = LazyPattern(r"(?:\[[^\[\]]*\] *)+")
 # ActionDispatch::RequestId keeps only [\w\-@] of an X-Request-Id header (and makes a
 # UUID when there is none), so an IP address (dots, colons) is never a request id.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_@-]{1,255}")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_REQUEST_ID = LazyPattern(r"[A-Za-z0-9_@-]{1,255}")
+_UUID = LazyPattern(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
-_STARTED = re.compile(r'Started ([A-Z]+) "(.*)" for (\S+)(?: at (.*))?')
-_PROCESSING = re.compile(r"Processing by (\S+) as (\S+)")
-_COMPLETED = re.compile(r"Completed (\d{3})\b.*? in " + MILLISECONDS)
-_ACTION_CONTROLLER_DURATION = re.compile(
+_STARTED = LazyPattern(r'Started ([A-Z]+) "(.*)" for (\S+)(?: at (.*))?')
+_PROCESSING = LazyPattern(r"Processing by (\S+) as (\S+)")
+_COMPLETED = LazyPattern(r"Completed (\d{3})\b.*? in " + MILLISECONDS)
+_ACTION_CONTROLLER_DURATION = LazyPattern(
     r"(?:Sent (?:file|data)|(?:Write|Read|Exist|Expire) fragment\??) .* \(" + MILLISECONDS + r"\)"
 )
-_RESCUED = re.compile(r"rescue_from handled (" + CLASS_NAME + r") \(")
-_CAUSED_BY = re.compile(r"Caused by: (" + CLASS_NAME + r") \(")
+_RESCUED = LazyPattern(r"rescue_from handled (" + CLASS_NAME + r") \(")
+_CAUSED_BY = LazyPattern(r"Caused by: (" + CLASS_NAME + r") \(")
 # Active Record's SQL line: "  User Load (0.4ms)  SELECT ..." (CACHE, ASYNC with the
 # lock wait and then the database time), coloured unless colorize_logging is off
 # (the escapes are inert here).
 _SGR = r"(?:␛\[[0-9;]*m)*"
-_SQL = re.compile(
+_SQL = LazyPattern(
     _SGR + r"(?:CACHE )?(?:ASYNC )?[A-Za-z][A-Za-z0-9_:]*(?: [A-Za-z][A-Za-z0-9_?]*)* \("
     + MILLISECONDS + r"\)(?: \(db time " + MILLISECONDS + r"\))?" + _SGR + "  "
 )
@@ -64,7 +64,7 @@ _CONTROLLER_LEVELS: Final = (
     ("Unpermitted parameter", LogLevel.DEBUG),
 )
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Timeout", "Interrupt", "Invalid")
-_LEVEL_WORD = re.compile(r"\[?(DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL|PANIC)\b")
+_LEVEL_WORD = LazyPattern(r"\[?(DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL|PANIC)\b")
 _LEVEL_WORDS: Final = {
     "DEBUG": LogLevel.DEBUG,
     "INFO": LogLevel.INFO,
@@ -87,16 +87,16 @@ def _looks_like_exception_class(name: str) -> bool:
 
 # What the parse reads as a Rails "Completed" line when the line has no Logger
 # prefix: a run of tags (the parse takes them all), then the Completed message.
-TAGGED_COMPLETED = re.compile(r"(?:\[[^\[\]]*\] *)*+" + _COMPLETED.pattern)
+TAGGED_COMPLETED = LazyPattern(r"(?:\[[^\[\]]*\] *)*+" + _COMPLETED.pattern)
 
 # A bare exception line is ERROR only when _looks_like_exception_class accepts its
 # class, and split_exception needs " (" right after it: so a line in which no
 # namespaced or suffixed class name comes before " (" holds none.
-EXCEPTION_HINT = re.compile(
+EXCEPTION_HINT = LazyPattern(
     r"(?:::[A-Z][A-Za-z0-9_]*|Error|Exception|Timeout|Interrupt|Invalid) \("
 )
 # The same where the message must start, after a run of tags.
-EXCEPTION_START = re.compile(
+EXCEPTION_START = LazyPattern(
     r"(?:\[[^\[\]]*\] *)*+"
     r"(?:(?=[A-Z])[A-Za-z0-9_]*(?:Error|Exception|Timeout|Interrupt|Invalid)"
     r"|[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)+) \("

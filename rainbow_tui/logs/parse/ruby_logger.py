@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from rainbow_tui.logs.parse.fields import LogKind, LogLevel, ScratchFields
+from rainbow_tui.logs.parse.lazy_pattern import LazyPattern
 from rainbow_tui.logs.parse.rails import TagLayout, parse_message
 
-_LOGGER_PREFIX = re.compile(r"([DIWEFA]), \[[^\]]*\] +[A-Z]+ -- (.*?):(?: |$)")
+_LOGGER_PREFIX = LazyPattern(r"([DIWEFA]), \[[^\]]*\] +[A-Z]+ -- (.*?):(?: |$)")
 _LOGGER_LEVELS: Final = {
     "D": LogLevel.DEBUG,
     "I": LogLevel.INFO,

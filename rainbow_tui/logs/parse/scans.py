@@ -7,7 +7,6 @@ property: they run over every line a buffer holds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from rainbow_tui.logs.parse.docker_stamp import (
@@ -15,11 +14,12 @@ from rainbow_tui.logs.parse.docker_stamp import (
     canonical_seconds,
     is_canonical_stamp,
 )
+from rainbow_tui.logs.parse.lazy_pattern import LazyPattern
 from rainbow_tui.logs.parse.rails import TAGGED_COMPLETED
 from rainbow_tui.logs.parse.record import LogLine
 
 # TAGGED_COMPLETED after a stamp in docker's own form (whole second, nanoseconds).
-_STAMPED_COMPLETED = re.compile(
+_STAMPED_COMPLETED = LazyPattern(
     r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z " + TAGGED_COMPLETED.pattern
 )
 
