@@ -33,11 +33,18 @@ from rainbow_tui.incidents.model import (
 from rainbow_tui.incidents.redact import redact
 from rainbow_tui.incidents.runbooks import PHASE_LABELS, PHASES, Phase, Runbook, RunbookCatalog
 from rainbow_tui.incidents.timeline import (
-    EVIDENCE_LABELS,
     describe_event,
+    evidence_word,
     outcome_words,
 )
-from rainbow_tui.text import LANGUAGES, N_, LanguageCode, current_language, language
+from rainbow_tui.text import (
+    LANGUAGES,
+    N_,
+    Language,
+    LanguageCode,
+    current_language,
+    language,
+)
 
 if TYPE_CHECKING:
     from rainbow_tui.config import Config
@@ -136,6 +143,12 @@ class _Words:
 
     def __call__(self, key: str, /, **values: object) -> str:
         return " / ".join(speaker.tr(key, **values) for speaker in self.languages)
+
+    @property
+    def single(self) -> Language | None:
+        """The one language of a single-language postmortem; None when it speaks
+        both (the timeline's words are then the record's own)."""
+        return self.languages[0] if len(self.languages) == 1 else None
 
     def pick(self, ja: str, en: str) -> str:
         """Text the data holds in both languages (runbook titles, phases)."""
@@ -251,7 +264,10 @@ def _facts(
 def _timeline(pm_text: _Words, incident: Incident, tz: tzinfo | None) -> str:
     times = incident.effective_times()
     ordered = sorted(incident.events, key=lambda e: (times[e.id], e.id))
-    rows = [[_time(times[e.id], tz), e.author, describe_event(incident, e, tz)] for e in ordered]
+    rows = [
+        [_time(times[e.id], tz), e.author, describe_event(incident, e, tz, language=pm_text.single)]
+        for e in ordered
+    ]
     zone = _offset(incident.opened_at, tz)
     return _table([f"{pm_text('pm.time')} ({zone})", pm_text("pm.who"), pm_text("pm.what")], rows)
 
@@ -338,7 +354,8 @@ def _render_step(
                 outcome = pm_text("pm.no_result")
             else:
                 outcome = (
-                    f"{result.outcome} — {outcome_words(result)}, {_time(times[result.id], tz)}"
+                    f"{result.outcome} — {outcome_words(result, pm_text.single)}, "
+                    f"{_time(times[result.id], tz)}"
                 )
             parts.append(
                 f"**{pm_text('pm.command')}** {event.command_kind}{flag}, {when} — {who}: {outcome}"
@@ -415,7 +432,7 @@ def _supporting(pm_text: _Words, incident: Incident, tz: tzinfo | None) -> str:
         return f"_({pm_text('pm.none')})_"
     blocks = []
     for item in evidence:
-        label = EVIDENCE_LABELS[item.kind]
+        label = evidence_word(item.kind, pm_text.single)
         blocks.append(
             f"### {escape_text(item.title)} ({label}, {_time(item.at, tz)})\n\n"
             + code_fence(item.content)
