@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 from rainbow_tui.sources.transactions import WRITE, transact
+from rainbow_tui.text import N_, tr
 
 if TYPE_CHECKING:
     import asyncpg
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class ActionResult:
+    """Whether the action did its work, and what happened, in the current language
+    (the view that asked shows it at once)."""
+
     ok: bool
     message: str
 
@@ -40,17 +44,21 @@ class DatabaseActions:
         return await transact(self.link, fetch, WRITE)
 
     async def cancel_backend(self, pid: int) -> ActionResult:
-        return await self._signal_backend("pg_cancel_backend", "cancelled the query of", pid)
+        return await self._signal_backend(
+            "pg_cancel_backend", N_("action.backend.cancelled"), pid
+        )
 
     async def terminate_backend(self, pid: int) -> ActionResult:
-        return await self._signal_backend("pg_terminate_backend", "terminated", pid)
+        return await self._signal_backend(
+            "pg_terminate_backend", N_("action.backend.terminated"), pid
+        )
 
-    async def _signal_backend(self, function: str, done: str, pid: int) -> ActionResult:
+    async def _signal_backend(self, function: str, done_key: str, pid: int) -> ActionResult:
         try:
             rows = await self._write(f"SELECT {function}($1) AS ok", pid)
         except DatabaseUnavailable as error:
-            return ActionResult(False, f"backend {pid}: {error}")
+            return ActionResult(False, tr("action.backend.failed", pid=pid, error=error))
         ok = bool(rows and rows[0]["ok"])
         if ok:
-            return ActionResult(True, f"{done} backend {pid}")
-        return ActionResult(False, f"backend {pid} not signalled (already gone?)")
+            return ActionResult(True, tr(done_key, pid=pid))
+        return ActionResult(False, tr("action.backend.not_signalled", pid=pid))

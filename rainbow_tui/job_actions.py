@@ -44,6 +44,7 @@ from rainbow_tui.config import DEFAULT_CONCURRENCY, ConcurrencyLimit
 from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 from rainbow_tui.sources.queue import exception_class_sql
 from rainbow_tui.sources.transactions import READ, WRITE, in_transaction, transact
+from rainbow_tui.text import N_, tr
 
 if TYPE_CHECKING:
     import asyncpg
@@ -57,6 +58,7 @@ MIN_SCAN_CHUNK = 250
 
 T = TypeVar("T")
 BulkVerb = Literal["retry", "discard"]
+_BulkEnding = Literal["done", "cancelled", "stopped"]
 ProgressCallback = Callable[[int, int], None]
 _BatchRunner = Callable[["asyncpg.Connection", str, list[int], bool], Awaitable["_Tally"]]
 
@@ -85,11 +87,11 @@ def reset_execution_counters(arguments: str | None) -> str:
     the keys their order (a key not there yet goes last, as ``Hash#[]=`` puts it).
     """
     if arguments is None:
-        raise _Unretriable("its arguments are empty")
+        raise _Unretriable(tr("action.job.arguments_empty"))
     try:
         data = _RAW_OBJECT.decode(arguments)
     except msgspec.DecodeError as error:
-        raise _Unretriable(f"its arguments are not a JSON object ({error})") from None
+        raise _Unretriable(tr("action.job.arguments_not_object", error=error)) from None
     data["executions"] = _ZERO
     data["exception_executions"] = _EMPTY
     return msgspec.json.encode(data).decode("utf-8")
@@ -202,37 +204,50 @@ class BulkOutcome:
 
     @property
     def message(self) -> str:
+        """The outcome in the current language (said when shown, not when done)."""
         n = format_count
-        past = "Retried" if self.verb == "retry" else "Discarded"
-        what = f"failed jobs of {self.exception_class}"
-        head = f"{past} {n(self.done)} of {n(self.total)} {what}"
-        if self.cancelled:
-            head = f"Cancelled: {head[0].lower()}{head[1:]}"
-        elif self.error is not None:
-            head = f"Stopped by an error: {head[0].lower()}{head[1:]}"
+        ending: _BulkEnding = (
+            "cancelled" if self.cancelled else "stopped" if self.error is not None else "done"
+        )
+        text = tr(_BULK_HEADS[self.verb, ending], done=n(self.done), total=n(self.total),
+                  exception_class=self.exception_class)
         parts: list[str] = []
         if self.verb == "retry" and self.done:
             split = [
-                f"{n(count)} {name}"
-                for count, name in (
-                    (self.ready, "ready"),
-                    (self.blocked, "blocked by their concurrency key"),
-                    (self.scheduled, "scheduled"),
-                    (self.discarded, "discarded on conflict"),
+                tr(key, count=n(count))
+                for count, key in (
+                    (self.ready, N_("action.bulk.ready")),
+                    (self.blocked, N_("action.bulk.blocked")),
+                    (self.scheduled, N_("action.bulk.scheduled")),
+                    (self.discarded, N_("action.bulk.discarded_on_conflict")),
                 )
                 if count
             ]
-            parts.append(", ".join(split))
+            parts.append(tr("action.bulk.list_separator").join(split))
         if self.left:
-            parts.append(f"{n(self.left)} left failed")
+            parts.append(tr("action.bulk.left_failed", count=n(self.left)))
         if self.gone:
-            parts.append(f"{n(self.gone)} already handled elsewhere")
-        text = head + (f" ({'; '.join(parts)})" if parts else "")
+            parts.append(tr("action.bulk.handled_elsewhere", count=n(self.gone)))
+        separator = tr("action.bulk.part_separator")
+        if parts:
+            text = tr("action.bulk.with_parts", outcome=text, parts=separator.join(parts))
         if self.error is not None:
-            text += f": {self.error}"
+            text = tr("action.bulk.with_error", outcome=text, error=self.error)
         if self.problems:
-            text += " — " + "; ".join(self.problems)
+            text = tr("action.bulk.with_problems", outcome=text,
+                      problems=separator.join(self.problems))
         return text
+
+
+# The first words of a bulk outcome: what was done, and how the run ended.
+_BULK_HEADS: dict[tuple[BulkVerb, _BulkEnding], str] = {
+    ("retry", "done"): N_("action.bulk.retried"),
+    ("retry", "cancelled"): N_("action.bulk.retried_cancelled"),
+    ("retry", "stopped"): N_("action.bulk.retried_stopped"),
+    ("discard", "done"): N_("action.bulk.discarded"),
+    ("discard", "cancelled"): N_("action.bulk.discarded_cancelled"),
+    ("discard", "stopped"): N_("action.bulk.discarded_stopped"),
+}
 
 
 # -- the actions ---------------------------------------------------------------------------
@@ -310,7 +325,7 @@ class JobActions:
                 arguments = reset_execution_counters(row["arguments"])
             except _Unretriable as problem:
                 tally.unretriable += 1
-                tally.problems.append(f"job {job_id} not retried: {problem}")
+                tally.problems.append(tr("action.job.not_retried", job=job_id, problem=problem))
                 continue
             if arguments != row["arguments"]:  # save! writes only a change
                 reset_ids.append(job_id)
@@ -373,18 +388,18 @@ class JobActions:
                 lambda c: self._retry_batch(c, _BY_JOB, [job_id], skip_locked=False)
             )
         except DatabaseUnavailable as error:
-            return ActionResult(False, f"retry job {job_id}: {error}")
+            return ActionResult(False, tr("action.job.retry_failed", job=job_id, error=error))
         if tally.unretriable:
             return ActionResult(False, tally.problems[0])
         if not tally.done:
-            return ActionResult(False, f"retry job {job_id}: nothing to retry (already handled?)")
-        where = (
-            "ready" if tally.ready
-            else "blocked by its concurrency key" if tally.blocked
-            else "scheduled" if tally.scheduled
-            else "discarded: its concurrency key was taken (on_conflict: discard)"
+            return ActionResult(False, tr("action.job.nothing_to_retry", job=job_id))
+        key = (
+            N_("action.job.retried_ready") if tally.ready
+            else N_("action.job.retried_blocked") if tally.blocked
+            else N_("action.job.retried_scheduled") if tally.scheduled
+            else N_("action.job.retried_discarded")
         )
-        return ActionResult(True, f"retried job {job_id}: {where}")
+        return ActionResult(True, tr(key, job=job_id))
 
     # -- discard -------------------------------------------------------------------------
 
@@ -413,12 +428,10 @@ class JobActions:
                 lambda c: self._discard_batch(c, _BY_JOB, [job_id], skip_locked=False)
             )
         except DatabaseUnavailable as error:
-            return ActionResult(False, f"discard job {job_id}: {error}")
+            return ActionResult(False, tr("action.job.discard_failed", job=job_id, error=error))
         if not tally.done:
-            return ActionResult(
-                False, f"discard job {job_id}: nothing to discard (already handled?)"
-            )
-        return ActionResult(True, f"discarded job {job_id}")
+            return ActionResult(False, tr("action.job.nothing_to_discard", job=job_id))
+        return ActionResult(True, tr("action.job.discarded", job=job_id))
 
     # -- by exception class ----------------------------------------------------------------
 
@@ -550,10 +563,10 @@ class JobActions:
         try:
             rows = await self._write(lambda c: c.fetch(sql, queue))
         except DatabaseUnavailable as error:
-            return ActionResult(False, f"pause {queue}: {error}")
+            return ActionResult(False, tr("action.queue.pause_failed", queue=queue, error=error))
         if not rows:
-            return ActionResult(False, f"queue {queue} was already paused")
-        return ActionResult(True, f"paused queue {queue}")
+            return ActionResult(False, tr("action.queue.already_paused", queue=queue))
+        return ActionResult(True, tr("action.queue.paused", queue=queue))
 
     async def resume_queue(self, queue: str) -> ActionResult:
         """``Queue#resume``: ``Pause.where(queue_name:).delete_all``."""
@@ -561,10 +574,10 @@ class JobActions:
         try:
             rows = await self._write(lambda c: c.fetch(sql, queue))
         except DatabaseUnavailable as error:
-            return ActionResult(False, f"resume {queue}: {error}")
+            return ActionResult(False, tr("action.queue.resume_failed", queue=queue, error=error))
         if not rows:
-            return ActionResult(False, f"queue {queue} was not paused")
-        return ActionResult(True, f"resumed queue {queue}")
+            return ActionResult(False, tr("action.queue.not_paused", queue=queue))
+        return ActionResult(True, tr("action.queue.resumed", queue=queue))
 
 
 def _timed_out(error: DatabaseUnavailable) -> bool:

@@ -23,8 +23,10 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
+from rich.cells import cell_len
 
 from rainbow_tui.levels import Severity
+from rainbow_tui.text import ljust_cells, tr
 
 if TYPE_CHECKING:
     from rainbow_tui.config import EscalationStep
@@ -719,13 +721,21 @@ def make_incident_id(
 
 
 def findings_table(findings: Sequence[Finding]) -> str:
-    """A plain-text table of findings, for a metrics snapshot."""
-    rows = [("component", "metric", "value", "level")] + [
+    """A plain-text table of findings, for a metrics snapshot, in the current
+    language as its cells are (the level stays its code, as the alert's does)."""
+    headers = (
+        tr("incident.findings.component"),
+        tr("incident.findings.metric"),
+        tr("incident.findings.value"),
+        tr("incident.findings.level"),
+    )
+    rows = [headers] + [
         (f.component, f.label, f.display, f.level.value) for f in findings
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+        "  ".join(ljust_cells(cell, widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in rows
     )
 
 
@@ -744,6 +754,8 @@ def new_incident(
     """A new incident, its alert and the findings at the start pre-filled as evidence.
 
     The first event is ``detected``, at the alert's first sighting when there is one.
+    The findings' table is in the language of the console that opened it, headers
+    and title with its cells (whose labels and values already are).
     """
     opened = at if at is not None else utc_now()
     who = author if author is not None else current_author()
@@ -782,7 +794,7 @@ def new_incident(
         evidence.append(
             Evidence(
                 kind="metrics",
-                title="Findings at start",
+                title=tr("incident.findings_at_start"),
                 content=findings_table(findings),
                 at=opened,
             )
@@ -791,6 +803,8 @@ def new_incident(
     incident = Incident(
         id=make_incident_id(opened, runbook.id, taken_ids, tz),
         title=title
+        # Without an alert the title is the runbook's in both languages: the record is
+        # shared by responders of either, as its step titles are.
         or (alert.title if alert is not None else f"{runbook.title_ja} / {runbook.title_en}"),
         severity=severity or (alert.severity if alert is not None else runbook.severity),
         runbook=runbook.id,

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from rainbow_tui.logs.lines import make_inert
 from rainbow_tui.logs.parse import LineRecord, LogLevel, LogLine, line_view
+from rainbow_tui.text import N_, tr
 
 __all__ = [
     "Entry",
@@ -62,17 +63,23 @@ class GapMarker:
         return self.describe()
 
     def describe(self, zone: tzinfo | None = None) -> str:
-        """The marker's line, clock times in ``zone`` (None: local time)."""
-        source = "/".join(part for part in (self.host, self.container) if part) or "stream"
-        seconds = (self.ended_at - self.started_at).total_seconds()
-        details = f"{seconds:.1f} s"
-        if self.lines_missed is not None:
-            noun = "line" if self.lines_missed == 1 else "lines"
-            details += f", {self.lines_missed} {noun} missed"
-        return make_inert(
-            f"── {source}: stream lost {_clock(self.started_at, zone)} → "
-            f"{_clock(self.ended_at, zone)} ({details}) ──"
+        """The marker's line in the current language, clock times in ``zone``
+        (None: local time)."""
+        source = "/".join(part for part in (self.host, self.container) if part) or tr(
+            "log.gap.stream"
         )
+        seconds = f"{(self.ended_at - self.started_at).total_seconds():.1f}"
+        started, ended = _clock(self.started_at, zone), _clock(self.ended_at, zone)
+        if self.lines_missed is None:
+            line = tr("log.gap.lost", source=source, started=started, ended=ended,
+                      seconds=seconds)
+        else:
+            key = N_("log.gap.lost_missed_one") if self.lines_missed == 1 else N_(
+                "log.gap.lost_missed"
+            )
+            line = tr(key, source=source, started=started, ended=ended, seconds=seconds,
+                      missed=self.lines_missed)
+        return make_inert(line)
 
 
 def _clock(moment: datetime, zone: tzinfo | None) -> str:
