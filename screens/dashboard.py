@@ -263,10 +263,7 @@ class DashboardScreen(Screen[None]):
             yield self.log_pane
             yield DatabasePane(id="database", classes="pane", read_only=self.read_only)
             yield JobsPane(id="jobs", classes="pane", read_only=self.read_only)
-        yield Input(
-            placeholder=tr("screen.dashboard.filter_placeholder"),
-            id="table-filter",
-        )
+        # The filter's input line is mounted when / is first pressed (_filter_box).
         yield Footer()
 
     def on_mount(self) -> None:
@@ -320,7 +317,7 @@ class DashboardScreen(Screen[None]):
         focusable = pane.query("DataTable").first() if pane.query("DataTable") else pane
         focusable.focus()
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
         """Filter the focused table (or the current pane's first table)."""
         table = self.focused if isinstance(self.focused, KeyedTable) else None
         if table is None:
@@ -331,10 +328,20 @@ class DashboardScreen(Screen[None]):
             self.notify(tr("screen.dashboard.no_table"), severity="warning", markup=False)
             return
         self._filter_target = table
-        box = self.query_one("#table-filter", Input)
+        box = await self._filter_box()
         box.value = table.filter_text
         box.add_class("-open")
         box.focus()
+
+    async def _filter_box(self) -> Input:
+        """The filter's input line, mounted the first time it is wanted: hidden until
+        then, it would only cost the first frame the styling of an Input."""
+        boxes = self.query("#table-filter")
+        if boxes:
+            return boxes.first(Input)
+        box = Input(placeholder=tr("screen.dashboard.filter_placeholder"), id="table-filter")
+        await self.mount(box, before=self.query_one(Footer))
+        return box
 
     @on(Input.Changed, "#table-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -351,8 +358,9 @@ class DashboardScreen(Screen[None]):
             self._filter_target.focus()
 
     def key_escape(self) -> None:
-        box = self.query_one("#table-filter", Input)
-        if box.has_class("-open"):
+        boxes = self.query("#table-filter")
+        box = boxes.first(Input) if boxes else None
+        if box is not None and box.has_class("-open"):
             box.value = ""
             self._close_filter()
 
