@@ -96,6 +96,7 @@ class DatabasePane(VerticalScroll):
         self.post_message(ActionRequest(verb, query.pid, title, target))
 
     def show_action_result(self, ok: bool, message: str) -> None:
+        self._mount_lines()
         result = self.query_one("#database-action", Static)
         # The message carries the server's own error text.
         result.update(inert(("✔ " if ok else "✘ ") + message))
@@ -103,11 +104,19 @@ class DatabasePane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Trend(tr("widget.trend.connections"), "database:db_connections")
         yield waiting_line()
-        yield Static(id="database-summary", classes="pane-summary")
-        yield Static(id="database-locks", classes="pane-summary")
-        yield Static(id="database-action", classes="action-result")
+
+    def _mount_lines(self) -> None:
+        """The summary, locks and action lines, mounted with the first answer: empty
+        until then, they would only add to the first frame's work."""
+        if not self.query("#database-summary"):
+            self.mount(
+                Static(id="database-summary", classes="pane-summary"),
+                Static(id="database-locks", classes="pane-summary"),
+                Static(id="database-action", classes="action-result"),
+            )
 
     def show(self, state: MonitorState) -> None:
+        self._mount_lines()
         self.query_one(Trend).show(state.history)
         findings_in(self, "database-table").show(
             f for f in state.findings if f.component == "database"

@@ -62,14 +62,22 @@ class JobsPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Trend(tr("widget.trend.waiting_jobs"), "queue:waiting_jobs")
         yield waiting_line()
-        yield Static(id="jobs-summary", classes="pane-summary")
-        yield Static(id="jobs-action", classes="action-result")
+
+    def _mount_lines(self) -> None:
+        """The summary and action lines, mounted with the first answer: empty until
+        then, they would only add to the first frame's work."""
+        if not self.query("#jobs-summary"):
+            self.mount(
+                Static(id="jobs-summary", classes="pane-summary"),
+                Static(id="jobs-action", classes="action-result"),
+            )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Under --read-only the actions are not merely refused: they are not offered.
         return not (self.read_only and action in ("failure", "toggle_queue_pause"))
 
     def show(self, state: MonitorState) -> None:
+        self._mount_lines()
         self.query_one(Trend).show(state.history)
         findings_in(self, "jobs-table").show(f for f in state.findings if f.component == "queue")
         queue = state.readings.queue
@@ -208,8 +216,10 @@ class JobsPane(VerticalScroll):
 
     def show_action_result(self, ok: bool, message: str, *, partial: bool = False) -> None:
         mark = "✘ " if not ok else "◐ " if partial else "✔ "
+        self._mount_lines()
         self.query_one("#jobs-action", Static).update(inert(mark + message))
 
     def show_progress(self, text: str) -> None:
         """A running bulk action's progress (or a count under way)."""
+        self._mount_lines()
         self.query_one("#jobs-action", Static).update(inert(text))
