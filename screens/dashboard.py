@@ -26,7 +26,6 @@ from widgets.alerts_bar import AlertsBar
 from widgets.components_pane import ComponentsPane
 from widgets.database_pane import DatabasePane
 from widgets.jobs_pane import JobsPane
-from widgets.keyed_rows import KeyedTable
 from widgets.log_pane import LogPane
 from widgets.state_header import StateHeader
 
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from rainbow_tui.logs.streams import StreamState
     from rainbow_tui.monitor import MonitorState
     from rainbow_tui.session import Session
+    from widgets.keyed_rows import KeyedTable
 
 PANE_IDS = ("components", "logs", "database", "jobs")
 # The panes' names by catalogue key, in the order of their keys (1-4).
@@ -319,6 +319,9 @@ class DashboardScreen(Screen[None]):
 
     async def action_filter(self) -> None:
         """Filter the focused table (or the current pane's first table)."""
+        # Here, not at the top: the DataTable module comes with the first table.
+        from widgets.keyed_rows import KeyedTable
+
         table = self.focused if isinstance(self.focused, KeyedTable) else None
         if table is None:
             pane = self.query_one(f"#{PANE_IDS[self.current_pane]}")

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
 from rainbow_tui.text import tr
-from widgets.finding_table import findings_in, waiting_line
+from widgets.table_slots import findings_in, waiting_line
 from widgets.trend import Trend
 
 if TYPE_CHECKING:

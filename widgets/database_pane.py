@@ -12,9 +12,8 @@ from textual.widgets import Static
 
 from rainbow_tui.text import N_, tr
 from widgets.action_request import ActionRequest
-from widgets.finding_table import findings_in, waiting_line
-from widgets.keyed_rows import KeyedTable, table_in
 from widgets.level_style import inert, stale_note
+from widgets.table_slots import findings_in, selected_key_in, table_in, waiting_line
 from widgets.trend import Trend
 
 if TYPE_CHECKING:
@@ -72,8 +71,7 @@ class DatabasePane(VerticalScroll):
         return not (self.read_only and action == "signal_backend")
 
     def action_signal_backend(self, verb: str) -> None:
-        tables = self.query("#queries-table")
-        key = tables.first(KeyedTable).selected_key() if tables else None
+        key = selected_key_in(self, "#queries-table")
         if self._latest is None or key is None:
             self.notify(tr("widget.db.select_query"), severity="warning", markup=False)
             return

@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widget import Widget
-from textual.widgets import Static
 
 from rainbow_tui.text import N_, tr
 from widgets.keyed_rows import KeyedTable
@@ -57,25 +55,3 @@ class FindingTable(KeyedTable):
                 inert(finding.reason),
             )
         self.sync(rows)
-
-
-def findings_in(pane: Widget, table_id: str) -> FindingTable:
-    """The pane's findings table, put in place of its "waiting" line on first use.
-
-    Mounting it only when the first poll has answered keeps the first frame fast.
-    """
-    found = pane.query(f"#{table_id}")
-    if found:
-        return found.first(FindingTable)
-    table = FindingTable(id=table_id)
-    waiting = pane.query(".waiting")
-    if waiting:
-        pane.mount(table, after=waiting.first())
-        waiting.first().remove()
-    else:
-        pane.mount(table)
-    return table
-
-
-def waiting_line() -> Static:
-    return Static(tr("widget.waiting"), classes="waiting placeholder")

@@ -12,9 +12,8 @@ from textual.widgets import Static
 
 from rainbow_tui.text import N_, tr
 from widgets.action_request import ActionRequest
-from widgets.finding_table import findings_in, waiting_line
-from widgets.keyed_rows import KeyedTable, table_in
 from widgets.level_style import inert, stale_note
+from widgets.table_slots import findings_in, selected_key_in, table_in, waiting_line
 from widgets.trend import Trend
 
 if TYPE_CHECKING:
@@ -152,8 +151,7 @@ class JobsPane(VerticalScroll):
         )
 
     def _selected(self, table_id: str) -> str | None:
-        tables = self.query(table_id)
-        return tables.first(KeyedTable).selected_key() if tables else None
+        return selected_key_in(self, table_id)
 
     def _selected_group(self) -> FailureGroup | None:
         key = self._selected("#failures-table")

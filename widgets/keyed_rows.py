@@ -9,7 +9,6 @@ hides those that do.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widget import Widget
 from textual.widgets import DataTable
 
 from rainbow_tui.text import tr
@@ -71,23 +70,3 @@ class KeyedTable(DataTable[Text]):
             return None
         value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return str(value) if value is not None else None
-
-
-def table_in(
-    container: Widget,
-    table_id: str,
-    columns: tuple[str, ...],
-    before: str,
-    labels: dict[str, str] | None = None,
-) -> KeyedTable:
-    """The container's table ``table_id``, mounted (before ``before``) on first need.
-
-    Tables that have nothing to show yet are not mounted at start: each DataTable
-    costs styling time, and the first frame should not wait for empty ones.
-    """
-    found = container.query(f"#{table_id}")
-    if found:
-        return found.first(KeyedTable)
-    table = KeyedTable(columns, id=table_id, labels=labels)
-    container.mount(table, before=before)
-    return table
