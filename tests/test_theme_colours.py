@@ -15,7 +15,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from rich.color import ANSI_COLOR_NAMES
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.color import Color
+
+from rainbow_tui.levels import Level, level_word
+from widgets.alerts_bar import AlertsBar
+from widgets.level_style import level_badge, level_style
+from widgets.state_header import StateHeader
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEW_FILES = sorted(
@@ -93,3 +102,36 @@ def test_stylesheets_use_theme_variables_only() -> None:
             for colour in colours_in(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {colour!r} in {line.strip()!r}")
     assert not offenders, "hard-coded colours (use theme variables):\n" + "\n".join(offenders)
+
+
+class _LevelViews(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StateHeader("")
+        yield AlertsBar("")
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light", "nord"])
+async def test_level_badges_wear_the_themes_colours(theme: str) -> None:
+    app = _LevelViews()
+    app.theme = theme
+    async with app.run_test():
+        variables = app.theme_variables
+        for view in (app.query_one(StateHeader), app.query_one(AlertsBar)):
+            critical = level_style(Level.CRITICAL, view)
+            normal = level_style(Level.NORMAL, view)
+            assert isinstance(critical, Style) and isinstance(normal, Style)
+            assert critical.bgcolor is not None and normal.color is not None
+            assert Color.parse(critical.bgcolor.name) == Color.parse(variables["error"])
+            assert Color.parse(normal.color.name) == Color.parse(variables["text-success"])
+            # A badge with a background of its own reads on it: text of contrast.
+            assert critical.color is not None and critical.color != critical.bgcolor
+            assert normal.bgcolor is None  # a table row's cursor shows through
+
+
+def test_a_badge_is_its_word_first() -> None:
+    # Colour is never the only signal (NO_COLOR, monochrome): the word is there
+    # with no widget (no theme) at all.
+    for level in Level:
+        badge = level_badge(level)
+        assert badge.plain.strip() == level_word(level)
+        assert not badge.style
