@@ -27,10 +27,9 @@ from rainbow_tui.levels import Level
 from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.sources.postgres_link import PostgresLink
 from rainbow_tui.text import LanguageCode, set_language
-from tests.helpers.incidents import JST, RUNBOOKS, full_incident
-from tests.test_incident_postmortem import CONFIG
-from tests.test_job_actions import TABLES, QueueDatabase, add_failed
-from tests.test_text import english_left, english_sentences
+from tests.helpers.incidents import JST, POSTMORTEM_CONFIG, RUNBOOKS, full_incident
+from tests.helpers.queue_db import TABLES, QueueDatabase, add_failed
+from tests.helpers.words import english_left, english_sentences
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -239,7 +238,7 @@ def timeline_rows(rendered: str) -> list[str]:
 
 
 def test_japanese_postmortem_timeline_has_no_english_sentence() -> None:
-    rendered = render_postmortem(full_incident(), CONFIG, runbooks=RUNBOOKS, tz=JST,
+    rendered = render_postmortem(full_incident(), POSTMORTEM_CONFIG, runbooks=RUNBOOKS, tz=JST,
                                  languages=("ja",))
     rows = timeline_rows(rendered)
     assert rows[0] == "| 2026-11-28 03:12:00 | tanaka | 状態 → 検知 |"
@@ -249,7 +248,7 @@ def test_japanese_postmortem_timeline_has_no_english_sentence() -> None:
 
 
 def test_bilingual_postmortem_timeline_keeps_the_record_words() -> None:
-    rendered = render_postmortem(full_incident(), CONFIG, runbooks=RUNBOOKS, tz=JST)
+    rendered = render_postmortem(full_incident(), POSTMORTEM_CONFIG, runbooks=RUNBOOKS, tz=JST)
     rows = timeline_rows(rendered)
     assert rows[0] == "| 2026-11-28 03:12:00 | tanaka | status → 検知 / detected |"
     assert "ok — exit 0, 1.2 s, 2026-11-28 03:17:12" in rendered

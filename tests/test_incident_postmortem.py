@@ -16,22 +16,16 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from rainbow_tui.config import Config, ServiceConfig
 from rainbow_tui.incidents.model import (
     Incident,
     new_incident,
     note,
 )
 from rainbow_tui.incidents.postmortem import code_fence, escape_cell, render_postmortem
-from tests.helpers.incidents import JST, RUNBOOKS, at, full_incident
+from tests.helpers.incidents import JST, POSTMORTEM_CONFIG, RUNBOOKS, at, full_incident
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2026, 11, 27, 18, 12, tzinfo=UTC)  # 03:12 JST on the 28th
-CONFIG = Config(
-    service=ServiceConfig(
-        kamal_service="shiojiri-rainbow-seeker", health_url="https://api.shiojiri-rainbow.app/up"
-    )
-)
 
 SECRETS = [
     "Sup3rS3cret-pw",
@@ -57,7 +51,7 @@ CASES = {"postmortem-full": full_incident, "postmortem-minimal": minimal_inciden
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden(name: str) -> None:
-    rendered = render_postmortem(CASES[name](), CONFIG, runbooks=RUNBOOKS, tz=JST)
+    rendered = render_postmortem(CASES[name](), POSTMORTEM_CONFIG, runbooks=RUNBOOKS, tz=JST)
     path = GOLDEN / f"{name}.md"
     if os.environ.get("UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
@@ -68,7 +62,7 @@ def test_golden(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden_japanese(name: str) -> None:
     """With one language asked for, every heading and fixed phrase is in it."""
-    rendered = render_postmortem(CASES[name](), CONFIG, runbooks=RUNBOOKS, tz=JST,
+    rendered = render_postmortem(CASES[name](), POSTMORTEM_CONFIG, runbooks=RUNBOOKS, tz=JST,
                                  languages=("ja",))
     path = GOLDEN / f"{name}.ja.md"
     if os.environ.get("UPDATE_GOLDEN"):
@@ -104,7 +98,7 @@ H2 = [
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_renders_cleanly_in_a_markdown_parser(name: str) -> None:
     incident = CASES[name]()
-    markdown = render_postmortem(incident, CONFIG, runbooks=RUNBOOKS, tz=JST)
+    markdown = render_postmortem(incident, POSTMORTEM_CONFIG, runbooks=RUNBOOKS, tz=JST)
     tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
 
     headings = [
@@ -132,7 +126,7 @@ def test_renders_cleanly_in_a_markdown_parser(name: str) -> None:
 
 
 def test_full_postmortem_structure() -> None:
-    markdown = render_postmortem(full_incident(), CONFIG, runbooks=RUNBOOKS, tz=JST)
+    markdown = render_postmortem(full_incident(), POSTMORTEM_CONFIG, runbooks=RUNBOOKS, tz=JST)
     tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
     h3 = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h3"]
     assert h3[:6] == [

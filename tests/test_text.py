@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog
 from rich.cells import cell_len, set_cell_size
 
 from rainbow_tui.cli import main
@@ -31,6 +30,10 @@ from rainbow_tui.text import (
     language,
     set_language,
 )
+from tests.helpers.words import (
+    catalogue_messages,
+    english_left,
+)
 from tools.catalogue import compiled, mo_path, po_path, po_text, read_catalogue, used_keys
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,17 +50,9 @@ def test_committed_mo_is_what_the_po_compiles_to(code: str) -> None:
     assert po_path(code).read_bytes() == po_text(catalogue), "run `make catalogue`"
 
 
-def _messages(catalogue: Catalog) -> dict[str, str]:
-    return {
-        str(message.id): str(message.string)
-        for message in catalogue
-        if message.id and not message.fuzzy
-    }
-
-
 @pytest.mark.parametrize("code", LANGUAGES)
 def test_every_key_in_the_code_is_translated(code: str) -> None:
-    messages = _messages(read_catalogue(code))
+    messages = catalogue_messages(read_catalogue(code))
     keys = used_keys()
     missing = sorted(f"{key} ({where})" for key, where in keys.items() if not messages.get(key))
     assert missing == []
@@ -74,8 +69,8 @@ LEFT_OUT_IN_JAPANESE = {"app.palette.kamal": {"title_en"}}
 
 
 def test_both_languages_fill_the_same_placeholders() -> None:
-    english = _messages(read_catalogue("en"))
-    japanese = _messages(read_catalogue("ja"))
+    english = catalogue_messages(read_catalogue("en"))
+    japanese = catalogue_messages(read_catalogue("ja"))
     differing = {
         key: (sorted(_fields(text)), sorted(_fields(japanese[key])))
         for key, text in english.items()
@@ -140,42 +135,6 @@ def test_lang_flag_before_or_after_the_subcommand(capsys: pytest.CaptureFixture[
 
 
 # -- no English left with --lang ja ---------------------------------------------------
-
-# Words of the operated system a Japanese operator reads in English as well.
-OPERATED_SYSTEM_WORDS = {"PostgreSQL", "Solid Queue", "SSH", "Puma", "Kamal", "GRANT"}
-
-
-def english_sentences() -> dict[str, list[str]]:
-    """Each translated entry's English fixed text, by key: the literal parts of its
-    template that carry a word and that the Japanese side does not share."""
-    english = _messages(read_catalogue("en"))
-    japanese = _messages(read_catalogue("ja"))
-    found: dict[str, list[str]] = {}
-    for key, text in english.items():
-        if text == japanese[key]:
-            continue  # the same in both: a name or a term of the operated system
-        parts = [literal.strip(" ,;:()·\n…") for literal, *_ in string.Formatter().parse(text)]
-        words = [
-            part for part in parts
-            if re.search(r"[A-Za-z]{3}", part)
-            and part not in japanese[key]
-            and part not in OPERATED_SYSTEM_WORDS
-        ]
-        if words:
-            found[key] = words
-    return found
-
-
-def english_left(output: str) -> dict[str, str]:
-    """The catalogue's English sentences found in ``output``, by key."""
-    leaks: dict[str, str] = {}
-    for key, parts in english_sentences().items():
-        for part in parts:
-            # Whole words only: "queue" inside a database's name is a name.
-            if re.search(rf"(?<![\w-]){re.escape(part)}(?![\w-])", output):
-                leaks[key] = part
-    return leaks
-
 
 def test_the_leak_finder_finds_english() -> None:
     english = language("en")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from rainbow_tui.config import EscalationStep
+from rainbow_tui.config import Config, EscalationStep, ServiceConfig
 from rainbow_tui.findings import Finding
 from rainbow_tui.incidents.model import (
     ActionItem,
@@ -48,6 +48,12 @@ def make_alert() -> Alert:
 POSTMORTEM_T0 = datetime(2026, 11, 27, 18, 12, tzinfo=UTC)
 JST = timezone(timedelta(hours=9), "JST")
 RUNBOOKS = load_runbooks()
+# The service the postmortem tests render for.
+POSTMORTEM_CONFIG = Config(
+    service=ServiceConfig(
+        kamal_service="shiojiri-rainbow-seeker", health_url="https://api.shiojiri-rainbow.app/up"
+    )
+)
 
 LOG_WITH_BACKTICKS = (
     "2026-11-27T18:12:03Z [a1] NameError (undefined local variable `rainbow` for #<Api::V1>)\n"
