@@ -84,7 +84,19 @@ async def run_step(app: RainbowApp, pilot: Pilot[int], service: str) -> None:
             await pilot.press("enter")
             await until(pilot, lambda: wizard.step_index > index, within=30)
             return
+        # As a person does: the last dialog gone, the incident screen in front, then Enter.
+        await until(pilot, lambda: app.screen is screen)
         await pilot.press("enter")
+        try:
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen | PromptScreen),
+                        within=10)
+        except AssertionError:
+            # Seen in about one run in twenty, not yet understood: Enter pressed right
+            # after the escalation's confirmation closed brings no dialog. A person
+            # presses it again; so does this walk, and says what the screen showed.
+            shown = [n.message for n in app._notifications]
+            print(f"Enter brought no dialog; notifications: {shown}")
+            await pilot.press("enter")
         await answer(app, pilot, service)
         try:
             await until(
