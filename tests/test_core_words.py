@@ -5,11 +5,8 @@ English exactly as it has always read."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -17,7 +14,6 @@ import pytest_asyncio
 from rich.cells import cell_len
 
 from rainbow_tui.actions import DatabaseActions
-from rainbow_tui.demo.postgres import grant_monitor, prepare_server
 from rainbow_tui.demo.schema import APP_ROLE, MONITOR_ROLE, QUEUE_DATABASE
 from rainbow_tui.findings import Finding
 from rainbow_tui.incidents.model import new_incident
@@ -28,23 +24,14 @@ from rainbow_tui.logs.buffer import GapMarker
 from rainbow_tui.sources.postgres_link import PostgresLink
 from rainbow_tui.text import LanguageCode, set_language
 from tests.helpers.incidents import JST, POSTMORTEM_CONFIG, RUNBOOKS, full_incident
-from tests.helpers.queue_db import TABLES, QueueDatabase, add_failed
+from tests.helpers.queue_db import TABLES, QueueDatabase, add_failed, private_queue_database
 from tests.helpers.words import english_left, english_sentences
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def queue_db() -> AsyncIterator[QueueDatabase]:
-    state = Path(tempfile.mkdtemp(prefix="rtui-core-words-"))
-    server, socket_dir = await prepare_server(state)
-    await server.start()
-    try:
-        await grant_monitor(server)
-        yield QueueDatabase(server)
-    finally:
-        await server.stop()
-        shutil.rmtree(state, ignore_errors=True)
-        if socket_dir is not None:
-            shutil.rmtree(socket_dir, ignore_errors=True)
+    async with private_queue_database("rtui-core-words-") as database:
+        yield database
 
 
 @pytest_asyncio.fixture(loop_scope="module")

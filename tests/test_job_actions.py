@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,7 +21,7 @@ import pytest
 import pytest_asyncio
 
 from rainbow_tui.config import ConcurrencyLimit
-from rainbow_tui.demo.postgres import PostgresServer, grant_monitor, prepare_server
+from rainbow_tui.demo.postgres import PostgresServer
 from rainbow_tui.demo.schema import APP_ROLE, QUEUE_DATABASE
 from rainbow_tui.job_actions import (
     BATCH_SIZE,
@@ -40,24 +37,16 @@ from tests.helpers.queue_db import (
     TABLES,
     QueueDatabase,
     add_failed,
+    private_queue_database,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def queue_db() -> AsyncIterator[QueueDatabase]:
-    state = Path(tempfile.mkdtemp(prefix="rtui-job-actions-"))
-    server, socket_dir = await prepare_server(state)
-    await server.start()
-    try:
-        await grant_monitor(server)
-        assert await asyncpg_value(server, "SHOW timezone") == "Asia/Tokyo"
-        yield QueueDatabase(server)
-    finally:
-        await server.stop()
-        shutil.rmtree(state, ignore_errors=True)
-        if socket_dir is not None:
-            shutil.rmtree(socket_dir, ignore_errors=True)
+    async with private_queue_database("rtui-job-actions-") as database:
+        assert await asyncpg_value(database.server, "SHOW timezone") == "Asia/Tokyo"
+        yield database
 
 
 async def asyncpg_value(server: PostgresServer, query: str) -> Any:

@@ -4,11 +4,16 @@ as Solid Queue and Active Job write them: shared by the job action tests."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from rainbow_tui.demo.postgres import PostgresServer
+from rainbow_tui.demo.postgres import PostgresServer, grant_monitor, prepare_server
 from rainbow_tui.demo.schema import APP_ROLE, MONITOR_ROLE, QUEUE_DATABASE
 
 NOW_UTC = "(now() AT TIME ZONE 'UTC')"
@@ -115,3 +120,19 @@ async def add_failed(
     return [int(r["job_id"]) for r in rows]
 
 
+
+
+@asynccontextmanager
+async def private_queue_database(prefix: str) -> AsyncIterator[QueueDatabase]:
+    """A PostgreSQL of its own, roles granted as the demo grants them, gone afterwards."""
+    state = Path(tempfile.mkdtemp(prefix=prefix))
+    server, socket_dir = await prepare_server(state)
+    await server.start()
+    try:
+        await grant_monitor(server)
+        yield QueueDatabase(server)
+    finally:
+        await server.stop()
+        shutil.rmtree(state, ignore_errors=True)
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
