@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
+from rainbow_tui.incidents.confirmation import asks_first, confirmation_word
 from rainbow_tui.incidents.model import STATUSES, IncidentRuleError, findings_table
 from rainbow_tui.incidents.runbooks import PHASE_LABELS
 from rainbow_tui.incidents.runner import ParameterError
@@ -358,21 +359,19 @@ class IncidentScreen(Screen[None]):
         except ParameterError as error:
             self._fail(error)
             return
-        if command.destructive and not self.read_only:
-            target = self._target_of(command)
+        # A command that changes nothing runs on Enter; a destructive one asks for its
+        # action typed out (under --read-only the runner records that it was not run).
+        if asks_first(command) and not self.read_only:
+            word = confirmation_word(command)
             typed = await self.app.push_screen_wait(
                 PromptScreen(
-                    tr("screen.incident.type_target", target=repr(target)),
+                    tr("screen.incident.type_target", target=repr(word)),
                     preview,
-                    must_equal=target,
+                    must_equal=word,
                 )
             )
             if typed is None:
                 return
-        elif not await self.app.push_screen_wait(
-            ConfirmScreen(tr("screen.incident.confirm_run"), preview)
-        ):
-            return
         try:
             # Its start, output and end reach this screen (and any other view of the
             # incident) as the session's events.
@@ -381,13 +380,6 @@ class IncidentScreen(Screen[None]):
             self.notify(command_running_text(), severity="warning", markup=False)
         except (StoreError, IncidentRuleError, ParameterError) as error:
             self._fail(error)
-
-    def _target_of(self, command: Command) -> str:
-        if command.kind == "ssh" and command.host:
-            return command.host
-        if command.kind == "sql":
-            return "database"
-        return self.wizard.config.service.kamal_service
 
     def action_verify(self) -> None:
         if self._verifying:

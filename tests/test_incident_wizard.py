@@ -55,26 +55,27 @@ def wizard_screen(app: RainbowApp) -> IncidentScreen:
     return screen
 
 
-async def answer(app: RainbowApp, pilot: Pilot[int], target: str) -> None:
-    """Answer whatever the console asks before running a command."""
-    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen | PromptScreen), within=60)
-    if isinstance(app.screen, ConfirmScreen):
-        await pilot.press("y")
-    else:
-        # A destructive command names the target to type: type exactly that.
-        screen = app.screen
-        assert isinstance(screen, PromptScreen)
-        screen.query_one("#prompt-input").value = screen.must_equal or target  # type: ignore[attr-defined]
-        await pilot.press("enter")
+async def answer(app: RainbowApp, pilot: Pilot[int]) -> None:
+    """Type the action a destructive command asks for (``boot``, ``reboot db``)."""
+    screen = app.screen
+    assert isinstance(screen, PromptScreen) and screen.must_equal, screen
+    screen.query_one("#prompt-input").value = screen.must_equal  # type: ignore[attr-defined]
+    await pilot.press("enter")
 
 
-async def run_step(app: RainbowApp, pilot: Pilot[int], service: str) -> None:
+async def run_step(app: RainbowApp, pilot: Pilot[int]) -> None:
     """Run every command of the current step, then mark it done (verifying it)."""
     screen = wizard_screen(app)
     wizard = screen.wizard
     step = wizard.step
     assert step is not None
     index = wizard.step_index
+
+    def started(count: int) -> bool:
+        return sum(
+            1 for e in wizard.incident.events if isinstance(e, CommandStarted) and e.step == index
+        ) >= count
+
     for number, command in enumerate(step.commands, start=1):
         if command.parameters:
             # A choice (the rollback version): skip the step rather than roll back.
@@ -87,17 +88,14 @@ async def run_step(app: RainbowApp, pilot: Pilot[int], service: str) -> None:
         # As a person does: the last dialog gone, the incident screen in front, then Enter.
         await until(pilot, lambda: app.screen is screen)
         await pilot.press("enter")
-        try:
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen | PromptScreen),
-                        within=10)
-        except AssertionError:
-            # Seen in about one run in twenty, not yet understood: Enter pressed right
-            # after the escalation's confirmation closed brings no dialog. A person
-            # presses it again; so does this walk, and says what the screen showed.
-            shown = [n.message for n in app._notifications]
-            print(f"Enter brought no dialog; notifications: {shown}")
-            await pilot.press("enter")
-        await answer(app, pilot, service)
+        # A command that changes nothing starts at once; a destructive one asks first.
+        await until(
+            pilot,
+            lambda n=number: isinstance(app.screen, PromptScreen) or started(n),
+            within=10,
+        )
+        if isinstance(app.screen, PromptScreen):
+            await answer(app, pilot)
         try:
             await until(
                 pilot,
@@ -125,14 +123,14 @@ async def run_step(app: RainbowApp, pilot: Pilot[int], service: str) -> None:
 
 
 async def drive_to_end(
-    app: RainbowApp, pilot: Pilot[int], service: str, stop_after: int | None = None
+    app: RainbowApp, pilot: Pilot[int], stop_after: int | None = None
 ) -> None:
     screen = wizard_screen(app)
     done = 0
     while not screen.wizard.finished:
         if stop_after is not None and done >= stop_after:
             return
-        await run_step(app, pilot, service)
+        await run_step(app, pilot)
         done += 1
 
 
@@ -150,7 +148,6 @@ async def test_drill_from_alert_to_postmortem(
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     config = _config(stack, tmp_path / "incidents")
-    service = config.service.kamal_service
 
     # First console: from the alert, the first steps, escalate once, then it dies.
     app = make_app(config)
@@ -166,7 +163,7 @@ async def test_drill_from_alert_to_postmortem(
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: any(isinstance(e, Escalated) for e in wizard.incident.events))
-        await drive_to_end(app, pilot, service, stop_after=1)
+        await drive_to_end(app, pilot, stop_after=1)
         incident_id = wizard.incident.id
         halfway = wizard.step_index
     # The console is gone mid-incident (as after a dropped SSH session): a new one
@@ -176,7 +173,7 @@ async def test_drill_from_alert_to_postmortem(
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen), within=30)
         wizard = wizard_screen(app).wizard
         assert wizard.incident.id == incident_id and wizard.step_index == halfway
-        await drive_to_end(app, pilot, service)
+        await drive_to_end(app, pilot)
         await until(
             pilot, lambda: alert(app, alert_key) is None or drill == "failed-jobs", within=90
         )

@@ -118,6 +118,9 @@ class Command(_Table, frozen=True, forbid_unknown_fields=True, kw_only=True):
     host: str = ""
     database: DatabaseName = "primary"
     destructive: bool = False
+    # What the responder types to run a destructive command ("reboot db"); derived
+    # from a kamal command's verb when empty (incidents/confirmation.py).
+    confirm: str = ""
     timeout_s: float = 120.0
     parameters: tuple[Parameter, ...] = ()
     note_ja: str = ""
@@ -231,6 +234,10 @@ def _check_command(command: Command, where: str) -> None:
         raise _Invalid(f"{where}.{error.field}", error.problem) from None
     if command.timeout_s <= 0:
         raise _Invalid(f"{where}.timeout_s", "must be a positive number of seconds")
+    if command.confirm and not command.destructive:
+        raise _Invalid(f"{where}.confirm", "only a destructive command asks for a typed word")
+    if command.confirm != " ".join(command.confirm.split()):
+        raise _Invalid(f"{where}.confirm", "words separated by single spaces, nothing around")
     names = [parameter.name for parameter in command.parameters]
     for p, parameter in enumerate(command.parameters):
         if names.count(parameter.name) > 1:

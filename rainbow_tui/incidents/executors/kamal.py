@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from rainbow_tui.config import expand_path
+from rainbow_tui.incidents import kamal_verbs
 from rainbow_tui.incidents.appendix import kamal_command_line
 from rainbow_tui.incidents.executors.base import (
     CommandContext,
+    CommandFieldError,
     ExecutorResult,
     ResolvedCommand,
     forbid_database,
@@ -52,6 +54,13 @@ class KamalExecutor:
         require_argv(command)
         forbid_host(command)
         forbid_database(command)
+        # A command that is not destructive runs on Enter without a question.
+        if not command.destructive and kamal_verbs.effect(command.argv) == "changes":
+            raise CommandFieldError(
+                "destructive",
+                f"kamal {' '.join(command.argv)} changes the deployment: "
+                "it must be destructive = true",
+            )
 
     def resolve(
         self, command: Command, values: Mapping[str, str], context: CommandContext
