@@ -353,14 +353,29 @@ def _console(config: Config, read_only: bool, no_mouse: bool) -> int:
     return app.return_code or 0
 
 
+def _user_incidents_dir() -> Path:
+    """Where ``incidents list`` looks by default: a rehearsal's record outlives its
+    stack there (marked demo).  A configuration that cannot be read leaves the
+    shipped default; the demo itself needs none."""
+    from rainbow_tui.config import IncidentsConfig, expand_path
+
+    try:
+        state_dir = find_config(None).incidents.state_dir
+    except ConfigError:
+        state_dir = IncidentsConfig().state_dir
+    return expand_path(state_dir)
+
+
 def _demo(options: DemoOptions, read_only: bool, no_mouse: bool) -> int:
     from rainbow_tui.demo.launcher import DemoStartError
     from rainbow_tui.demo.profile import demo_config
 
     print(tr("cli.demo.starting"), file=sys.stderr)
+    incidents_dir = _user_incidents_dir()
     try:
         with running_demo(options) as endpoints:
-            return _console(demo_config(endpoints), read_only, no_mouse)
+            return _console(demo_config(endpoints, incidents_dir=incidents_dir), read_only,
+                            no_mouse)
     except DemoStartError as error:
         print(tr("cli.error.demo_start", error=error), file=sys.stderr)
         return 3
@@ -398,7 +413,7 @@ def _incidents(args: argparse.Namespace) -> int:
                     s.id,
                     status_word(s.status),
                     s.severity,
-                    s.title,
+                    tr("cli.incidents.demo_title", title=s.title) if s.demo else s.title,
                     format_time(s.opened_at),
                     (format_time(s.last_event_at) + "  " if s.last_event_at else "") + s.last_event,
                 )

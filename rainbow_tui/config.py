@@ -258,6 +258,8 @@ DEFAULT_ESCALATION = (
 class IncidentsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     state_dir: str = "~/.local/state/rainbow-tui/incidents"
     runbooks_dir: str = ""
+    # Records are marked as rehearsals on the demo stack (set by `rainbow-tui demo`).
+    demo: bool = False
 
 
 class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

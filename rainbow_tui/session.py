@@ -404,6 +404,7 @@ class Session:
                 alert=alert,
                 findings=state.findings if state else (),
                 taken_ids=store.ids(),
+                demo=self.config.incidents.demo,
             )
         )
         self._hold(incident.id, incident.runbook)

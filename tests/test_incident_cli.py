@@ -12,6 +12,7 @@ from markdown_it import MarkdownIt
 
 from rainbow_tui.cli import main
 from rainbow_tui.config import ENV_CONFIG
+from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.incidents.model import new_incident, note, start_step, transition
 from rainbow_tui.incidents.runbooks import pick_runbook
 from rainbow_tui.incidents.store import IncidentStore
@@ -123,3 +124,37 @@ def test_the_config_search_order_applies(config_file: Path, tmp_path: Path) -> N
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert missing.returncode == 2 and "file not found" in missing.stderr
+
+
+def test_a_demo_rehearsal_is_listed_and_marked(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rainbow-tui demo` keeps its records where `incidents list` looks, marked demo."""
+    from rainbow_tui import cli
+
+    state = config_file.parent / "incidents"
+    assert cli._user_incidents_dir() == state  # the configuration found from here
+    store = IncidentStore(state)
+    store.create(
+        new_incident(runbook=pick_runbook("service:health"), at=T0 + timedelta(days=5),
+                     author="sato", demo=True)
+    )
+    store.close()
+    assert main(["incidents", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "[demo]" in lines[1] and "service-down" in lines[1]
+    assert all("[demo]" not in line for line in lines[2:])
+    assert main(["--lang", "ja", "incidents", "list"]) == 0
+    assert "[デモ]" in capsys.readouterr().out.splitlines()[1]
+
+
+def test_the_demo_marks_its_records_and_keeps_them_where_asked(
+    demo_stack: DemoProcess, tmp_path: Path
+) -> None:
+    from rainbow_tui.demo.profile import demo_config
+
+    kept = demo_config(demo_stack.endpoints, incidents_dir=tmp_path / "mine").incidents
+    assert kept.demo and kept.state_dir == str(tmp_path / "mine")
+    # Without a place asked for (the tests), the stack's own directory.
+    default = demo_config(demo_stack.endpoints).incidents
+    assert default.demo and default.state_dir.startswith(str(demo_stack.endpoints.state_dir))

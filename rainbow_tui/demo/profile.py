@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import msgspec
 
 from rainbow_tui.config import (
     Config,
@@ -23,10 +26,20 @@ DEMO_DATA_VOLUME = "/var/lib/postgresql/data"
 DEMO_KAMAL_DISPLAY = ("bundle", "exec", "kamal")
 
 
-def demo_config(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
+def demo_config(
+    endpoints: DemoEndpoints, poll_s: float = 2.0, incidents_dir: Path | None = None
+) -> Config:
     """The demo profile with the deployment resolved from the checkout's
-    config/deploy.yml (hosts, roles, SSH, accessories), as for any app."""
-    return resolve_deployment(demo_profile(endpoints, poll_s)).config
+    config/deploy.yml (hosts, roles, SSH, accessories), as for any app.
+
+    Its incidents are marked as the demo's; they go to ``incidents_dir`` (the
+    user's own state directory for ``rainbow-tui demo``, so that ``incidents list``
+    finds a rehearsal afterwards) or, by default, into the stack's directory.
+    """
+    config = resolve_deployment(demo_profile(endpoints, poll_s)).config
+    where = incidents_dir if incidents_dir is not None else endpoints.state_dir / "incidents"
+    incidents = msgspec.structs.replace(config.incidents, state_dir=str(where), demo=True)
+    return msgspec.structs.replace(config, incidents=incidents)
 
 
 def demo_profile(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:

@@ -284,6 +284,8 @@ class Incident(_Record, frozen=True, kw_only=True):
     runbook: str
     opened_at: datetime
     opened_by: str
+    # Made on the embedded demo stack (a rehearsal), kept beside real records.
+    demo: bool = False
     alert: AlertEvidence | None = None
     evidence: tuple[Evidence, ...] = ()
     postmortem: PostmortemText = PostmortemText()
@@ -750,6 +752,7 @@ def new_incident(
     author: str | None = None,
     taken_ids: Iterable[str] = (),
     tz: tzinfo | None = None,
+    demo: bool = False,
 ) -> Incident:
     """A new incident, its alert and the findings at the start pre-filled as evidence.
 
@@ -810,6 +813,7 @@ def new_incident(
         runbook=runbook.id,
         opened_at=opened,
         opened_by=who,
+        demo=demo,
         alert=alert_evidence,
         evidence=tuple(evidence),
     )

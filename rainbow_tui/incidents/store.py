@@ -187,6 +187,7 @@ class IncidentSummary:
     last_event_at: datetime | None
     last_event: str
     path: Path
+    demo: bool = False
 
 
 @dataclass(frozen=True)
@@ -463,6 +464,7 @@ class IncidentStore:
                         if last else ""
                     ),
                     path=self.path(incident_id),
+                    demo=incident.demo,
                 )
             )
         summaries.sort(key=lambda s: (s.opened_at, s.id), reverse=True)
