@@ -17,6 +17,7 @@ from bench.log_throughput import bench_log_throughput
 from bench.report import Row, print_rows
 from bench.ssh_hosts import bench_ssh_hosts
 from bench.startup import bench_startup
+from bench.walkthrough import bench_walkthrough
 
 BENCHES = {
     "startup": bench_startup,
@@ -27,6 +28,7 @@ BENCHES = {
     "event_loop_lag": bench_event_loop_lag,
     "log_memory": bench_log_memory,
     "incident_record": bench_incident_record,
+    "walkthrough": bench_walkthrough,
 }
 
 
