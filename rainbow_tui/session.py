@@ -462,6 +462,7 @@ class Session:
             runbook,
             incident,
             on_change=lambda _incident: self._publish(IncidentChanged(incident_id)),
+            latest_findings=lambda: self.latest.findings if self.latest is not None else (),
         )
         self._current = incident_id
 

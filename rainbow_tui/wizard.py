@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from rainbow_tui.config import Config, EscalationStep
 from rainbow_tui.incidents import model
@@ -37,6 +37,9 @@ from rainbow_tui.incidents.runner import CommandResult, CommandRunner, RunningCo
 from rainbow_tui.incidents.store import IncidentStore, StoreError, StoreWriteError, Unsaved
 from rainbow_tui.levels import format_span
 from rainbow_tui.text import N_, tr
+
+if TYPE_CHECKING:
+    from rainbow_tui.findings import Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,9 @@ RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 10.0
 
 BuildEvent = Callable[[Incident], Event | None]
+# The statuses at which the findings of the moment are recorded as metrics evidence
+# (those at the start come with the incident's creation).
+METRICS_AT: frozenset[IncidentStatus] = frozenset({"mitigated", "resolved"})
 
 
 class CommandInProgress(Exception):
@@ -140,8 +146,11 @@ class IncidentWizard:
         *,
         retry_first_s: float = RETRY_FIRST_S,
         retry_max_s: float = RETRY_MAX_S,
+        latest_findings: Callable[[], Sequence[Finding]] | None = None,
     ) -> None:
         self.config = config
+        # The monitor's findings of the moment (the session's latest snapshot).
+        self.latest_findings = latest_findings
         self.store = store
         self.runner = runner
         self.runbook = runbook
@@ -348,10 +357,40 @@ class IncidentWizard:
         return self._record(self._start_step)
 
     def advance(self, to: IncidentStatus) -> Saving:
-        return self._record(lambda incident: model.transition(incident, to))
+        """The next status; at mitigated and resolved the findings of the moment
+        are recorded with it, for the postmortem's impact."""
+        findings = (
+            tuple(self.latest_findings())
+            if to in METRICS_AT and self.latest_findings is not None
+            else ()
+        )
+        return self._record(
+            lambda incident: model.transition(incident, to),
+            lambda incident: model.record_metrics(incident, to, findings),
+        )
 
-    def add_note(self, text: str) -> Saving:
-        return self._record(lambda incident: model.note(incident, text))
+    def add_note(self, text: str, *, finding: bool | None = None) -> Saving:
+        """A note; a finding when ``finding`` says so, or (None) when the text
+        starts with ``!``."""
+        return self._record(lambda incident: model.note(incident, text, finding=finding))
+
+    def record_declined(self, command: Command, preview: str) -> Saving:
+        """The responder answered No (or Esc) to ``command``, shown as ``preview``."""
+        index = min(self.step_index, len(self.runbook.steps) - 1)
+        return self._record(
+            lambda incident: model.command_declined(incident, index, preview, command.kind)
+        )
+
+    def add_action_item(
+        self, owner: str, item_type: model.ActionItemType, text: str, due: date | None = None
+    ) -> Saving:
+        return self._record(
+            lambda incident: model.add_action_item(incident, owner, item_type, text, due)
+        )
+
+    def remove_action_item(self, event_id: int) -> Saving:
+        """Remove the action item added by event ``event_id``."""
+        return self._record(lambda incident: model.remove_action_item(incident, event_id))
 
     def skip_step(self, reason: str) -> Saving:
         index = self.step_index

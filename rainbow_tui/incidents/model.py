@@ -26,7 +26,7 @@ import msgspec
 from rich.cells import cell_len
 
 from rainbow_tui.levels import Severity
-from rainbow_tui.text import ljust_cells, tr
+from rainbow_tui.text import N_, ljust_cells, tr
 
 if TYPE_CHECKING:
     from rainbow_tui.config import EscalationStep
@@ -38,8 +38,11 @@ __all__ = [
     "FORMAT",
     "STATUSES",
     "ActionItem",
+    "ActionItemAdded",
+    "ActionItemRemoved",
     "ActionItemType",
     "AlertEvidence",
+    "CommandDeclined",
     "CommandFinished",
     "CommandOutcome",
     "CommandStarted",
@@ -51,8 +54,10 @@ __all__ = [
     "Incident",
     "IncidentRuleError",
     "IncidentStatus",
+    "MetricsRecorded",
     "Note",
     "PostmortemText",
+    "Reading",
     "Role",
     "RoleAssigned",
     "StatusChanged",
@@ -61,7 +66,9 @@ __all__ = [
     "StepStarted",
     "TimeEdited",
     "VerificationRecorded",
+    "add_action_item",
     "assign_role",
+    "command_declined",
     "command_finished",
     "command_started",
     "complete_step",
@@ -73,7 +80,10 @@ __all__ = [
     "new_incident",
     "note",
     "pin_evidence",
+    "readings_of",
+    "record_metrics",
     "record_verification",
+    "remove_action_item",
     "skip_step",
     "start_step",
     "transition",
@@ -141,11 +151,27 @@ class AlertEvidence(_Record, frozen=True, kw_only=True):
     detail: str = ""
 
 
+class Reading(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One finding's number as it stood: what the postmortem's impact is computed
+    from (the table beside it is for people).  Stored as a pair, ``["service:
+    error_rate_percent", 7.5]``: an inline array, which an appended event can hold
+    where a nested table could not."""
+
+    key: str  # the finding's "component:metric"
+    value: float
+
+
 class Evidence(_Record, frozen=True, kw_only=True):
     kind: EvidenceKind
     title: str
     content: str
     at: datetime
+    readings: tuple[Reading, ...] = ()
+    requests: int | None = None  # requests seen in the findings' window, where counted
+
+    def values(self) -> dict[str, float]:
+        """The readings by finding key ("service:error_rate_percent")."""
+        return {reading.key: reading.value for reading in self.readings}
 
 
 class PostmortemText(_Record, frozen=True, kw_only=True):
@@ -192,6 +218,9 @@ class StatusChanged(_Event, frozen=True, kw_only=True, tag="status"):
 
 class Note(_Event, frozen=True, kw_only=True, tag="note"):
     text: str
+    # A finding: what the responder learnt about the cause (the postmortem's
+    # trigger and root cause are drafted from these).
+    finding: bool = False
 
 
 class StepStarted(_Event, frozen=True, kw_only=True, tag="step_started"):
@@ -235,6 +264,35 @@ class VerificationRecorded(_Event, frozen=True, kw_only=True, tag="verification"
     detail: str = ""
 
 
+class CommandDeclined(_Event, frozen=True, kw_only=True, tag="command_declined"):
+    """A proposed command the responder answered No to: a decision worth recording."""
+
+    step: int
+    command: str  # the preview the responder was shown
+    command_kind: str
+
+
+class ActionItemAdded(_Event, frozen=True, kw_only=True, tag="action_item_added"):
+    owner: str
+    type: ActionItemType
+    text: str
+    due: date | None = None
+
+
+class ActionItemRemoved(_Event, frozen=True, kw_only=True, tag="action_item_removed"):
+    target: int  # id of the ActionItemAdded event
+
+
+class MetricsRecorded(_Event, frozen=True, kw_only=True, tag="metrics_recorded"):
+    """The findings as the incident reached ``status`` (mitigated, resolved)."""
+
+    status: IncidentStatus
+    title: str
+    content: str  # the findings' table, as at the start
+    readings: tuple[Reading, ...] = ()
+    requests: int | None = None
+
+
 class Escalated(_Event, frozen=True, kw_only=True, tag="escalated"):
     level: int
     role: str
@@ -273,6 +331,10 @@ Event = (
     | EvidencePinned
     | TimeEdited
     | RoleAssigned
+    | CommandDeclined
+    | ActionItemAdded
+    | ActionItemRemoved
+    | MetricsRecorded
 )
 
 
@@ -379,6 +441,35 @@ class Incident(_Record, frozen=True, kw_only=True):
         ]
         return [*self.evidence, *pinned]
 
+    def recorded_action_items(self) -> list[tuple[int | None, ActionItem]]:
+        """The action items: the header's (no event id), then those added on the
+        timeline and not removed since, each with its event's id."""
+        removed = {e.target for e in self.events if isinstance(e, ActionItemRemoved)}
+        items: list[tuple[int | None, ActionItem]] = [(None, item) for item in self.action_items]
+        items += [
+            (e.id, ActionItem(owner=e.owner, type=e.type, text=e.text, due=e.due))
+            for e in self.events
+            if isinstance(e, ActionItemAdded) and e.id not in removed
+        ]
+        return items
+
+    def findings_notes(self) -> list[Note]:
+        return [e for e in self.events if isinstance(e, Note) and e.finding]
+
+    def metrics_snapshots(self) -> list[tuple[IncidentStatus, Evidence]]:
+        """The findings recorded at each moment: at the start (detected), then at
+        mitigated and resolved."""
+        found: list[tuple[IncidentStatus, Evidence]] = [
+            ("detected", e) for e in self.evidence if e.kind == "metrics"
+        ]
+        found += [
+            (e.status, Evidence(kind="metrics", title=e.title, content=e.content, at=e.at,
+                                readings=e.readings, requests=e.requests))
+            for e in self.events
+            if isinstance(e, MetricsRecorded)
+        ]
+        return found
+
     @property
     def last_event(self) -> Event | None:
         return self.events[-1] if self.events else None
@@ -431,8 +522,21 @@ def check_event(incident: Incident, event: Event) -> None:
         started = incident.event(event.started)
         if not isinstance(started, CommandStarted):
             raise IncidentRuleError(f"event {event.started} is not a started command")
-    elif isinstance(event, StepStarted | StepCompleted | VerificationRecorded) and event.step < 0:
+    elif (
+        isinstance(event, StepStarted | StepCompleted | VerificationRecorded | CommandDeclined)
+        and event.step < 0
+    ):
         raise IncidentRuleError("step index must not be negative")
+    elif isinstance(event, ActionItemAdded):
+        if not event.text.strip():
+            raise IncidentRuleError("an action item needs text")
+    elif isinstance(event, ActionItemRemoved):
+        target = incident.event(event.target)
+        if not isinstance(target, ActionItemAdded):
+            raise IncidentRuleError(f"event {event.target} is not an action item")
+        if any(isinstance(e, ActionItemRemoved) and e.target == event.target
+               for e in incident.events):
+            raise IncidentRuleError(f"action item {event.target} is removed already")
 
 
 def _check_transition(current: IncidentStatus | None, to: IncidentStatus) -> None:
@@ -494,13 +598,100 @@ def transition(
     return StatusChanged(id=event_id, at=when, author=who, status=to, previous=incident.status)
 
 
+FINDING_MARK = "!"
+
+
 def note(
-    incident: Incident, text: str, *, at: datetime | None = None, author: str | None = None
+    incident: Incident,
+    text: str,
+    *,
+    finding: bool | None = None,
+    at: datetime | None = None,
+    author: str | None = None,
 ) -> Note:
+    """A note; a finding when ``finding`` says so or, left None, when the text
+    starts with ``!`` (typed in the note prompt: "!pool exhausted by the report job"),
+    the mark itself not kept."""
+    if finding is None:
+        stripped = text.lstrip()
+        finding = stripped.startswith(FINDING_MARK)
+        if finding:
+            text = stripped[len(FINDING_MARK):].lstrip()
     if not text.strip():
         raise IncidentRuleError("a note needs text")
     event_id, when, who = _stamp(incident, at, author)
-    return Note(id=event_id, at=when, author=who, text=text)
+    return Note(id=event_id, at=when, author=who, text=text, finding=finding)
+
+
+def command_declined(
+    incident: Incident,
+    step: int,
+    command: str,
+    command_kind: str,
+    *,
+    at: datetime | None = None,
+    author: str | None = None,
+) -> CommandDeclined:
+    event_id, when, who = _stamp(incident, at, author)
+    return CommandDeclined(
+        id=event_id, at=when, author=who, step=step, command=command, command_kind=command_kind
+    )
+
+
+def add_action_item(
+    incident: Incident,
+    owner: str,
+    item_type: ActionItemType,
+    text: str,
+    due: date | None = None,
+    *,
+    at: datetime | None = None,
+    author: str | None = None,
+) -> ActionItemAdded:
+    if not text.strip():
+        raise IncidentRuleError("an action item needs text")
+    event_id, when, who = _stamp(incident, at, author)
+    return ActionItemAdded(
+        id=event_id, at=when, author=who, owner=owner.strip(), type=item_type,
+        text=text.strip(), due=due,
+    )
+
+
+def remove_action_item(
+    incident: Incident, target: int, *, at: datetime | None = None, author: str | None = None
+) -> ActionItemRemoved:
+    event_id, when, who = _stamp(incident, at, author)
+    event = ActionItemRemoved(id=event_id, at=when, author=who, target=target)
+    check_event(incident, event)
+    return event
+
+
+def record_metrics(
+    incident: Incident,
+    status: IncidentStatus,
+    findings: Sequence[Finding],
+    *,
+    at: datetime | None = None,
+    author: str | None = None,
+) -> MetricsRecorded | None:
+    """The findings as the incident reaches ``status``; None without findings."""
+    if not findings:
+        return None
+    title_keys = {
+        "mitigated": N_("incident.findings_at_mitigated"),
+        "resolved": N_("incident.findings_at_resolved"),
+    }
+    event_id, when, who = _stamp(incident, at, author)
+    return MetricsRecorded(
+        id=event_id,
+        at=when,
+        author=who,
+        status=status,
+        title=tr(title_keys.get(status, N_("incident.findings_at_resolved"))),
+        content=findings_table(findings),
+        readings=readings_of(findings),
+        requests=requests_of(findings),
+    )
 
 
 def start_step(
@@ -741,6 +932,22 @@ def findings_table(findings: Sequence[Finding]) -> str:
     )
 
 
+def readings_of(findings: Sequence[Finding]) -> tuple[Reading, ...]:
+    """The findings' numbers (those that have one), kept beside their table."""
+    return tuple(Reading(f.key, float(f.value)) for f in findings if f.value is not None)
+
+
+def requests_of(findings: Sequence[Finding]) -> int | None:
+    """The requests a finding counted in its window (the response time's says)."""
+    counts = [
+        count
+        for f in findings
+        for name, count in f.display_phrase.values
+        if name == "requests" and isinstance(count, int)
+    ]
+    return max(counts) if counts else None
+
+
 def new_incident(
     *,
     runbook: Runbook,
@@ -800,6 +1007,8 @@ def new_incident(
                 title=tr("incident.findings_at_start"),
                 content=findings_table(findings),
                 at=opened,
+                readings=readings_of(findings),
+                requests=requests_of(findings),
             )
         )
     detected_at = alert.first_seen if alert is not None else opened

@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from rainbow_tui.incidents.model import (
+    ActionItemAdded,
+    ActionItemRemoved,
+    CommandDeclined,
     CommandFinished,
     CommandOutcome,
     CommandStarted,
@@ -18,6 +21,7 @@ from rainbow_tui.incidents.model import (
     EvidencePinned,
     Incident,
     IncidentStatus,
+    MetricsRecorded,
     Note,
     Role,
     RoleAssigned,
@@ -147,7 +151,18 @@ def describe_event(
     if isinstance(event, StatusChanged):
         return words.tr("timeline.status", status=status_word(event.status, language))
     if isinstance(event, Note):
-        return words.tr("timeline.note", text=_one_line(event.text))
+        key = N_("timeline.note_finding") if event.finding else N_("timeline.note")
+        return words.tr(key, text=_one_line(event.text))
+    if isinstance(event, CommandDeclined):
+        return words.tr("timeline.declined", kind=event.command_kind,
+                        command=_one_line(event.command))
+    if isinstance(event, ActionItemAdded):
+        return words.tr("timeline.action_item", owner=event.owner or "—",
+                        text=_one_line(event.text))
+    if isinstance(event, ActionItemRemoved):
+        return words.tr("timeline.action_item_removed", event=event.target)
+    if isinstance(event, MetricsRecorded):
+        return words.tr("timeline.metrics", status=status_word(event.status, language))
     if isinstance(event, StepStarted):
         return words.tr("timeline.step_started", step=event.step + 1, title=event.title)
     if isinstance(event, StepCompleted):
