@@ -352,6 +352,7 @@ class IncidentScreen(Screen[None]):
                 )
             )
             if answer is None:
+                self._declined(command, self._shown(command, params))
                 return
             params[parameter.name] = answer or default
         try:
@@ -371,6 +372,7 @@ class IncidentScreen(Screen[None]):
                 )
             )
             if typed is None:
+                self._declined(command, preview)
                 return
         try:
             # Its start, output and end reach this screen (and any other view of the
@@ -380,6 +382,18 @@ class IncidentScreen(Screen[None]):
             self.notify(command_running_text(), severity="warning", markup=False)
         except (StoreError, IncidentRuleError, ParameterError) as error:
             self._fail(error)
+
+    def _shown(self, command: Command, params: dict[str, str]) -> str:
+        """The command as it stood when declined: the values chosen so far, the rest
+        as placeholders."""
+        try:
+            return self.wizard.preview(command, {**self._defaults(command), **params})
+        except ParameterError:
+            return " ".join(command.argv) or command.text
+
+    def _declined(self, command: Command, preview: str) -> None:
+        """Answering No is a decision: the record keeps it."""
+        self._guarded(lambda: self.wizard.record_declined(command, preview))
 
     def action_verify(self) -> None:
         if self._verifying:

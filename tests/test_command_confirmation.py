@@ -19,7 +19,7 @@ from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.demo.profile import demo_config
 from rainbow_tui.incidents import kamal_verbs
 from rainbow_tui.incidents.confirmation import confirmation_word
-from rainbow_tui.incidents.model import CommandFinished, CommandStarted
+from rainbow_tui.incidents.model import CommandDeclined, CommandFinished, CommandStarted
 from rainbow_tui.incidents.runbooks import RunbookError, load_runbooks, parse_runbook
 from screens.incident import IncidentScreen
 from screens.prompt import PromptScreen
@@ -159,6 +159,18 @@ async def test_destructive_command_runs_once_its_action_is_typed(
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
         screen = app.screen
         assert isinstance(screen, IncidentScreen)
+        # Declined first: Esc is a decision the record keeps, and nothing runs.
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("escape")
+        await until(
+            pilot,
+            lambda: any(isinstance(e, CommandDeclined) for e in screen.wizard.incident.events),
+        )
+        declined = next(
+            e for e in screen.wizard.incident.events if isinstance(e, CommandDeclined)
+        )
+        assert declined.command == "echo wiped" and declined.step == 0
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         prompt = app.screen
