@@ -182,3 +182,65 @@ def test_accessory_exec_without_reuse_runs_a_fresh_container_with_no_server(
                     "pg_restore -U shiojiri_rainbow_seeker -d x --clean /backup/backup.dump")
     assert no_file.returncode == 1
     assert 'could not open input file "/backup/backup.dump"' in no_file.stdout
+
+
+def test_deploy_builds_pushes_and_boots_a_new_version_under_the_lock(
+    demo_stack_factory: Callable[..., DemoProcess], drive
+) -> None:
+    """lib/kamal/cli/main.rb#deploy (test/cli/main_test.rb "deploy", "deploy when
+    locked"): build and push, then under the lock ensure kamal-proxy, stale containers,
+    app boot of the new version (deploy_options carry KAMAL.config.version), prune."""
+    stack = demo_stack_factory()
+    driver = drive(stack)
+    before = driver.state()["current_version"]
+    deployed = kamal(stack, "deploy", "--version", "a1b2c3d4e5")
+    assert deployed.returncode == 0, deployed.stdout
+    said = deployed.stdout
+    order = ["Build and push app image...", "Acquiring the deploy lock...",
+             "Ensure kamal-proxy is running...", "Detect stale containers...",
+             "Start container with version a1b2c3d4e5", "Prune old containers and images...",
+             "Releasing the deploy lock..."]
+    positions = [said.index(words) for words in order]
+    assert positions == sorted(positions), said
+    assert "--name shiojiri-rainbow-seeker-web-a1b2c3d4e5 " in said
+    state = driver.state()
+    assert state["current_version"] == "a1b2c3d4e5" != before
+    assert driver.container("app-1", "web")["name"] == "shiojiri-rainbow-seeker-web-a1b2c3d4e5"
+    assert driver.health_status() == 200
+    assert kamal(stack, "lock", "status").stdout.strip() == "There is no deploy lock"
+
+    kamal(stack, "lock", "acquire", "-m", "hands off")
+    blocked = kamal(stack, "deploy")
+    assert blocked.returncode == 1 and blocked.stdout.rstrip().endswith(LOCK_FOUND)
+    assert driver.state()["current_version"] == "a1b2c3d4e5"
+    kamal(stack, "lock", "release")
+
+
+def test_every_shipped_kamal_command_is_one_the_stand_in_knows(
+    demo_stack_factory: Callable[..., DemoProcess], drive
+) -> None:
+    """Each kamal command of a shipped runbook, run through the stand-in as the console
+    runs it: none is an unknown command (cli/main.rb's subcommands), each ends 0."""
+    from rainbow_tui.incidents.runbooks import load_runbooks
+
+    stack = demo_stack_factory()
+    driver = drive(stack)
+    previous = driver.state()["versions"][-2]
+    commands = {
+        tuple(part.replace("{version}", previous) for part in command.argv)
+        for runbook in load_runbooks().runbooks.values()
+        for step in runbook.steps
+        for command in step.commands
+        if command.kind == "kamal"
+    }
+    assert ("deploy",) in commands and ("app", "boot") in commands
+    # What only looks first; the stop before the boots that undo it.
+    ordered = sorted(commands, key=lambda argv: (
+        argv[:2] == ("app", "boot") or argv[0] in ("deploy", "rollback") or "reboot" in argv,
+        argv[:2] == ("app", "stop"),
+        argv,
+    ))
+    for argv in ordered:
+        result = kamal(stack, *argv)
+        assert "Could not find command" not in result.stdout, argv
+        assert result.returncode == 0, (argv, result.stdout[-2000:])

@@ -177,6 +177,8 @@ class KamalStandIn:
             return await self._rollback(rest[0], options, out)
         if command == "lock" and rest:
             return self._lock_command(rest[0], options, out)
+        if command == "deploy" and not rest:
+            return await self._deploy(options, out)
         if command == "accessory" and len(rest) >= 2:
             return await self._accessory(rest[0], rest[1], rest[2:], options, out)
         if command == "details":
@@ -447,6 +449,43 @@ class KamalStandIn:
             log.info("app boot cured %s", ", ".join(cured))
         log.info("app boot of %s took %.1f s", tag, time.monotonic() - started)
         return 0
+
+    async def _deploy(self, options: KamalOptions, out: _Transcript) -> int:
+        """cli/main.rb#deploy: build and push the checkout's version, then under the
+        deploy lock make sure kamal-proxy runs, stop stale containers, boot the new
+        version and prune.  The demo has no builder: the image of a new version simply
+        exists once "pushed"; its version stands for the checkout's new commit."""
+        if options.destination:
+            raise KamalFailure("demo", "the demo stack deploys only its production "
+                               f"containers, not {options.destination}'s")
+        started = time.monotonic()
+        version = options.version or secrets.token_hex(20)
+        out.say("Build and push app image...")
+        self._registry_login(options, out)
+        out.running(f"docker buildx build --push --platform linux/amd64 --builder "
+                    f"kamal-local-docker-container -t {IMAGE_REPOSITORY}:{version} -t "
+                    f"{IMAGE_REPOSITORY}:latest --label service=\"{SERVICE}\" --file "
+                    "Dockerfile .")
+
+        async def body() -> int:
+            out.say("Ensure kamal-proxy is running...")
+            for _host in self._app_hosts(KamalOptions(), role="web"):
+                out.running("docker container start kamal-proxy || docker run --name "
+                            "kamal-proxy --network kamal --detach --restart unless-stopped "
+                            "basecamp/kamal-proxy")
+            out.say("Detect stale containers...")
+            code = await self._boot(version, options, out)
+            out.say("Prune old containers and images...")
+            for _host in self._app_hosts(KamalOptions()):
+                out.running(f"docker ps -q -a --filter label=service={SERVICE} --filter "
+                            "status=created --filter status=exited --filter status=dead "
+                            "| tail -n +6 | while read container_id; do docker rm "
+                            "$container_id; done")
+            return code
+
+        code = await self._with_lock(options, out, body)
+        out.say(f"  Finished all in {time.monotonic() - started:.1f} seconds")
+        return code
 
     def _stop(self, options: KamalOptions, out: _Transcript) -> int:
         for host in self._app_hosts(options):
