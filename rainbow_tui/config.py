@@ -45,7 +45,8 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 class ServiceConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str = "Shiojiri Rainbow Seeker"
     kamal_service: str
-    health_url: str
+    # Empty: https://<proxy.host><proxy.healthcheck.path> from Kamal's configuration.
+    health_url: str = ""
     health_timeout_s: float = 5.0
     # The TLS certificate of the health URL's host is checked when it is https.
     tls_warn_days: int = 21
@@ -492,7 +493,7 @@ def _check_consistency(config: Config, path: Path | str) -> None:
     for key, value, rule in _numbers(config):
         if value is not None and (problem := rule.problem(float(value))) is not None:
             raise ConfigError(path, key, problem)
-    if (problem := url_problem(config.service.health_url)) is not None:
+    if config.service.health_url and (problem := url_problem(config.service.health_url)):
         raise ConfigError(path, "service.health_url", problem)
     if config.service.tls_critical_days > config.service.tls_warn_days:
         raise ConfigError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -64,10 +65,12 @@ def resolve_deployment(config: Config, destination: str | None = None) -> Resolu
         )
     kamal_settings = config.kamal
     if PLACEHOLDER in kamal_settings.workdir:
+        _require_health_url(config, "[kamal] workdir is still to fill in")
         return Resolution(config, skipped="[kamal] workdir is still to fill in")
     workdir = expand_path(kamal_settings.workdir)
     if not (workdir / DEPLOY_FILE).is_file():
         if config.hosts:
+            _require_health_url(config, f"there is no {workdir / DEPLOY_FILE}")
             return Resolution(config, skipped=f"no {workdir / DEPLOY_FILE}: [[hosts]] only")
         raise ConfigError(
             workdir / DEPLOY_FILE, "", "file not found: [kamal] workdir must be the app's "
@@ -79,6 +82,39 @@ def resolve_deployment(config: Config, destination: str | None = None) -> Resolu
         # Paths relative to the workdir read best in full in a one-line error.
         raise ConfigError(_in_workdir(workdir, error.path), error.key, error.problem) from None
     return _merge(config, kamal, workdir)
+
+
+def _require_health_url(config: Config, why: str) -> None:
+    if not config.service.health_url:
+        raise ConfigError(config.source or CONFIG_TOML, "service.health_url",
+                          f"required: {why}, so there is no proxy.host to check /up on")
+
+
+def _health_url(config: Config, kamal: KamalDeployment, toml: str,
+                origins: dict[str, str], warnings: list[str]) -> str:
+    """config.toml's URL, else the one kamal-proxy answers: the app's first domain
+    (proxy.host), https when the proxy terminates TLS (proxy.ssl), and the path
+    kamal-proxy checks (proxy.healthcheck.path, /up by default)."""
+    given = config.service.health_url
+    if given:
+        origins["service.health_url"] = toml
+        path = urlsplit(given).path or "/"
+        if path != kamal.healthcheck_path:
+            warnings.append(
+                f"{toml}: service.health_url checks {path!r} but "
+                f"{kamal.origin('proxy.healthcheck.path')}: proxy.healthcheck.path is "
+                f"{kamal.healthcheck_path!r}, what kamal-proxy checks before it sends traffic"
+            )
+        return given
+    if not kamal.proxy_hosts:
+        raise ConfigError(config.source or toml, "service.health_url",
+                          f"required: {kamal.origin('proxy.host')} has no proxy.host to "
+                          "derive it from")
+    scheme = "https" if kamal.proxy_ssl else "http"
+    origins["service.health_url"] = (
+        f"{kamal.origin('proxy.host')} (proxy.host, proxy.ssl, proxy.healthcheck.path)"
+    )
+    return f"{scheme}://{kamal.proxy_hosts[0]}{kamal.healthcheck_path}"
 
 
 def _in_workdir(workdir: Path, path: str) -> str:
@@ -187,9 +223,11 @@ def _merge(config: Config, kamal: KamalDeployment, workdir: Path) -> Resolution:
     if not database_host:
         db = next((a for a in accessories if a.name == "db" and a.hosts), None)
         database_host = db.hosts[0] if db is not None else ""
+    health_url = _health_url(config, kamal, toml, origins, warnings)
     resolved = msgspec.structs.replace(
         config,
-        service=msgspec.structs.replace(config.service, kamal_service=kamal.service),
+        service=msgspec.structs.replace(config.service, kamal_service=kamal.service,
+                                        health_url=health_url),
         kamal=msgspec.structs.replace(config.kamal, accessories=accessories),
         hosts=tuple(hosts),
         database=msgspec.structs.replace(config.database, host=database_host),
@@ -214,6 +252,10 @@ def show_document(resolution: Resolution) -> dict[str, Any]:
     }
     if resolution.skipped:
         document["kamal_config"] = resolution.skipped
+    document["health_url"] = {
+        "url": config.service.health_url,
+        "from": resolution.origins.get("service.health_url", _label(config)),
+    }
     if kamal is not None:
         document["kamal_files"] = list(kamal.files)
         if kamal.resolved_by:

@@ -15,7 +15,8 @@ Transcribed from basecamp/kamal v2.12.0:
 * ``configuration/ssh.rb``: ``user`` defaults to ``root``, ``port`` to 22, ``proxy`` is
   a jump host ``[user@]host`` (``root@`` when no user is given).
 * ``configuration/proxy.rb``: ``healthcheck.path`` (kamal-proxy checks ``/up`` when
-  none is set), ``host``/``hosts`` the app's domains.
+  none is set), ``host``/``hosts`` the app's domains, ``ssl`` (``true`` or a custom
+  certificate's hash: the proxy serves TLS, ``ssl?``).
 * ``configuration/accessory.rb``: hosts from ``host``, ``hosts``, ``role``/``roles``
   or ``tag``/``tags`` (the first present); the container is ``service:`` or
   ``<service>-<name>``; ``port`` ``"N"`` means ``N:N``.
@@ -171,6 +172,7 @@ class KamalDeployment:
     healthcheck_path: str
     proxy_hosts: tuple[str, ...]  # the app's domains (proxy.host / proxy.hosts)
     files: tuple[str, ...]  # as read, relative to the workdir
+    proxy_ssl: bool = False  # the proxy terminates TLS for proxy_hosts
     # Dotted deploy.yml key → the file that gave it (or "kamal config …").
     origins: Mapping[str, str] = field(default_factory=dict)
     resolved_by: str = ""  # "kamal config …" when its output was used
@@ -395,6 +397,11 @@ class _Reader:
         ):
             raise self.fail(key, "must be a string or a list of strings")
         return tuple(str(item) for item in value)
+
+
+def _proxy_ssl(value: Any) -> bool:
+    """proxy.rb#ssl?: ``ssl: true``, or a hash naming a custom certificate."""
+    return value is True or isinstance(value, dict)
 
 
 def _kind(value: Any) -> str:
@@ -628,7 +635,7 @@ def _resolve(reader: _Reader, workdir: Path, destination: str, files: tuple[str,
         key: reader.origin(key)
         for key in ("service", "servers", "primary_role", "ssh.user", "ssh.port", "ssh.proxy",
                     "ssh.config", "proxy.healthcheck.path", "proxy.host", "proxy.hosts",
-                    "accessories")
+                    "proxy.ssl", "accessories")
     }
     for accessory in accessories:
         origins[f"accessories.{accessory.name}"] = reader.origin(f"accessories.{accessory.name}")
@@ -642,6 +649,7 @@ def _resolve(reader: _Reader, workdir: Path, destination: str, files: tuple[str,
         ssh=_ssh(reader, workdir),
         healthcheck_path=reader.text("proxy.healthcheck.path", DEFAULT_HEALTHCHECK_PATH),
         proxy_hosts=proxy_hosts,
+        proxy_ssl=_proxy_ssl(reader.get("proxy.ssl", False)),
         files=files,
         origins=origins,
         resolved_by=resolved_by,

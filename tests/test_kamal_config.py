@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from rainbow_tui.cli import main
-from rainbow_tui.config import ConfigError, parse_config
-from rainbow_tui.deployment import resolve_deployment
+from rainbow_tui.config import Config, ConfigError, parse_config
+from rainbow_tui.deployment import resolve_deployment, show_document
 from rainbow_tui.kamal_config import JumpHost, deep_merge, read_kamal_config
 from rainbow_tui.sources.kamal_containers import layout_from_config
 
@@ -424,3 +424,56 @@ def test_ssh_config_port_out_of_range_names_the_file(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"{checkout}/ssh_config: Host app-1: Port: " in err
     assert "is not a TCP port (1-65535)" in err
+
+
+# configuration/proxy.rb: host/hosts, ssl (true or a certificate's hash: ssl?),
+# healthcheck.path (kamal-proxy checks /up when none is given, test/configuration/proxy_test.rb).
+PROXIED = """\
+service: app
+image: dhh/app
+servers:
+  - 10.0.0.11
+proxy:
+  host: api.example.jp
+  ssl: true
+  healthcheck:
+    path: /healthz
+"""
+
+
+def _proxied_app(tmp_path: Path, deploy: str, service_toml: str) -> Config:
+    checkout = _checkout(tmp_path / "app", deploy)
+    text = (f"[service]\nkamal_service = \"app\"\n{service_toml}\n[kamal]\n"
+            f"workdir = \"{checkout}\"\ncommand = [\"{checkout}/no-kamal-here\"]\n")
+    return parse_config(text, "config.toml")
+
+
+def test_health_url_comes_from_the_proxy_when_config_toml_has_none(tmp_path: Path) -> None:
+    resolution = resolve_deployment(_proxied_app(tmp_path, PROXIED, ""))
+    assert resolution.config.service.health_url == "https://api.example.jp/healthz"
+    assert "config/deploy.yml" in resolution.origins["service.health_url"]
+    assert not resolution.warnings
+    shown = show_document(resolution)["health_url"]
+    assert shown["url"] == "https://api.example.jp/healthz" and "deploy.yml" in shown["from"]
+    # Without ssl the proxy serves http; without a path kamal-proxy checks /up.
+    plain = PROXIED.replace("  ssl: true\n", "").replace("  healthcheck:\n    path: /healthz\n",
+                                                        "")
+    plain_resolution = resolve_deployment(_proxied_app(tmp_path / "plain", plain, ""))
+    assert plain_resolution.config.service.health_url == "http://api.example.jp/up"
+
+
+def test_a_health_url_off_the_proxys_healthcheck_path_is_a_warning(tmp_path: Path) -> None:
+    config = _proxied_app(tmp_path, PROXIED, 'health_url = "https://api.example.jp/up"')
+    resolution = resolve_deployment(config)
+    assert resolution.config.service.health_url == "https://api.example.jp/up"
+    (warning,) = resolution.warnings
+    assert "service.health_url checks '/up'" in warning
+    assert "config/deploy.yml: proxy.healthcheck.path is '/healthz'" in warning
+
+
+def test_no_health_url_and_no_proxy_host_names_the_key(tmp_path: Path) -> None:
+    bare = "service: app\nimage: dhh/app\nservers:\n  - 10.0.0.11\n"
+    with pytest.raises(ConfigError) as raised:
+        resolve_deployment(_proxied_app(tmp_path, bare, ""))
+    assert raised.value.key == "service.health_url"
+    assert "no proxy.host" in raised.value.problem
