@@ -164,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--destination", "-d", metavar="NAME", dest="config_destination",
                             default=None, help=tr("cli.config.destination"))
 
+    notify = _command(commands, "notify", tr("cli.notify"))
+    notify_commands = notify.add_subparsers(dest="notify_command", metavar="ACTION",
+                                            required=True)
+    notify_test = _command(notify_commands, "test", tr("cli.notify.test"))
+    notify_test.add_argument("--config", type=Path, metavar="PATH", dest="notify_config",
+                             help=tr("cli.config"))
+
     incidents = _command(commands, "incidents", tr("cli.incidents"))
     incident_commands = incidents.add_subparsers(
         dest="incidents_command", metavar="ACTION", required=True
@@ -230,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args.check_config or args.config, demo, args.json, args.destination)
         if args.command == "incidents":
             return _incidents(args)
+        if args.command == "notify":
+            return _notify_test(args.notify_config or args.config)
         if args.command == "demo":
             return _demo(
                 DemoOptions(args.drill, not args.monitor_without_grants),
@@ -379,6 +388,22 @@ def _demo(options: DemoOptions, read_only: bool, no_mouse: bool) -> int:
     except DemoStartError as error:
         print(tr("cli.error.demo_start", error=error), file=sys.stderr)
         return 3
+
+
+def _notify_test(path: Path | None) -> int:
+    """``notify test``: each configured channel, ok or failed and why; 1 if one failed."""
+    from rainbow_tui.notify.probe import probe_channels
+
+    config = find_config(path)
+    if config.notify.pagerduty is None and config.notify.slack is None:
+        raise ConfigError(config.source, "notify", tr("cli.notify.none"))
+    results = asyncio.run(probe_channels(config))
+    width = max(cell_len(result.channel) for result in results)
+    for result in results:
+        verdict = tr("cli.notify.ok") if result.ok else tr("cli.notify.failed")
+        print(tr("cli.notify.result", channel=ljust_cells(result.channel, width),
+                 verdict=verdict, detail=result.detail.text()))
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _incidents(args: argparse.Namespace) -> int:

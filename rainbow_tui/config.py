@@ -237,6 +237,10 @@ class EscalationStep(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     role: str
     contact: str
     within_minutes: int
+    # Who is told when the incident reaches this rung: "pagerduty", "slack" (the
+    # channel of [notify.slack]) or "slack:#channel"; unset, the manual's contacts
+    # (see NotifyConfig.rung_targets).
+    notify: tuple[str, ...] | None = None
 
 
 # エスカレーション — the manual's ladder; contacts belong in the team's config.
@@ -254,6 +258,78 @@ DEFAULT_ESCALATION = (
         level=3, role="プロジェクトマネージャー / Project manager", contact="", within_minutes=60
     ),
 )
+
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+SLACK_POST_MESSAGE_URL = "https://slack.com/api/chat.postMessage"
+NOTIFY_SERVICES = ("pagerduty", "slack")
+
+
+class PagerDutyConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """PagerDuty's Events API v2; the routing (integration) key only from the environment."""
+
+    routing_key_env: str
+    events_url: str = PAGERDUTY_EVENTS_URL
+    timeout_s: float = 10.0
+
+
+class SlackConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An incoming webhook (posts to its own channel) or a bot token for chat.postMessage."""
+
+    webhook_env: str = ""
+    token_env: str = ""
+    channel: str = "#rainbow-dev"
+    api_url: str = SLACK_POST_MESSAGE_URL
+    timeout_s: float = 10.0
+
+    @property
+    def through_webhook(self) -> bool:
+        return bool(self.webhook_env)
+
+
+class NotifyConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Who hears of an incident, and how hard a send is tried."""
+
+    pagerduty: PagerDutyConfig | None = None
+    slack: SlackConfig | None = None
+    # Also told when an incident opened from a host's alert is declared (サーバー問題,
+    # インフラ担当); unset: Slack #rainbow-infra when chat.postMessage is used.
+    infrastructure: tuple[str, ...] | None = None
+    # The language of what is sent (the team's channel reads one).
+    language: Literal["ja", "en"] = "ja"
+    # A page the team keeps per incident, "{incident_id}" filled in; linked from each send.
+    timeline_url: str = ""
+    retry_first_s: float = 1.0
+    retry_max_s: float = 60.0
+    attempts: int = 8
+
+    def configured(self, service: str) -> bool:
+        return getattr(self, service, None) is not None
+
+    def rung_targets(self, step: EscalationStep) -> tuple[str, ...]:
+        """Where reaching ``step`` is sent: its ``notify``, else the manual's contact
+        for its level (L1 PagerDuty, L2 Slack) where that service is configured."""
+        if step.notify is not None:
+            return step.notify
+        default = {1: ("pagerduty",), 2: ("slack",)}.get(step.level, ())
+        return tuple(target for target in default if self.configured(target))
+
+    def infrastructure_targets(self) -> tuple[str, ...]:
+        if self.infrastructure is not None:
+            return self.infrastructure
+        if self.slack is not None and not self.slack.through_webhook:
+            return ("slack:#rainbow-infra",)
+        return ()
+
+
+def target_service(target: str) -> str:
+    """"slack:#rainbow-infra" → "slack"."""
+    return target.partition(":")[0]
+
+
+def target_channel(target: str) -> str:
+    """The channel a target names ("" for the service's own)."""
+    return target.partition(":")[2]
 
 
 class IncidentsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -289,6 +365,7 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     thresholds: ThresholdsConfig = ThresholdsConfig()
     alert_levels: AlertLevelsConfig = AlertLevelsConfig()
     escalation: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
+    notify: NotifyConfig = NotifyConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     logs: LogsConfig = LogsConfig()
     # Where this configuration came from; not a TOML key.
@@ -331,6 +408,7 @@ _CHOICES = {
     "warn_severity": SEVERITIES,
     "critical_severity": SEVERITIES,
     "count_requests_from": ("rails", "proxy"),
+    "language": ("ja", "en"),
 }
 
 
@@ -440,6 +518,9 @@ _RANGES: dict[str, _Range] = {
     "logs.tail_lines": _Range(0, 1_000_000, "lines"),
     "logs.buffer_lines": _Range(1, 10_000_000, "lines"),
     **{f"poll.{name}": _SECONDS for name in PollConfig.__struct_fields__},
+    "notify.retry_first_s": _Range(0, 3600, "seconds", low_allowed=False),
+    "notify.retry_max_s": _Range(0, 3600, "seconds", low_allowed=False),
+    "notify.attempts": _Range(1, 100, "tries"),
 }
 
 
@@ -472,6 +553,10 @@ def _numbers(config: Config) -> list[tuple[str, float, _Range]]:
                       _Range(0, 30 * DAY_S, "seconds", low_allowed=False)))
     for index, host in enumerate(config.hosts):
         found.append((f"hosts[{index}].port", host.port, _PORT))
+    for service in NOTIFY_SERVICES:
+        section = getattr(config.notify, service)
+        if section is not None:
+            found.append((f"notify.{service}.timeout_s", section.timeout_s, _TIMEOUT_S))
     return found
 
 
@@ -545,6 +630,68 @@ def _check_consistency(config: Config, path: Path | str) -> None:
     levels = [step.level for step in config.escalation]
     if levels != sorted(levels):
         raise ConfigError(path, "escalation", tr("config.escalation_order"))
+    _check_notify(config, path)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A channel by name (#rainbow-dev) or by Slack's id (C0123ABCD).
+_SLACK_CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$")
+
+
+def _check_notify(config: Config, path: Path | str) -> None:
+    """[notify]: variables' names (never values), URLs, channels and the targets named."""
+    notify = config.notify
+    for service in NOTIFY_SERVICES:
+        section = getattr(notify, service)
+        if section is None:
+            continue
+        for field in section.__struct_fields__:
+            value = getattr(section, field)
+            required = field == "routing_key_env"
+            if field.endswith("_env") and (value or required) and not _ENV_NAME.match(value):
+                raise ConfigError(path, f"notify.{service}.{field}",
+                                  tr("config.notify.env_name", value=value))
+            if field.endswith("_url") and (problem := url_problem(value)) is not None:
+                raise ConfigError(path, f"notify.{service}.{field}", problem)
+    slack = notify.slack
+    if slack is not None:
+        if bool(slack.webhook_env) == bool(slack.token_env):
+            raise ConfigError(path, "notify.slack", tr("config.notify.slack_one_way"))
+        if not _SLACK_CHANNEL.match(slack.channel):
+            raise ConfigError(path, "notify.slack.channel",
+                              tr("config.notify.channel", value=slack.channel))
+    if notify.retry_max_s < notify.retry_first_s:
+        raise ConfigError(path, "notify.retry_max_s", tr(
+            "config.notify.retry_order", first=notify.retry_first_s, most=notify.retry_max_s))
+    if notify.timeline_url:
+        try:
+            example = notify.timeline_url.format(incident_id="2026-01-01-0000-incident")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(path, "notify.timeline_url",
+                              tr("config.notify.timeline_url", field="{incident_id}")) from None
+        if (problem := url_problem(example)) is not None:
+            raise ConfigError(path, "notify.timeline_url", problem)
+    named = [(f"escalation[{index}].notify", step.notify or ())
+             for index, step in enumerate(config.escalation)]
+    named.append(("notify.infrastructure", notify.infrastructure or ()))
+    for key, targets in named:
+        for target in targets:
+            if (problem := _target_problem(notify, target)) is not None:
+                raise ConfigError(path, key, problem)
+
+
+def _target_problem(notify: NotifyConfig, target: str) -> str | None:
+    service, colon, channel = target.partition(":")
+    if service not in NOTIFY_SERVICES or (colon and service != "slack"):
+        return tr("config.notify.target", value=target)
+    if not notify.configured(service):
+        return tr("config.notify.not_configured", value=target, service=service)
+    if colon:
+        if not _SLACK_CHANNEL.match(channel):
+            return tr("config.notify.channel", value=channel)
+        if notify.slack is not None and notify.slack.through_webhook:
+            return tr("config.notify.webhook_channel", value=target)
+    return None
 
 
 def load_config(path: Path) -> Config:

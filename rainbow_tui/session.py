@@ -28,7 +28,7 @@ from rainbow_tui.text import tr
 if TYPE_CHECKING:
     from rainbow_tui.actions import DatabaseActions
     from rainbow_tui.incidents.appendix import AppendixCommand, TerminalResult
-    from rainbow_tui.incidents.model import CommandStarted, EvidenceKind
+    from rainbow_tui.incidents.model import CommandStarted, Event, EvidenceKind, Incident
     from rainbow_tui.incidents.runbooks import Command, RunbookCatalog, RunbookProblem
     from rainbow_tui.incidents.runner import CommandResult
     from rainbow_tui.incidents.store import IncidentStore
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from rainbow_tui.logs.streams import LogEntry, StreamState
     from rainbow_tui.logs.tail import LogTail
     from rainbow_tui.monitor import Monitor, MonitorState
+    from rainbow_tui.notify.notifier import Notifier
     from rainbow_tui.sources.service_sources import ServiceSources
     from rainbow_tui.wizard import IncidentWizard, Saving
 
@@ -203,6 +204,8 @@ class Session:
         self.latest: MonitorState | None = None
         self.database_actions: DatabaseActions | None = None
         self.job_actions: JobActions | None = None
+        # Tells PagerDuty and Slack; None while [notify] configures neither.
+        self.notifier: Notifier | None = None
         self._store: IncidentStore | None = None
         self._catalog: RunbookCatalog | None = None
         # Incident id → its wizard.  One incident is in hand at a time for now.
@@ -277,6 +280,7 @@ class Session:
             # Solid Queue's own database; the classes' limits_concurrency from config.
             self.job_actions = JobActions(sources.queue_link, self.config.queue.concurrency)
         self.monitor.start()
+        self._start_notifier()
         self._resume_open_incident()
 
     async def close(self) -> None:
@@ -284,6 +288,8 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        if self.notifier is not None:
+            await self.notifier.close()
         for wizard in self._wizards.values():
             wizard.stop_retrying()
         if self._store is not None:
@@ -465,6 +471,27 @@ class Session:
             latest_findings=lambda: self.latest.findings if self.latest is not None else (),
         )
         self._current = incident_id
+
+    def _start_notifier(self) -> None:
+        """Follow the incidents this session records, when [notify] names a service."""
+        if self.config.notify.pagerduty is None and self.config.notify.slack is None:
+            return
+        from rainbow_tui.notify.notifier import Notifier
+
+        notifier = self.notifier = Notifier(self.config, self.store, self._record_notification)
+
+        def tell(event: SessionEvent) -> None:
+            if isinstance(event, IncidentOpened | IncidentChanged):
+                notifier.incident_changed(event.incident_id)
+
+        self.subscribe(tell)
+
+    def _record_notification(self, incident_id: str, build: Callable[[Incident], Event]) -> bool:
+        wizard = self._wizards.get(incident_id)
+        if wizard is None:
+            return False
+        wizard._record(build)  # a send is recorded as any other event of the timeline
+        return True
 
     def _retire(self, incident_id: str) -> None:
         """A closed incident makes way for a new one: its writes end, its file is let go."""

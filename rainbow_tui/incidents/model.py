@@ -56,6 +56,8 @@ __all__ = [
     "IncidentStatus",
     "MetricsRecorded",
     "Note",
+    "NotificationSent",
+    "NotifyAction",
     "PostmortemText",
     "Reading",
     "Role",
@@ -79,6 +81,7 @@ __all__ = [
     "make_incident_id",
     "new_incident",
     "note",
+    "notification_sent",
     "pin_evidence",
     "readings_of",
     "record_metrics",
@@ -102,6 +105,8 @@ Role = Literal["commander", "scribe"]
 EvidenceKind = Literal["alert", "metrics", "log_lines", "table"]
 CommandOutcome = Literal["ok", "failed", "timeout", "cancelled", "not_run", "error"]
 ActionItemType = Literal["prevent", "mitigate", "detect", "repair", "process", "other"]
+# What a notification asked of its service: PagerDuty's event actions, or a message.
+NotifyAction = Literal["trigger", "acknowledge", "resolve", "message"]
 
 
 class IncidentRuleError(ValueError):
@@ -300,6 +305,17 @@ class Escalated(_Event, frozen=True, kw_only=True, tag="escalated"):
     note: str = ""
 
 
+class NotificationSent(_Event, frozen=True, kw_only=True, tag="notification"):
+    """A send to PagerDuty or Slack about event ``about``, ended: delivered or given up."""
+
+    channel: str  # "pagerduty", "slack #rainbow-dev"
+    action: NotifyAction
+    ok: bool
+    about: int = 0
+    attempts: int = 1
+    detail: str = ""  # why it failed, or what the service answered
+
+
 class EvidencePinned(_Event, frozen=True, kw_only=True, tag="evidence_pinned"):
     evidence_kind: EvidenceKind
     title: str
@@ -331,6 +347,7 @@ Event = (
     | EvidencePinned
     | TimeEdited
     | RoleAssigned
+    | NotificationSent
     | CommandDeclined
     | ActionItemAdded
     | ActionItemRemoved
@@ -830,6 +847,25 @@ def escalate(
         role=step.role,
         contact=step.contact,
         note=note_text,
+    )
+
+
+def notification_sent(
+    incident: Incident,
+    channel: str,
+    action: NotifyAction,
+    ok: bool,
+    *,
+    about: int = 0,
+    attempts: int = 1,
+    detail: str = "",
+    at: datetime | None = None,
+    author: str | None = None,
+) -> NotificationSent:
+    event_id, when, who = _stamp(incident, at, author)
+    return NotificationSent(
+        id=event_id, at=when, author=who, channel=channel, action=action, ok=ok,
+        about=about, attempts=attempts, detail=detail,
     )
 
 

@@ -23,6 +23,8 @@ from rainbow_tui.incidents.model import (
     IncidentStatus,
     MetricsRecorded,
     Note,
+    NotificationSent,
+    NotifyAction,
     Role,
     RoleAssigned,
     StatusChanged,
@@ -84,6 +86,12 @@ OUTCOME_KEYS: dict[CommandOutcome, str] = {
     "cancelled": N_("timeline.outcome.cancelled"),
     "not_run": N_("timeline.outcome.not_run"),
     "error": N_("timeline.outcome.error"),
+}
+NOTIFY_ACTION_KEYS: dict[NotifyAction, str] = {
+    "trigger": N_("timeline.notify.trigger"),
+    "acknowledge": N_("timeline.notify.acknowledge"),
+    "resolve": N_("timeline.notify.resolve"),
+    "message": N_("timeline.notify.message"),
 }
 ROLE_KEYS: dict[Role, str] = {
     "commander": N_("incident.role.commander"),
@@ -205,4 +213,9 @@ def describe_event(
     if isinstance(event, RoleAssigned):
         role = event.role if language is None else language.tr(ROLE_KEYS[event.role])
         return words.tr("timeline.role", role=role, person=event.person)
+    if isinstance(event, NotificationSent):
+        action = words.tr(NOTIFY_ACTION_KEYS[event.action])
+        key = N_("timeline.notify.sent") if event.ok else N_("timeline.notify.failed")
+        sent = words.tr(key, channel=event.channel, action=action, attempts=event.attempts)
+        return _with_detail(words, sent, event.detail)
     raise AssertionError(f"unknown event {event!r}")
