@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from rainbow_tui.levels import SEVERITIES, Level, Severity, judge
+from rainbow_tui.ssh_proxy_command import proxy_command_problem
 from rainbow_tui.text import tr
 
 ENV_CONFIG = "RAINBOW_TUI_CONFIG"
@@ -104,6 +105,8 @@ class HostConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     port: int | None = None
     # The SSH jump host, "user@host[:port]" (deploy.yml's ssh.proxy).
     jump_host: str = ""
+    # Or the command whose stdin/stdout carry SSH (deploy.yml's ssh.proxy_command).
+    proxy_command: str = ""
     # deploy.yml's accessories on this host.
     accessories: tuple[str, ...] = ()
 
@@ -622,6 +625,8 @@ def _check_consistency(config: Config, path: Path | str) -> None:
     for index, host in enumerate(config.hosts):
         if host.jump_host and (problem := _jump_host_problem(host.jump_host)) is not None:
             raise ConfigError(path, f"hosts[{index}].jump_host", problem)
+        if host.proxy_command and (problem := proxy_command_problem(host.proxy_command)):
+            raise ConfigError(path, f"hosts[{index}].proxy_command", problem)
     # Without [[hosts]] the names come from deploy.yml: checked once it is read.
     if config.hosts and config.database.host and config.database.host not in seen:
         raise ConfigError(

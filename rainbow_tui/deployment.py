@@ -182,6 +182,8 @@ def _merge(config: Config, kamal: KamalDeployment, workdir: Path) -> Resolution:
         hosts.append(HostConfig(
             name=name, address=resolved_address, roles=tuple(roles), user=user, port=port,
             jump_host=jump_text, accessories=kamal.host_accessories(address),
+            # ssh.rb#proxy: a jump host (deploy.yml's or config.toml's) wins.
+            proxy_command="" if jump_text else kamal.ssh.proxy_command,
         ))
         origins.update({
             f"{name}.name": name_origin,
@@ -279,6 +281,9 @@ def show_document(resolution: Resolution) -> dict[str, Any]:
         if kamal.ssh.proxy is not None:
             ssh["jump_host"] = str(kamal.ssh.proxy)
             ssh["jump_host_from"] = kamal.origin("ssh.proxy")
+        elif kamal.ssh.proxy_command:
+            ssh["proxy_command"] = kamal.ssh.proxy_command
+            ssh["proxy_command_from"] = kamal.origin("ssh.proxy_command")
         if kamal.ssh.config_files:
             ssh["config_files"] = list(kamal.ssh.config_files)
         document["ssh"] = ssh
@@ -296,6 +301,8 @@ def show_document(resolution: Resolution) -> dict[str, Any]:
         }
         if host.jump_host:
             row["jump_host"] = host.jump_host
+        elif host.proxy_command:
+            row["proxy_command"] = host.proxy_command
         row["from"] = {
             key: origins.get(f"{host.name}.{key}", CONFIG_TOML)
             for key in ("name", "address", "roles", "user", "port", "jump_host", "accessories")

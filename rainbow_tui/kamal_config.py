@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from rainbow_tui.config import ConfigError
+from rainbow_tui.ssh_proxy_command import proxy_command_problem
 
 DEPLOY_FILE = Path("config") / "deploy.yml"
 DEFAULT_HEALTHCHECK_PATH = "/up"  # kamal-proxy's default health check
@@ -156,6 +157,8 @@ class KamalSsh:
     proxy: JumpHost | None = None
     config_files: tuple[str, ...] = ()  # ``ssh.config`` files, when it names any
     keys: tuple[str, ...] = ()
+    # ``ssh.proxy_command`` (Net::SSH::Proxy::Command): %h, %p, %r filled in.
+    proxy_command: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,9 +495,13 @@ def _ssh(reader: _Reader, workdir: Path) -> KamalSsh:
             proxy = JumpHost.parse(text)
         except ValueError as error:
             raise reader.fail("ssh.proxy", f"{text!r} is not [user@]host[:port]: {error}") from None
-    if reader.get("ssh.proxy_command") is not None:
-        raise reader.fail("ssh.proxy_command", "not supported by the console; give the jump "
-                                               "host as ssh.proxy ([user@]host)")
+    proxy_command = ""
+    # ssh.rb#proxy: a jump host wins over a proxy command when both are given.
+    if reader.get("ssh.proxy_command") is not None and proxy is None:
+        proxy_command = reader.text("ssh.proxy_command")
+        problem = proxy_command_problem(proxy_command)
+        if problem is not None:
+            raise reader.fail("ssh.proxy_command", problem)
     config = reader.get("ssh.config")
     files: tuple[str, ...] = ()
     if config is not None and not isinstance(config, bool):
@@ -503,7 +510,7 @@ def _ssh(reader: _Reader, workdir: Path) -> KamalSsh:
             for path in reader.strings("ssh.config", config)
         )
     keys = tuple(str(Path(key).expanduser()) for key in reader.strings("ssh.keys"))
-    return KamalSsh(user, port, proxy, files, keys)
+    return KamalSsh(user, port, proxy, files, keys, proxy_command)
 
 
 def _accessories(reader: _Reader, service: str,
@@ -634,8 +641,8 @@ def _resolve(reader: _Reader, workdir: Path, destination: str, files: tuple[str,
     origins = {
         key: reader.origin(key)
         for key in ("service", "servers", "primary_role", "ssh.user", "ssh.port", "ssh.proxy",
-                    "ssh.config", "proxy.healthcheck.path", "proxy.host", "proxy.hosts",
-                    "proxy.ssl", "accessories")
+                    "ssh.proxy_command", "ssh.config", "proxy.healthcheck.path", "proxy.host",
+                    "proxy.hosts", "proxy.ssl", "accessories")
     }
     for accessory in accessories:
         origins[f"accessories.{accessory.name}"] = reader.origin(f"accessories.{accessory.name}")

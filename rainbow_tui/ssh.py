@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rainbow_tui.config import PLACEHOLDER
+from rainbow_tui.ssh_proxy_command import expand_proxy_command
 from rainbow_tui.text import N_, tr
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ class SshTarget:
     jump_host: str = ""
     jump_port: int = DEFAULT_SSH_PORT
     jump_user: str = ""
+    # Kamal's ``ssh.proxy_command``: the transport is this command's stdin/stdout.
+    proxy_command: str = ""
 
     @property
     def jump_label(self) -> str:
@@ -265,8 +268,13 @@ async def connect(
                     label, target.jump_host, target.jump_port, target.jump_user, common, None
                 )
                 label = target.name
+            via: dict[str, object] = dict(common)
+            if target.proxy_command:
+                via["proxy_command"] = expand_proxy_command(
+                    target.proxy_command, target.address, target.port, target.user
+                )
             connection = await _connect_one(
-                label, target.address, target.port, target.user, common, jump
+                label, target.address, target.port, target.user, via, jump
             )
     except TimeoutError:
         if jump is not None:

@@ -137,3 +137,59 @@ def test_demo_hosts_come_from_its_deploy_yml(demo_stack: object) -> None:
     assert config.database.host == "db-1"
     assert [a.container for a in config.kamal.accessories] == [f"{endpoints.service}-db"]
 
+
+
+async def test_every_host_is_reached_through_a_proxy_command(
+    demo_stack: object, jump_host: JumpHost, tmp_path: Path
+) -> None:
+    """Kamal's ``ssh.proxy_command`` (Net::SSH::Proxy::Command, as
+    lib/kamal/configuration/ssh.rb#proxy makes it): here the usual one, the real
+    OpenSSH client's ``ssh -W %h:%p`` through the jump host."""
+    endpoints = demo_stack.endpoints  # type: ignore[attr-defined]
+    known = _known_hosts(tmp_path, endpoints.known_hosts, jump_host)
+    command = (
+        f"ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes "
+        f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes "
+        f"-i {endpoints.client_key} -p {jump_host.port} -W %h:%p {JUMP_USER}@127.0.0.1"
+    )
+    config = demo_config(endpoints)
+    config = msgspec.structs.replace(
+        config,
+        hosts=tuple(msgspec.structs.replace(h, proxy_command=command) for h in config.hosts),
+        ssh=msgspec.structs.replace(config.ssh, known_hosts=str(known)),
+    )
+    sources = ServiceSources(config)
+    try:
+        snapshots = await sources.hosts.poll()
+    finally:
+        await sources.close()
+    assert [(s.name, s.error) for s in snapshots] == [(h.name, None) for h in config.hosts]
+    assert {port for _, port in jump_host.forwarded} == {host.port for host in config.hosts}
+
+
+def test_proxy_command_read_from_deploy_yml_as_net_ssh_fills_it(tmp_path: Path) -> None:
+    """net-ssh lib/net/ssh/proxy/command.rb#open: %h, %p, %r and %%, nothing else;
+    ssh.rb#proxy: a jump host (ssh.proxy) wins when both are given."""
+    from rainbow_tui.config import ConfigError
+    from rainbow_tui.kamal_config import read_kamal_config
+    from rainbow_tui.ssh_proxy_command import expand_proxy_command
+
+    (tmp_path / "config").mkdir()
+    deploy = tmp_path / "config" / "deploy.yml"
+    base = "service: app\nimage: dhh/app\nservers:\n  - 10.0.0.11\nssh:\n  user: app\n"
+    deploy.write_text(base + '  proxy_command: "nc -X 5 -x socks:1080 %h %p # %r 100%%"\n',
+                      encoding="utf-8")
+    kamal = read_kamal_config(tmp_path)
+    assert kamal.ssh.proxy_command == "nc -X 5 -x socks:1080 %h %p # %r 100%%"
+    assert expand_proxy_command(kamal.ssh.proxy_command, "10.0.0.11", 22, "app") == [
+        "/bin/sh", "-c", "nc -X 5 -x socks:1080 10.0.0.11 22 # app 100%"
+    ]
+    # A value that is not a plain word stays one word for the shell.
+    assert expand_proxy_command("nc %h %p", "a b;rm", 22, "u")[2] == "nc 'a b;rm' 22"
+    deploy.write_text(base + '  proxy_command: "nc %h %q"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        read_kamal_config(tmp_path)
+    assert raised.value.key == "ssh.proxy_command" and "%q" in raised.value.problem
+    deploy.write_text(base + '  proxy: bastion\n  proxy_command: "nc %h %p"\n', encoding="utf-8")
+    both = read_kamal_config(tmp_path).ssh
+    assert both.proxy is not None and both.proxy_command == ""

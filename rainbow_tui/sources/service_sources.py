@@ -92,6 +92,7 @@ class ServiceSources:
             jump_host=jump.host if jump else "",
             jump_port=jump.port if jump else 22,
             jump_user=jump.user if jump else "",
+            proxy_command="" if jump else host.proxy_command,
         )
 
     def _probe(self, name: str) -> HostProbe:
