@@ -128,7 +128,8 @@ def pagerduty_alert(
     links = []
     if link := timeline_link(config, incident.id):
         links.append((link, words.tr("notify.link.timeline", id=incident.id)))
-    links.append((config.service.health_url, words.tr("notify.link.health")))
+    if config.service.health_url:  # empty until Kamal's proxy settings fill it in
+        links.append((config.service.health_url, words.tr("notify.link.health")))
     return PagerDutyAlert(
         action="trigger",
         dedup_key=key,
