@@ -40,12 +40,19 @@ from widgets.log_pane import LogPane
 from widgets.log_view import LogView
 
 if TYPE_CHECKING:
+    from rainbow_tui.alert_causes import RunbookChoice
     from rainbow_tui.incidents.appendix import AppendixCommand
     from rainbow_tui.sources.service_sources import ServiceSources
     from rainbow_tui.wizard import Saving
+    from screens.incident_picker import IncidentLine
 
 
 INCIDENT_SCREEN = "incident"
+
+
+def incident_screen_name(incident_id: str) -> str:
+    """Each open incident has a screen of its own, installed by this name."""
+    return f"{INCIDENT_SCREEN}:{incident_id}"
 
 
 # -- the app's own sentences, in one place ---------------------------------------------
@@ -182,8 +189,8 @@ class RainbowApp(App[int]):
         config = session.config
         self.dashboard = DashboardScreen(session)
         self.log_screen = LogScreen(log_screen_title(config.service.name), session.log_buffer)
-        # Which incident the installed incident screen shows (None: none installed).
-        self._incident_shown: str | None = None
+        # The incidents whose screens are installed (one screen per incident).
+        self._incident_screens: set[str] = set()
 
     def get_default_screen(self) -> Screen[None]:
         # The dashboard is the first screen itself: pushing it over Textual's empty
@@ -226,8 +233,8 @@ class RainbowApp(App[int]):
         session = self.session
         if session.latest is not None:
             self.dashboard.show_state(session.latest)
-        if session.current_incident_id is not None:
-            self._install_incident(session.current_incident_id)
+        for incident_id in session.incident_ids:
+            self._install_incident(incident_id)
 
     def _watch_screen_workers(self, screen: Screen[Any]) -> None:
         signal = screen.message_signal
@@ -296,7 +303,7 @@ class RainbowApp(App[int]):
                     severity="warning",
                     markup=False,
                 )
-            self.push_screen(INCIDENT_SCREEN)
+            self.show_incident(event.incident_id)
             self.notify(resumed_text(event.incident_id, event.step), markup=False)
 
     def on_log_pane_open_full(self, event: LogPane.OpenFull) -> None:
@@ -314,38 +321,129 @@ class RainbowApp(App[int]):
 
     def _install_incident(self, incident_id: str) -> None:
         """The incident's screen, installed so that going back to the dashboard keeps
-        it (and its output) alive; another incident's screen makes way."""
+        it (and its output) alive; the screens of incidents the session let go (closed,
+        then retired) make way once nothing shows them."""
         from screens.incident import IncidentScreen
 
-        if self._incident_shown == incident_id:
+        held = set(self.session.incident_ids)
+        for gone in sorted(self._incident_screens - held):
+            name = incident_screen_name(gone)
+            if self.is_screen_installed(name) and self.get_screen(name) not in self.screen_stack:
+                self.uninstall_screen(name)
+                self._incident_screens.discard(gone)
+        if incident_id in self._incident_screens:
             return
-        if self.is_screen_installed(INCIDENT_SCREEN):
-            self.uninstall_screen(INCIDENT_SCREEN)
-        self.install_screen(IncidentScreen(self.session, incident_id), INCIDENT_SCREEN)
-        self._incident_shown = incident_id
+        self.install_screen(IncidentScreen(self.session, incident_id),
+                            incident_screen_name(incident_id))
+        self._incident_screens.add(incident_id)
 
-    def action_start_incident(self, alert_key: str | None = None) -> None:
-        """An incident from the most urgent alert (or the one named), else a general one."""
+    def show_incident(self, incident_id: str) -> None:
+        """The incident's own screen in front, and the incident in hand: over the
+        dashboard, or in place of another incident's screen."""
+        from screens.incident import IncidentScreen
+
+        self._install_incident(incident_id)
+        self.session.focus_incident(incident_id)
+        wanted = self.get_screen(incident_screen_name(incident_id))
+        if self.screen is wanted:
+            return
+        if wanted in self.screen_stack:
+            while self.screen is not wanted:
+                self.pop_screen()
+        elif isinstance(self.screen, IncidentScreen):
+            self.switch_screen(wanted)
+        else:
+            self.push_screen(wanted)
+
+    def action_start_incident(
+        self, alert_key: str | None = None, runbook_id: str | None = None
+    ) -> None:
+        """``i``: the runbook picker, proposing the runbook for the most urgent cause.
+        With an alert or a runbook named (the palette's alerts, the command line): an
+        incident for that alert's cause, or on that runbook, at once."""
+        if alert_key is None and runbook_id is None:
+            self.action_choose_runbook()
+            return
+        self._open_incident(alert_key, runbook_id=runbook_id)
+
+    def action_choose_runbook(self, alert_key: str | None = None) -> None:
+        from screens.runbook_picker import RunbookPickerScreen
+
+        choices = self.session.runbook_choices(alert_key)
+
+        def chosen(choice: RunbookChoice | None) -> None:
+            if choice is not None:
+                self._open_incident(
+                    choice.cause.key if choice.cause is not None else None,
+                    runbook_id=choice.runbook.id,
+                    with_alert=choice.cause is not None,
+                )
+
+        self.push_screen(RunbookPickerScreen(tr("app.picker.start"), choices), chosen)
+
+    def _open_incident(
+        self, alert_key: str | None, *, runbook_id: str | None = None, with_alert: bool = True
+    ) -> None:
+        """An incident for the cause (a new one, or the one open for it already, said
+        so) in front."""
         from rainbow_tui.incidents.store import StoreError
 
-        if self.session.open_incident_id is not None:
-            self.action_show_incident()
-            return
+        session = self.session
+        already = session.incident_for(alert_key, runbook_id=runbook_id, with_alert=with_alert)
         try:
-            incident_id = self.session.start_incident(alert_key)
+            incident_id = session.start_incident(
+                alert_key, runbook_id=runbook_id, with_alert=with_alert
+            )
         except StoreError as error:
             self.notify(incident_not_recorded_text(error), severity="error", markup=False)
             return
-        self._install_incident(incident_id)
-        self.push_screen(INCIDENT_SCREEN)
+        if already is not None:
+            self.notify(tr("app.incident_already_open", incident=incident_id), markup=False)
+        self.show_incident(incident_id)
 
-    def action_show_incident(self) -> None:
-        if self._incident_shown is None:
+    def action_show_incident(self, incident_id: str | None = None) -> None:
+        """``I``: back to the incident; a choice when several are open."""
+        from screens.incident import IncidentScreen
+        from screens.incident_picker import IncidentPickerScreen
+
+        if incident_id is not None:
+            self.show_incident(incident_id)
             return
-        if not self.is_screen_installed(INCIDENT_SCREEN):
+        session = self.session
+        in_front = self.screen.incident_id if isinstance(self.screen, IncidentScreen) else None
+        candidates = list(session.open_incident_ids)
+        if not candidates and session.current_incident_id is not None:
+            candidates = [session.current_incident_id]  # closed, still there to look at
+        if in_front is not None and in_front in candidates:
+            candidates.remove(in_front)
+        if not candidates:
             return
-        if self.screen is not self.get_screen(INCIDENT_SCREEN):
-            self.push_screen(INCIDENT_SCREEN)
+        if len(candidates) == 1:
+            self.show_incident(candidates[0])
+            return
+        # The one in hand first: I then Enter goes back to it.
+        current = session.current_incident_id
+        candidates.sort(key=lambda one: one != current)
+
+        def chosen(picked: str | None) -> None:
+            if picked is not None:
+                self.show_incident(picked)
+
+        self.push_screen(IncidentPickerScreen(self._incident_lines(candidates)), chosen)
+
+    def _incident_lines(self, incident_ids: list[str]) -> list[IncidentLine]:
+        from rainbow_tui.incidents.timeline import status_word
+        from screens.incident_picker import IncidentLine
+
+        lines = []
+        for incident_id in incident_ids:
+            wizard = self.session.wizard(incident_id)
+            incident = wizard.incident
+            runbook = wizard.runbook
+            title = runbook.title_ja if current_language().code == "ja" else runbook.title_en
+            lines.append(IncidentLine(incident_id, incident.title,
+                                      status_word(incident.status, current_language()), title))
+        return lines
 
     def on_log_view_pin_requested(self, event: LogView.PinRequested) -> None:
         """`p` on a log line: it goes on the open incident's timeline as evidence."""

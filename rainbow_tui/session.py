@@ -27,6 +27,7 @@ from rainbow_tui.text import tr
 
 if TYPE_CHECKING:
     from rainbow_tui.actions import DatabaseActions
+    from rainbow_tui.alert_causes import AlertGroup, RunbookChoice
     from rainbow_tui.incidents.appendix import AppendixCommand, TerminalResult
     from rainbow_tui.incidents.model import CommandStarted, Event, EvidenceKind, Incident
     from rainbow_tui.incidents.runbooks import Command, RunbookCatalog, RunbookProblem
@@ -208,7 +209,8 @@ class Session:
         self.notifier: Notifier | None = None
         self._store: IncidentStore | None = None
         self._catalog: RunbookCatalog | None = None
-        # Incident id → its wizard.  One incident is in hand at a time for now.
+        # Incident id → its wizard, several open side by side; ``_current`` is the
+        # one in hand (last started or shown).
         self._wizards: dict[str, IncidentWizard] = {}
         self._current: str | None = None
         self._started = False
@@ -377,37 +379,123 @@ class Session:
 
     @property
     def open_incident_id(self) -> str | None:
-        """The incident in hand while it is not closed."""
+        """The incident in hand (the one last started or shown) while it is not closed:
+        where pins, notes and dashboard actions go."""
         if self._current is None:
             return None
         if self._wizards[self._current].incident.status == "closed":
             return None
         return self._current
 
+    @property
+    def open_incident_ids(self) -> tuple[str, ...]:
+        """Every incident this session holds that is not closed, oldest first."""
+        return tuple(
+            incident_id
+            for incident_id, wizard in self._wizards.items()
+            if wizard.incident.status != "closed"
+        )
+
+    def focus_incident(self, incident_id: str) -> None:
+        """The incident a view brings to the front becomes the one in hand."""
+        if incident_id in self._wizards:
+            self._current = incident_id
+
     def wizard(self, incident_id: str) -> IncidentWizard:
         """The wizard of an incident this session holds (KeyError otherwise)."""
         return self._wizards[incident_id]
 
-    def start_incident(self, alert_key: str | None = None, *, runbook_id: str | None = None) -> str:
-        """A new incident from the alert named (else the most urgent one, else none) on
-        the runbook named (else the alert's); returns its id.  Raises ``StoreError``
-        when it cannot be recorded; one open incident is answered with its own id."""
+    def alert_groups(self) -> tuple[AlertGroup, ...]:
+        """The open alerts grouped by cause, the most urgent group first."""
+        from rainbow_tui.alert_causes import group_alerts
+
+        return group_alerts(self.latest.alerts if self.latest is not None else ())
+
+    def _cause_group(self, alert_key: str | None) -> AlertGroup | None:
+        """The group of the alert named (as cause or symptom), else the most urgent."""
+        from rainbow_tui.alert_causes import group_of
+
+        groups = self.alert_groups()
+        named = group_of(groups, alert_key) if alert_key else None
+        return named or (groups[0] if groups else None)
+
+    def runbook_choices(self, alert_key: str | None = None) -> list[RunbookChoice]:
+        """What the runbook picker offers: the runbook for the cause (of the alert
+        named, else of the most urgent), those answering other open alerts, then all
+        the others; each with the open incident it would go back to, if any."""
+        from dataclasses import replace
+
+        from rainbow_tui.alert_causes import db_hosts_of, runbook_choices
+
+        choices = runbook_choices(
+            self.alert_groups(), self.catalog, db_hosts=db_hosts_of(self.config),
+            alert_key=alert_key,
+        )
+        return [
+            replace(
+                choice,
+                open_incident=self.incident_for(
+                    choice.cause.key if choice.cause else None,
+                    runbook_id=choice.runbook.id,
+                    with_alert=choice.cause is not None,
+                )
+                or "",
+            )
+            for choice in choices
+        ]
+
+    def incident_for(
+        self, alert_key: str | None = None, *, runbook_id: str | None = None,
+        with_alert: bool = True,
+    ) -> str | None:
+        """The open incident :meth:`start_incident` would answer with: one opened for
+        an alert of the same cause, or (without an alert) one on the same runbook
+        without an alert."""
+        group = self._cause_group(alert_key) if with_alert else None
+        if group is not None:
+            keys = set(group.keys)
+            for incident_id in self.open_incident_ids:
+                alert = self._wizards[incident_id].incident.alert
+                if alert is not None and alert.key in keys:
+                    return incident_id
+            return None
+        wanted = runbook_id or self.catalog.pick("").id
+        for incident_id in self.open_incident_ids:
+            incident = self._wizards[incident_id].incident
+            if incident.alert is None and wanted in (incident.runbook, incident.current_runbook):
+                return incident_id
+        return None
+
+    def start_incident(
+        self, alert_key: str | None = None, *, runbook_id: str | None = None,
+        with_alert: bool = True,
+    ) -> str:
+        """An incident for the cause of the alert named (else of the most urgent one,
+        else for none; ``with_alert=False``: for none), its symptoms as related alerts,
+        on the runbook named (else the cause's); returns its id.  A cause that has an
+        open incident already is answered with that one's id (:meth:`incident_for`
+        says so beforehand).  Raises ``StoreError`` when it cannot be recorded."""
+        from rainbow_tui.alert_causes import db_hosts_of, proposed_runbook
         from rainbow_tui.incidents.model import new_incident
 
-        if self.open_incident_id is not None:
-            return self.open_incident_id
+        existing = self.incident_for(alert_key, runbook_id=runbook_id, with_alert=with_alert)
+        if existing is not None:
+            self._current = existing
+            return existing
         state = self.latest
-        alerts = state.alerts if state else ()
-        alert = next((a for a in alerts if a.key == alert_key), alerts[0] if alerts else None)
+        group = self._cause_group(alert_key) if with_alert else None
         catalog = self.catalog
-        runbook = (catalog.get(runbook_id) if runbook_id else None) or catalog.pick(
-            alert.key if alert else ""
+        runbook = (catalog.get(runbook_id) if runbook_id else None) or (
+            proposed_runbook(group, catalog, db_hosts_of(self.config))
+            if group is not None
+            else catalog.pick("")
         )
         store = self.store
         incident = store.create(
             new_incident(
                 runbook=runbook,
-                alert=alert,
+                alert=group.cause if group is not None else None,
+                related=group.related if group is not None else (),
                 findings=state.findings if state else (),
                 taken_ids=store.ids(),
                 demo=self.config.incidents.demo,
@@ -418,39 +506,56 @@ class Session:
         return incident.id
 
     def _resume_open_incident(self) -> None:
-        """Back to the incident asked for, or the newest still open."""
+        """Back to the incident asked for, or to every one still open, oldest first
+        (so the newest is in hand); one another console records comes back read-only."""
         from rainbow_tui.incidents.store import StoreError
 
-        if self._current is not None:
-            return  # one is in hand already (started before the first poll)
         store = self.store
-        wanted = self.resume_incident
-        try:
-            if wanted is None:
-                still_open = [s for s in store.list() if s.status != "closed"]
-                if not still_open:
-                    return
-                wanted = max(still_open, key=lambda s: s.opened_at).id
-            opened = store.open(wanted)
-        except StoreError as error:
-            self._publish(ResumeFailed(wanted or "", str(error)))
-            return
-        self._hold(opened.incident.id, opened.incident.runbook)
-        self._publish(
-            IncidentOpened(
-                opened.incident.id,
-                resumed=True,
-                held_by="" if opened.writable else opened.held_by,
-                step=opened.incident.current_step,
+        if self.resume_incident is not None:
+            wanted = [self.resume_incident]
+        else:
+            still_open = [s for s in store.list() if s.status != "closed"]
+            wanted = [s.id for s in sorted(still_open, key=lambda s: s.opened_at)]
+        for incident_id in wanted:
+            if incident_id in self._wizards:
+                continue  # in hand already (started before the first poll)
+            try:
+                opened = store.open(incident_id)
+            except StoreError as error:
+                self._publish(ResumeFailed(incident_id, str(error)))
+                continue
+            self._hold(opened.incident.id, opened.incident.current_runbook)
+            self._publish(
+                IncidentOpened(
+                    opened.incident.id,
+                    resumed=True,
+                    held_by="" if opened.writable else opened.held_by,
+                    step=opened.incident.current_step,
+                )
             )
-        )
+
+    def switch_runbook(self, incident_id: str, runbook_id: str) -> Saving:
+        """The incident follows another runbook from its first step not done (see
+        :meth:`IncidentWizard.switch_runbook`).  Raises ``IncidentRuleError`` for an
+        unknown runbook or the one it follows, ``StoreError`` when not recorded."""
+        from rainbow_tui.incidents.model import IncidentRuleError
+
+        runbook = self.catalog.get(runbook_id)
+        if runbook is None:
+            raise IncidentRuleError(f"no runbook {runbook_id!r}")
+        return self._wizards[incident_id].switch_runbook(runbook)
 
     def _hold(self, incident_id: str, runbook_id: str) -> None:
         from rainbow_tui.incidents.runner import CommandRunner, findings_probe
         from rainbow_tui.wizard import IncidentWizard
 
-        if self._current is not None and self._current != incident_id:
-            self._retire(self._current)
+        # Closed incidents make way: several open ones are held side by side.
+        for closed in [
+            other
+            for other, wizard in self._wizards.items()
+            if other != incident_id and wizard.incident.status == "closed"
+        ]:
+            self._retire(closed)
         sources = self.sources
         runner = CommandRunner(
             self.config,

@@ -230,8 +230,11 @@ class IncidentWizard:
     def commands_started(self) -> int:
         """How many commands of the current step have been started."""
         index = self.step_index
+        # Only since the last runbook switch: the step numbers before it are another's.
         return sum(
-            1 for e in self.incident.events if isinstance(e, CommandStarted) and e.step == index
+            1
+            for e in self.incident.events_of_current_runbook()
+            if isinstance(e, CommandStarted) and e.step == index
         )
 
     # -- recording ------------------------------------------------------------------
@@ -355,6 +358,19 @@ class IncidentWizard:
     def begin_step(self) -> Saving:
         """Mark the current step as in progress (once)."""
         return self._record(self._start_step)
+
+    def switch_runbook(self, runbook: Runbook) -> Saving:
+        """Follow ``runbook`` from its first step not done yet; the switch is recorded
+        and what was done before stays on the timeline.  Refused while a command runs
+        (its result belongs to the step it was started in)."""
+        if self.command_in_progress:
+            raise model.IncidentRuleError("a command is running — x cancels it")
+
+        def follow(_incident: Incident) -> None:
+            # Once the switch is staged, before its write ends and the views look.
+            self.runbook = runbook
+
+        return self._record(lambda incident: model.switch_runbook(incident, runbook), follow)
 
     def advance(self, to: IncidentStatus) -> Saving:
         """The next status; at mitigated and resolved the findings of the moment

@@ -30,6 +30,7 @@ from rainbow_tui.incidents.runbooks import PHASE_LABELS
 from rainbow_tui.incidents.runner import ParameterError
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
 from rainbow_tui.incidents.timeline import OUTCOME_KEYS, ROLE_KEYS, describe_event, status_word
+from rainbow_tui.incidents.verification_words import verification_words
 from rainbow_tui.levels import severity_word
 from rainbow_tui.session import (
     CommandOutput,
@@ -267,8 +268,8 @@ class IncidentScreen(Screen[None]):
                 text.append(f"    {in_language(command.note_ja, command.note_en)}\n", style="dim")
         if step.verify is not None:
             text.append(
-                "\n" + tr("screen.incident.verification", kind=step.verify.kind,
-                           key=step.verify.key).rstrip() + "\n",
+                "\n" + verification_words(step.verify, self.wizard.config.service.health_url)
+                + "\n",
                 style="bold",
             )
         text.append(

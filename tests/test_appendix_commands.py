@@ -24,7 +24,7 @@ from rainbow_tui.incidents.model import CommandFinished
 from rainbow_tui.incidents.runbooks import load_runbooks
 from rainbow_tui.incidents.store import IncidentStore
 from screens.incident import IncidentScreen
-from tests.helpers.console import POLL_S, until
+from tests.helpers.console import POLL_S, start_incident, until
 
 
 def test_the_appendix_runs_what_the_manuals_aliases_stand_for() -> None:
@@ -98,7 +98,7 @@ async def test_palette_offers_the_appendix_and_records_on_the_open_incident(
         await pilot.press("K")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press("escape")
-        await pilot.press("i")
+        await start_incident(app, pilot)
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
         incident_id = app.session.open_incident_id
         assert incident_id is not None

@@ -231,7 +231,7 @@ def test_japanese_postmortem_timeline_has_no_english_sentence() -> None:
     assert rows[0] == "| 2026-11-28 03:12:00 | tanaka | 状態 → 検知 |"
     timeline_keys = {key for key in english_sentences() if key.startswith("timeline.")}
     assert set(english_left("\n".join(rows))) & timeline_keys == set()
-    assert "（終了コード 0、1.2 秒）" in rendered and "exit 0" not in rendered
+    assert "終了コード 0、1.2 秒" in rendered and "exit 0" not in rendered
 
 
 def test_bilingual_postmortem_timeline_keeps_the_record_words() -> None:

@@ -15,7 +15,7 @@ from rainbow_tui.app import RainbowApp
 from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.incidents.model import Note
 from screens.confirm import ConfirmScreen
-from tests.helpers.console import console, kamal, select_row, until
+from tests.helpers.console import console, kamal, select_row, start_incident, until
 
 
 async def sql(stack: DemoProcess, query: str, *args: Any) -> Any:
@@ -237,7 +237,7 @@ async def test_bulk_retry_by_class_counts_in_full_shows_progress_and_cancels(
     stack = demo_stack_factory()
     await add_bulk_failures(stack, BULK_FAILURES)
     async with console(stack, monkeypatch) as (app, pilot):
-        app.action_start_incident()
+        await start_incident(app, pilot)
         await until(pilot, lambda: app.session.open_incident_id is not None)
         await pilot.pause()
         app.pop_screen()  # back to the dashboard, the incident still open

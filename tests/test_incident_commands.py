@@ -16,7 +16,7 @@ from rainbow_tui.demo.profile import demo_config
 from rainbow_tui.incidents.model import CommandFinished, CommandStarted
 from screens.confirm import ConfirmScreen
 from screens.incident import IncidentScreen
-from tests.helpers.console import until
+from tests.helpers.console import start_incident, until
 
 # The team's own general runbook: a command that speaks, then runs for a long while.
 SLOW_RUNBOOK = """
@@ -68,7 +68,7 @@ async def test_only_x_cancels_a_running_command_and_it_asks_first(
     app = make_app(config, autostart=False)
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
         assert not app.session.catalog.problems
-        await pilot.press("i")
+        await start_incident(app, pilot)
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
         screen = app.screen
         assert isinstance(screen, IncidentScreen)

@@ -39,7 +39,7 @@ from rainbow_tui.incidents.store import IncidentStore, StoreWriteError
 from rainbow_tui.wizard import IncidentWizard
 from screens.incident import IncidentScreen
 from screens.prompt import PromptScreen
-from tests.helpers.console import POLL_S, until
+from tests.helpers.console import POLL_S, start_incident, until
 from tests.helpers.disks import FullTmpfs, TinyDisk
 from tests.helpers.incidents import T0, make_alert
 
@@ -187,7 +187,7 @@ async def test_the_console_on_a_full_disk_says_what_is_not_on_disk_then_writes_i
         )
         app = make_app(config)
         async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("i")  # no alert asked for: the general runbook
+            await start_incident(app, pilot)  # no alert: the general runbook
             await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
             screen = app.screen
             assert isinstance(screen, IncidentScreen)

@@ -16,7 +16,7 @@ from rainbow_tui.incidents.model import EvidencePinned
 from rainbow_tui.incidents.store import IncidentStore
 from rainbow_tui.logs.parse import parse_line
 from screens.incident import IncidentScreen
-from tests.helpers.console import until
+from tests.helpers.console import start_incident, until
 from tests.helpers.disks import FullTmpfs
 from widgets.log_view import LogView
 
@@ -58,7 +58,7 @@ async def test_a_pin_is_confirmed_once_on_disk_and_a_failed_one_is_said(
                 pilot, lambda: "No incident in hand: press i to start one" in toasts(app),
                 within=10,
             )
-            await pilot.press("i")
+            await start_incident(app, pilot)
             await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
             incident_id = app.session.open_incident_id
             assert incident_id is not None

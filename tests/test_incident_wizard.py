@@ -27,7 +27,7 @@ from rainbow_tui.incidents.store import IncidentStore
 from screens.confirm import ConfirmScreen
 from screens.incident import IncidentScreen
 from screens.prompt import PromptScreen
-from tests.helpers.console import POLL_S, alert, until
+from tests.helpers.console import POLL_S, alert, start_incident, until
 
 # Each drill, the alert it raises, and the runbook the console must pick for it.
 DRILLS = {
@@ -224,7 +224,7 @@ async def test_notes_roles_times_and_evidence(
     app = make_app(config)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.session.latest is not None and app.session.latest.readings.queue is not None)
-        await pilot.press("i")  # no alert: the general runbook
+        await start_incident(app, pilot)  # no alert: the general runbook
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
         wizard = wizard_screen(app).wizard
         assert wizard.runbook.id == "general"
@@ -272,8 +272,7 @@ async def test_postmortem_edited_previewed_exported(
     config = _config(demo_stack, tmp_path / "incidents")
     app = make_app(config)
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("i")
-        await until(pilot, lambda: isinstance(app.screen, IncidentScreen))
+        await start_incident(app, pilot)
         incident_id = wizard_screen(app).wizard.incident.id
         await pilot.press("P")
         await until(pilot, lambda: isinstance(app.screen, PostmortemScreen))

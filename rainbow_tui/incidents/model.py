@@ -366,6 +366,8 @@ class Incident(_Record, frozen=True, kw_only=True):
     # Made on the embedded demo stack (a rehearsal), kept beside real records.
     demo: bool = False
     alert: AlertEvidence | None = None
+    # Open alerts of the same cause when it was opened (the 5xx beside the DB pool).
+    related_alerts: tuple[AlertEvidence, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     postmortem: PostmortemText = PostmortemText()
     action_items: tuple[ActionItem, ...] = ()

@@ -27,6 +27,7 @@ from rainbow_tui.incidents.model import (
     NotifyAction,
     Role,
     RoleAssigned,
+    RunbookSwitched,
     StatusChanged,
     StepCompleted,
     StepSkipped,
@@ -213,6 +214,10 @@ def describe_event(
     if isinstance(event, RoleAssigned):
         role = event.role if language is None else language.tr(ROLE_KEYS[event.role])
         return words.tr("timeline.role", role=role, person=event.person)
+    if isinstance(event, RunbookSwitched):
+        return words.tr("timeline.runbook_switched", previous=event.previous,
+                        runbook=event.runbook, step=event.resume_at + 1,
+                        carried=len(event.carried))
     if isinstance(event, NotificationSent):
         action = words.tr(NOTIFY_ACTION_KEYS[event.action])
         key = N_("timeline.notify.sent") if event.ok else N_("timeline.notify.failed")

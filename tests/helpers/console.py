@@ -89,3 +89,14 @@ def kamal(stack: DemoProcess, *args: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def start_incident(app: RainbowApp, pilot: Pilot[int]) -> None:
+    """`i`, then Enter on the runbook the picker proposes (the cause's, else general)."""
+    from screens.incident import IncidentScreen
+    from screens.runbook_picker import RunbookPickerScreen
+
+    await pilot.press("i")
+    await until(pilot, lambda: isinstance(app.screen, RunbookPickerScreen), within=10)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, IncidentScreen), within=10)

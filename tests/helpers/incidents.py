@@ -10,7 +10,9 @@ from rainbow_tui.findings import Finding
 from rainbow_tui.incidents.model import (
     ActionItem,
     Incident,
+    add_action_item,
     assign_role,
+    command_declined,
     command_finished,
     command_started,
     complete_step,
@@ -19,6 +21,7 @@ from rainbow_tui.incidents.model import (
     new_incident,
     note,
     pin_evidence,
+    record_metrics,
     record_verification,
     skip_step,
     start_step,
@@ -26,6 +29,7 @@ from rainbow_tui.incidents.model import (
 )
 from rainbow_tui.incidents.runbooks import load_runbooks
 from rainbow_tui.levels import Alert, Level
+from rainbow_tui.text import Phrase
 
 # When the store tests' service went down.
 T0 = datetime(2026, 11, 28, 3, 12, tzinfo=UTC)
@@ -85,6 +89,15 @@ def full_incident() -> Incident:
         Finding("service", "health", "/up", "HTTP 500", Level.CRITICAL, "critical"),
         Finding("database", "db_connections", "Connections", "42 / 100", Level.NORMAL, value=42),
         Finding("host app-1", "memory_percent", "Memory", "63.2 %", Level.NORMAL, value=63.2),
+        Finding("service", "error_rate_percent", "5xx rate", "96.4 %", Level.CRITICAL, "critical",
+                value=96.4),
+        Finding("service", "response_time_p95_ms", "p95",
+                Phrase("finding.p95.with_requests", ms=41.0, requests=1180), Level.NORMAL,
+                value=41.0),
+    ]
+    recovered = [
+        Finding("service", "health", "/up", "200 in 35 ms", Level.NORMAL),
+        Finding("service", "error_rate_percent", "5xx rate", "0.04 %", Level.NORMAL, value=0.04),
     ]
     incident = new_incident(
         runbook=runbook, alert=alert, findings=findings, at=at(2), author="tanaka", tz=JST
@@ -115,6 +128,17 @@ def full_incident() -> Incident:
         incident, started, "ok", exit_code=0, duration_s=2.5, at=at(5.5), author="tanaka",  # type: ignore[arg-type]
         excerpt=LOG_WITH_BACKTICKS + "\nDATABASE_URL=postgresql://rainbow:s3cr3t-dsn-pass@db:5432/app",
     ))
+    add(command_declined(incident, 0, "bundle exec kamal app exec 'bin/rails tmp:cache:clear'", "kamal", at=at(5.6), author="tanaka"))
+    add(command_started(incident, 0, "bundle exec kamal app logs --lines 40", "kamal", at=at(5.7), author="tanaka"))
+    started = incident.events[-1]
+    add(command_finished(
+        incident, started, "ok", exit_code=0, duration_s=1.1, at=at(5.8), author="tanaka",  # type: ignore[arg-type]
+        excerpt="\n".join(
+            f"2026-11-27T18:12:{n:02d}Z [r{n}] Completed 500 Internal Server Error in 3ms" if n != 20
+            else "2026-11-27T18:12:20Z [r20] NameError (undefined local variable `rainbow_id`)"
+            for n in range(40)
+        ),
+    ))
     add(complete_step(incident, runbook, 0, at=at(6), author="tanaka"))
     add(escalate(incident, EscalationStep(level=2, role="開発リード / Development lead",
                                           contact="Slack #rainbow-dev", within_minutes=30),
@@ -139,6 +163,7 @@ def full_incident() -> Incident:
     add(record_verification(incident, ROLLBACK, "http_ok", True, "GET https://api.shiojiri-rainbow.app/up answered 200 in 35 ms", at=at(10.5), author="sato"))
     add(complete_step(incident, runbook, ROLLBACK, at=at(11), author="sato"))
     add(transition(incident, "mitigated", at=at(11), author="tanaka"))
+    add(record_metrics(incident, "mitigated", recovered, at=at(11), author="tanaka"))
     add(pin_evidence(incident, "log_lines", "Web log around the first 500", LOG_WITH_BACKTICKS, at=at(12), author="sato"))
     add(pin_evidence(
         incident, "table", "Deploys that night",
@@ -146,12 +171,14 @@ def full_incident() -> Incident:
         at=at(12.5), author="sato",
     ))
     add(start_step(incident, runbook, ROOT_CAUSE, at=at(13), author="tanaka"))
-    add(note(incident, "Root cause: a renamed local in RainbowsController#index shipped without a test.\nAWS key in the env dump was AKIAIOSFODNN7EXAMPLE (rotated).", at=at(20), author="tanaka"))
+    add(note(incident, "!A renamed local in RainbowsController#index shipped without a test.\nAWS key in the env dump was AKIAIOSFODNN7EXAMPLE (rotated).", at=at(20), author="tanaka"))
+    add(add_action_item(incident, "kobayashi", "mitigate", "Rollback runbook step first for deploy-time 500s", at=at(21), author="tanaka"))
     add(complete_step(incident, runbook, ROOT_CAUSE, at=at(25), author="tanaka"))
     add(skip_step(incident, runbook, POSTMORTEM, "Postmortem written here instead", at=at(26), author="tanaka"))
     acknowledged = next(e for e in incident.events if getattr(e, "status", "") == "acknowledged")
     add(edit_time(incident, acknowledged.id, at(3), "PagerDuty shows the ack at 03:15", at=at(27), author="sato"))
     add(transition(incident, "resolved", at=at(30), author="tanaka"))
+    add(record_metrics(incident, "resolved", recovered, at=at(30), author="tanaka"))
     add(transition(incident, "closed", at=at(60 * 24), author="tanaka"))
     incident = incident.with_postmortem(
         summary="The API answered 500 for 9 minutes after the 03:00 deploy; a rollback fixed it.",

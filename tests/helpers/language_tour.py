@@ -79,6 +79,7 @@ async def tour(code: str, stack_dir: Path, incidents_dir: Path) -> dict[str, str
     from screens.incident import IncidentScreen
     from screens.logs import LogScreen
     from screens.postmortem import PostmortemScreen
+    from screens.runbook_picker import RunbookPickerScreen
     from widgets.log_view import LogView
 
     endpoints = DemoEndpoints.load(stack_dir)
@@ -144,6 +145,10 @@ async def tour(code: str, stack_dir: Path, incidents_dir: Path) -> dict[str, str
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is app.dashboard, "the dashboard again")
         await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, RunbookPickerScreen), "the picker")
+        await pilot.pause()
+        shown["runbook picker"] = read()
+        await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen), "the incident")
         await pilot.pause()
         shown["incident"] = read()
