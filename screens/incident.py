@@ -116,6 +116,7 @@ class IncidentScreen(Screen[None]):
         Binding("b", "pin_table('database')", tr("screen.incident.key.pin_db"), show=False),
         Binding("j", "pin_table('queue')", tr("screen.incident.key.pin_jobs"), show=False),
         Binding("o", "assign_role", tr("screen.incident.key.roles"), show=False),
+        Binding("r", "switch_runbook", tr("screen.incident.key.switch_runbook"), show=False),
         Binding("T", "edit_time", tr("screen.incident.key.edit_time"), show=False),
         Binding("x", "cancel_command", tr("screen.incident.key.cancel"), show=False),
         Binding("P", "postmortem", tr("screen.incident.key.postmortem")),
@@ -584,6 +585,23 @@ class IncidentScreen(Screen[None]):
             ConfirmScreen(tr("screen.incident.confirm_cancel"), self.incident_id)
         ):
             self.wizard.cancel()
+
+    @work(exit_on_error=False)
+    async def action_switch_runbook(self) -> None:
+        """r: the runbook picker; the incident follows the one chosen from its first
+        step not done, what was done before kept on the timeline."""
+        from screens.runbook_picker import RunbookPickerScreen
+
+        alert = self.wizard.incident.alert
+        choices = self.session.runbook_choices(alert.key if alert is not None else None)
+        current = self.wizard.runbook.id
+        choice = await self.app.push_screen_wait(
+            RunbookPickerScreen(tr("screen.incident.switch_runbook", incident=self.incident_id),
+                                choices, current=current)
+        )
+        if choice is None or choice.runbook.id == current:
+            return
+        self._guarded(lambda: self.session.switch_runbook(self.incident_id, choice.runbook.id))
 
     def action_postmortem(self) -> None:
         from screens.postmortem import PostmortemScreen

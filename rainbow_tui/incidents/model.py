@@ -62,6 +62,7 @@ __all__ = [
     "Reading",
     "Role",
     "RoleAssigned",
+    "RunbookSwitched",
     "StatusChanged",
     "StepCompleted",
     "StepSkipped",
@@ -77,6 +78,7 @@ __all__ = [
     "current_author",
     "edit_time",
     "escalate",
+    "evidence_of_alert",
     "findings_table",
     "make_incident_id",
     "new_incident",
@@ -89,6 +91,7 @@ __all__ = [
     "remove_action_item",
     "skip_step",
     "start_step",
+    "switch_runbook",
     "transition",
 ]
 
@@ -334,6 +337,18 @@ class RoleAssigned(_Event, frozen=True, kw_only=True, tag="role_assigned"):
     person: str
 
 
+class RunbookSwitched(_Event, frozen=True, kw_only=True, tag="runbook_switched"):
+    """The incident follows another runbook from here on.  Step numbers of the events
+    before it are the ``previous`` runbook's; those after it are ``runbook``'s."""
+
+    runbook: str
+    previous: str
+    # Where the new runbook is taken up: its first step not done before.
+    resume_at: int
+    # Steps of the new runbook counted done: a step of that id was done already.
+    carried: tuple[int, ...] = ()
+
+
 Event = (
     StatusChanged
     | Note
@@ -352,6 +367,7 @@ Event = (
     | ActionItemAdded
     | ActionItemRemoved
     | MetricsRecorded
+    | RunbookSwitched
 )
 
 
@@ -429,6 +445,21 @@ class Incident(_Record, frozen=True, kw_only=True):
         return seen
 
     @property
+    def current_runbook(self) -> str:
+        """The runbook followed now: the last one switched to, else the first."""
+        for event in reversed(self.events):
+            if isinstance(event, RunbookSwitched):
+                return event.runbook
+        return self.runbook
+
+    def events_of_current_runbook(self) -> tuple[Event, ...]:
+        """The events since the last runbook switch (all of them without one)."""
+        for position in range(len(self.events) - 1, -1, -1):
+            if isinstance(self.events[position], RunbookSwitched):
+                return self.events[position + 1:]
+        return self.events
+
+    @property
     def current_step(self) -> int:
         """The step in progress, or the next one to do (``len(steps)`` when all done)."""
         for event in reversed(self.events):
@@ -436,11 +467,17 @@ class Incident(_Record, frozen=True, kw_only=True):
                 return event.step
             if isinstance(event, StepCompleted | StepSkipped):
                 return event.step + 1
+            if isinstance(event, RunbookSwitched):
+                return event.resume_at
         return 0
 
     def step_state(self, index: int) -> Literal["pending", "in_progress", "done", "skipped"]:
+        """A step of the current runbook: what happened to it since it was taken up."""
         state: Literal["pending", "in_progress", "done", "skipped"] = "pending"
         for event in self.events:
+            if isinstance(event, RunbookSwitched):
+                state = "done" if index in event.carried else "pending"
+                continue
             if getattr(event, "step", None) != index:
                 continue
             if isinstance(event, StepStarted):
@@ -546,6 +583,9 @@ def check_event(incident: Incident, event: Event) -> None:
         and event.step < 0
     ):
         raise IncidentRuleError("step index must not be negative")
+    elif isinstance(event, RunbookSwitched):
+        if event.resume_at < 0 or event.runbook == incident.current_runbook:
+            raise IncidentRuleError(f"the incident follows {event.runbook} already")
     elif isinstance(event, ActionItemAdded):
         if not event.text.strip():
             raise IncidentRuleError("an action item needs text")
@@ -710,6 +750,38 @@ def record_metrics(
         content=findings_table(findings),
         readings=readings_of(findings),
         requests=requests_of(findings),
+    )
+
+
+def switch_runbook(
+    incident: Incident,
+    runbook: Runbook,
+    *,
+    at: datetime | None = None,
+    author: str | None = None,
+) -> RunbookSwitched:
+    """Follow ``runbook`` from now on.  Its steps whose ids were done before (under
+    any runbook: a DB restart done is done) count as done; it is taken up at its
+    first step not done."""
+    if incident.status == "closed":
+        raise IncidentRuleError("the incident is closed")
+    if runbook.id == incident.current_runbook:
+        raise IncidentRuleError(f"the incident follows {runbook.id} already")
+    done = {e.step_id for e in incident.events if isinstance(e, StepCompleted)}
+    carried = tuple(index for index, step in enumerate(runbook.steps) if step.id in done)
+    resume_at = next(
+        (index for index in range(len(runbook.steps)) if index not in carried),
+        len(runbook.steps),
+    )
+    event_id, when, who = _stamp(incident, at, author)
+    return RunbookSwitched(
+        id=event_id,
+        at=when,
+        author=who,
+        runbook=runbook.id,
+        previous=incident.current_runbook,
+        resume_at=resume_at,
+        carried=carried,
     )
 
 
@@ -986,10 +1058,24 @@ def requests_of(findings: Sequence[Finding]) -> int | None:
     return max(counts) if counts else None
 
 
+def evidence_of_alert(alert: Alert) -> AlertEvidence:
+    """An alert as the record keeps it."""
+    return AlertEvidence(
+        key=alert.key,
+        title=alert.title,
+        level=alert.level.value,
+        severity=alert.severity,
+        first_seen=alert.first_seen,
+        respond_by=alert.respond_by,
+        detail=alert.detail,
+    )
+
+
 def new_incident(
     *,
     runbook: Runbook,
     alert: Alert | None = None,
+    related: Sequence[Alert] = (),
     title: str | None = None,
     severity: Severity | None = None,
     findings: Sequence[Finding] = (),
@@ -1010,15 +1096,7 @@ def new_incident(
     alert_evidence: AlertEvidence | None = None
     evidence: list[Evidence] = []
     if alert is not None:
-        alert_evidence = AlertEvidence(
-            key=alert.key,
-            title=alert.title,
-            level=alert.level.value,
-            severity=alert.severity,
-            first_seen=alert.first_seen,
-            respond_by=alert.respond_by,
-            detail=alert.detail,
-        )
+        alert_evidence = evidence_of_alert(alert)
         evidence.append(
             Evidence(
                 kind="alert",
@@ -1062,6 +1140,7 @@ def new_incident(
         opened_by=who,
         demo=demo,
         alert=alert_evidence,
+        related_alerts=tuple(evidence_of_alert(other) for other in related),
         evidence=tuple(evidence),
     )
     first = StatusChanged(id=1, at=detected_at, author=who, status="detected")
