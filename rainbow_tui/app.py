@@ -35,12 +35,14 @@ from rainbow_tui.session import (
 from rainbow_tui.text import N_, current_language, tr
 from screens.dashboard import PANE_TITLES, DashboardScreen
 from screens.help import HelpScreen
+from screens.key_commands import KeyCommands
 from screens.logs import LogScreen
 from widgets.log_pane import LogPane
 from widgets.log_view import LogView
 
 if TYPE_CHECKING:
     from rainbow_tui.alert_causes import RunbookChoice
+    from rainbow_tui.command_line import CommandRequest
     from rainbow_tui.incidents.appendix import AppendixCommand
     from rainbow_tui.sources.service_sources import ServiceSources
     from rainbow_tui.wizard import Saving
@@ -155,9 +157,16 @@ def _route_core_logging_to_textual() -> None:
 class RainbowApp(App[int]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "rainbow-tui"
+    # Textual's entries (get_system_commands) and every key of the screen by name.
+    COMMANDS = App.COMMANDS | {KeyCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", tr("app.key.quit")),
+        # Textual's ctrl+c only tells how to quit; here it quits as q does, asking
+        # first when work would be left (a text field's own ctrl+c still copies).
+        Binding("ctrl+c", "quit", tr("app.key.quit"), show=False),
         Binding("question_mark", "help", tr("app.key.help"), key_display="?"),
+        Binding("colon", "command_line", tr("app.key.command_line"), key_display=":",
+                show=False, tooltip=tr("app.key.command_line_tooltip")),
         Binding("L", "logs", tr("app.key.logs"), show=False),
         Binding("i", "start_incident", tr("app.key.incident")),
         Binding("I", "show_incident", tr("app.key.back_to_incident"), show=False),
@@ -191,6 +200,8 @@ class RainbowApp(App[int]):
         self.log_screen = LogScreen(log_screen_title(config.service.name), session.log_buffer)
         # The incidents whose screens are installed (one screen per incident).
         self._incident_screens: set[str] = set()
+        # A quit is being asked about: q again does not ask twice.
+        self._asking_to_quit = False
 
     def get_default_screen(self) -> Screen[None]:
         # The dashboard is the first screen itself: pushing it over Textual's empty
@@ -505,8 +516,129 @@ class RainbowApp(App[int]):
             await self.session.close()
 
     def action_help(self) -> None:
+        """The keys of the screen in front (and of every screen), from its bindings."""
+        from screens.key_guide import key_groups
+
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_groups(self.screen)))
+
+    # -- leaving -------------------------------------------------------------------------
+
+    def _reasons_to_stay(self) -> list[str]:
+        """What quitting now would leave behind, in words; none: quit at once."""
+        from rainbow_tui.incidents.timeline import status_word
+        from screens.unsaved_text import unsaved_text_in
+
+        reasons: list[str] = []
+        for incident_id in self.session.open_incident_ids:
+            status = self.session.wizard(incident_id).incident.status
+            reasons.append(tr("app.quit.incident_open", incident=incident_id,
+                              status=status_word(status, current_language())))
+        if unsaved_text_in(self.screen_stack):
+            reasons.append(tr("app.quit.unsaved_text"))
+        return reasons
+
+    async def action_quit(self) -> None:
+        """q, ctrl+c, ctrl+q and the palette's Quit: at once when nothing would be left
+        behind, else once the operator says so."""
+        from screens.confirm import ConfirmScreen
+
+        if self._asking_to_quit:
+            return
+        reasons = self._reasons_to_stay()
+        if not reasons:
+            self.exit()
+            return
+
+        def answered(quit_anyway: bool | None) -> None:
+            self._asking_to_quit = False
+            if quit_anyway:
+                self.exit()
+
+        self._asking_to_quit = True
+        await self.push_screen(
+            ConfirmScreen(tr("app.quit.confirm"), "\n".join(reasons)), answered
+        )
+
+    # -- the command line ----------------------------------------------------------------
+
+    def action_command_line(self) -> None:
+        """`:` — one line at the bottom (`:incident db-connections`, `:resolve`)."""
+        from screens.command_line import CommandLineScreen
+
+        if isinstance(self.screen, CommandLineScreen):
+            return
+        state = self.session.latest
+        alerts = [alert.key for alert in state.alerts] if state else []
+        runbooks = list(self.session.catalog.runbooks)
+        self.push_screen(CommandLineScreen(runbooks, alerts), self._run_command_line)
+
+    async def _run_command_line(self, request: CommandRequest | None) -> None:
+        """What a command line asks for, run as the key that does it would run it."""
+        if request is None:
+            return
+        command, argument = request.command, request.argument
+        on_incident = {
+            "acknowledge": "anytime('status', 'acknowledged')",
+            "mitigate": "anytime('status', 'mitigated')",
+            "resolve": "anytime('status', 'resolved')",
+            "close": "anytime('status', 'closed')",
+            "postmortem": "anytime('postmortem')",
+            "escalate": "escalate",
+        }
+        if command == "incident":
+            self._incident_for(argument)
+        elif command == "runbook":
+            self._incident_on_runbook(argument)
+        elif command in on_incident:
+            await self._on_incident_screen(on_incident[command])
+        elif command == "logs":
+            self.action_logs()
+        elif command == "help":
+            self.action_help()
+        elif command == "quit":
+            await self.action_quit()
+
+    def _incident_for(self, name: str) -> None:
+        """`:incident NAME`: the open alert NAME, or the runbook NAME for the open
+        alert it answers best (none: on no alert); no name is the `i` key."""
+        state = self.session.latest
+        alerts = state.alerts if state else ()
+        if not name or any(alert.key == name for alert in alerts):
+            self.action_start_incident(name or None)
+            return
+        self._incident_on_runbook(name)
+
+    def _incident_on_runbook(self, runbook_id: str) -> None:
+        runbook = self.session.catalog.get(runbook_id)
+        state = self.session.latest
+        answered = [
+            alert for alert in (state.alerts if state else ())
+            if runbook is not None and runbook.match_rank(alert.key) > 0
+        ]
+        # One open incident per cause: the one open already is shown (and said so).
+        self._open_incident(answered[0].key if answered else None, runbook_id=runbook_id,
+                            with_alert=bool(answered))
+
+    async def _on_incident_screen(self, action: str) -> None:
+        """An incident's action from the command line: on the incident in front, else on
+        the open one, brought to the front."""
+        from screens.incident import IncidentScreen
+
+        if not isinstance(self.screen, IncidentScreen):
+            in_hand = self.session.current_incident_id
+            if in_hand is None:
+                self.notify(no_incident_text(), severity="warning", markup=False)
+                return
+            self.show_incident(in_hand)
+        screen = self.screen
+        if not isinstance(screen, IncidentScreen):
+            return
+        if screen.is_mounted:
+            await screen.run_action(action)
+        else:
+            # Shown for the first time: the action once its widgets are there.
+            screen.call_after_refresh(screen.run_action, action)
 
     def action_refresh_now(self) -> None:
         if self.session.refresh_now():

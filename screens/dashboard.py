@@ -78,9 +78,13 @@ class DashboardScreen(Screen[None]):
         Binding("2", "pane(1)", tr(PANE_TITLES[1]), show=False),
         Binding("3", "pane(2)", tr(PANE_TITLES[2]), show=False),
         Binding("4", "pane(3)", tr(PANE_TITLES[3]), show=False),
+        # First in the footer: what an on-call engineer does here next (the app binds
+        # i and ? on every screen; named here too, so they lead).
+        Binding("i", "app.start_incident", tr("app.key.incident")),
         Binding("slash", "filter", tr("screen.dashboard.key.filter"), key_display="/"),
+        Binding("question_mark", "app.help", tr("app.key.help"), key_display="?"),
         Binding("r", "app.refresh_now", tr("screen.dashboard.key.refresh")),
-        Binding("p", "app.toggle_pause", tr("screen.dashboard.key.pause")),
+        Binding("p", "app.toggle_pause", tr("screen.dashboard.key.pause"), show=False),
         # Offered only while a bulk job action runs (check_action).
         Binding("C", "cancel_bulk", tr("screen.dashboard.key.cancel_bulk")),
     ]

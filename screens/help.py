@@ -1,9 +1,11 @@
-"""Keyboard help: every key the console answers to, on one page."""
+"""Keyboard help: the keys of the screen it opens over, then the keys of every screen,
+read from the bindings (``screens.key_guide``), never written out by hand."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,35 +14,24 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from rainbow_tui.text import N_, tr
+from rainbow_tui.text import tr
+from screens.key_guide import KeyGroup
 
-# Each key's line, by catalogue key (said in the chosen language when shown).
-KEYS: tuple[tuple[str, str], ...] = (
-    ('1 2 3 4', N_("screen.help.pane")),
-    ('tab / shift+tab', N_("screen.help.tables")),
-    ('↑ ↓ PgUp PgDn', N_("screen.help.move")),
-    ('/', N_("screen.help.filter")),
-    ('c  k', N_("screen.help.db")),
-    ('t  T', N_("screen.help.retry")),
-    ('x  X', N_("screen.help.discard")),
-    ('P', N_("screen.help.queue_pause")),
-    ('C', N_("screen.help.bulk_cancel")),
-    ('y  n', N_("screen.help.confirm")),
-    ('L / Enter', N_("screen.help.log_full")),
-    ('f  End', N_("screen.help.follow")),
-    ('/  ctrl+f', N_("screen.help.log_filter")),
-    ('e  l', N_("screen.help.log_level")),
-    ('R', N_("screen.help.log_request")),
-    ("m  '", N_("screen.help.log_mark")),
-    ('t  h  w', N_("screen.help.log_columns")),
-    ('s', N_("screen.help.log_save")),
-    ('r', N_("screen.help.refresh")),
-    ('p', N_("screen.help.pause")),
-    ('ctrl+p', N_("screen.help.palette")),
-    ('K', N_("screen.help.kamal")),
-    ('?', N_("screen.help.help")),
-    ('q', N_("screen.help.quit")),
-)
+
+def keys_table(group: KeyGroup) -> Table:
+    """One group's keys; a key that would do nothing now is dimmed, not left out."""
+    table = Table(title=group.title, title_justify="left", title_style="bold",
+                  show_header=False, expand=True, box=None, padding=(0, 1))
+    table.add_column(tr("screen.help.column.key"), style="bold", no_wrap=True)
+    table.add_column(tr("screen.help.column.what"))
+    for entry in group.entries:
+        words = entry.description
+        if entry.detail and entry.detail != words:
+            words = tr("screen.help.words_detail", words=words, detail=entry.detail)
+        style = "" if entry.available else "dim"
+        # Text cells: a Rich table parses plain strings as markup.
+        table.add_row(Text(entry.keys, style=style), Text(words, style=style))
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -48,15 +39,19 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", tr("screen.help.key.close")),
     ]
 
+    def __init__(self, groups: tuple[KeyGroup, ...]) -> None:
+        super().__init__()
+        self.groups = groups
+
     def compose(self) -> ComposeResult:
-        table = Table(title=tr("screen.help.title"), show_header=False, expand=True)
-        table.add_column(tr("screen.help.column.key"), style="bold", no_wrap=True)
-        table.add_column(tr("screen.help.column.what"))
-        for key, what in KEYS:
-            # Text cells: a Rich table parses plain strings as markup.
-            table.add_row(Text(key), Text(tr(what)))
+        tables: list[Table | Text] = []
+        for group in self.groups:
+            if tables:
+                tables.append(Text())
+            tables.append(keys_table(group))
         with VerticalScroll(id="help-body"):
-            yield Static(table)
+            yield Static(Text(tr("screen.help.title"), style="bold"))
+            yield Static(Group(*tables))
             yield Static(Text(tr("screen.help.hint")), classes="hint")
 
     async def action_dismiss(self, result: None = None) -> None:

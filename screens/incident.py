@@ -101,17 +101,41 @@ class IncidentScreen(Screen[None]):
         "incident--destructive",
         "incident--overdue",
     }
+    # In the order of what comes next, so the footer's first keys at 80 columns are
+    # the sensible ones: the step's (run, verify, done, note), the incident's next
+    # status, help.  A key offered only at some moments (check_action) has a hidden
+    # twin, "anytime(...)", that answers it the rest of the time: an out-of-turn status
+    # still says what comes next, and P opens the draft at any time.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "run_next", tr("screen.incident.key.run_next")),
+        Binding("enter", "run_next", tr("screen.incident.key.run_next"),
+                tooltip=tr("screen.incident.key.run_next_tooltip")),
+        Binding("enter", "anytime('run_next')", tr("screen.incident.key.run_next"),
+                show=False, tooltip=tr("screen.incident.key.run_next_tooltip")),
         Binding("v", "verify", tr("screen.incident.key.verify")),
+        Binding("v", "anytime('verify')", tr("screen.incident.key.verify"), show=False),
         Binding("d", "done", tr("screen.incident.key.done")),
-        Binding("s", "skip", tr("screen.incident.key.skip")),
+        Binding("d", "anytime('done')", tr("screen.incident.key.done"), show=False),
         Binding("n", "note", tr("screen.incident.key.note")),
-        Binding("a", "status('acknowledged')", tr("screen.incident.key.acknowledged")),
-        Binding("m", "status('mitigated')", tr("screen.incident.key.mitigated")),
-        Binding("R", "status('resolved')", tr("screen.incident.key.resolved"), show=False),
-        Binding("C", "status('closed')", tr("screen.incident.key.closed"), show=False),
+        *(
+            binding
+            for key, status, words in (
+                ("a", "acknowledged", tr("screen.incident.key.acknowledged")),
+                ("m", "mitigated", tr("screen.incident.key.mitigated")),
+                ("R", "resolved", tr("screen.incident.key.resolved")),
+            )
+            for binding in (
+                Binding(key, f"status('{status}')", words),
+                Binding(key, f"anytime('status', '{status}')", words, show=False),
+            )
+        ),
+        Binding("P", "postmortem", tr("screen.incident.key.postmortem")),
+        Binding("P", "anytime('postmortem')", tr("screen.incident.key.postmortem"), show=False),
+        Binding("C", "status('closed')", tr("screen.incident.key.closed")),
+        Binding("C", "anytime('status', 'closed')", tr("screen.incident.key.closed"),
+                show=False),
+        Binding("question_mark", "app.help", tr("app.key.help"), key_display="?"),
         Binding("e", "escalate", tr("screen.incident.key.escalate")),
+        Binding("s", "skip", tr("screen.incident.key.skip")),
         Binding("p", "pin_metrics", tr("screen.incident.key.pin_metrics")),
         Binding("b", "pin_table('database')", tr("screen.incident.key.pin_db"), show=False),
         Binding("j", "pin_table('queue')", tr("screen.incident.key.pin_jobs"), show=False),
@@ -119,7 +143,6 @@ class IncidentScreen(Screen[None]):
         Binding("r", "switch_runbook", tr("screen.incident.key.switch_runbook"), show=False),
         Binding("T", "edit_time", tr("screen.incident.key.edit_time"), show=False),
         Binding("x", "cancel_command", tr("screen.incident.key.cancel"), show=False),
-        Binding("P", "postmortem", tr("screen.incident.key.postmortem")),
         Binding("escape", "back", tr("screen.incident.key.back")),
     ]
 
@@ -235,6 +258,8 @@ class IncidentScreen(Screen[None]):
         unsaved.update(Text(notice) if notice else Text())
         unsaved.display = bool(notice)
         self._show_clock()
+        # The footer offers what comes next (check_action): a new status changes it.
+        self.refresh_bindings()
 
     def _step_text(self) -> Text:
         step = self.wizard.step
@@ -301,6 +326,30 @@ class IncidentScreen(Screen[None]):
         self.notify(str(error), severity="error", timeout=8, markup=False)
 
     # -- actions -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """What the footer offers now: the step's keys until the incident is resolved,
+        the one status that comes next, the postmortem once resolved.  Each has a
+        hidden twin (``anytime``) that answers its key at other moments."""
+        status = self.wizard.incident.status
+        settled = status in ("resolved", "closed")
+        if action in ("run_next", "verify", "done"):
+            return not settled and self.wizard.step is not None
+        if action == "status":
+            position = STATUSES.index(status)
+            following = STATUSES[position + 1] if position + 1 < len(STATUSES) else None
+            return parameters == (following,)
+        if action == "postmortem":
+            return settled
+        return True
+
+    async def action_anytime(self, action: str, *parameters: str) -> None:
+        """A key's hidden twin: its action whether or not the footer offers it now."""
+        import inspect
+
+        result = getattr(self, f"action_{action}")(*parameters)
+        if inspect.isawaitable(result):
+            await result
 
     def _command_busy(self) -> bool:
         return self._command_asked or self.wizard.command_in_progress
