@@ -23,6 +23,8 @@ from textual.worker import Worker, WorkerState
 from rainbow_tui.config import Config
 from rainbow_tui.levels import severity_word
 from rainbow_tui.session import (
+    EscalationDueNow,
+    IncidentChanged,
     IncidentOpened,
     PollFailed,
     ResumeFailed,
@@ -37,6 +39,7 @@ from screens.dashboard import PANE_TITLES, DashboardScreen
 from screens.help import HelpScreen
 from screens.key_commands import KeyCommands
 from screens.logs import LogScreen
+from widgets.escalation_banner import EscalationBanner
 from widgets.log_pane import LogPane
 from widgets.log_view import LogView
 
@@ -229,6 +232,10 @@ class RainbowApp(App[int]):
         self.screen_change_signal.subscribe(self, self._watch_screen_workers)
         # The dashboard was the first screen, before anything could be watched.
         self._watch_screen_workers(self.dashboard)
+        self.screen_change_signal.subscribe(self, self._place_escalation_banner)
+        self._place_escalation_banner(self.dashboard)
+        # The ladder's rungs come due by the clock, not by an event alone.
+        self.set_interval(1.0, self._show_escalations)
         self.session.subscribe(self._on_session_event)
         self._catch_up()
         if self.autostart:
@@ -304,6 +311,12 @@ class RainbowApp(App[int]):
             )
         elif isinstance(event, IncidentOpened):
             self._incident_opened(event)
+            self._show_escalations()
+        elif isinstance(event, EscalationDueNow):
+            self.bell()
+            self._show_escalations()
+        elif isinstance(event, IncidentChanged):
+            self._show_escalations()  # escalated, or mitigated: the banner may go
 
     def _incident_opened(self, event: IncidentOpened) -> None:
         self._install_incident(event.incident_id)
@@ -316,6 +329,60 @@ class RainbowApp(App[int]):
                 )
             self.show_incident(event.incident_id)
             self.notify(resumed_text(event.incident_id, event.step), markup=False)
+
+    # -- the escalation ladder -------------------------------------------------------------
+
+    def _place_escalation_banner(self, screen: Screen[Any]) -> None:
+        """Every full screen gets the app's banner on top (dialogs and the palette
+        stay as they are), showing what is due now."""
+        if screen.is_modal:
+            return
+        if not screen.is_mounted:
+            # Pushed a moment ago: its widgets are composed on its first turn.
+            screen.call_after_refresh(self._place_escalation_banner, screen)
+            return
+        if screen.query(EscalationBanner):
+            self._show_escalations()
+            return
+        banner = EscalationBanner(classes="escalation-banner")
+        if screen.children:
+            screen.mount(banner, before=0)
+        else:
+            screen.mount(banner)
+        # Its theme's styles are there once it is mounted.
+        banner.call_after_refresh(banner.show, self.session.escalations_pending())
+
+    def _show_escalations(self) -> None:
+        pending = self.session.escalations_pending()
+        for screen in self.screen_stack:
+            for banner in screen.query(EscalationBanner):
+                banner.show(pending)
+
+    def action_escalate_due(self, incident_id: str, level: int) -> None:
+        """The palette's "escalate to L2 — Development lead": that incident, one rung up
+        to the rung named (unless someone got there first)."""
+        from rainbow_tui.incidents.store import StoreError
+
+        due = next((d for d in self.session.escalations_pending()
+                    if d.incident_id == incident_id and d.level == level), None)
+        if due is None:
+            self.notify(tr("app.escalate.not_due", level=level), markup=False)
+            return
+        try:
+            saving = self.session.escalate(incident_id)
+        except StoreError as error:
+            self.notify(not_recorded_text(incident_id, error), severity="error", markup=False)
+            return
+        if saving is not None:
+            self.run_worker(
+                self._say_once_saved(
+                    saving, tr("app.escalate.done", level=due.level, role=due.role), incident_id
+                ),
+                name=tr("app.worker.escalate"),
+                group="incident-save",
+                exit_on_error=False,
+            )
+        self._show_escalations()
 
     def on_log_pane_open_full(self, event: LogPane.OpenFull) -> None:
         self.push_screen(self.log_screen)
@@ -715,6 +782,13 @@ class RainbowApp(App[int]):
                 palette_text(tr("app.palette.alert", title=alert.title_text())),
                 tr("app.palette.alert_help", severity=severity_word(alert.severity)),
                 lambda key=alert.key: self.action_start_incident(key),
+            )
+        for due in self.session.escalations_pending():
+            yield SystemCommand(
+                palette_text(tr("app.palette.escalate", level=due.level, role=due.role)),
+                palette_text(tr("app.palette.escalate_help", incident=due.incident_id,
+                                contact=due.contact or "—")),
+                lambda due=due: self.action_escalate_due(due.incident_id, due.level),
             )
         yield SystemCommand(
             tr("app.palette.incident"), tr("app.palette.incident_help"), self.action_start_incident

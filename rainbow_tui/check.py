@@ -188,6 +188,8 @@ def print_findings(config: Config, findings: list[Finding], as_json: bool) -> in
                     "level": f.level.value,
                     "severity": f.severity,
                     "reason": f.reason,
+                    # Windowed metrics: which way they go; the level stays as judged.
+                    **({"trend": f.trend} if f.trend is not None else {}),
                 }
                 for f in findings
             ],

@@ -340,6 +340,9 @@ class IncidentsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only
     runbooks_dir: str = ""
     # Records are marked as rehearsals on the demo stack (set by `rainbow-tui demo`).
     demo: bool = False
+    # Escalate (and so page) on its own when a rung's time passes on an open
+    # incident; off, the console announces the rung and a responder escalates.
+    auto_escalate: bool = False
 
 
 class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

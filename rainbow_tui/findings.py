@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rainbow_tui.config import Config, Threshold
-from rainbow_tui.levels import Level, Severity, worst
+from rainbow_tui.levels import Level, Severity, Trend, worst
+from rainbow_tui.logs.request_stats import WindowStats
 from rainbow_tui.sources.database import DatabaseSnapshot
 from rainbow_tui.sources.host_parsing import ContainerInfo
 from rainbow_tui.sources.hosts import HostSnapshot
@@ -27,6 +28,13 @@ from rainbow_tui.sources.service_sources import Readings
 from rainbow_tui.text import N_, Language, Phrase
 
 REQUEST_WINDOW_S = 300
+# The windowed metrics' trend: the last minute against the whole window, a tenth
+# apart or more, so a value that wobbles around the same level reads steady.
+RECENT_WINDOW_S = 60
+TREND_MARGIN = 0.1
+# Judged over a window of recent requests: they stay above their line for minutes
+# after the fix, so their alerts say when they are on their way back.
+WINDOWED_METRICS = frozenset({"response_time_p95_ms", "error_rate_percent"})
 NO_DATA_PHRASE = Phrase("finding.no_data")
 # The English words of "no data", for callers that compare with them.
 NO_DATA = "no data"
@@ -45,6 +53,7 @@ class Finding:
     severity: Severity | None
     value: float | None
     reason_phrase: Phrase
+    trend: Trend | None
 
     def __init__(
         self,
@@ -56,6 +65,7 @@ class Finding:
         severity: Severity | None = None,
         value: float | None = None,
         reason: Phrase | str = "",
+        trend: Trend | None = None,
     ) -> None:
         # Plain strings are words already (a caller's own, or a server's).
         def phrase(words: Phrase | str) -> Phrase:
@@ -70,12 +80,18 @@ class Finding:
             ("severity", severity),
             ("value", value),
             ("reason_phrase", phrase(reason)),
+            ("trend", trend),
         ):
             object.__setattr__(self, name, given)
 
     @property
     def key(self) -> str:
         return f"{self.component}:{self.metric}"
+
+    @property
+    def windowed(self) -> bool:
+        """Judged over a window of recent requests (slow to clear after a fix)."""
+        return self.metric in WINDOWED_METRICS
 
     @property
     def code(self) -> str:
@@ -118,7 +134,11 @@ class Finding:
 
     def with_reason(self, reason: Phrase) -> Finding:
         return Finding(self.component, self.metric, self.label_phrase, self.display_phrase,
-                       self.level, self.severity, self.value, reason)
+                       self.level, self.severity, self.value, reason, self.trend)
+
+    def with_trend(self, trend: Trend | None) -> Finding:
+        return Finding(self.component, self.metric, self.label_phrase, self.display_phrase,
+                       self.level, self.severity, self.value, self.reason_phrase, trend)
 
 
 _COMPONENT_KEYS = {
@@ -170,6 +190,19 @@ def _judged(
         threshold.severity(level),
         value,
     )
+
+
+def trend_of(recent: float | None, whole: float | None) -> Trend | None:
+    """Which way a windowed value goes: its last minute against its whole window
+    (None without requests in either)."""
+    if recent is None or whole is None:
+        return None
+    margin = TREND_MARGIN * whole
+    if recent < whole - margin:
+        return "falling"
+    if recent > whole + margin:
+        return "rising"
+    return "steady"
 
 
 def _failure(component: str, metric: str, label: Phrase, reason: str) -> Finding:
@@ -227,6 +260,7 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
     # Fed by the log tail, judged over 5 minutes; with no requests seen there
     # is no data, which is not zero.
     window = readings.requests.window(REQUEST_WINDOW_S) if readings.requests else None
+    recent = _recent_window(readings)
     p95 = window.p95_ms if window else None
     errors = window.error_percent if window else None
     p95_display: Phrase | None = None
@@ -244,7 +278,7 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
             p95,
             thresholds.response_time_p95_ms,
             p95_display,
-        )
+        ).with_trend(trend_of(recent.p95_ms if recent else None, p95))
     )
     found.append(
         _judged(
@@ -254,9 +288,19 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
             errors,
             thresholds.error_rate_percent,
             Phrase("value.percent_fine", value=errors) if errors is not None else None,
-        )
+        ).with_trend(trend_of(recent.error_percent if recent else None, errors))
     )
     return found
+
+
+def _recent_window(readings: Readings) -> WindowStats | None:
+    """The last minute of requests, when the statistics keep one."""
+    if readings.requests is None:
+        return None
+    try:
+        return readings.requests.window(RECENT_WINDOW_S)
+    except KeyError:
+        return None
 
 
 def _certificate(config: Config, days_left: float | None, error: str | None) -> Finding:

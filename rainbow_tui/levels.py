@@ -16,6 +16,8 @@ from typing import Literal
 from rainbow_tui.text import N_, Language, Phrase, current_language
 
 Severity = Literal["critical", "high", "medium", "low"]
+# Which way a windowed value goes: its last minute against its whole window.
+Trend = Literal["falling", "steady", "rising"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 
 
@@ -116,6 +118,11 @@ class Alert:
     detail: str = ""
     title_phrase: Phrase | None = None
     detail_phrase: Phrase | None = None
+    # For an alert judged over a window of recent requests: which way it goes, and
+    # whether it is on its way back (falling, or a remedy passed since).  The level
+    # stays what the window says until the window clears it.
+    trend: Trend | None = None
+    recovering: bool = False
 
     def time_left(self, now: datetime) -> timedelta:
         return self.respond_by - now

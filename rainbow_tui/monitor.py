@@ -59,7 +59,11 @@ class AlertBook:
         self.config = config
         self._open: dict[str, Alert] = {}
 
-    def update(self, findings: list[Finding], now: datetime) -> tuple[Alert, ...]:
+    def update(
+        self, findings: list[Finding], now: datetime, remedy_verified_at: datetime | None = None
+    ) -> tuple[Alert, ...]:
+        """The alerts open now.  ``remedy_verified_at``: when a remedy last passed its
+        verification; a windowed alert seen before it and not rising is recovering."""
         still_open: dict[str, Alert] = {}
         for finding in findings:
             if not finding.level.alerting or finding.severity is None:
@@ -68,6 +72,14 @@ class AlertBook:
             first_seen = previous.first_seen if previous is not None else now
             # A worse severity shortens the clock, counted from the first sighting.
             within = self.config.alert_levels.for_severity(finding.severity).respond_within
+            recovering = finding.windowed and (
+                finding.trend == "falling"
+                or (
+                    remedy_verified_at is not None
+                    and remedy_verified_at >= first_seen
+                    and finding.trend != "rising"
+                )
+            )
             # The words for the record, the phrases for each view's language.
             still_open[finding.key] = Alert(
                 key=finding.key,
@@ -79,6 +91,8 @@ class AlertBook:
                 detail=finding.reason,
                 title_phrase=finding.alert_phrase(),
                 detail_phrase=finding.reason_phrase,
+                trend=finding.trend if finding.windowed else None,
+                recovering=recovering,
             )
         self._open = still_open
         order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -94,6 +108,7 @@ class Monitor:
         clock: Callable[[], datetime] = utc_now,
         on_failure: Callable[[str, Exception], None] | None = None,
         request_stats: Callable[[], RequestStatsSnapshot] | None = None,
+        remedy_verified: Callable[[], datetime | None] | None = None,
     ) -> None:
         self.config = config
         self.sources = sources
@@ -101,6 +116,8 @@ class Monitor:
         self.clock = clock
         self.on_failure = on_failure
         self.request_stats = request_stats
+        # When a remedy last passed its verification (the session's incidents).
+        self.remedy_verified = remedy_verified
         self.readings = Readings(database_missing=sources.database_missing)
         self.alerts = AlertBook(config)
         self.history: dict[str, deque[float]] = {}
@@ -227,7 +244,9 @@ class Monitor:
         self.state = MonitorState(
             readings=self.readings,
             findings=tuple(findings),
-            alerts=self.alerts.update(findings, now),
+            alerts=self.alerts.update(
+                findings, now, self.remedy_verified() if self.remedy_verified else None
+            ),
             overall=overall(findings),
             history={key: tuple(values) for key, values in self.history.items()},
             stale=self._stale(now),

@@ -19,6 +19,7 @@ import logging
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rainbow_tui.config import Config, expand_path
@@ -43,6 +44,15 @@ if TYPE_CHECKING:
     from rainbow_tui.wizard import IncidentWizard, Saving
 
 log = logging.getLogger(__name__)
+
+# How often the open incidents are held against the ladder: a rung is minutes long,
+# and a look is a few comparisons per incident.
+LADDER_CHECK_S = 1.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 
 # -- events -------------------------------------------------------------------------------
@@ -141,6 +151,23 @@ class CommandRunEnded:
     result: CommandResult
 
 
+@dataclass(frozen=True, slots=True)
+class EscalationDueNow:
+    """A rung of the ladder came due on an open incident not escalated to it: every
+    view says so until someone escalates (the record has it once, as EscalationDue)."""
+
+    incident_id: str
+    level: int
+    role: str
+    contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """A view opened, closed, or brought another incident to the front: who is
+    looking at what is in ``session.presence``."""
+
+
 SessionEvent = (
     SnapshotPublished
     | AlertsChanged
@@ -154,6 +181,7 @@ SessionEvent = (
     | CommandRunStarted
     | CommandOutput
     | CommandRunEnded
+    | EscalationDueNow
 )
 Subscriber = Callable[[SessionEvent], None]
 
@@ -191,8 +219,11 @@ class Session:
         read_only: bool = False,
         sources: ServiceSources | None = None,
         resume_incident: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.config = config
+        # What time it is for the ladder (a test gives a fixed one).
+        self.clock = clock
         self.read_only = read_only
         self.resume_incident = resume_incident
         self._given_sources = sources
@@ -215,6 +246,10 @@ class Session:
         self._current: str | None = None
         self._started = False
         self._closed = False
+        self._ladder_watch: asyncio.Task[None] | None = None
+        # (incident, level) announced by this session: once each, even for an
+        # incident another console records (this one cannot record it then).
+        self._announced: set[tuple[str, int]] = set()
 
     # -- subscribing ----------------------------------------------------------------
 
@@ -275,6 +310,7 @@ class Session:
             self._on_state,
             on_failure=self._on_poll_failure,
             request_stats=self.log_tail.request_snapshot,
+            remedy_verified=self.remedy_verified_at,
         )
         if sources.link is not None:
             self.database_actions = DatabaseActions(sources.link)
@@ -284,12 +320,17 @@ class Session:
         self.monitor.start()
         self._start_notifier()
         self._resume_open_incident()
+        self._ladder_watch = asyncio.get_running_loop().create_task(
+            self._watch_ladder(), name="ladder-watch"
+        )
 
     async def close(self) -> None:
         """Stop everything; pending incident writes are tried once more."""
         if self._closed:
             return
         self._closed = True
+        if self._ladder_watch is not None:
+            self._ladder_watch.cancel()
         if self.notifier is not None:
             await self.notifier.close()
         for wizard in self._wizards.values():
@@ -324,6 +365,89 @@ class Session:
     def _on_poll_failure(self, source: str, error: Exception) -> None:
         log.error("polling %s failed", source, exc_info=error)
         self._publish(PollFailed(source, error))
+
+    # -- the escalation ladder ----------------------------------------------------------
+
+    async def _watch_ladder(self) -> None:
+        while True:
+            await asyncio.sleep(LADDER_CHECK_S)
+            try:
+                self.check_escalations()
+            except Exception:
+                # A failed look must not end the watch: the next second looks again.
+                log.exception("checking the escalation ladder failed")
+
+    def check_escalations(self, now: datetime | None = None) -> list[EscalationDueNow]:
+        """Hold every open incident against the ladder at ``now``: each rung come due
+        is recorded once (where this console records the incident), announced once,
+        and escalated to when ``[incidents] auto_escalate`` says so.  Returns what
+        was announced."""
+        from rainbow_tui.incidents.model import IncidentRuleError
+        from rainbow_tui.incidents.store import StoreError
+
+        at = now if now is not None else self.clock()
+        announced: list[EscalationDueNow] = []
+        for incident_id, wizard in tuple(self._wizards.items()):
+            writable = self.store.access(incident_id) == "write"
+            try:
+                if writable:
+                    rungs, _saving = wizard.record_escalations_due(at)
+                else:
+                    rungs = wizard.rungs_come_due(at)
+                for rung in rungs:
+                    if (incident_id, rung.level) in self._announced:
+                        continue
+                    self._announced.add((incident_id, rung.level))
+                    due = EscalationDueNow(incident_id, rung.level, rung.role, rung.contact)
+                    announced.append(due)
+                    self._publish(due)
+                if writable and rungs and self.config.incidents.auto_escalate:
+                    self._escalate_due(wizard, at)
+            except (StoreError, IncidentRuleError):
+                # Kept in memory and retried by the wizard, or refused: the next look
+                # sees the rung again if it was not recorded.
+                log.exception("recording a due escalation of %s failed", incident_id)
+        return announced
+
+    def _escalate_due(self, wizard: IncidentWizard, at: datetime) -> None:
+        """Up the ladder rung by rung to the last one come due, each an escalation of
+        its own (each is paged)."""
+        while (rung := wizard.pending_escalation(at)) is not None:
+            wizard.escalate(tr("session.escalation.automatic", minutes=rung.within_minutes))
+
+    def escalations_pending(self, now: datetime | None = None) -> list[EscalationDueNow]:
+        """For each open incident, the next rung up when its time has passed: what the
+        views announce until someone escalates."""
+        at = now if now is not None else self.clock()
+        pending: list[EscalationDueNow] = []
+        for incident_id, wizard in self._wizards.items():
+            rung = wizard.pending_escalation(at)
+            if rung is not None:
+                pending.append(EscalationDueNow(incident_id, rung.level, rung.role, rung.contact))
+        return pending
+
+    def escalate(self, incident_id: str, note_text: str = "") -> Saving | None:
+        """Escalate the incident to its next rung; None at the top of the ladder.
+        Raises ``KeyError`` for an incident not held, ``StoreError`` when it cannot
+        be recorded."""
+        return self._wizards[incident_id].escalate(note_text)
+
+    def remedy_verified_at(self) -> datetime | None:
+        """When a remedy last passed its verification on an incident still open: after
+        it, a windowed alert still above its line is recovering."""
+        from rainbow_tui.incidents.model import VerificationRecorded
+
+        latest: datetime | None = None
+        for wizard in self._wizards.values():
+            incident = wizard.incident
+            if incident.status == "closed":
+                continue
+            times = incident.effective_times()
+            for event in incident.events:
+                if isinstance(event, VerificationRecorded) and event.passed:
+                    at = times.get(event.id, event.at)
+                    latest = at if latest is None or at > latest else latest
+        return latest
 
     # -- commands: polling ------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from rainbow_tui.incidents.appendix import TerminalResult, record_finished, reco
 from rainbow_tui.incidents.model import (
     CommandStarted,
     Escalated,
+    EscalationDue,
     Event,
     Incident,
     IncidentStatus,
@@ -44,25 +45,113 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """Where the incident stands against its severity's deadline and the ladder."""
+    """Where the incident stands against its severity's deadline and the ladder.
 
-    elapsed: timedelta
+    The clock runs from detection and stops once the incident is mitigated: what
+    counts from then on is how long it took (``to_mitigate``, then ``to_resolve``),
+    not how long ago it began, so a resolved incident is never overdue.
+    """
+
+    elapsed: timedelta  # detection to now, or to mitigation once mitigated
     deadline: timedelta
     # The rung whose time has come, and the next one with the time left to it.
     due: EscalationStep | None
     next_rung: EscalationStep | None
     next_in: timedelta | None
     escalated_to: int  # highest level escalated to so far, 0 for none
+    to_mitigate: timedelta | None = None
+    to_resolve: timedelta | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.to_mitigate is not None or self.to_resolve is not None
 
     @property
     def overdue(self) -> bool:
-        return self.elapsed > self.deadline
+        return not self.stopped and self.elapsed > self.deadline
+
+
+# The statuses at which the clock stops: the service is back (mitigated) or fixed.
+STOPPED_STATUSES = frozenset({"mitigated", "resolved", "closed"})
+
+
+def ladder_of(config: Config) -> list[EscalationStep]:
+    return sorted(config.escalation, key=lambda step: step.level)
+
+
+def escalated_level(incident: Incident) -> int:
+    """The highest rung escalated to so far, 0 for none."""
+    return max((e.level for e in incident.events if isinstance(e, Escalated)), default=0)
+
+
+def incident_clock(incident: Incident, config: Config, now: datetime) -> Clock:
+    """The clock of ``incident`` at ``now``, by its effective (corrected) times."""
+    times = incident.status_times()
+    detected = times.get("detected", incident.opened_at)
+    mitigated = times.get("mitigated")
+    resolved = times.get("resolved")
+    to_mitigate = mitigated - detected if mitigated is not None else None
+    to_resolve = resolved - detected if resolved is not None else None
+    stopped_at = mitigated if mitigated is not None else resolved
+    elapsed = (stopped_at if stopped_at is not None else now) - detected
+    deadline = config.alert_levels.for_severity(incident.severity).respond_within
+    due = None
+    next_rung = None
+    for rung in ladder_of(config):
+        if elapsed >= timedelta(minutes=rung.within_minutes):
+            due = rung
+        elif next_rung is None:
+            next_rung = rung
+    if stopped_at is not None:
+        # No next rung once mitigated: the ladder exists to bring help to a service
+        # still hurting; paging the development lead at 30 minutes for an outage
+        # mitigated at 10 would wake someone for work that can wait for the day.
+        next_rung = None
+    next_in = (timedelta(minutes=next_rung.within_minutes) - elapsed) if next_rung else None
+    return Clock(elapsed, deadline, due, next_rung, next_in, escalated_level(incident),
+                 to_mitigate, to_resolve)
+
+
+def rungs_come_due(incident: Incident, config: Config, now: datetime) -> list[EscalationStep]:
+    """The rungs whose time has passed on a still-open incident that was neither
+    escalated to them nor recorded as due for them yet, lowest first."""
+    if incident.status in STOPPED_STATUSES:
+        return []
+    elapsed = incident_clock(incident, config, now).elapsed
+    reached = escalated_level(incident)
+    recorded = {e.level for e in incident.events if isinstance(e, EscalationDue)}
+    return [
+        rung
+        for rung in ladder_of(config)
+        if elapsed >= timedelta(minutes=rung.within_minutes)
+        and rung.level > reached
+        and rung.level not in recorded
+    ]
+
+
+def pending_escalation(incident: Incident, config: Config, now: datetime) -> EscalationStep | None:
+    """The next rung up (what ``escalate`` reaches) when its time has passed on a
+    still-open incident: the one to announce until someone escalates."""
+    if incident.status in STOPPED_STATUSES:
+        return None
+    elapsed = incident_clock(incident, config, now).elapsed
+    reached = escalated_level(incident)
+    rung = next((r for r in ladder_of(config) if r.level > reached), None)
+    if rung is None or elapsed < timedelta(minutes=rung.within_minutes):
+        return None
+    return rung
 
 
 def describe_clock(clock: Clock) -> str:
-    parts = [
-        tr("wizard.clock", elapsed=format_span(clock.elapsed), deadline=format_span(clock.deadline))
-    ]
+    if clock.stopped:
+        parts = []
+        if clock.to_mitigate is not None:
+            parts.append(tr("wizard.clock.to_mitigate", span=format_span(clock.to_mitigate)))
+        if clock.to_resolve is not None:
+            parts.append(tr("wizard.clock.to_resolve", span=format_span(clock.to_resolve)))
+    else:
+        parts = [tr("wizard.clock", elapsed=format_span(clock.elapsed),
+                    deadline=format_span(clock.deadline))]
     if clock.overdue:
         parts.append(tr("wizard.clock.overdue"))
     if clock.next_rung is not None and clock.next_in is not None:
@@ -197,35 +286,20 @@ class IncidentWizard:
         return self.step_index >= len(self.runbook.steps)
 
     def clock(self, now: datetime) -> Clock:
-        incident = self.incident
-        detected = incident.status_times().get("detected", incident.opened_at)
-        elapsed = now - detected
-        deadline = self.config.alert_levels.for_severity(incident.severity).respond_within
-        ladder = sorted(self.config.escalation, key=lambda step: step.level)
-        due = None
-        next_rung = None
-        for rung in ladder:
-            if elapsed >= timedelta(minutes=rung.within_minutes):
-                due = rung
-            elif next_rung is None:
-                next_rung = rung
-        next_in = (timedelta(minutes=next_rung.within_minutes) - elapsed) if next_rung else None
-        escalated = max((e.level for e in incident.events if isinstance(e, Escalated)), default=0)
-        return Clock(elapsed, deadline, due, next_rung, next_in, escalated)
+        return incident_clock(self.incident, self.config, now)
 
     def next_escalation(self) -> EscalationStep | None:
         """The rung above the highest one reached so far."""
-        reached = max(
-            (e.level for e in self.incident.events if isinstance(e, Escalated)), default=0
-        )
-        return next(
-            (
-                rung
-                for rung in sorted(self.config.escalation, key=lambda r: r.level)
-                if rung.level > reached
-            ),
-            None,
-        )
+        reached = escalated_level(self.incident)
+        return next((rung for rung in ladder_of(self.config) if rung.level > reached), None)
+
+    def rungs_come_due(self, now: datetime) -> list[EscalationStep]:
+        """The rungs come due and not yet recorded (see :func:`rungs_come_due`)."""
+        return rungs_come_due(self.incident, self.config, now)
+
+    def pending_escalation(self, now: datetime) -> EscalationStep | None:
+        """The next rung up when its time has passed and the incident is still open."""
+        return pending_escalation(self.incident, self.config, now)
 
     def commands_started(self) -> int:
         """How many commands of the current step have been started."""
@@ -428,6 +502,21 @@ class IncidentWizard:
         if rung is None:
             return None
         return self._record(lambda incident: model.escalate(incident, rung, note_text))
+
+    def record_escalations_due(self, now: datetime) -> tuple[list[EscalationStep], Saving | None]:
+        """Each rung come due since the last look, recorded once; the rungs and the
+        write (None when no rung came due)."""
+        rungs = rungs_come_due(self.incident, self.config, now)
+        if not rungs:
+            return [], None
+        detected = self.incident.status_times().get("detected", self.incident.opened_at)
+        saving = self._record(*(
+            lambda incident, rung=rung: model.escalation_due(
+                incident, rung, detected + timedelta(minutes=rung.within_minutes), at=now
+            )
+            for rung in rungs
+        ))
+        return rungs, saving
 
     def pin(self, kind: model.EvidenceKind, title: str, content: str) -> Saving:
         return self._record(lambda incident: model.pin_evidence(incident, kind, title, content))

@@ -305,7 +305,8 @@ class IncidentScreen(Screen[None]):
         return text
 
     def _show_clock(self) -> None:
-        clock = self.wizard.clock(datetime.now(UTC))
+        # The session's clock: the one the ladder's announcements go by.
+        clock = self.wizard.clock(self.session.clock())
         line = Text(
             describe_clock(clock),
             style=component_style(self, "incident--overdue") if clock.overdue else "",

@@ -11,12 +11,22 @@ from textual.widgets import Static
 
 from rainbow_tui.levels import format_span, severity_word
 from rainbow_tui.text import N_, tr
-from widgets.level_style import LEVEL_COMPONENT_CLASSES, inert, level_css, level_style
+from widgets.level_style import (
+    LEVEL_COMPONENT_CLASSES,
+    component_style,
+    inert,
+    level_css,
+    level_style,
+)
 
 if TYPE_CHECKING:
     from textual.widget import Widget
 
     from rainbow_tui.levels import Alert
+
+# A windowed alert on its way back: calmer than its level, the level's word kept.
+RECOVERING_COMPONENT = "alerts--recovering"
+TREND_ARROWS = {"falling": "↓", "rising": "↑", "steady": "→"}
 
 # On a short terminal the panes need the room more than the third alert does.
 MAX_SHOWN = 4
@@ -38,10 +48,16 @@ def render_alerts(
         left = alert.time_left(now)
         # Padded by terminal cells, so the titles line up in Japanese too.
         severity = severity_word(alert.severity)
+        calm = component_style(widget, RECOVERING_COMPONENT) if widget is not None else ""
         lines.append(f" {severity}{' ' * max(8 - cell_len(severity), 0)} ",
-                     style=level_style(alert.level, widget))
+                     style=calm if alert.recovering else level_style(alert.level, widget))
         lines.append(" ")
         lines.append_text(inert(alert.title_text()))
+        arrow = TREND_ARROWS.get(alert.trend or "", "")
+        if alert.recovering:
+            lines.append(tr("widget.alerts.recovering", arrow=arrow), style=calm)
+        elif alert.trend == "rising":
+            lines.append(f" {arrow}", style="bold")
         lines.append(tr("widget.alerts.since", at=f"{alert.first_seen.astimezone():%H:%M:%S}"))
         overdue = left.total_seconds() < 0
         respond = N_("widget.alerts.overdue") if overdue else N_("widget.alerts.within")
@@ -52,10 +68,13 @@ def render_alerts(
 
 
 class AlertsBar(Static):
-    COMPONENT_CLASSES = LEVEL_COMPONENT_CLASSES
+    COMPONENT_CLASSES = LEVEL_COMPONENT_CLASSES | {RECOVERING_COMPONENT}
     DEFAULT_CSS = level_css("AlertsBar")
 
     def show(self, alerts: tuple[Alert, ...], now: datetime) -> None:
         limit = MAX_SHOWN_SHORT if self.app.size.height < SHORT_SCREEN else MAX_SHOWN
         self.update(render_alerts(alerts, now, limit, self))
-        self.set_class(bool(alerts), "-alerting")
+        # Red while any alert still needs someone; calmer once all are on their way back.
+        recovering = bool(alerts) and all(alert.recovering for alert in alerts)
+        self.set_class(bool(alerts) and not recovering, "-alerting")
+        self.set_class(recovering, "-recovering")

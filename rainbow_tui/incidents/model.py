@@ -47,6 +47,7 @@ __all__ = [
     "CommandOutcome",
     "CommandStarted",
     "Escalated",
+    "EscalationDue",
     "Event",
     "Evidence",
     "EvidenceKind",
@@ -78,6 +79,7 @@ __all__ = [
     "current_author",
     "edit_time",
     "escalate",
+    "escalation_due",
     "evidence_of_alert",
     "findings_table",
     "make_incident_id",
@@ -319,6 +321,16 @@ class NotificationSent(_Event, frozen=True, kw_only=True, tag="notification"):
     detail: str = ""  # why it failed, or what the service answered
 
 
+class EscalationDue(_Event, frozen=True, kw_only=True, tag="escalation_due"):
+    """A rung's time passed with the incident still open and not escalated to it:
+    recorded once, when the console first saw it (``due_at`` is when it came due)."""
+
+    level: int
+    role: str
+    contact: str
+    due_at: datetime
+
+
 class EvidencePinned(_Event, frozen=True, kw_only=True, tag="evidence_pinned"):
     evidence_kind: EvidenceKind
     title: str
@@ -359,6 +371,7 @@ Event = (
     | StepSkipped
     | VerificationRecorded
     | Escalated
+    | EscalationDue
     | EvidencePinned
     | TimeEdited
     | RoleAssigned
@@ -940,6 +953,26 @@ def notification_sent(
     return NotificationSent(
         id=event_id, at=when, author=who, channel=channel, action=action, ok=ok,
         about=about, attempts=attempts, detail=detail,
+    )
+
+
+def escalation_due(
+    incident: Incident,
+    step: EscalationStep,
+    due_at: datetime,
+    *,
+    at: datetime | None = None,
+    author: str | None = None,
+) -> EscalationDue:
+    event_id, when, who = _stamp(incident, at, author)
+    return EscalationDue(
+        id=event_id,
+        at=when,
+        author=who,
+        level=step.level,
+        role=step.role,
+        contact=step.contact,
+        due_at=due_at,
     )
 
 

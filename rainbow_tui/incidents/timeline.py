@@ -16,6 +16,7 @@ from rainbow_tui.incidents.model import (
     CommandOutcome,
     CommandStarted,
     Escalated,
+    EscalationDue,
     Event,
     EvidenceKind,
     EvidencePinned,
@@ -197,6 +198,9 @@ def describe_event(
         else:
             escalated = words.tr("timeline.escalated", level=event.level, role=event.role)
         return _with_detail(words, escalated, event.note)
+    if isinstance(event, EscalationDue):
+        return words.tr("timeline.escalation_due", level=event.level, role=event.role,
+                        at=format_time(event.due_at, tz, with_date=False))
     if isinstance(event, EvidencePinned):
         return words.tr("timeline.pinned", kind=evidence_word(event.evidence_kind, language),
                         title=_one_line(event.title))
