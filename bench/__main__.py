@@ -17,6 +17,7 @@ from bench.log_throughput import bench_log_throughput
 from bench.report import Row, print_rows
 from bench.ssh_hosts import bench_ssh_hosts
 from bench.startup import bench_startup
+from bench.terminal_bytes import bench_terminal_bytes
 from bench.walkthrough import bench_walkthrough
 
 BENCHES = {
@@ -29,6 +30,7 @@ BENCHES = {
     "log_memory": bench_log_memory,
     "incident_record": bench_incident_record,
     "walkthrough": bench_walkthrough,
+    "terminal_bytes": bench_terminal_bytes,
 }
 
 

@@ -200,7 +200,8 @@ class RainbowApp(App[int]):
         self.owns_session = owns_session
         config = session.config
         self.dashboard = DashboardScreen(session)
-        self.log_screen = LogScreen(log_screen_title(config.service.name), session.log_buffer)
+        self.log_screen = LogScreen(log_screen_title(config.service.name), session.log_buffer,
+                                    frames_per_s=config.display.log_frames_per_s)
         # The incidents whose screens are installed (one screen per incident).
         self._incident_screens: set[str] = set()
         # A quit is being asked about: q again does not ask twice.

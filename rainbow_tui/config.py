@@ -360,6 +360,13 @@ class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     tags: tuple[str, ...] = ("request_id",)
 
 
+class DisplayConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """How often views repaint: over a slow SSH link every repaint is bytes."""
+
+    # Log views catch up with new lines at most this often (the pane and the screen).
+    log_frames_per_s: float = 4.0
+
+
 class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     service: ServiceConfig
     kamal: KamalConfig = KamalConfig()
@@ -374,6 +381,7 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     notify: NotifyConfig = NotifyConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     logs: LogsConfig = LogsConfig()
+    display: DisplayConfig = DisplayConfig()
     # Where this configuration came from; not a TOML key.
     source: str = ""
 
@@ -522,6 +530,7 @@ _RANGES: dict[str, _Range] = {
     "queue.process_alive_threshold_s": _Range(0, 7 * DAY_S, "seconds", low_allowed=False),
     "queue.new_failures_window_s": _Range(0, 30 * DAY_S, "seconds", low_allowed=False),
     "logs.tail_lines": _Range(0, 1_000_000, "lines"),
+    "display.log_frames_per_s": _Range(0.5, 60, "frames per second"),
     "logs.buffer_lines": _Range(1, 10_000_000, "lines"),
     **{f"poll.{name}": _SECONDS for name in PollConfig.__struct_fields__},
     "notify.retry_first_s": _Range(0, 3600, "seconds", low_allowed=False),

@@ -111,7 +111,8 @@ class DashboardScreen(Screen[None]):
         self._filter_target: KeyedTable | None = None
         self._state_before_mount: MonitorState | None = None
         # A view of the session's one buffer: the lines follow by themselves.
-        self.log_pane = LogPane(session.log_buffer, id="logs", classes="pane")
+        self.log_pane = LogPane(session.log_buffer, id="logs", classes="pane",
+                                frames_per_s=session.config.display.log_frames_per_s)
 
     @property
     def actions(self) -> DatabaseActions | None:

@@ -28,6 +28,7 @@ from rainbow_tui.text import N_, tr
 from widgets.level_style import inert
 from widgets.log_pane import stream_summary
 from widgets.log_view import LogView
+from widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
     from rainbow_tui.logs.streams import StreamState
@@ -123,6 +124,7 @@ class LogScreen(Screen[None]):
         buffer: LogBuffer | int = 100_000,
         *,
         timezone: tzinfo | None = None,
+        frames_per_s: float | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -134,11 +136,12 @@ class LogScreen(Screen[None]):
         self._tail_title = title
         if not isinstance(buffer, LogBuffer):
             buffer = LogBuffer(buffer)
-        self.log_view = LogView(buffer, timezone=timezone, id="log-view")
+        self.log_view = LogView(buffer, timezone=timezone, frames_per_s=frames_per_s,
+                                id="log-view")
         self._prompt: PromptPurpose | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(self._header_text(), id="log-header")
+        yield SteadyStatic(self._header_text(), id="log-header")
         yield self.log_view
         with Horizontal(id="log-prompt"):
             yield Label("", id="log-prompt-label")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import Static
 
 from rainbow_tui.levels import format_span, severity_word
 from rainbow_tui.text import N_, tr
@@ -18,6 +17,7 @@ from widgets.level_style import (
     level_css,
     level_style,
 )
+from widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -67,7 +67,7 @@ def render_alerts(
     return lines
 
 
-class AlertsBar(Static):
+class AlertsBar(SteadyStatic):
     COMPONENT_CLASSES = LEVEL_COMPONENT_CLASSES | {RECOVERING_COMPONENT}
     DEFAULT_CSS = level_css("AlertsBar")
 

@@ -13,6 +13,7 @@ from textual.widgets import Static
 from rainbow_tui.text import N_, tr
 from widgets.action_request import ActionRequest
 from widgets.level_style import inert, stale_note
+from widgets.steady_static import SteadyStatic
 from widgets.table_slots import findings_in, selected_key_in, table_in, waiting_line
 from widgets.trend import Trend
 
@@ -67,7 +68,7 @@ class JobsPane(VerticalScroll):
         then, they would only add to the first frame's work."""
         if not self.query("#jobs-summary"):
             self.mount(
-                Static(id="jobs-summary", classes="pane-summary"),
+                SteadyStatic(id="jobs-summary", classes="pane-summary"),
                 Static(id="jobs-action", classes="action-result"),
             )
 

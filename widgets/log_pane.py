@@ -64,7 +64,12 @@ class LogPane(Vertical):
             self.current = current
 
     def __init__(
-        self, buffer: LogBuffer | None = None, *, id: str | None = None, classes: str = ""
+        self,
+        buffer: LogBuffer | None = None,
+        *,
+        frames_per_s: float | None = None,
+        id: str | None = None,
+        classes: str = "",
     ) -> None:
         """``buffer`` is the session's, shared with the full-screen view; without one
         the pane keeps a buffer of its own of :data:`PANE_LINES`."""
@@ -72,6 +77,7 @@ class LogPane(Vertical):
         self.log_view = LogView(
             buffer if buffer is not None else LogBuffer(PANE_LINES),
             tail=PANE_LINES,
+            frames_per_s=frames_per_s,
             id="pane-log-view",
         )
         self.log_view.show_host = True

@@ -24,6 +24,7 @@ from typing import ClassVar, Literal
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode, NoScreen
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -102,6 +103,10 @@ def filter_words(log_filter: LogFilter) -> str:
     if log_filter.hosts is not None:
         parts.append(tr("log.filter.hosts", hosts=", ".join(sorted(log_filter.hosts))))
     return make_inert(" · ".join(parts))
+
+
+# A hidden view looks again this often whether it is shown (should no Show event come).
+HIDDEN_RECHECK_S = 1.0
 
 
 class LogView(ScrollView, can_focus=True):
@@ -268,11 +273,15 @@ class LogView(ScrollView, can_focus=True):
         *,
         tail: int | None = None,
         timezone: tzinfo | None = None,
+        frames_per_s: float | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        # Over SSH every repaint is bytes on the wire: how often the view catches up
+        # is the operator's to bound ([display] log_frames_per_s).
+        self.frame_s = 1 / frames_per_s if frames_per_s else self.FRAME_SECONDS
         self._buffer = buffer
         self._view = FilteredView(buffer, tail=tail)
         self._layout = LogLayout(self._view, timezone)
@@ -341,7 +350,7 @@ class LogView(ScrollView, can_focus=True):
             return
         self._update_pending = True
         if self.is_mounted:
-            self._update_timer = self.set_timer(self.FRAME_SECONDS, self.flush, name="log-frame")
+            self._update_timer = self.set_timer(self.frame_s, self._frame, name="log-frame")
 
     def add_entries(self, entries: Iterable[Entry]) -> None:
         """Append lines to the shared buffer and catch up within one frame.
@@ -352,6 +361,37 @@ class LogView(ScrollView, can_focus=True):
         self._buffer.append_many(entries)
         # Not mounted, the view is not subscribed yet: note it has lines to show.
         self.refresh_from_buffer()
+
+    def _frame(self) -> None:
+        """The frame timer: catch up, unless nothing of the view is on screen (a pane
+        behind another at 80 columns, a screen not in front).  A hidden view that
+        grew would lay the whole screen out again for nothing; it catches up when
+        it is shown (``on_show``)."""
+        self._update_timer = None
+        if not self._shown():
+            # Still pending; looked at again now and then in case no Show comes.
+            self._update_timer = self.set_timer(HIDDEN_RECHECK_S, self._frame, name="log-frame")
+            return
+        self.flush()
+
+    def _shown(self) -> bool:
+        """On the screen in front, with no hidden container around it."""
+        try:
+            screen = self.screen
+        except NoScreen:
+            return False
+        if not screen.is_current:
+            return False
+        node: DOMNode | None = self
+        while node is not None and node is not screen:
+            if not node.display:
+                return False
+            node = node.parent
+        return True
+
+    def on_show(self) -> None:
+        if self._update_pending:
+            self.flush()
 
     def flush(self) -> None:
         """Catch up with the buffer now (normally the frame timer does this)."""
@@ -460,7 +500,7 @@ class LogView(ScrollView, can_focus=True):
         # What the buffer gained while the view was not mounted (nothing new: the
         # catch-up returns at once).
         self._update_pending = True
-        self._update_timer = self.set_timer(self.FRAME_SECONDS, self.flush, name="log-frame")
+        self._update_timer = self.set_timer(self.frame_s, self._frame, name="log-frame")
 
     def on_unmount(self) -> None:
         self._buffer.unsubscribe(self.refresh_from_buffer)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import Static
 
 from rainbow_tui.text import tr
 from widgets.level_style import LEVEL_COMPONENT_CLASSES, level_badge, level_css
+from widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
     from rainbow_tui.monitor import MonitorState
 
 
-class StateHeader(Static):
+class StateHeader(SteadyStatic):
     COMPONENT_CLASSES = LEVEL_COMPONENT_CLASSES
     DEFAULT_CSS = level_css("StateHeader")
 
