@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from rainbow_tui.text import tr
 from widgets.level_style import component_style, inert
+from widgets.steady_static import SteadyStatic
 
 if TYPE_CHECKING:
     from rainbow_tui.session import EscalationDueNow
@@ -41,7 +42,7 @@ def render_due(pending: Sequence[EscalationDueNow], widget: Static | None = None
     return lines
 
 
-class EscalationBanner(Static):
+class EscalationBanner(SteadyStatic):
     COMPONENT_CLASSES: ClassVar[set[str]] = {DUE_COMPONENT}
 
     def show(self, pending: Sequence[EscalationDueNow]) -> None:
