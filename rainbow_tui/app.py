@@ -24,6 +24,7 @@ from rainbow_tui.config import Config
 from rainbow_tui.levels import severity_word
 from rainbow_tui.session import (
     EscalationDueNow,
+    HistoryUnavailable,
     IncidentChanged,
     IncidentOpened,
     PollFailed,
@@ -298,6 +299,9 @@ class RainbowApp(App[int]):
                 timeout=10,
                 markup=False,
             )
+        elif isinstance(event, HistoryUnavailable):
+            # The file's path and SQLite's words: shown as they are, without markup.
+            self.notify(event.message, severity="warning", timeout=10, markup=False)
         elif isinstance(event, RunbooksNotLoaded):
             for problem in event.problems:
                 self.notify(

@@ -26,6 +26,7 @@ from rainbow_tui.check_deadline import CHECK_DEADLINE_S, CLOSE_BUDGET_S
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, exit_status, overall
 from rainbow_tui.levels import Level, level_word, severity_word
+from rainbow_tui.sources.backups import BackupsSnapshot
 from rainbow_tui.sources.database import DatabaseSnapshot
 from rainbow_tui.sources.health import HealthSnapshot
 from rainbow_tui.sources.hosts import HostProbe, HostSnapshot
@@ -113,13 +114,54 @@ class _Round:
         probes = self.sources.hosts.probes
         return tuple(await asyncio.gather(*(self._host(probe) for probe in probes)))
 
+    async def _backups(self) -> BackupsSnapshot | None:
+        source = self.sources.backups
+        if source is None:
+            return None
+        host = source.target.name if source.target is not None else ""
+        return await _by(
+            self.polls_end,
+            source.poll(),
+            lambda: BackupsSnapshot(datetime.now(UTC), host, source.config.directory,
+                                    error=self._missed(host)),
+        )
+
+    async def _sentry(self) -> SentrySnapshot | None:
+        source = self.sources.sentry
+        if source is None:
+            return None
+        return await _by(
+            self.polls_end, source.poll(),
+            lambda: SentrySnapshot(datetime.now(UTC), source.project, source.config.window_h,
+                                   problem="timeout", error=self._missed("Sentry")),
+        )
+
+    async def _s3(self) -> S3Snapshot | None:
+        source = self.sources.s3
+        if source is None:
+            return None
+        return await _by(
+            self.polls_end, source.poll(),
+            lambda: S3Snapshot(datetime.now(UTC), source.config.bucket, source.config.probe_key,
+                               "timeout", error=self._missed("S3")),
+        )
+
+    async def _proxy(self) -> ProxySnapshot | None:
+        source = self.sources.proxy
+        if source is None:
+            return None
+        return await _by(
+            self.polls_end, source.poll(),
+            lambda: ProxySnapshot(datetime.now(UTC), error=self._missed(source.shown)),
+        )
+
     async def _second_reading(self, probe: HostProbe, first: HostSnapshot) -> HostSnapshot:
         return await _by(self.polls_end, probe.poll(), lambda: first)
 
     async def readings(self) -> Readings:
         sources = self.sources
-        health, database, (queue, privileges), hosts = await asyncio.gather(
-            self._health(), self._database(), self._queue(), self._hosts()
+        health, database, (queue, privileges), hosts, backups = await asyncio.gather(
+            self._health(), self._database(), self._queue(), self._hosts(), self._backups()
         )
         readings = Readings(
             health,
@@ -128,6 +170,7 @@ class _Round:
             hosts,
             database_missing=sources.database_missing,
             queue_privileges=privileges,
+            backups=backups,
         )
         # CPU needs a second reading; only when the deadline leaves room for it, and
         # a host that misses it keeps its first (CPU unknown, the rest as read).

@@ -154,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help=tr("cli.check.json"))
 
+    backups = _command(commands, "backups", tr("cli.backups"),
+                       description=tr("cli.backups.description"))
+    backups.add_argument("backups_action", nargs="?", choices=("list", "verify"),
+                         default="list", metavar="ACTION", help=tr("cli.backups.action"))
+    backup_where = backups.add_mutually_exclusive_group()
+    backup_where.add_argument("--config", type=Path, metavar="PATH", dest="backups_config",
+                              help=tr("cli.config"))
+    backup_where.add_argument("--demo", action="store_true", dest="backups_demo",
+                              help=tr("cli.backups.demo"))
+    backups.add_argument("--drill", action="append", choices=DRILLS, default=[],
+                         metavar="NAME", dest="backups_drill", help=tr("cli.check.drill"))
+    backups.add_argument("--json", action="store_true", dest="backups_json",
+                         help=tr("cli.check.json"))
+
     config = _command(commands, "config", tr("cli.config_tools"))
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     validate = _command(config_commands, "validate", tr("cli.config.validate"))
@@ -237,6 +251,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args.check_config or args.config, demo, args.json, args.destination)
         if args.command == "incidents":
             return _incidents(args)
+        if args.command == "backups":
+            if args.backups_drill and not args.backups_demo:
+                print(tr("cli.error.needs_demo", flag="--drill"), file=sys.stderr)
+                return EXIT_CONFIG
+            return _backups(args.backups_action, args.backups_config or args.config,
+                            DemoOptions(args.backups_drill) if args.backups_demo else None,
+                            args.backups_json, args.destination)
+        if args.command == "history":
+            return _history(args.history_config or args.config, args.week, args.history_json)
         if args.command == "notify":
             return _notify_test(args.notify_config or args.config)
         if args.command == "demo":
@@ -351,6 +374,30 @@ def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
         register_secrets(config)
         findings = asyncio.run(run_check(config))
     return print_findings(config, findings, as_json)
+
+
+def _backups(action: str, config_path: Path | None, demo: DemoOptions | None, as_json: bool,
+             destination: str | None) -> int:
+    from rainbow_tui.backups_cli import list_backups, print_drill, print_listing, verify_latest
+
+    def run(config: Config) -> int:
+        register_secrets(config)
+        if action == "verify":
+            return print_drill(asyncio.run(verify_latest(config)), as_json)
+        snapshot, findings = asyncio.run(list_backups(config))
+        return print_listing(config, snapshot, findings, as_json)
+
+    if demo is None:
+        return run(load_deployment(config_path, destination))
+    from rainbow_tui.demo.launcher import DemoStartError
+    from rainbow_tui.demo.profile import demo_config
+
+    try:
+        with running_demo(demo) as endpoints:
+            return run(demo_config(endpoints))
+    except DemoStartError as error:
+        print(tr("cli.error.demo_start", error=error), file=sys.stderr)
+        return 3
 
 
 def _console(config: Config, read_only: bool, no_mouse: bool) -> int:

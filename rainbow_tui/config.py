@@ -158,6 +158,8 @@ class PollConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     database: float = 5.0
     queue: float = 5.0
     hosts: float = 15.0
+    # The dumps change a few times a day: a listing every few minutes is plenty.
+    backups: float = 300.0
 
 
 class Threshold(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -345,6 +347,28 @@ class IncidentsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only
     auto_escalate: bool = False
 
 
+class BackupsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The database dumps on the DB host (バックアップ戦略): where, how they are named
+    (shell globs), and the manual's policy for each kind."""
+
+    directory: str = "/backup"
+    full_pattern: str = "full_*.dump"
+    differential_pattern: str = "diff_*.dump"
+    manual_pattern: str = "manual_*.dump"
+    # Daily full kept 30 days, differential every 6 h kept 7 days; each may be this
+    # old before it is late (a day and two hours; six hours and one).
+    full_max_age_h: float = 26.0
+    full_keep_days: int = 30
+    differential_max_age_h: float = 7.0
+    differential_keep_days: int = 7
+    # The host holding the dumps (empty: the db accessory's host, else role db).
+    host: str = ""
+    # The DR drill's row counts: the app's main tables (empty: every table restored).
+    verify_tables: tuple[str, ...] = ()
+    # Where a manual backup is copied off the host (the manual: ./backups/).
+    copy_to: str = "./backups"
+
+
 class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     tail_lines: int = 200
     buffer_lines: int = 100_000
@@ -381,6 +405,7 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     notify: NotifyConfig = NotifyConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     logs: LogsConfig = LogsConfig()
+    backups: BackupsConfig = BackupsConfig()
     display: DisplayConfig = DisplayConfig()
     # Where this configuration came from; not a TOML key.
     source: str = ""
@@ -536,6 +561,10 @@ _RANGES: dict[str, _Range] = {
     "notify.retry_first_s": _Range(0, 3600, "seconds", low_allowed=False),
     "notify.retry_max_s": _Range(0, 3600, "seconds", low_allowed=False),
     "notify.attempts": _Range(1, 100, "tries"),
+    "backups.full_max_age_h": _Range(0, 24 * 365, "hours", low_allowed=False),
+    "backups.differential_max_age_h": _Range(0, 24 * 365, "hours", low_allowed=False),
+    "backups.full_keep_days": _Range(1, 3650, "days"),
+    "backups.differential_keep_days": _Range(1, 3650, "days"),
 }
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from rainbow_tui.config import Config, Threshold
 from rainbow_tui.levels import Level, Severity, Trend, worst
 from rainbow_tui.logs.request_stats import WindowStats
+from rainbow_tui.sources.backups import BackupsSnapshot, KindVerdict, assess
 from rainbow_tui.sources.database import DatabaseSnapshot
 from rainbow_tui.sources.host_parsing import ContainerInfo
 from rainbow_tui.sources.hosts import HostSnapshot
@@ -145,6 +146,7 @@ _COMPONENT_KEYS = {
     "service": N_("component.service"),
     "database": N_("component.database"),
     "queue": N_("component.queue"),
+    "backups": N_("component.backups"),
 }
 
 
@@ -219,6 +221,8 @@ def evaluate(config: Config, readings: Readings) -> list[Finding]:
     findings += _pool_timeouts(readings)
     for host in readings.hosts:
         findings += _host(config, host)
+    if readings.backups is not None:
+        findings += _backups(config, readings.backups)
     return findings
 
 
@@ -923,6 +927,81 @@ def _container_usage(config: Config, host: HostSnapshot, component: str, role: s
         )
         used = Phrase(uses, name=container.name, share=stats.memory_percent, used=used)
     return [finding.with_reason(used)]
+
+
+_BACKUP_LABELS = {
+    "full": N_("finding.label.backup_full"),
+    "differential": N_("finding.label.backup_differential"),
+    "manual": N_("finding.label.backup_manual"),
+}
+
+
+def _backups(config: Config, snapshot: BackupsSnapshot) -> list[Finding]:
+    """The dumps against the manual's policy (バックアップ戦略).  A listing that could
+    not be made says why and is never read as "no backups needed"."""
+    policy = config.backups
+    where = dict(host=snapshot.host, directory=snapshot.directory)
+    if snapshot.error is not None:
+        label = Phrase("finding.label.backup_listing")
+        if snapshot.directory_problem:
+            return [Finding("backups", "listing", label, Phrase("finding.backup.unlisted"),
+                            Level.WARNING, "medium",
+                            reason=Phrase("finding.backup.unreadable", error=snapshot.error,
+                                          **where))]
+        # The host's own finding is critical already; here: nothing is known.
+        return [Finding("backups", "listing", label, Phrase("finding.unknown"), Level.UNKNOWN,
+                        reason=Phrase("finding.backup.unreachable", error=snapshot.error,
+                                      **where))]
+    found = [_backup_finding(config, verdict, snapshot) for verdict in assess(snapshot, policy)]
+    manual = snapshot.of_kind("manual", policy)
+    if manual:
+        latest = manual[0]
+        hours = snapshot.age_s(latest) / 3600
+        found.append(Finding(
+            "backups", "manual", Phrase(_BACKUP_LABELS["manual"]),
+            Phrase("finding.backup.latest", hours=hours, size=_size(latest.size),
+                   count=len(manual)),
+            Level.NORMAL, value=hours, reason=Phrase.verbatim(latest.name),
+        ))
+    return found
+
+
+def _backup_finding(config: Config, verdict: KindVerdict, snapshot: BackupsSnapshot) -> Finding:
+    policy = config.backups
+    full = verdict.kind == "full"
+    limit = policy.full_max_age_h if full else policy.differential_max_age_h
+    keep = policy.full_keep_days if full else policy.differential_keep_days
+    pattern = policy.full_pattern if full else policy.differential_pattern
+    label = Phrase(_BACKUP_LABELS[verdict.kind])
+    latest = verdict.latest
+    if latest is None or verdict.age_s is None:
+        if verdict.problem == "covered":
+            return Finding("backups", verdict.kind, label, Phrase("finding.backup.covered"),
+                           verdict.level,
+                           reason=Phrase("finding.backup.covered_why", limit=limit))
+        reason = (
+            Phrase("finding.backup.no_full", pattern=pattern, host=snapshot.host,
+                   directory=snapshot.directory)
+            if full
+            else Phrase("finding.backup.no_differential", pattern=pattern, limit=limit)
+        )
+        return Finding("backups", verdict.kind, label, Phrase("finding.backup.none"),
+                       verdict.level, verdict.severity, reason=reason)
+    hours = verdict.age_s / 3600
+    display = Phrase("finding.backup.latest", hours=hours, size=_size(latest.size),
+                     count=verdict.count)
+    reasons = {
+        "late": Phrase("finding.backup.late", name=latest.name, hours=hours, limit=limit),
+        "stopped": Phrase("finding.backup.stopped", name=latest.name, hours=hours,
+                          limit=limit),
+        "empty": Phrase("finding.backup.empty", name=latest.name),
+        "shrunk": Phrase("finding.backup.shrunk", name=latest.name, size=_size(latest.size),
+                         previous=_size(verdict.previous_size or 0)),
+        "expired": Phrase("finding.backup.expired", count=verdict.expired, days=keep),
+    }
+    reason = reasons.get(verdict.problem, Phrase.verbatim(latest.name))
+    return Finding("backups", verdict.kind, label, display, verdict.level, verdict.severity,
+                   hours, reason=reason)
 
 
 def overall(findings: list[Finding]) -> Level:

@@ -22,7 +22,7 @@ from rainbow_tui.sources.service_sources import Readings, ServiceSources
 
 HISTORY_POINTS = 120
 REQUESTS_INTERVAL_S = 2.0
-SOURCE_NAMES = ("health", "database", "queue", "hosts")
+SOURCE_NAMES = ("health", "database", "queue", "hosts", "backups")
 
 
 def utc_now() -> datetime:
@@ -146,6 +146,8 @@ class Monitor:
             "queue": self._poll_queue,
             "hosts": self._poll_hosts,
         }
+        if self.sources.backups is not None:
+            pollers["backups"] = self._poll_backups
         if self.request_stats is not None:
             pollers["requests"] = self._poll_requests
         for name, poll in pollers.items():
@@ -212,6 +214,10 @@ class Monitor:
         hosts = await self.sources.hosts.poll()
         self.readings = replace(self.readings, hosts=hosts)
 
+    async def _poll_backups(self) -> None:
+        backups = await self.sources.poll_backups()
+        self.readings = replace(self.readings, backups=backups)
+
     def _answered(self, name: str) -> bool:
         """Whether the source's latest poll brought data rather than an error."""
         readings = self.readings
@@ -223,6 +229,8 @@ class Monitor:
             return readings.queue is not None and readings.queue.error is None
         if name == "hosts":
             return any(host.error is None for host in readings.hosts)
+        if name == "backups":
+            return readings.backups is not None and readings.backups.error is None
         return True
 
     def _stale(self, now: datetime) -> frozenset[str]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from rainbow_tui.text import tr
 if TYPE_CHECKING:
     from rainbow_tui.actions import DatabaseActions
     from rainbow_tui.alert_causes import AlertGroup, RunbookChoice
+    from rainbow_tui.history import HistoryWriter
     from rainbow_tui.incidents.appendix import AppendixCommand, TerminalResult
     from rainbow_tui.incidents.model import CommandStarted, Event, EvidenceKind, Incident
     from rainbow_tui.incidents.runbooks import Command, RunbookCatalog, RunbookProblem
@@ -168,6 +170,14 @@ class PresenceChanged:
     looking at what is in ``session.presence``."""
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryUnavailable:
+    """The history file cannot be used (corrupt, locked, unwritable): trends start
+    empty and nothing is kept this run; ``message`` says which file and why."""
+
+    message: str
+
+
 SessionEvent = (
     SnapshotPublished
     | AlertsChanged
@@ -182,6 +192,7 @@ SessionEvent = (
     | CommandOutput
     | CommandRunEnded
     | EscalationDueNow
+    | HistoryUnavailable
 )
 Subscriber = Callable[[SessionEvent], None]
 
@@ -233,6 +244,8 @@ class Session:
         self.log_buffer = LogBuffer(config.logs.buffer_lines)
         self.monitor: Monitor | None = None
         self.log_tail: LogTail | None = None
+        # The measurements kept across restarts (off the event loop); None until start.
+        self.history: HistoryWriter | None = None
         self.latest: MonitorState | None = None
         self.database_actions: DatabaseActions | None = None
         self.job_actions: JobActions | None = None
@@ -317,6 +330,7 @@ class Session:
         if sources.queue_link is not None:
             # Solid Queue's own database; the classes' limits_concurrency from config.
             self.job_actions = JobActions(sources.queue_link, self.config.queue.concurrency)
+        self._start_history()
         self.monitor.start()
         self._start_notifier()
         self._resume_open_incident()
@@ -343,13 +357,64 @@ class Session:
             await self.log_tail.stop()
         if self.monitor is not None:
             await self.monitor.stop()
+        if self.history is not None:
+            await self.history.close()
 
     def _on_state(self, state: MonitorState) -> None:
         previous = self.latest
         self.latest = state
+        if self.history is not None:
+            self._keep_history(state)
         self._publish(SnapshotPublished(state))
         if previous is None or _alert_identity(previous.alerts) != _alert_identity(state.alerts):
             self._publish(AlertsChanged(state.alerts))
+
+    # -- history ------------------------------------------------------------------------
+
+    def _start_history(self) -> None:
+        """Open the history on its thread and seed the trends from it: its first job,
+        so it reads before this run writes anything."""
+        from rainbow_tui.history import HistoryWriter, open_history
+
+        config = self.config
+        self.history = HistoryWriter(lambda: open_history(config))
+        asyncio.get_running_loop().create_task(self._seed_trends(), name="history-seed")
+
+    async def _seed_trends(self) -> None:
+        from rainbow_tui.history import DERIVED_METRICS
+        from rainbow_tui.monitor import HISTORY_POINTS
+
+        history, monitor = self.history, self.monitor
+        if history is None or monitor is None:
+            return
+        seeded = await history.recent(None, HISTORY_POINTS)
+        for key, values in seeded.items():
+            if key in DERIVED_METRICS:
+                continue
+            # The minutes before this run, then whatever this run measured already.
+            live = monitor.history.get(key, ())
+            monitor.history[key] = deque((*values, *live), maxlen=HISTORY_POINTS)
+        if seeded and self.latest is not None:
+            # The views draw the seeded trends now, not at the next poll (minutes away
+            # for a slow source).
+            trends = {key: tuple(values) for key, values in monitor.history.items()}
+            self.latest = replace(self.latest, history=trends)
+            self._publish(SnapshotPublished(self.latest))
+        self._history_failed()
+
+    def _keep_history(self, state: MonitorState) -> None:
+        from rainbow_tui.history import points_of
+
+        assert self.history is not None
+        self.history.submit(points_of(state.findings, state.readings))
+        self._history_failed()
+
+    def _history_failed(self) -> None:
+        """Say once that the history is off, when it failed."""
+        history = self.history
+        if history is not None and history.failure is not None and not history.failure_told:
+            history.failure_told = True
+            self._publish(HistoryUnavailable(history.failure))
 
     def _on_log_batch(self, batch: list[LogEntry]) -> None:
         seqs = self.log_buffer.append_many(batch)

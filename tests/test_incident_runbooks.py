@@ -18,7 +18,7 @@ from rainbow_tui.incidents.runbooks import (
 
 SHIPPED = {
     "service-down", "db-connections", "memory-growth", "restore-backup", "security-incident",
-    "general", "job-backlog", "failed-jobs", "slow-queries", "db-memory-growth",
+    "general", "job-backlog", "failed-jobs", "slow-queries", "db-memory-growth", "backup",
 }
 
 

@@ -32,5 +32,6 @@ class ComponentsPane(VerticalScroll):
         table.show(
             finding
             for finding in state.findings
-            if finding.component == "service" or finding.component.startswith("host ")
+            if finding.component in ("service", "backups")
+            or finding.component.startswith("host ")
         )

@@ -15,6 +15,13 @@
   docker restarts it again and again (state ``restarting``, ``RestartCount`` growing,
   the boot failure in its log); /up answers 502 from the proxy.  Cured by ``app boot``
   (fresh containers replace the looping ones).
+* ``backup-stale``: the nightly full dump has stopped: the latest full in db-1's
+  /backup is 30 hours old and no new one comes.  Cured by a manual backup (the
+  ``backup`` runbook's ``pg_dump -Fc``), which is a full dump too.
+* ``sentry-new-errors``: the weather provider times out; the forecast endpoint
+  serves its cache and reports each timeout to Sentry, a new issue
+  (``Faraday::TimeoutError``).  Requests still succeed; ended directly (the
+  provider recovers), the issue stays new in Sentry for the day.
 * ``deploy-lock``: a deploy died halfway (its SSH session dropped): the app answers
   500 and Kamal's deploy lock is still held, so ``app boot`` is refused ("Deploy lock
   found") until ``kamal lock release``.  Cured by ``lock release``, then ``app boot``.
@@ -32,6 +39,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rainbow_tui.demo.backups import BackupScheduler
 from rainbow_tui.demo.containers import Container, Deployment
 from rainbow_tui.demo.endpoints import DRILLS
 from rainbow_tui.demo.faults import FaultState
@@ -71,6 +79,8 @@ class StackParts:
     deployment: Deployment | None = None
     # Kamal's deploy lock on the primary host (held by the deploy-lock drill).
     deploy_lock: DeployLock = field(default_factory=DeployLock)
+    # db-1's backup job (the backup-stale drill stops its fulls).
+    backups: BackupScheduler | None = None
 
 
 @dataclass
@@ -344,6 +354,67 @@ class StaleDeployLock(Drill):
         self.parts.faults.service_broken = False
 
 
+STALE_FULL_AGE_H = 30.0  # past the policy's 26 hours
+
+
+class BackupStale(Drill):
+    """The nightly full dump stopped a day and a quarter ago."""
+
+    def _scheduler(self) -> BackupScheduler:
+        if self.parts.backups is None:
+            raise DrillError("backup-stale needs the stack's backup job")
+        return self.parts.backups
+
+    async def begin(self, at_startup: bool) -> None:
+        scheduler = self._scheduler()
+        scheduler.hold_full()
+        scheduler.age_latest_full(STALE_FULL_AGE_H)
+
+    async def end(self) -> None:
+        scheduler = self._scheduler()
+        scheduler.release_full()
+        await scheduler.make_full()
+
+    async def after_app_boot(self) -> bool:
+        return False  # a new app container makes no dump
+
+
+# How long a drill waits for the first timeout to reach Sentry (a forecast request
+# comes every few seconds at the default log rate).
+FIRST_EVENT_WAIT_S = 20.0
+
+
+class SentryNewErrors(Drill):
+    """The weather provider times out: a new issue in Sentry, no failed request."""
+
+    async def begin(self, at_startup: bool) -> None:
+        self.parts.faults.forecast_timeouts = True
+        sentry = self.parts.sentry
+        if sentry is None:
+            return
+        # The issue appears with the next forecast request: wait for it, so that a
+        # first check after the drill started sees it.
+        reported = asyncio.Event()
+
+        def heard(issue: StandInIssue) -> None:
+            if issue.exception_class == FORECAST_TIMEOUT[0]:
+                reported.set()
+
+        sentry.new_issue_listeners.append(heard)
+        try:
+            if not sentry.seen(FORECAST_TIMEOUT[0]):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reported.wait(), FIRST_EVENT_WAIT_S)
+        finally:
+            sentry.new_issue_listeners.remove(heard)
+
+    async def end(self) -> None:
+        self.parts.faults.forecast_timeouts = False
+
+    async def after_app_boot(self) -> bool:
+        return False  # the provider's timeouts are not the app's to cure
+
+
 _DRILL_CLASSES: dict[str, type[Drill]] = {
     "service-down": ServiceDown,
     "db-connections": DbConnections,
@@ -353,6 +424,7 @@ _DRILL_CLASSES: dict[str, type[Drill]] = {
     "slow-queries": SlowQueries,
     "crash-loop": CrashLoop,
     "deploy-lock": StaleDeployLock,
+    "backup-stale": BackupStale,
 }
 assert set(_DRILL_CLASSES) == set(DRILLS)
 

@@ -22,6 +22,7 @@ DRILLS = (
     "slow-queries",
     "crash-loop",
     "deploy-lock",
+    "backup-stale",
 )
 # Where db-1 mounts the database's data volume (a disk of its own, /dev/sdb).
 DB_DATA_MOUNT = "/var/lib/postgresql/data"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
 
+from rainbow_tui.demo.backups import DumpMaker, PgDumpError
 from rainbow_tui.demo.containers import (
     IMAGE_REPOSITORY,
     SERVICE,
@@ -28,6 +29,7 @@ from rainbow_tui.demo.containers import (
     Container,
     Deployment,
 )
+from rainbow_tui.demo.host_files import FileToolError, HostFiles, date_output
 from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.loggen import LogHub, LogStream, docker_timestamp
 
@@ -69,6 +71,9 @@ Pipeline = list[list[str]]
 _CONNECTORS = {";", "&&", "||", "&"}
 _REDIRECTIONS = {">", ">>", ">&", "<", "&>", "<&"}
 _OPERATOR_CHARS = frozenset("();<>|&")
+# ``> FILE`` / ``>> FILE`` of standard output, kept as a last word of its command
+# (a NUL cannot be in a word of a real command line).
+REDIRECT_MARK = "\0>"
 
 
 def parse_command_line(command: str) -> list[tuple[str, Pipeline]]:
@@ -93,8 +98,10 @@ def parse_command_line(command: str) -> list[tuple[str, Pipeline]]:
         token = tokens[index]
         if token in _REDIRECTIONS:
             # "2>&1" lexes as "2", ">&", "1": drop the fd number before the operator too.
-            if argv and argv[-1] in ("0", "1", "2"):
-                argv.pop()
+            descriptor = argv.pop() if argv and argv[-1] in ("0", "1", "2") else "1"
+            target = tokens[index + 1] if index + 1 < len(tokens) else ""
+            if token in (">", ">>") and descriptor == "1" and target:
+                argv.append(f"{REDIRECT_MARK}{'a' if token == '>>' else 'w'}{target}")
             index += 2
             continue
         if token == "|":
@@ -343,6 +350,10 @@ class HostShell:
         self.hub = hub
         self.ssh_user = ssh_user
         self.home = f"/home/{ssh_user}"
+        # The host's real directories (db-1's /backup) and the database dump tool
+        # behind ``docker exec <db> pg_dump``: set by the stack where the host has them.
+        self.files = HostFiles()
+        self.dump_maker: DumpMaker | None = None
         self._commands: dict[str, CommandHandler] = {
             "docker": self._docker,
             "head": self._head,
@@ -359,6 +370,9 @@ class HostShell:
             "whoami": self._simple(lambda: self.ssh_user + "\n"),
             "pwd": self._simple(lambda: self.home + "\n"),
             "echo": self._echo,
+            "find": self._file_tool(self.files_find),
+            "ls": self._file_tool(self.files_ls),
+            "date": self._file_tool(lambda args: date_output(args)),
             "true": self._status(0),
             "false": self._status(1),
         }
@@ -425,6 +439,11 @@ class HostShell:
         return status
 
     async def run_argv(self, argv: list[str], stdin: bytes, sink: OutputSink) -> int:
+        redirect = next((word for word in argv if word.startswith(REDIRECT_MARK)), None)
+        if redirect is not None:
+            return await self._run_into_file(
+                [word for word in argv if not word.startswith(REDIRECT_MARK)], stdin, sink,
+                redirect[len(REDIRECT_MARK) + 1:], append=redirect[len(REDIRECT_MARK)] == "a")
         while argv and argv[0] == "sudo":
             argv = argv[1:]
         if not argv:
@@ -442,6 +461,41 @@ class HostShell:
         except UsageError as exc:
             sink.write_err(f"{name}: {exc}\n".encode())
             return 1
+
+    async def _run_into_file(self, argv: list[str], stdin: bytes, sink: OutputSink,
+                             path: str, append: bool) -> int:
+        """``COMMAND > PATH``: the shell opens the file first (a failure runs nothing)."""
+        if path == "/dev/null":
+            return await self.run_argv(argv, stdin, BufferSink())
+        try:
+            self.files.write(path, b"", append=True)
+        except FileToolError as error:
+            sink.write_err(f"{error}\n".encode())
+            return error.status
+        captured = BufferSink()
+        status = await self.run_argv(argv, stdin, captured)
+        if captured.stderr:
+            sink.write_err(bytes(captured.stderr))
+        self.files.write(path, bytes(captured.stdout), append=append)
+        return status
+
+    def files_find(self, args: list[str]) -> bytes:
+        return self.files.find(args)
+
+    def files_ls(self, args: list[str]) -> bytes:
+        return self.files.ls(args)
+
+    @staticmethod
+    def _file_tool(produce: Callable[[list[str]], bytes]) -> CommandHandler:
+        async def handler(argv: list[str], stdin: bytes, sink: OutputSink) -> int:
+            try:
+                sink.write(produce(argv[1:]))
+            except FileToolError as error:
+                sink.write_err(f"{error}\n".encode())
+                return error.status
+            return 0
+
+        return handler
 
     # -- trivial commands ---------------------------------------------------------------
 
@@ -585,6 +639,11 @@ class HostShell:
         for path in files:
             reader = readers.get(path)
             if reader is None:
+                data = self.files.read(path)
+                if data is not None:
+                    sink.write(data)
+                    await sink.drain()
+                    continue
                 sink.write_err(f"cat: {path}: No such file or directory\n".encode())
                 status = 1
                 continue
@@ -622,9 +681,36 @@ class HostShell:
             return self._docker_inspect(rest, sink)
         if subcommand == "stats":
             return self._docker_stats(rest, sink)
+        if subcommand == "exec":
+            return await self._docker_exec(rest, sink)
         sink.write_err(f"docker: '{subcommand}' is not a docker command.\n"
                        "See 'docker --help'\n".encode())
         return 1
+
+    async def _docker_exec(self, args: list[str], sink: OutputSink) -> int:
+        """``docker exec [-i] [-u USER] CONTAINER pg_dump …`` in the db accessory: the
+        demo server's own pg_dump; other programs are not in the image."""
+        index = 0
+        while index < len(args) and args[index].startswith("-"):
+            index += 2 if args[index] in ("-u", "--user", "-e", "--env", "-w", "--workdir") else 1
+        if index >= len(args) - 1:
+            sink.write_err(b'"docker exec" requires at least 2 arguments.\n')
+            return 1
+        name, program, program_args = args[index], args[index + 1], args[index + 2:]
+        container = self.deployment.find(self.host.name, name)
+        if container is None or not container.running:
+            sink.write_err(f"Error response from daemon: No such container: {name}\n".encode())
+            return 1
+        if program != "pg_dump" or self.dump_maker is None:
+            sink.write_err(f"OCI runtime exec failed: exec: \"{program}\": executable file "
+                           "not found in $PATH: unknown\n".encode())
+            return 126
+        try:
+            sink.write(await self.dump_maker.run_as_client(program_args))
+        except PgDumpError as error:
+            sink.write_err(f"{error}\n".encode())
+            return 1
+        return 0
 
     def _docker_ps(self, args: list[str], sink: OutputSink) -> int:
         show_all = quiet = latest = no_trunc = False

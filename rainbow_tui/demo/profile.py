@@ -39,7 +39,14 @@ def demo_config(
     config = resolve_deployment(demo_profile(endpoints, poll_s)).config
     where = incidents_dir if incidents_dir is not None else endpoints.state_dir / "incidents"
     incidents = msgspec.structs.replace(config.incidents, state_dir=str(where), demo=True)
-    return msgspec.structs.replace(config, incidents=incidents)
+    config = msgspec.structs.replace(config, incidents=incidents)
+    if incidents_dir is not None:
+        # A rehearsal's measurements stay with the stack, out of the team's history.
+        history = msgspec.structs.replace(
+            config.history, path=str(endpoints.state_dir / "history.sqlite3")
+        )
+        config = msgspec.structs.replace(config, history=history)
+    return config
 
 
 def demo_profile(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rainbow_tui.demo.backups import BACKUP_DIRECTORY, BackupScheduler, DumpMaker
 from rainbow_tui.demo.containers import SERVICE, Container, Deployment, HostSpec
 from rainbow_tui.demo.deploy_files import write_deploy_files
 from rainbow_tui.demo.drills import DrillController, DrillError, StackParts
@@ -111,6 +112,7 @@ class DemoStack:
         self.fleet: SshFleet | None = None
         self.web: DemoWebServer | None = None
         self.endpoints: DemoEndpoints | None = None
+        self.backups: BackupScheduler | None = None
 
     # -- start and stop -------------------------------------------------------------
 
@@ -135,9 +137,10 @@ class DemoStack:
             rng=random.Random(self.rng.getrandbits(64)),
         )
         await self.workload.start()
+        self.backups = await self._start_backups(postgres)
         self.drills = DrillController(
             StackParts(faults=self.faults, workload=self.workload, postgres=postgres,
-                       hosts=self.hosts, deployment=self.deployment)
+                       hosts=self.hosts, deployment=self.deployment, backups=self.backups)
         )
         assert self.fleet is not None
         self.kamal_stand_in = KamalStandIn(
@@ -171,6 +174,18 @@ class DemoStack:
         await postgres.start()
         await grant_monitor(postgres, with_role_grants=self.options.monitor_grants)
         return postgres
+
+    async def _start_backups(self, postgres: PostgresServer) -> BackupScheduler:
+        """db-1's /backup, a real directory of the stack, and its nightly job."""
+        db_host = self.deployment.db_host.name
+        directory = self.state_dir / "hosts" / db_host / "backup"
+        maker = DumpMaker(postgres.binaries.tool("pg_dump"), postgres.dsn(SUPERUSER, APP_DATABASE))
+        shell = self.shells[db_host]
+        shell.files.mounts[BACKUP_DIRECTORY] = directory
+        shell.dump_maker = maker
+        scheduler = BackupScheduler(directory, maker)
+        await scheduler.start()
+        return scheduler
 
     async def _start_ssh(self) -> None:
         client_key, host_keys, client_path = await asyncio.to_thread(
@@ -245,6 +260,9 @@ class DemoStack:
         if self.drills is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.drills.stop_all(), 3.0)
+        if self.backups is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.backups.stop(), 3.0)
         if self.workload is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.workload.stop(), 3.0)

@@ -399,6 +399,28 @@ def container_lookup_command(layout: KamalLayout, role: str) -> str:
     )
 
 
+async def find_container(
+    connection: asyncssh.SSHClientConnection, layout: KamalLayout, role: str, host: str
+) -> str:
+    """The name of the container playing ``role`` on the host of ``connection``, as
+    ``kamal app logs`` picks it; ``LookupError`` when there is none."""
+    listing = await run_command(
+        connection, container_lookup_command(layout, role), LOOKUP_TIMEOUT_S, host=host
+    )
+    if listing.exit_status:
+        raise LookupError(f"container lookup exited with status {listing.exit_status}")
+    sections = split_sections(str(listing.stdout or ""))
+    latest = [
+        image.id for image in parse_docker_images_json(sections.get("images", ""))
+        if image.tag == layout.latest_tag
+    ]
+    containers = parse_docker_inspect(sections.get("docker", ""))
+    name = pick_container(containers, layout, role, latest)
+    if name is None:
+        raise LookupError(f"no running or restarting {role} container")
+    return name
+
+
 class SshContainerStream(FollowedStream):
     """``docker logs --follow`` of the container playing one role on one host, over
     its own SSH link.  The container is looked up at every (re)connect, as
@@ -445,23 +467,7 @@ class SshContainerStream(FollowedStream):
 
         connection = await self._link()
         try:
-            listing = await run_command(
-                connection, container_lookup_command(self.layout, self.role),
-                LOOKUP_TIMEOUT_S, host=self.target.name,
-            )
-            if listing.exit_status:
-                raise LookupError(
-                    f"container lookup exited with status {listing.exit_status}"
-                )
-            sections = split_sections(str(listing.stdout or ""))
-            latest = [
-                image.id for image in parse_docker_images_json(sections.get("images", ""))
-                if image.tag == self.layout.latest_tag
-            ]
-            containers = parse_docker_inspect(sections.get("docker", ""))
-            name = pick_container(containers, self.layout, self.role, latest)
-            if name is None:
-                raise LookupError(f"no running or restarting {self.role} container")
+            name = await find_container(connection, self.layout, self.role, self.target.name)
             # Lines keep the role as their container label ("app-1/web"): the
             # versioned container name changes with every deploy.
             self.container_name = name

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from rainbow_tui.config import Config
 from rainbow_tui.logs.parse import LogKind, LogLine, exception_stamps, rails_completed_samples
@@ -99,29 +100,7 @@ class LogTail:
             self._on_state(state)
 
     def _receive(self, batch: list[LogEntry]) -> None:
-        if self.config.logs.count_requests_from == "rails":
-            # A substring test first: only lines that can be Completed lines are
-            # read here (the rest are parsed if and when they are shown).
-            samples = rails_completed_samples(batch)
-        else:
-            samples = []
-            for entry in batch:
-                if isinstance(entry, LogLine) and entry.could_be(LogKind.PROXY_REQUEST):
-                    sample = request_sample(entry, "proxy")
-                    stamp_ns = None if sample is None else entry.stamp_ns
-                    if sample is not None and stamp_ns is not None:
-                        samples.append((stamp_ns, *sample))
-        if samples:
-            # At microseconds, as a datetime's timestamp() gave them.
-            self.stats.add_many(
-                (stamp_ns // 1000 / 1_000_000, duration_ms, status)
-                for stamp_ns, duration_ms, status in samples
-            )
-        # An exhausted connection pool: Active Record's checkout timeouts, counted
-        # from the lines that name one (a substring test for the rest).
-        timeouts = exception_stamps(batch, POOL_TIMEOUT_EXCEPTION)
-        if timeouts:
-            self.stats.add_pool_timeouts(stamp_ns // 1000 / 1_000_000 for stamp_ns in timeouts)
+        count_requests(self.stats, batch, self.config.logs.count_requests_from)
         self.sink(batch)
 
     def request_snapshot(self) -> RequestStatsSnapshot:
@@ -138,3 +117,33 @@ class LogTail:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+
+
+def count_requests(
+    stats: RequestStats, batch: Sequence[object], count_from: Literal["rails", "proxy"]
+) -> None:
+    """The finished requests and the pool timeouts among ``batch``, into ``stats``: what
+    the tail counts of every batch, and ``check`` of its window of logs."""
+    if count_from == "rails":
+        # A substring test first: only lines that can be Completed lines are
+        # read here (the rest are parsed if and when they are shown).
+        samples = rails_completed_samples(batch)
+    else:
+        samples = []
+        for entry in batch:
+            if isinstance(entry, LogLine) and entry.could_be(LogKind.PROXY_REQUEST):
+                sample = request_sample(entry, "proxy")
+                stamp_ns = None if sample is None else entry.stamp_ns
+                if sample is not None and stamp_ns is not None:
+                    samples.append((stamp_ns, *sample))
+    if samples:
+        # At microseconds, as a datetime's timestamp() gave them.
+        stats.add_many(
+            (stamp_ns // 1000 / 1_000_000, duration_ms, status)
+            for stamp_ns, duration_ms, status in samples
+        )
+    # An exhausted connection pool: Active Record's checkout timeouts, counted
+    # from the lines that name one (a substring test for the rest).
+    timeouts = exception_stamps(batch, POOL_TIMEOUT_EXCEPTION)
+    if timeouts:
+        stats.add_pool_timeouts(stamp_ns // 1000 / 1_000_000 for stamp_ns in timeouts)

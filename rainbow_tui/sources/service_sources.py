@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rainbow_tui.config import Config, expand_path
 from rainbow_tui.kamal_config import JumpHost
 from rainbow_tui.logs.request_stats import RequestStatsSnapshot
+from rainbow_tui.sources.backups import BackupsSnapshot, BackupsSource, backups_host
 from rainbow_tui.sources.database import DatabaseSnapshot, DatabaseSource
 from rainbow_tui.sources.health import HealthSnapshot, HealthSource
 from rainbow_tui.sources.hosts import HostProbe, HostSnapshot, HostsSource, SshTarget
@@ -32,6 +33,8 @@ class Readings:
     database_missing: str | None = None
     # What the console's role may do in Solid Queue's database.
     queue_privileges: QueuePrivileges | None = None
+    # The dumps in the DB host's backup directory (None: not listed yet, or no DB host).
+    backups: BackupsSnapshot | None = None
 
 
 class ServiceSources:
@@ -64,6 +67,11 @@ class ServiceSources:
             )
         self.targets = {host.name: self._target(host.name) for host in config.hosts}
         self.hosts = HostsSource([self._probe(host.name) for host in config.hosts])
+        # Only where a host holds the dumps: without hosts there is nothing to list.
+        backup_target = backups_host(config, self.targets)
+        self.backups: BackupsSource | None = (
+            BackupsSource(backup_target, config.backups) if backup_target is not None else None
+        )
 
     def _link(self, dsn: str) -> PostgresLink:
         return PostgresLink(
@@ -109,10 +117,14 @@ class ServiceSources:
         privileges = await self.queue_privileges.poll()
         return await self.queue.poll(), privileges
 
+    async def poll_backups(self) -> BackupsSnapshot | None:
+        return await self.backups.poll() if self.backups is not None else None
+
     async def poll_all(self) -> Readings:
         """One round of every source, concurrently."""
-        health, database, (queue, privileges), hosts = await asyncio.gather(
-            self.health.poll(), self.poll_database(), self.poll_queue(), self.hosts.poll()
+        health, database, (queue, privileges), hosts, backups = await asyncio.gather(
+            self.health.poll(), self.poll_database(), self.poll_queue(), self.hosts.poll(),
+            self.poll_backups(),
         )
         return Readings(
             health,
@@ -121,10 +133,13 @@ class ServiceSources:
             hosts,
             database_missing=self.database_missing,
             queue_privileges=privileges,
+            backups=backups,
         )
 
     async def close(self) -> None:
         closers = [self.health.close(), self.hosts.close()]
+        if self.backups is not None:
+            closers.append(self.backups.close())
         if self.link is not None:
             closers.append(self.link.close())
         if self.queue_link is not None and self.queue_link is not self.link:
