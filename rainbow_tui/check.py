@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -24,8 +24,9 @@ from rich.text import Text
 
 from rainbow_tui.check_deadline import CHECK_DEADLINE_S, CLOSE_BUDGET_S
 from rainbow_tui.config import Config
-from rainbow_tui.findings import Finding, evaluate, exit_status, overall
+from rainbow_tui.findings import Finding, evaluate, exit_status, log_window_findings, overall
 from rainbow_tui.levels import Level, level_word, severity_word
+from rainbow_tui.logs.window import LogWindow, read_log_window
 from rainbow_tui.sources.backups import BackupsSnapshot
 from rainbow_tui.sources.database import DatabaseSnapshot
 from rainbow_tui.sources.health import HealthSnapshot
@@ -71,6 +72,8 @@ class _Round:
         self.deadline_s = deadline_s
         self.loop = asyncio.get_running_loop()
         self.polls_end = self.loop.time() + deadline_s - CLOSE_BUDGET_S
+        # The window of logs read with the readings (nothing until they are taken).
+        self.logs = LogWindow(sources.config.logs.check_window_s, None, (), (), ())
 
     def _missed(self, what: str) -> str:
         return not_answered(what, self.deadline_s - CLOSE_BUDGET_S)
@@ -158,16 +161,23 @@ class _Round:
     async def _second_reading(self, probe: HostProbe, first: HostSnapshot) -> HostSnapshot:
         return await _by(self.polls_end, probe.poll(), lambda: first)
 
+    async def _logs(self) -> LogWindow:
+        # Each container's read ends by the round's deadline on its own, and says so.
+        return await read_log_window(self.sources.config, self.sources.targets, self.polls_end)
+
     async def readings(self) -> Readings:
         sources = self.sources
-        health, database, (queue, privileges), hosts, backups = await asyncio.gather(
-            self._health(), self._database(), self._queue(), self._hosts(), self._backups()
+        health, database, (queue, privileges), hosts, logs, backups = await asyncio.gather(
+            self._health(), self._database(), self._queue(), self._hosts(), self._logs(),
+            self._backups(),
         )
+        self.logs = logs
         readings = Readings(
             health,
             database,
             queue,
             hosts,
+            requests=logs.requests,
             database_missing=sources.database_missing,
             queue_privileges=privileges,
             backups=backups,
@@ -188,16 +198,62 @@ class _Round:
         return readings
 
 
-async def run_check(config: Config, deadline_s: float = CHECK_DEADLINE_S) -> list[Finding]:
+@dataclass(frozen=True, slots=True)
+class CheckRound:
+    """What one round found, with the readings and the window of logs behind it."""
+
+    findings: list[Finding]
+    readings: Readings
+    logs: LogWindow
+
+
+async def check_round(config: Config, deadline_s: float = CHECK_DEADLINE_S) -> CheckRound:
     """One round of every check, within ``deadline_s`` (closing included)."""
     sources = ServiceSources(config)
     try:
-        readings = await _Round(sources, deadline_s).readings()
-        return evaluate(config, readings)
+        round_ = _Round(sources, deadline_s)
+        readings = await round_.readings()
+        findings = evaluate(config, readings) + log_window_findings(round_.logs)
+        return CheckRound(findings, readings, round_.logs)
     finally:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_BUDGET_S):
                 await sources.close()
+
+
+async def run_check(config: Config, deadline_s: float = CHECK_DEADLINE_S) -> list[Finding]:
+    """The findings of :func:`check_round`."""
+    return (await check_round(config, deadline_s)).findings
+
+
+def record_round(config: Config, found: CheckRound) -> str | None:
+    """The round's measurements into the history (as the console keeps them); the
+    problem in words when the history cannot take them, None when it did."""
+    from rainbow_tui.history import HistoryError, open_history, points_of
+
+    try:
+        with open_history(config) as history:
+            history.record(points_of(found.findings, found.readings))
+    except HistoryError as error:
+        return str(error)
+    return None
+
+
+def _logs_document(logs: LogWindow) -> dict[str, object]:
+    """The window of logs for a machine: the figures, the exception classes by count,
+    and which containers were read or not."""
+    stats = logs.requests.window(logs.seconds) if logs.requests else None
+    return {
+        "window_s": logs.seconds,
+        "request_count": stats.request_count if stats else None,
+        "p95_ms": stats.p95_ms if stats else None,
+        "error_rate_percent": stats.error_percent if stats else None,
+        "exceptions": [
+            {"class": entry.exception_class, "count": entry.count} for entry in logs.exceptions
+        ],
+        "read": list(logs.read),
+        "unread": [{"source": entry.source, "reason": entry.reason} for entry in logs.unread],
+    }
 
 
 def _json_value(value: object) -> object:
@@ -209,7 +265,9 @@ def _json_value(value: object) -> object:
     return text() if callable(text) else str(value)
 
 
-def print_findings(config: Config, findings: list[Finding], as_json: bool) -> int:
+def print_findings(
+    config: Config, findings: list[Finding], as_json: bool, logs: LogWindow | None = None
+) -> int:
     status = exit_status(findings)
     if as_json:
         document = {
@@ -217,6 +275,7 @@ def print_findings(config: Config, findings: list[Finding], as_json: bool) -> in
             "source": config.source,
             "overall": overall(findings).value,
             "exit_status": status,
+            **({"logs": _logs_document(logs)} if logs is not None else {}),
             "findings": [
                 {
                     "component": f.component,

@@ -185,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     notify_test.add_argument("--config", type=Path, metavar="PATH", dest="notify_config",
                              help=tr("cli.config"))
 
+    history = _command(commands, "history", tr("cli.history"))
+    history.add_argument("--config", type=Path, metavar="PATH", dest="history_config",
+                         help=tr("cli.config"))
+    history.add_argument("--week", action="store_true", help=tr("cli.history.week"))
+    history.add_argument("--json", action="store_true", dest="history_json",
+                         help=tr("cli.history.json"))
+
     incidents = _command(commands, "incidents", tr("cli.incidents"))
     incident_commands = incidents.add_subparsers(
         dest="incidents_command", metavar="ACTION", required=True
@@ -355,7 +362,7 @@ def running_demo(options: DemoOptions) -> Iterator[DemoEndpoints]:
 
 def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
            destination: str | None = None) -> int:
-    from rainbow_tui.check import print_findings, run_check
+    from rainbow_tui.check import check_round, print_findings, record_round
 
     if demo is not None:
         from rainbow_tui.demo.launcher import DemoStartError
@@ -365,15 +372,40 @@ def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
             with running_demo(demo) as endpoints:
                 config = demo_config(endpoints)
                 register_secrets(config)
-                findings = asyncio.run(run_check(config))
+                found = asyncio.run(check_round(config))
+                kept = record_round(config, found)
         except DemoStartError as error:
             print(tr("cli.error.demo_start", error=error), file=sys.stderr)
             return 3
     else:
         config = load_deployment(config_path, destination)
         register_secrets(config)
-        findings = asyncio.run(run_check(config))
-    return print_findings(config, findings, as_json)
+        found = asyncio.run(check_round(config))
+        kept = record_round(config, found)
+    if kept is not None:
+        # Without history the check still answers: the problem goes to stderr.
+        print(tr("cli.history.not_kept", error=kept), file=sys.stderr)
+    return print_findings(config, found.findings, as_json, found.logs)
+
+
+def _history(config_path: Path | None, week: bool, as_json: bool) -> int:
+    """``history [--week] [--json]``: what the history holds, or the week's figures."""
+    import time
+
+    from rainbow_tui.history import HistoryError, open_history, weekly_figures
+    from rainbow_tui.history_report import print_overview, print_weekly
+
+    config = find_config(config_path)
+    try:
+        with open_history(config) as history:
+            if week:
+                print_weekly(weekly_figures(history, time.time()), as_json)
+            else:
+                print_overview(history, as_json)
+    except HistoryError as error:
+        print(tr("cli.error.history", error=error), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _backups(action: str, config_path: Path | None, demo: DemoOptions | None, as_json: bool,

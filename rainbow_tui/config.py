@@ -382,6 +382,9 @@ class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     # The app's ``config.log_tags``, in order, so each leading tag of a Rails line
     # is read as what it is (e.g. ["remote_ip", "request_id"]).
     tags: tuple[str, ...] = ("request_id",)
+    # How far back ``check`` reads each app container's logs for its request
+    # figures and exceptions (``docker logs --since``), in seconds.
+    check_window_s: int = 300
 
 
 class DisplayConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -389,6 +392,15 @@ class DisplayConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
 
     # Log views catch up with new lines at most this often (the pane and the screen).
     log_frames_per_s: float = 4.0
+
+
+class HistoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # The measurements kept for trends and the weekly figures (SQLite); "" puts
+    # the file beside the incidents directory (history.sqlite3 in its parent).
+    path: str = ""
+    retention_days: int = 35
+    # The file's ceiling: past it the oldest minutes go first.
+    max_mb: float = 64.0
 
 
 class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -405,6 +417,7 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     notify: NotifyConfig = NotifyConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     logs: LogsConfig = LogsConfig()
+    history: HistoryConfig = HistoryConfig()
     backups: BackupsConfig = BackupsConfig()
     display: DisplayConfig = DisplayConfig()
     # Where this configuration came from; not a TOML key.
@@ -557,6 +570,11 @@ _RANGES: dict[str, _Range] = {
     "logs.tail_lines": _Range(0, 1_000_000, "lines"),
     "display.log_frames_per_s": _Range(0.5, 60, "frames per second"),
     "logs.buffer_lines": _Range(1, 10_000_000, "lines"),
+    # From one minute (the trend's recent part) to a day; all of it is read by
+    # check's deadline.
+    "logs.check_window_s": _Range(60, DAY_S, "seconds"),
+    "history.retention_days": _Range(1, 3660, "days"),
+    "history.max_mb": _Range(1, 100_000, "MB"),
     **{f"poll.{name}": _SECONDS for name in PollConfig.__struct_fields__},
     "notify.retry_first_s": _Range(0, 3600, "seconds", low_allowed=False),
     "notify.retry_max_s": _Range(0, 3600, "seconds", low_allowed=False),
