@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rainbow_tui.config import Config, Threshold
 from rainbow_tui.levels import Level, Severity, Trend, worst
@@ -27,6 +28,9 @@ from rainbow_tui.sources.kamal_containers import (
 from rainbow_tui.sources.queue import QueueSnapshot
 from rainbow_tui.sources.service_sources import Readings
 from rainbow_tui.text import N_, Language, Phrase
+
+if TYPE_CHECKING:
+    from rainbow_tui.logs.window import LogWindow
 
 REQUEST_WINDOW_S = 300
 # The windowed metrics' trend: the last minute against the whole window, a tenth
@@ -146,6 +150,7 @@ _COMPONENT_KEYS = {
     "service": N_("component.service"),
     "database": N_("component.database"),
     "queue": N_("component.queue"),
+    "logs": N_("component.logs"),
     "backups": N_("component.backups"),
 }
 
@@ -263,14 +268,14 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
         found.append(_certificate(config, health.tls_days_left, health.tls_error))
     # Fed by the log tail, judged over 5 minutes; with no requests seen there
     # is no data, which is not zero.
-    window = readings.requests.window(REQUEST_WINDOW_S) if readings.requests else None
+    window = _judged_window(readings)
     recent = _recent_window(readings)
     p95 = window.p95_ms if window else None
     errors = window.error_percent if window else None
     p95_display: Phrase | None = None
     if p95 is not None:
         p95_display = (
-            Phrase("finding.p95.with_requests", ms=p95, requests=window.request_count)
+            _p95_with_requests(p95, window)
             if window and window.request_count
             else Phrase("value.ms", value=p95)
         )
@@ -295,6 +300,21 @@ def _service(config: Config, readings: Readings) -> list[Finding]:
         ).with_trend(trend_of(recent.error_percent if recent else None, errors))
     )
     return found
+
+
+def _judged_window(readings: Readings) -> WindowStats | None:
+    """The window p95 and errors are judged over: the longest the statistics keep
+    (the tail's five minutes; ``check``'s ``[logs] check_window_s``)."""
+    if readings.requests is None or not readings.requests.windows:
+        return None
+    return max(readings.requests.windows, key=lambda stats: stats.seconds)
+
+
+def _p95_with_requests(p95: float, window: WindowStats) -> Phrase:
+    if window.seconds == REQUEST_WINDOW_S:
+        return Phrase("finding.p95.with_requests", ms=p95, requests=window.request_count)
+    return Phrase("finding.p95.with_requests_in", ms=p95, requests=window.request_count,
+                  minutes=window.seconds / 60)
 
 
 def _recent_window(readings: Readings) -> WindowStats | None:
@@ -1022,3 +1042,48 @@ def exit_status(findings: list[Finding]) -> int:
     if Level.WARNING in levels:
         return 1
     return 0
+
+
+# -- check's window of logs ---------------------------------------------------------------
+
+
+def log_window_findings(window: LogWindow, top: int = 5) -> list[Finding]:
+    """What ``check`` adds from its window of logs: the request count, the most
+    frequent exception classes with their counts, and each container whose logs
+    could not be read (a warning: the figures above leave it out)."""
+    minutes = window.seconds / 60
+    stats = window.requests.window(window.seconds) if window.requests else None
+    found = [
+        Finding("service", "request_count", Phrase("finding.label.requests"), NO_DATA_PHRASE,
+                Level.UNKNOWN)
+        if stats is None
+        else Finding("service", "request_count", Phrase("finding.label.requests"),
+                     Phrase("finding.requests.in", count=stats.request_count, minutes=minutes),
+                     Level.NORMAL, value=stats.request_count)
+    ]
+    label = Phrase("finding.label.exceptions", minutes=minutes)
+    if window.requests is None:
+        found.append(Finding("logs", "exceptions", label, NO_DATA_PHRASE, Level.UNKNOWN))
+    else:
+        total = sum(entry.count for entry in window.exceptions)
+        shown = window.exceptions[:top]
+        others = total - sum(entry.count for entry in shown)
+        # Class names come from the logs: verbatim, never read as words or markup.
+        listed = _Joined(
+            [Phrase.verbatim(f"{entry.exception_class} ×{entry.count}") for entry in shown]
+            + ([Phrase("finding.exceptions.others", count=others)] if others else []),
+            ", ",
+        )
+        found.append(
+            Finding("logs", "exceptions", label,
+                    listed if shown else Phrase("finding.exceptions.none"),
+                    Level.ELEVATED if shown else Level.NORMAL, value=total)
+        )
+    for unread in window.unread:
+        found.append(
+            Finding("logs", f"read:{unread.source}",
+                    Phrase("finding.label.logs_of", source=unread.source),
+                    Phrase("finding.logs.unread"), Level.WARNING, "medium",
+                    reason=unread.reason)
+        )
+    return found
