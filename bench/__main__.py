@@ -11,6 +11,7 @@ import argparse
 from bench.db_refresh import bench_db_refresh
 from bench.event_loop_lag import bench_event_loop_lag
 from bench.fleet import bench_fleet
+from bench.history_write import bench_history_write
 from bench.incident_record import bench_incident_record
 from bench.log_memory import bench_log_memory
 from bench.log_throughput import bench_log_throughput
@@ -29,6 +30,7 @@ BENCHES = {
     "event_loop_lag": bench_event_loop_lag,
     "log_memory": bench_log_memory,
     "incident_record": bench_incident_record,
+    "history_write": bench_history_write,
     "walkthrough": bench_walkthrough,
     "terminal_bytes": bench_terminal_bytes,
 }

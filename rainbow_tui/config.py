@@ -400,7 +400,7 @@ class HistoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     path: str = ""
     retention_days: int = 35
     # The file's ceiling: past it the oldest minutes go first.
-    max_mb: float = 64.0
+    max_mb: float = 128.0
 
 
 class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

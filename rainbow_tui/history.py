@@ -137,7 +137,7 @@ class History:
         self,
         path: Path,
         retention_days: float = 35,
-        max_bytes: int = 64 * 1024 * 1024,
+        max_bytes: int = 128 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
