@@ -32,7 +32,10 @@ from rainbow_tui.sources.database import DatabaseSnapshot
 from rainbow_tui.sources.health import HealthSnapshot
 from rainbow_tui.sources.hosts import HostProbe, HostSnapshot
 from rainbow_tui.sources.privileges import QueuePrivileges
+from rainbow_tui.sources.proxy import ProxySnapshot
 from rainbow_tui.sources.queue import QueueSnapshot
+from rainbow_tui.sources.s3_bucket import S3Snapshot
+from rainbow_tui.sources.sentry import SentrySnapshot
 from rainbow_tui.sources.service_sources import Readings, ServiceSources
 from rainbow_tui.text import tr
 
@@ -167,6 +170,8 @@ class _Round:
 
     async def readings(self) -> Readings:
         sources = self.sources
+        # Sentry, the bucket and the proxy's details beside the rest.
+        components = asyncio.gather(self._sentry(), self._s3(), self._proxy())
         health, database, (queue, privileges), hosts, logs, backups = await asyncio.gather(
             self._health(), self._database(), self._queue(), self._hosts(), self._logs(),
             self._backups(),
@@ -195,7 +200,8 @@ class _Round:
                 )
             )
             readings = replace(readings, hosts=tuple(second))
-        return readings
+        sentry, s3, proxy = await components
+        return replace(readings, sentry=sentry, s3=s3, proxy=proxy)
 
 
 @dataclass(frozen=True, slots=True)

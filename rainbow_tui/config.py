@@ -160,6 +160,10 @@ class PollConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     hosts: float = 15.0
     # The dumps change a few times a day: a listing every few minutes is plenty.
     backups: float = 300.0
+    # SaaS and the proxy's details: each poll is a remote API call or a kamal run.
+    sentry: float = 60.0
+    s3: float = 60.0
+    proxy: float = 30.0
 
 
 class Threshold(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -403,6 +407,52 @@ class HistoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     max_mb: float = 128.0
 
 
+SENTRY_BASE_URL = "https://sentry.io"
+
+
+class SentryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Sentry's web API: the project whose new and regressed issues are judged.
+
+    The token (an auth token with ``event:read``) only from the environment."""
+
+    organization: str
+    project: str
+    token_env: str = "SENTRY_AUTH_TOKEN"
+    base_url: str = SENTRY_BASE_URL
+    timeout_s: float = 10.0
+    # "New" and "regressed" within this many hours: the daily check's day.
+    window_h: int = 24
+    # Events of one issue in the window.  The manual's lines speak of an error
+    # rate, which Sentry does not know; these are the team's own counts.
+    events: Threshold = Threshold(unit="events", normal=10, warn=100, critical=1000,
+                                  warn_severity="medium", critical_severity="high")
+    # A new issue asks for a look the same day (Medium 当日対応); a regression
+    # of something once fixed, within the hour (High 緊急対応).
+    new_issue_severity: Severity = "medium"
+    regressed_severity: Severity = "high"
+    # Pages of 100 issues read at most per poll.
+    max_pages: int = 5
+
+
+class S3Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The image bucket (画像ストレージ): a HEAD of ``probe_key`` or of the bucket.
+    Credentials from the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_PROFILE…)."""
+
+    bucket: str
+    region: str = "ap-northeast-1"
+    # An S3-compatible endpoint (MinIO, the demo's stand-in); empty: AWS's own.
+    endpoint_url: str = ""
+    probe_key: str = ""
+    timeout_s: float = 10.0
+
+
+class ProxyConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """kamal-proxy: ``kamal proxy details`` through the Kamal command."""
+
+    details: bool = True
+    timeout_s: float = 60.0
+
+
 class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     service: ServiceConfig
     kamal: KamalConfig = KamalConfig()
@@ -415,6 +465,9 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     alert_levels: AlertLevelsConfig = AlertLevelsConfig()
     escalation: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
     notify: NotifyConfig = NotifyConfig()
+    sentry: SentryConfig | None = None
+    s3: S3Config | None = None
+    proxy: ProxyConfig = ProxyConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     logs: LogsConfig = LogsConfig()
     history: HistoryConfig = HistoryConfig()
@@ -579,6 +632,7 @@ _RANGES: dict[str, _Range] = {
     "notify.retry_first_s": _Range(0, 3600, "seconds", low_allowed=False),
     "notify.retry_max_s": _Range(0, 3600, "seconds", low_allowed=False),
     "notify.attempts": _Range(1, 100, "tries"),
+    "proxy.timeout_s": _TIMEOUT_S,
     "backups.full_max_age_h": _Range(0, 24 * 365, "hours", low_allowed=False),
     "backups.differential_max_age_h": _Range(0, 24 * 365, "hours", low_allowed=False),
     "backups.full_keep_days": _Range(1, 3650, "days"),
@@ -619,6 +673,22 @@ def _numbers(config: Config) -> list[tuple[str, float, _Range]]:
         section = getattr(config.notify, service)
         if section is not None:
             found.append((f"notify.{service}.timeout_s", section.timeout_s, _TIMEOUT_S))
+    found += _component_numbers(config)
+    return found
+
+
+def _component_numbers(config: Config) -> list[tuple[str, float, _Range]]:
+    found: list[tuple[str, float, _Range]] = []
+    if config.sentry is not None:
+        sentry = config.sentry
+        found.append(("sentry.timeout_s", sentry.timeout_s, _TIMEOUT_S))
+        found.append(("sentry.window_h", sentry.window_h, _Range(1, 14 * 24, "hours")))
+        found.append(("sentry.max_pages", sentry.max_pages, _Range(1, 100, "pages")))
+        for line in ("normal", "warn", "critical"):
+            found.append((f"sentry.events.{line}", getattr(sentry.events, line),
+                          _Range(0, 1e12, "events")))
+    if config.s3 is not None:
+        found.append(("s3.timeout_s", config.s3.timeout_s, _TIMEOUT_S))
     return found
 
 
@@ -695,6 +765,7 @@ def _check_consistency(config: Config, path: Path | str) -> None:
     if levels != sorted(levels):
         raise ConfigError(path, "escalation", tr("config.escalation_order"))
     _check_notify(config, path)
+    _check_components(config, path)
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -756,6 +827,43 @@ def _target_problem(notify: NotifyConfig, target: str) -> str | None:
         if notify.slack is not None and notify.slack.through_webhook:
             return tr("config.notify.webhook_channel", value=target)
     return None
+
+
+# Sentry's organisation and project slugs; S3's bucket names (virtual-host safe).
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+
+
+def _check_components(config: Config, path: Path | str) -> None:
+    """[sentry] and [s3]: names of variables, slugs, URLs and lines in order."""
+    sentry = config.sentry
+    if sentry is not None:
+        for key in ("organization", "project"):
+            value = getattr(sentry, key)
+            if not _SLUG.match(value) and PLACEHOLDER not in value:
+                raise ConfigError(path, f"sentry.{key}", tr("config.sentry.slug", value=value))
+        if not _ENV_NAME.match(sentry.token_env):
+            raise ConfigError(path, "sentry.token_env",
+                              tr("config.notify.env_name", value=sentry.token_env))
+        if (problem := url_problem(sentry.base_url)) is not None:
+            raise ConfigError(path, "sentry.base_url", problem)
+        events = sentry.events
+        if not events.normal <= events.warn <= events.critical:
+            raise ConfigError(path, "sentry.events", tr(
+                "config.sentry.events_order", normal=events.normal, warn=events.warn,
+                critical=events.critical))
+    s3 = config.s3
+    if s3 is not None:
+        if (not _BUCKET.match(s3.bucket) or ".." in s3.bucket) and PLACEHOLDER not in s3.bucket:
+            raise ConfigError(path, "s3.bucket", tr("config.s3.bucket", value=s3.bucket))
+        if not _REGION.match(s3.region):
+            raise ConfigError(path, "s3.region", tr("config.s3.region", value=s3.region))
+        if s3.endpoint_url and (problem := url_problem(s3.endpoint_url)) is not None:
+            raise ConfigError(path, "s3.endpoint_url", problem)
+        if s3.probe_key.startswith("/"):
+            raise ConfigError(path, "s3.probe_key",
+                              tr("config.s3.probe_key", value=s3.probe_key))
 
 
 def load_config(path: Path) -> Config:

@@ -24,8 +24,12 @@ from rainbow_tui.sources.kamal_containers import (
     accessory_container,
     current_container,
     layout_from_config,
+    proxy_container,
 )
+from rainbow_tui.sources.proxy import PROXY_CONTAINER, ProxyOnHost
 from rainbow_tui.sources.queue import QueueSnapshot
+from rainbow_tui.sources.s3_bucket import S3Snapshot
+from rainbow_tui.sources.sentry import SentryIssue, SentrySnapshot
 from rainbow_tui.sources.service_sources import Readings
 from rainbow_tui.text import N_, Language, Phrase
 
@@ -150,6 +154,9 @@ _COMPONENT_KEYS = {
     "service": N_("component.service"),
     "database": N_("component.database"),
     "queue": N_("component.queue"),
+    "sentry": N_("component.sentry"),
+    "s3": N_("component.s3"),
+    "proxy": N_("component.proxy"),
     "logs": N_("component.logs"),
     "backups": N_("component.backups"),
 }
@@ -228,6 +235,9 @@ def evaluate(config: Config, readings: Readings) -> list[Finding]:
         findings += _host(config, host)
     if readings.backups is not None:
         findings += _backups(config, readings.backups)
+    findings += _sentry(config, readings.sentry)
+    findings += _s3(readings.s3)
+    findings += _proxy(config, readings)
     return findings
 
 
@@ -1022,6 +1032,209 @@ def _backup_finding(config: Config, verdict: KindVerdict, snapshot: BackupsSnaps
     reason = reasons.get(verdict.problem, Phrase.verbatim(latest.name))
     return Finding("backups", verdict.kind, label, display, verdict.level, verdict.severity,
                    hours, reason=reason)
+
+
+# Issues shown one by one (each its own alert); the rest are counted in the summary.
+SENTRY_ISSUES_SHOWN = 10
+_SENTRY_KIND_KEYS = {
+    "new": N_("finding.sentry.kind.new"),
+    "regressed": N_("finding.sentry.kind.regressed"),
+    "ongoing": N_("finding.sentry.kind.ongoing"),
+}
+
+
+def _sentry(config: Config, sentry: SentrySnapshot | None) -> list[Finding]:
+    """New and regressed issues of the window (毎日の確認事項: 新規エラーがないか),
+    each judged; an issue's events by the [sentry] events lines."""
+    settings = config.sentry
+    if settings is None:
+        return []
+    label = Phrase("finding.label.sentry_issues")
+    if sentry is None:
+        return [Finding("sentry", "issues", label, NO_DATA_PHRASE, Level.UNKNOWN)]
+    if sentry.missing_token_env:
+        return [Finding("sentry", "issues", label, Phrase("finding.not_configured"),
+                        Level.UNKNOWN,
+                        reason=Phrase("finding.sentry.no_token", env=sentry.missing_token_env))]
+    if sentry.problem == "auth":
+        # Blind to the errors it exists to show: a warning, like a missing GRANT.
+        return [Finding("sentry", "issues", label,
+                        Phrase("finding.sentry.refused", status=sentry.status or 0),
+                        Level.WARNING, "medium",
+                        reason=Phrase("finding.sentry.refused_why", env=settings.token_env,
+                                      project=sentry.project, error=sentry.error))]
+    if sentry.problem is not None:
+        reason = (
+            Phrase("finding.sentry.rate_limited", seconds=sentry.retry_after_s or 0)
+            if sentry.problem == "rate_limited"
+            else Phrase("finding.sentry.no_answer", error=sentry.error)
+        )
+        return [Finding("sentry", "issues", label, Phrase("finding.unknown"), Level.UNKNOWN,
+                        reason=reason)]
+    since = sentry.since
+    judged = [
+        finding
+        for issue in sentry.issues
+        if (finding := _sentry_issue(settings.events, settings.new_issue_severity,
+                                     settings.regressed_severity, issue, since)) is not None
+    ]
+    judged.sort(key=lambda f: (-f.level.rank, -(f.value or 0)))
+    shown, rest = judged[:SENTRY_ISSUES_SHOWN], judged[SENTRY_ISSUES_SHOWN:]
+    new, regressed = len(sentry.of_kind("new")), len(sentry.of_kind("regressed"))
+    display = Phrase("finding.sentry.summary", new=new, regressed=regressed,
+                     hours=sentry.window_h)
+    # Shown issues alert one by one; the summary alerts only for those it hides.
+    level = worst([f.level for f in rest]) if rest else Level.NORMAL
+    severity = next((f.severity for f in rest if f.level is level), None) if rest else None
+    if shown and not level.alerting:
+        level = Level.ELEVATED
+    summary_reason = (
+        Phrase("finding.sentry.more", count=len(rest)) if rest
+        else Phrase("finding.sentry.project", project=sentry.project,
+                    unresolved=len(sentry.issues))
+    )
+    summary = Finding("sentry", "issues", label, display, level, severity,
+                      float(new + regressed), reason=summary_reason)
+    return [summary, *shown]
+
+
+def _sentry_issue(events: Threshold, new_severity: Severity, regressed_severity: Severity,
+                  issue: SentryIssue, since: datetime) -> Finding | None:
+    """One issue: new or regressed at least a warning, any issue by its events;
+    an ongoing issue below the lines is no finding."""
+    kind = issue.kind(since)
+    level = events.level(float(issue.events))
+    severity = events.severity(level)
+    if kind != "ongoing" and not level.alerting:
+        level = Level.WARNING
+        severity = new_severity if kind == "new" else regressed_severity
+    elif kind == "regressed" and severity is not None:
+        severity = _graver(severity, regressed_severity)
+    if not level.alerting:
+        return None
+    return Finding(
+        "sentry",
+        f"issue:{issue.id}",
+        Phrase.verbatim(f"{issue.short_id} {issue.title}".strip()),
+        Phrase("finding.sentry.issue", kind=Phrase(_SENTRY_KIND_KEYS[kind]),
+               events=issue.events, users=issue.user_count),
+        level,
+        severity,
+        float(issue.events),
+        reason=Phrase("finding.sentry.issue_seen", first=_moment(issue.first_seen),
+                      last=_moment(issue.last_seen), culprit=issue.culprit,
+                      link=issue.permalink),
+    )
+
+
+def _graver(one: Severity, other: Severity) -> Severity:
+    order = ("critical", "high", "medium", "low")
+    return one if order.index(one) <= order.index(other) else other
+
+
+def _moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_S3_TROUBLE: dict[str, tuple[str, Level, Severity]] = {
+    # Credentials or policy: images may still load for users, the console cannot tell.
+    "denied": (N_("finding.s3.denied"), Level.WARNING, "medium"),
+    "no_credentials": (N_("finding.s3.no_credentials"), Level.WARNING, "medium"),
+    # The manual's component list has S3 as the image store: gone, images fail.
+    "no_key": (N_("finding.s3.no_key"), Level.CRITICAL, "high"),
+    "no_bucket": (N_("finding.s3.no_bucket"), Level.CRITICAL, "high"),
+    "unreachable": (N_("finding.s3.unreachable"), Level.CRITICAL, "high"),
+    "timeout": (N_("finding.s3.timeout"), Level.CRITICAL, "high"),
+    "http": (N_("finding.s3.http"), Level.CRITICAL, "high"),
+}
+
+
+def _s3(s3: S3Snapshot | None) -> list[Finding]:
+    if s3 is None:
+        return []
+    label = Phrase("finding.label.s3")
+    if s3.outcome == "ok":
+        return [Finding("s3", "bucket", label,
+                        Phrase("finding.s3.ok", ms=s3.latency_ms or 0.0), Level.NORMAL,
+                        value=s3.latency_ms,
+                        reason=Phrase("finding.s3.ok_why", target=s3.target, etag=s3.etag,
+                                      size=s3.content_length if s3.content_length is not None
+                                      else "-"))]
+    if s3.outcome == "unavailable":
+        return [Finding("s3", "bucket", label, Phrase("finding.unknown"), Level.UNKNOWN,
+                        reason=Phrase("finding.s3.unavailable"))]
+    key, level, severity = _S3_TROUBLE[s3.outcome]
+    return [Finding("s3", "bucket", label, Phrase(key, status=s3.status or 0), level, severity,
+                    reason=Phrase("finding.s3.why", target=s3.target, error=s3.error))]
+
+
+def _proxy(config: Config, readings: Readings) -> list[Finding]:
+    """kamal-proxy: its container on each web host (the host probe's docker ps),
+    what ``kamal proxy details`` says of each proxy host, and what it answers
+    for the app's /up."""
+    found: list[Finding] = []
+    for host in readings.hosts:
+        if host.error is not None or "web" not in host.roles:
+            continue
+        layout = host.layout or layout_from_config(config, host.roles)
+        component = f"host {host.name}"
+        state = _container_state(config, layout, host, component, PROXY_CONTAINER,
+                                 proxy_container(host.containers), name=PROXY_CONTAINER)
+        if state.level is Level.CRITICAL:
+            # Without its proxy a web host serves nothing: the service is down there.
+            state = Finding(state.component, state.metric, state.label_phrase,
+                            state.display_phrase, state.level, "critical", state.value,
+                            state.reason_phrase)
+        found.append(state)
+    proxy = readings.proxy
+    if proxy is not None:
+        if proxy.error:
+            found.append(Finding("proxy", "details", Phrase("finding.label.proxy_details"),
+                                 Phrase("finding.unknown"), Level.UNKNOWN, reason=proxy.error))
+        for on_host in proxy.hosts:
+            found.append(_proxy_on_host(config, on_host))
+    health = readings.health
+    if health is not None and health.status in PROXY_ERROR_STATUSES:
+        # The service's /up finding alerts already: this one says why, once.
+        found.append(Finding("proxy", "app_health", Phrase("finding.label.proxy_app_health"),
+                             Phrase("finding.proxy.answered", status=health.status),
+                             Level.ELEVATED,
+                             reason=Phrase(PROXY_ERROR_STATUSES[health.status])))
+    elif health is not None and health.up and proxy is not None:
+        found.append(Finding("proxy", "app_health", Phrase("finding.label.proxy_app_health"),
+                             Phrase("finding.proxy.app_up"), Level.NORMAL))
+    return found
+
+
+# What kamal-proxy answers when it cannot serve (basecamp/kamal-proxy
+# internal/server/load_balancer.go, service.go, target.go).
+PROXY_ERROR_STATUSES = {
+    502: N_("finding.proxy.bad_gateway"),
+    503: N_("finding.proxy.no_healthy_target"),
+    504: N_("finding.proxy.gateway_timeout"),
+}
+
+
+def _proxy_host_name(config: Config, printed: str) -> str:
+    """The console's name of a host Kamal printed by address (or "name (address)")."""
+    first = printed.split(" ", 1)[0]
+    for host in config.hosts:
+        if first in (host.name, host.address):
+            return host.name
+    return printed
+
+
+def _proxy_on_host(config: Config, on_host: ProxyOnHost) -> Finding:
+    name = _proxy_host_name(config, on_host.host)
+    label = Phrase("finding.label.proxy_on", host=name)
+    if on_host.running:
+        return Finding("proxy", f"details:{name}", label, Phrase.verbatim(on_host.status),
+                       Level.NORMAL, reason=on_host.image)
+    return Finding("proxy", f"details:{name}", label,
+                   Phrase.verbatim(on_host.status) if on_host.status
+                   else Phrase("finding.container.not_running"),
+                   Level.CRITICAL, "critical",
+                   reason=Phrase("finding.proxy.not_running", host=on_host.host))
 
 
 def overall(findings: list[Finding]) -> Level:

@@ -22,7 +22,7 @@ from rainbow_tui.sources.service_sources import Readings, ServiceSources
 
 HISTORY_POINTS = 120
 REQUESTS_INTERVAL_S = 2.0
-SOURCE_NAMES = ("health", "database", "queue", "hosts", "backups")
+SOURCE_NAMES = ("health", "database", "queue", "hosts", "backups", "sentry", "s3", "proxy")
 
 
 def utc_now() -> datetime:
@@ -148,6 +148,13 @@ class Monitor:
         }
         if self.sources.backups is not None:
             pollers["backups"] = self._poll_backups
+        # Each on its own (slower) clock: a SaaS API, a HEAD, a kamal run.
+        if self.sources.sentry is not None:
+            pollers["sentry"] = self._poll_sentry
+        if self.sources.s3 is not None:
+            pollers["s3"] = self._poll_s3
+        if self.sources.proxy is not None:
+            pollers["proxy"] = self._poll_proxy
         if self.request_stats is not None:
             pollers["requests"] = self._poll_requests
         for name, poll in pollers.items():
@@ -218,6 +225,18 @@ class Monitor:
         backups = await self.sources.poll_backups()
         self.readings = replace(self.readings, backups=backups)
 
+    async def _poll_sentry(self) -> None:
+        sentry = await self.sources.poll_sentry()
+        self.readings = replace(self.readings, sentry=sentry)
+
+    async def _poll_s3(self) -> None:
+        s3 = await self.sources.poll_s3()
+        self.readings = replace(self.readings, s3=s3)
+
+    async def _poll_proxy(self) -> None:
+        proxy = await self.sources.poll_proxy()
+        self.readings = replace(self.readings, proxy=proxy)
+
     def _answered(self, name: str) -> bool:
         """Whether the source's latest poll brought data rather than an error."""
         readings = self.readings
@@ -231,6 +250,12 @@ class Monitor:
             return any(host.error is None for host in readings.hosts)
         if name == "backups":
             return readings.backups is not None and readings.backups.error is None
+        if name == "sentry":
+            return readings.sentry is not None and readings.sentry.problem is None
+        if name == "s3":
+            return readings.s3 is not None and readings.s3.status is not None
+        if name == "proxy":
+            return readings.proxy is not None and not readings.proxy.error
         return True
 
     def _stale(self, now: datetime) -> frozenset[str]:

@@ -66,6 +66,14 @@ def _container(role: str) -> ContainerInfo:
     )
 
 
+def _proxy_container() -> ContainerInfo:
+    return ContainerInfo(
+        id="fedcba987654", image="basecamp/kamal-proxy:v0.8.7", names="kamal-proxy",
+        state="running", status="Up 12 days", labels={}, service=None, role=None,
+        destination=None, version=None,
+    )
+
+
 def _readings(drill: bool) -> Readings:
     stats = RequestStats()
     for second in range(120):
@@ -91,7 +99,8 @@ def _readings(drill: bool) -> Readings:
             cpu_percent=18.9,
             load=LoadAvg(0.4, 0.3, 0.2, 1, 180),
             disks=(DiskUsage("/dev/vda1", "40G", "17G", "23G", 44.0, "/"),),
-            containers=(_container("web"), _container("job")),
+            # Kamal 2 runs kamal-proxy on every web host (lib/kamal/configuration/proxy/boot.rb).
+            containers=(_container("web"), _container("job"), _proxy_container()),
         ),
         HostSnapshot(
             NOW,

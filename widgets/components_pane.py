@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from rainbow_tui.monitor import MonitorState
 
 
+# Besides every host: the service, its backups, its image bucket, Sentry, kamal-proxy.
+PANE_COMPONENTS = frozenset({"service", "backups", "s3", "sentry", "proxy"})
+
+
 class ComponentsPane(VerticalScroll):
     def on_mount(self) -> None:
         # Set here, not as BORDER_TITLE: the words follow the language chosen at start.
@@ -32,6 +36,5 @@ class ComponentsPane(VerticalScroll):
         table.show(
             finding
             for finding in state.findings
-            if finding.component in ("service", "backups")
-            or finding.component.startswith("host ")
+            if finding.component in PANE_COMPONENTS or finding.component.startswith("host ")
         )

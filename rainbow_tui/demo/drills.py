@@ -45,8 +45,10 @@ from rainbow_tui.demo.endpoints import DRILLS
 from rainbow_tui.demo.faults import FaultState
 from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.kamal_checkout import AUTOMATIC_DEPLOY_LOCK_MESSAGE, DeployLock
+from rainbow_tui.demo.loggen import FORECAST_TIMEOUT
 from rainbow_tui.demo.postgres import PostgresServer
 from rainbow_tui.demo.schema import SUPERUSER
+from rainbow_tui.demo.sentry_standin import SentryStandIn, StandInIssue
 from rainbow_tui.demo.workload import Workload
 
 log = logging.getLogger("rainbow_tui.demo.drills")
@@ -81,6 +83,8 @@ class StackParts:
     deploy_lock: DeployLock = field(default_factory=DeployLock)
     # db-1's backup job (the backup-stale drill stops its fulls).
     backups: BackupScheduler | None = None
+    # The Sentry the app reports to.
+    sentry: SentryStandIn | None = None
 
 
 @dataclass
@@ -425,6 +429,7 @@ _DRILL_CLASSES: dict[str, type[Drill]] = {
     "crash-loop": CrashLoop,
     "deploy-lock": StaleDeployLock,
     "backup-stale": BackupStale,
+    "sentry-new-errors": SentryNewErrors,
 }
 assert set(_DRILL_CLASSES) == set(DRILLS)
 

@@ -23,6 +23,7 @@ DRILLS = (
     "crash-loop",
     "deploy-lock",
     "backup-stale",
+    "sentry-new-errors",
 )
 # Where db-1 mounts the database's data volume (a disk of its own, /dev/sdb).
 DB_DATA_MOUNT = "/var/lib/postgresql/data"
@@ -36,6 +37,12 @@ class DemoHost:
     roles: tuple[str, ...]  # e.g. ("web", "job") or ("db",)
     address: str  # always "127.0.0.1"
     port: int
+
+
+SAAS_FIELDS = (
+    "sentry_url", "sentry_token", "sentry_organization", "sentry_project", "s3_endpoint_url",
+    "s3_bucket", "s3_region", "s3_probe_key", "s3_access_key_id", "s3_secret_access_key",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,18 @@ class DemoEndpoints:
     db_data_mount: str = DB_DATA_MOUNT
     # The PostgreSQL client tools (psql, pg_dump…) matching the demo server.
     pg_bin_dir: str = ""
+    # The stand-ins of SaaS: Sentry's API (its base URL, a read token, the
+    # project) and the image bucket's S3 (endpoint, bucket, probe object, keys).
+    sentry_url: str = ""
+    sentry_token: str = ""
+    sentry_organization: str = ""
+    sentry_project: str = ""
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = ""
+    s3_probe_key: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -89,6 +108,7 @@ class DemoEndpoints:
             supervisor_pid=int(data["supervisor_pid"]),
             db_data_mount=data.get("db_data_mount", DB_DATA_MOUNT),
             pg_bin_dir=data.get("pg_bin_dir", ""),
+            **{name: str(data.get(name, "")) for name in SAAS_FIELDS},
         )
 
     @classmethod

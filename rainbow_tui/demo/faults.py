@@ -29,6 +29,9 @@ class FaultState:
     # The web containers fail at boot and docker restarts them in a loop: the proxy
     # has no healthy target and answers 502.
     web_crash_loop: bool = False
+    # The weather provider times out: the forecast endpoint serves its cache and
+    # reports each timeout to Sentry (a new issue), requests still succeed.
+    forecast_timeouts: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -39,4 +42,5 @@ class FaultState:
             "failing_job_class": self.failing_job_class,
             "slow_requests": self.slow_requests,
             "web_crash_loop": self.web_crash_loop,
+            "forecast_timeouts": self.forecast_timeouts,
         }

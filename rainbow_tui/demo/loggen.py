@@ -190,6 +190,13 @@ class LogContext:
     faults: FaultState
     app_running: Callable[[], bool]
     current_version: Callable[[], str]
+    # The app's error tracker (sentry-ruby): exception class, message, culprit, when.
+    report_exception: Callable[[str, str, str, float], None] | None = None
+
+    def report(self, exception: tuple[str, str, tuple[str, ...]], culprit: str,
+               ts_ns: int) -> None:
+        if self.report_exception is not None:
+            self.report_exception(exception[0], exception[1], culprit, ts_ns / 1e9)
 
 
 def _request_id(rng: random.Random) -> str:
@@ -262,6 +269,13 @@ _POOL_TIMEOUT = (
         "activerecord (8.0.1) lib/active_record/connection_adapters/abstract/connection_pool/"
         "queue.rb:128:in `block in wait_poll'",
     ),
+)
+# The weather provider times out; the controller serves the cached forecast and
+# reports the exception (Sentry.capture_exception): the request still succeeds.
+FORECAST_TIMEOUT = (
+    "Faraday::TimeoutError",
+    "Net::ReadTimeout with #<TCPSocket:(closed)>",
+    ("app/services/forecast_client.rb:22:in `fetch'",),
 )
 _STALE_CONNECTION = (
     "ActiveRecord::ConnectionNotEstablished",
@@ -348,6 +362,7 @@ class WebLogSource:
             lines.append(("I", f"{tag}  Parameters: {{{params}}}"))
         duration = round(request.duration_ms)
         if request.exception is not None:
+            self.ctx.report(request.exception, request.action, ts_ns)
             exc_class, message, backtrace = request.exception
             ar_ms = 0.0 if request.exception is _POOL_TIMEOUT else rng.uniform(0.5, 3.0)
             lines.append(("I", f"{tag}Completed 500 Internal Server Error in {duration}ms "
@@ -362,6 +377,12 @@ class WebLogSource:
             lines.extend(("F", f"{tag}{frame}") for frame in backtrace)
             lines.append(("F", f"{tag}{_controller_frame(request.action)}"))
         else:
+            if self.ctx.faults.forecast_timeouts and request.action.startswith(
+                "Api::V1::ForecastsController"
+            ):
+                self.ctx.report(FORECAST_TIMEOUT, request.action, ts_ns)
+                lines.append(("W", f"{tag}Forecast provider failed, serving the cached forecast: "
+                                   f"{FORECAST_TIMEOUT[0]} ({FORECAST_TIMEOUT[1]})"))
             queries = rng.randint(1, 6)
             if request.slow_query:
                 ar_ms = request.duration_ms - rng.uniform(8.0, 20.0)
@@ -514,6 +535,7 @@ class JobLogSource:
             # retry_on's last attempt: Stopped retrying, then the error reaches the
             # perform, which ends as Error performing with its backtrace.
             exc_class, message, backtrace = S3_UNAVAILABLE
+            self.ctx.report(S3_UNAVAILABLE, class_name, ts_ns)
             lines.append(
                 f"{tags}Stopped retrying {class_name} (Job ID: {job_id}) due to a {exc_class} "
                 f"({message}), which reoccurred on 5 attempts."

@@ -14,6 +14,8 @@ from rainbow_tui.config import (
     KamalConfig,
     PollConfig,
     QueueConfig,
+    S3Config,
+    SentryConfig,
     ServiceConfig,
     SshConfig,
 )
@@ -24,6 +26,11 @@ DEMO_DSN_ENV = "RAINBOW_TUI_DEMO_DATABASE_URL"
 DEMO_QUEUE_DSN_ENV = "RAINBOW_TUI_DEMO_QUEUE_DATABASE_URL"
 DEMO_DATA_VOLUME = "/var/lib/postgresql/data"
 DEMO_KAMAL_DISPLAY = ("bundle", "exec", "kamal")
+DEMO_SENTRY_TOKEN_ENV = "RAINBOW_TUI_DEMO_SENTRY_TOKEN"
+# SaaS and kamal runs poll on their own, slower clocks, as in production.
+DEMO_SENTRY_POLL_S = 5.0
+DEMO_S3_POLL_S = 10.0
+DEMO_PROXY_POLL_S = 15.0
 
 
 def demo_config(
@@ -80,15 +87,34 @@ def demo_profile(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
             connect_timeout_s=2.0,
         ),
         queue=QueueConfig(dsn_env=DEMO_QUEUE_DSN_ENV),
-        poll=PollConfig(health=poll_s, database=poll_s, queue=poll_s, hosts=poll_s),
+        poll=PollConfig(health=poll_s, database=poll_s, queue=poll_s, hosts=poll_s,
+                        sentry=max(poll_s, DEMO_SENTRY_POLL_S), s3=max(poll_s, DEMO_S3_POLL_S),
+                        proxy=max(poll_s, DEMO_PROXY_POLL_S)),
+        sentry=SentryConfig(
+            organization=endpoints.sentry_organization, project=endpoints.sentry_project,
+            token_env=DEMO_SENTRY_TOKEN_ENV, base_url=endpoints.sentry_url, timeout_s=5.0,
+        ) if endpoints.sentry_url else None,
+        # Credentials as production's: the standard AWS variables (demo_dsn_variables).
+        s3=S3Config(
+            bucket=endpoints.s3_bucket, region=endpoints.s3_region,
+            endpoint_url=endpoints.s3_endpoint_url, probe_key=endpoints.s3_probe_key,
+            timeout_s=5.0,
+        ) if endpoints.s3_endpoint_url else None,
         incidents=IncidentsConfig(state_dir=str(endpoints.state_dir / "incidents")),
         source=f"demo stack in {endpoints.state_dir}",
     )
 
 
 def demo_dsn_variables(endpoints: DemoEndpoints) -> dict[str, str]:
-    """The variables ``demo_config`` names, with the stack's DSNs."""
-    return {DEMO_DSN_ENV: endpoints.pg_dsn, DEMO_QUEUE_DSN_ENV: endpoints.pg_queue_dsn}
+    """The variables ``demo_config`` names, with the stack's DSNs, and the stand-ins'
+    credentials: Sentry's token, S3's keys (AWS's own variable names)."""
+    variables = {DEMO_DSN_ENV: endpoints.pg_dsn, DEMO_QUEUE_DSN_ENV: endpoints.pg_queue_dsn}
+    if endpoints.sentry_token:
+        variables[DEMO_SENTRY_TOKEN_ENV] = endpoints.sentry_token
+    if endpoints.s3_access_key_id:
+        variables["AWS_ACCESS_KEY_ID"] = endpoints.s3_access_key_id
+        variables["AWS_SECRET_ACCESS_KEY"] = endpoints.s3_secret_access_key
+    return variables
 
 
 def export_demo_dsn(endpoints: DemoEndpoints) -> None:

@@ -38,6 +38,7 @@ from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.kamal_actions import KamalStandIn, KamalTargets
 from rainbow_tui.demo.loggen import DEFAULT_LOG_RATE, LogContext, LogHub, docker_timestamp
 from rainbow_tui.demo.postgres import PostgresServer, grant_monitor, prepare_server
+from rainbow_tui.demo.s3_standin import ACCESS_KEY_ID, PROBE_KEY, S3StandIn, demo_bucket
 from rainbow_tui.demo.schema import (
     APP_DATABASE,
     APP_ROLE,
@@ -45,6 +46,7 @@ from rainbow_tui.demo.schema import (
     QUEUE_DATABASE,
     SUPERUSER,
 )
+from rainbow_tui.demo.sentry_standin import DEMO_TOKEN, SentryStandIn, seed_history
 from rainbow_tui.demo.sshd import SSH_USER, SshFleet, generate_keys, write_known_hosts
 from rainbow_tui.demo.web import ControlError, DemoWebServer
 from rainbow_tui.demo.workload import Workload
@@ -89,9 +91,14 @@ class DemoStack:
             spec.name: SimHost.create(spec.name, spec.roles, self.rng.getrandbits(32))
             for spec in self.specs
         }
+        # SaaS stand-ins: the app reports its exceptions to Sentry from its first line.
+        self.sentry = SentryStandIn()
+        seed_history(self.sentry, time.time())
+        self.s3: S3StandIn = demo_bucket()
         self.hub = LogHub(
             LogContext(self.faults, lambda: self.deployment.app_running,
-                       lambda: self.deployment.current_version),
+                       lambda: self.deployment.current_version,
+                       report_exception=self._report_exception),
             random.Random(self.rng.getrandbits(64)),
             default_rate=options.log_rate,
         )
@@ -140,7 +147,8 @@ class DemoStack:
         self.backups = await self._start_backups(postgres)
         self.drills = DrillController(
             StackParts(faults=self.faults, workload=self.workload, postgres=postgres,
-                       hosts=self.hosts, deployment=self.deployment, backups=self.backups)
+                       hosts=self.hosts, deployment=self.deployment, backups=self.backups,
+                       sentry=self.sentry)
         )
         assert self.fleet is not None
         self.kamal_stand_in = KamalStandIn(
@@ -150,6 +158,8 @@ class DemoStack:
         )
         self.web = DemoWebServer(self, asyncio.get_running_loop())
         self.web.start()
+        self.sentry.start()
+        self.s3.start()
         for name in self.options.drills:
             await self.drills.start(name, at_startup=True)
         # Some faults need a moment to pass their thresholds (a query's age).
@@ -223,6 +233,16 @@ class DemoStack:
             supervisor_pid=os.getpid(),
             db_data_mount=DB_DATA_MOUNT,
             pg_bin_dir=str(postgres.binaries.bin_dir),
+            sentry_url=self.sentry.base_url(),
+            sentry_token=DEMO_TOKEN,
+            sentry_organization=self.sentry.organization,
+            sentry_project=self.sentry.project,
+            s3_endpoint_url=self.s3.endpoint_url(),
+            s3_bucket=next(iter(self.s3.buckets)),
+            s3_region=self.s3.region,
+            s3_probe_key=PROBE_KEY,
+            s3_access_key_id=ACCESS_KEY_ID,
+            s3_secret_access_key=self.s3.keys[ACCESS_KEY_ID],
         )
 
     async def _verify_parts_answer(self, endpoints: DemoEndpoints) -> None:
@@ -272,6 +292,9 @@ class DemoStack:
         if self.web is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.to_thread(self.web.stop), 3.0)
+        for stand_in in (self.sentry, self.s3):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.to_thread(stand_in.stop), 3.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -283,6 +306,12 @@ class DemoStack:
         if self._temporary_socket_dir is not None:
             shutil.rmtree(self._temporary_socket_dir, ignore_errors=True)
         log.info("stack stopped")
+
+    def _report_exception(self, exception_class: str, message: str, culprit: str,
+                          at: float) -> None:
+        # sentry-ruby tags each event with the user; the demo's are anonymous devices.
+        self.sentry.capture(exception_class, message, culprit, at=at,
+                            user=f"device-{self.rng.randrange(400)}")
 
     # -- background chores ----------------------------------------------------------
 
@@ -365,6 +394,11 @@ class DemoStack:
             "postgres": {"port": self.postgres.port, "pid": self.postgres.pid,
                          "running": self.postgres.running, "restarts": self.postgres.restarts},
             "workload": asdict(self.workload.stats),
+            "sentry_issues": [
+                {"title": issue.title, "culprit": issue.culprit, "count": issue.count,
+                 "status": issue.status, "substatus": issue.substatus(time.time())}
+                for issue in self.sentry.issues()
+            ],
             "db_data_mount": DB_DATA_MOUNT,
             "supervisor_pid": os.getpid(),
         }

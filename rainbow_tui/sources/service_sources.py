@@ -16,7 +16,10 @@ from rainbow_tui.sources.hosts import HostProbe, HostSnapshot, HostsSource, SshT
 from rainbow_tui.sources.kamal_containers import data_path, layout_from_config
 from rainbow_tui.sources.postgres_link import PostgresLink
 from rainbow_tui.sources.privileges import QueuePrivilegeCheck, QueuePrivileges
+from rainbow_tui.sources.proxy import ProxyDetailsSource, ProxySnapshot
 from rainbow_tui.sources.queue import QueueSnapshot, QueueSource
+from rainbow_tui.sources.s3_bucket import S3BucketSource, S3Snapshot
+from rainbow_tui.sources.sentry import SentrySnapshot, SentrySource
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,11 @@ class Readings:
     queue_privileges: QueuePrivileges | None = None
     # The dumps in the DB host's backup directory (None: not listed yet, or no DB host).
     backups: BackupsSnapshot | None = None
+    # Sentry's issues, the image bucket's HEAD, ``kamal proxy details`` (None: not
+    # configured, or not polled yet).
+    sentry: SentrySnapshot | None = None
+    s3: S3Snapshot | None = None
+    proxy: ProxySnapshot | None = None
 
 
 class ServiceSources:
@@ -67,6 +75,12 @@ class ServiceSources:
             )
         self.targets = {host.name: self._target(host.name) for host in config.hosts}
         self.hosts = HostsSource([self._probe(host.name) for host in config.hosts])
+        self.sentry = SentrySource(config.sentry) if config.sentry is not None else None
+        self.s3 = S3BucketSource(config.s3) if config.s3 is not None else None
+        # Kamal knows the proxy hosts; without hosts there is no deployment to ask.
+        self.proxy = (
+            ProxyDetailsSource(config) if config.proxy.details and config.hosts else None
+        )
         # Only where a host holds the dumps: without hosts there is nothing to list.
         backup_target = backups_host(config, self.targets)
         self.backups: BackupsSource | None = (
@@ -120,12 +134,24 @@ class ServiceSources:
     async def poll_backups(self) -> BackupsSnapshot | None:
         return await self.backups.poll() if self.backups is not None else None
 
+    async def poll_sentry(self) -> SentrySnapshot | None:
+        return await self.sentry.poll() if self.sentry is not None else None
+
+    async def poll_s3(self) -> S3Snapshot | None:
+        return await self.s3.poll() if self.s3 is not None else None
+
+    async def poll_proxy(self) -> ProxySnapshot | None:
+        return await self.proxy.poll() if self.proxy is not None else None
+
     async def poll_all(self) -> Readings:
         """One round of every source, concurrently."""
+        # Started first, so they run beside the others.
+        components = asyncio.gather(self.poll_sentry(), self.poll_s3(), self.poll_proxy())
         health, database, (queue, privileges), hosts, backups = await asyncio.gather(
             self.health.poll(), self.poll_database(), self.poll_queue(), self.hosts.poll(),
             self.poll_backups(),
         )
+        sentry, s3, proxy = await components
         return Readings(
             health,
             database,
@@ -134,12 +160,18 @@ class ServiceSources:
             database_missing=self.database_missing,
             queue_privileges=privileges,
             backups=backups,
+            sentry=sentry,
+            s3=s3,
+            proxy=proxy,
         )
 
     async def close(self) -> None:
         closers = [self.health.close(), self.hosts.close()]
         if self.backups is not None:
             closers.append(self.backups.close())
+        for component in (self.sentry, self.s3, self.proxy):
+            if component is not None:
+                closers.append(component.close())
         if self.link is not None:
             closers.append(self.link.close())
         if self.queue_link is not None and self.queue_link is not self.link:
