@@ -191,7 +191,8 @@ async def test_drill_from_alert_to_postmortem(
     markdown = render_postmortem(incident, config)
     for command in commands:
         assert command.command in markdown or command.command.replace("|", "\\|") in markdown
-    assert "Escalat" in markdown or "エスカレーション" in markdown
+    # The escalation on the timeline, in the record's words.
+    assert "escalated to L1" in markdown or "へエスカレーション" in markdown
     tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
     assert any(token.type == "table_open" for token in tokens)
     assert stack.endpoints.pg_dsn not in markdown

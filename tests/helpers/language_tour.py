@@ -100,8 +100,9 @@ async def tour(code: str, stack_dir: Path, incidents_dir: Path) -> dict[str, str
         await until(pilot, lambda: session.latest is not None
                     and not session.latest.stale and len(session.latest.findings) > 10,
                     "the first full reading")
-        await until(pilot, lambda: len(app.dashboard.log_pane.log_view.filtered) > 0,
-                    "log lines")
+        # Lines in the buffer: at 80 columns the pane is behind the Components tab and
+        # takes them in when it is shown.
+        await until(pilot, lambda: len(session.log_buffer) > 0, "log lines")
         await until(pilot, lambda: "3/3" in str(app.dashboard.log_pane.border_subtitle),
                     "every log stream")
         await pilot.pause()
@@ -114,6 +115,9 @@ async def tour(code: str, stack_dir: Path, incidents_dir: Path) -> dict[str, str
                 return bool(app.dashboard.query(selector))
 
             await until(pilot, pane_shown, f"the {pane} pane")
+            if pane == "logs":
+                await until(pilot, lambda: len(app.dashboard.log_pane.log_view.filtered) > 0,
+                            "log lines in the pane")
             await pilot.pause()
             shown[f"dashboard {pane}"] = read()
         await pilot.press("1")
