@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Callable
 
 from rainbow_tui.demo.launcher import DemoProcess
@@ -244,3 +245,49 @@ def test_every_shipped_kamal_command_is_one_the_stand_in_knows(
         result = kamal(stack, *argv)
         assert "Could not find command" not in result.stdout, argv
         assert result.returncode == 0, (argv, result.stdout[-2000:])
+
+
+def test_lock_wait_waits_for_a_deploys_lock_but_not_for_one_taken_by_hand(
+    demo_stack_factory: Callable[..., DemoProcess], drive
+) -> None:
+    """lib/kamal/cli/base.rb#acquire_lock_with_wait (test/cli/main_test.rb "deploy with
+    --lock-wait retries and acquires lock when freed", "… times out", "… fails
+    immediately when the lock is held manually")."""
+    stack = demo_stack_factory(drills=["deploy-lock"])  # a deploy's lock, left behind
+    driver = drive(stack)
+    timed_out = kamal(stack, "app", "boot", "--lock-wait", "--lock-wait-timeout", "0",
+                      "--lock-wait-interval", "0")
+    assert timed_out.returncode == 1
+    assert "Acquiring the deploy lock (waiting up to 0s)..." in timed_out.stdout
+    assert "Deploy lock is held by:" in timed_out.stdout
+    assert "Timed out after 0s waiting for the deploy lock" in timed_out.stdout
+    assert timed_out.stdout.rstrip().endswith(
+        "ERROR (Kamal::Cli::LockError): Timed out waiting for deploy lock")
+
+    waiting = subprocess.Popen(
+        [*stack.endpoints.kamal_command, "app", "boot", "--lock-wait", "--lock-wait-timeout",
+         "60", "--lock-wait-interval", "1"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while driver.state()["lock_waiters"] == 0:  # the boot is waiting for the lock
+            assert time.monotonic() < deadline and waiting.poll() is None
+        released = kamal(stack, "lock", "release")  # runs while the boot waits
+        assert released.stdout.strip() == "Released the deploy lock"
+        out, _ = waiting.communicate(timeout=120)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, out
+    assert "Acquiring the deploy lock (waiting up to 60s)..." in out
+    assert re.search(r"Retrying in 1s \(\d+s remaining\)\.\.\.", out)
+    assert "Start container with version latest" in out
+
+    kamal(stack, "lock", "acquire", "-m", "database migration")
+    by_hand = kamal(stack, "deploy", "--lock-wait", "--lock-wait-timeout", "60",
+                    "--lock-wait-interval", "0")
+    assert by_hand.returncode == 1
+    assert "Message: database migration" in by_hand.stdout
+    assert "Deploy lock held manually, not waiting" in by_hand.stdout
+    assert "Retrying" not in by_hand.stdout
+    kamal(stack, "lock", "release")

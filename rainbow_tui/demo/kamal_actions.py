@@ -125,6 +125,7 @@ class KamalStandIn:
     def __init__(self, targets: KamalTargets) -> None:
         self.t = targets
         self._lock = asyncio.Lock()  # one command at a time, as SSH sessions would serialise
+        self.lock_waiters = 0  # commands sleeping in --lock-wait
         if targets.checkout is not None:
             write_demo_secrets(targets.checkout)
 
@@ -249,16 +250,49 @@ class KamalStandIn:
         raise KamalFailure("Kamal::Cli::LockError",
                            "Deploy lock found. Run 'kamal lock help' for more information")
 
+    async def _wait_for_lock(self, options: KamalOptions, out: _Transcript) -> None:
+        """cli/base.rb#acquire_lock_with_wait (--lock-wait): a lock some deploy took
+        automatically is waited for, polled every interval until the timeout; a lock
+        taken by hand (kamal lock acquire -m) is not waited for."""
+        timeout, interval = options.lock_wait_timeout, options.lock_wait_interval
+        deadline = time.monotonic() + timeout
+        out.say(f"Acquiring the deploy lock (waiting up to {_seconds(timeout)}s)...")
+        shown = False
+        while (held := self.deploy_lock.status(options.destination)) is not None:
+            if not shown:
+                out.say("Deploy lock is held by:")
+                out.say(held)
+                if AUTOMATIC_DEPLOY_LOCK_MESSAGE not in held:
+                    raise KamalFailure("Kamal::Cli::LockError", "Deploy lock held manually, not "
+                                       "waiting. Run 'kamal lock help' for more information")
+                shown = True
+            remaining = int(deadline - time.monotonic())
+            if remaining <= 0:
+                out.say(f"Timed out after {_seconds(timeout)}s waiting for the deploy lock")
+                raise KamalFailure("Kamal::Cli::LockError", "Timed out waiting for deploy lock")
+            out.say(f"Retrying in {_seconds(interval)}s ({remaining}s remaining)...")
+            # Other kamal commands (the `lock release` this waits for) run meanwhile.
+            self._lock.release()
+            self.lock_waiters += 1
+            try:
+                await asyncio.sleep(min(interval, remaining))
+            finally:
+                self.lock_waiters -= 1
+                await self._lock.acquire()
+
     async def _with_lock(self, options: KamalOptions, out: _Transcript,
                          body: Callable[[], Awaitable[int]]) -> int:
         """cli/base.rb#with_lock: take the lock, run, release it even when the run fails."""
         destination = options.destination
         for _host in self._app_hosts(options):
             out.running("mkdir -p .kamal")
-        out.say("Acquiring the deploy lock...")
-        held = self.deploy_lock.status(destination)
-        if held is not None:
-            return self._lock_found(held, out)
+        if options.lock_wait:
+            await self._wait_for_lock(options, out)
+        else:
+            out.say("Acquiring the deploy lock...")
+            held = self.deploy_lock.status(destination)
+            if held is not None:
+                return self._lock_found(held, out)
         self.deploy_lock.acquire(destination, AUTOMATIC_DEPLOY_LOCK_MESSAGE,
                                  self.t.deployment.current_version)
         try:
@@ -760,6 +794,11 @@ Commands:
 
 _PG_CLIENTS = ("psql", "pg_dump", "pg_restore", "pg_isready")
 _SOCKET = "/var/run/postgresql/.s.PGSQL.5432"
+
+
+def _seconds(value: float) -> str:
+    """A number of seconds as Ruby prints Thor's numeric option (60, 0.5)."""
+    return str(int(value)) if value == int(value) else str(value)
 
 
 def _option(args: list[str], *names: str) -> str | None:

@@ -35,6 +35,10 @@ class KamalOptions:
     destination: str = ""
     version: str | None = None
     message: str | None = None  # lock acquire -m
+    # --lock-wait (cli/base.rb's class options, commander.rb's defaults).
+    lock_wait: bool = False
+    lock_wait_timeout: float = 900.0
+    lock_wait_interval: float = 15.0
     positional: list[str] = field(default_factory=list)
 
 
@@ -81,10 +85,22 @@ def parse_options(argv: list[str]) -> KamalOptions:
             options.version = value()
         elif name in ("-m", "--message"):
             options.message = value()
-        elif name in ("-c", "--config-file", "--lock-wait-timeout", "--lock-wait-interval"):
+        elif name == "--lock-wait":
+            options.lock_wait = True
+        elif name in ("--lock-wait-timeout", "--lock-wait-interval"):
+            raw = value()
+            try:
+                seconds = float(raw)
+            except ValueError:
+                raise KamalUsageError(f"Expected numeric value for '{name}'; got {raw!r}") from None
+            if name == "--lock-wait-timeout":
+                options.lock_wait_timeout = seconds
+            else:
+                options.lock_wait_interval = seconds
+        elif name in ("-c", "--config-file"):
             value()
         elif name in ("-v", "--verbose", "-q", "--quiet", "-y", "--confirmed", "--skip-hooks",
-                      "-H", "--lock-wait"):
+                      "-H"):
             pass
         elif token.startswith("-") and token != "-":
             raise KamalUsageError(f"Unknown switches \"{token}\"")

@@ -389,6 +389,8 @@ class DemoStack:
             "faults": self.faults.as_dict(),
             "hosts": hosts,
             "log_rate": self.hub.default_rate,
+            # kamal commands waiting for the deploy lock (--lock-wait), for the tests.
+            "lock_waiters": self.kamal_stand_in.lock_waiters if self.kamal_stand_in else 0,
             "ssh": {"listening": self.fleet.listening, "ports": dict(self.fleet.ports),
                     "connections": len(self.fleet.connections)},
             "postgres": {"port": self.postgres.port, "pid": self.postgres.pid,
