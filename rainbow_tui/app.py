@@ -37,20 +37,20 @@ from rainbow_tui.session import (
 )
 from rainbow_tui.text import N_, current_language, tr
 from screens.dashboard import PANE_TITLES, DashboardScreen
-from screens.help import HelpScreen
-from screens.key_commands import KeyCommands
-from screens.logs import LogScreen
 from widgets.escalation_banner import EscalationBanner
 from widgets.log_pane import LogPane
-from widgets.log_view import LogView
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     from rainbow_tui.alert_causes import RunbookChoice
     from rainbow_tui.command_line import CommandRequest
     from rainbow_tui.incidents.appendix import AppendixCommand
     from rainbow_tui.sources.service_sources import ServiceSources
     from rainbow_tui.wizard import Saving
     from screens.incident_picker import IncidentLine
+    from screens.logs import LogScreen
+    from widgets.log_view import LogView
 
 
 INCIDENT_SCREEN = "incident"
@@ -158,11 +158,19 @@ def _route_core_logging_to_textual() -> None:
         core.propagate = False
 
 
+def _key_commands() -> type[Provider]:
+    """The palette's keys by name, loaded when the palette first opens (no part of
+    the first frame)."""
+    from screens.key_commands import KeyCommands
+
+    return KeyCommands
+
+
 class RainbowApp(App[int]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "rainbow-tui"
     # Textual's entries (get_system_commands) and every key of the screen by name.
-    COMMANDS = App.COMMANDS | {KeyCommands}
+    COMMANDS = App.COMMANDS | {_key_commands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", tr("app.key.quit")),
         # Textual's ctrl+c only tells how to quit; here it quits as q does, asking
@@ -199,10 +207,8 @@ class RainbowApp(App[int]):
         # An app that made its session stops it when it leaves; a shared one is left
         # to whoever made it (serve mode: the last client out is not the owner).
         self.owns_session = owns_session
-        config = session.config
         self.dashboard = DashboardScreen(session)
-        self.log_screen = LogScreen(log_screen_title(config.service.name), session.log_buffer,
-                                    frames_per_s=config.display.log_frames_per_s)
+        self._log_screen: LogScreen | None = None
         # The incidents whose screens are installed (one screen per incident).
         self._incident_screens: set[str] = set()
         # A quit is being asked about: q again does not ask twice.
@@ -212,6 +218,20 @@ class RainbowApp(App[int]):
         # The dashboard is the first screen itself: pushing it over Textual's empty
         # default one would compose, lay out and paint a screen nobody sees.
         return self.dashboard
+
+    @property
+    def log_screen(self) -> LogScreen:
+        """The full-screen log view, made when first asked for: no part of the first
+        frame, it is neither imported nor built before it."""
+        if self._log_screen is None:
+            from screens.logs import LogScreen
+
+            config = self.session.config
+            self._log_screen = LogScreen(
+                log_screen_title(config.service.name), self.session.log_buffer,
+                frames_per_s=config.display.log_frames_per_s,
+            )
+        return self._log_screen
 
     @property
     def config(self) -> Config:
@@ -345,6 +365,9 @@ class RainbowApp(App[int]):
         if not screen.is_mounted:
             # Pushed a moment ago: its widgets are composed on its first turn.
             screen.call_after_refresh(self._place_escalation_banner, screen)
+            return
+        if not screen.is_attached:
+            # Taken down before its turn came (a quit in the first frame).
             return
         if screen.query(EscalationBanner):
             self._show_escalations()
@@ -589,6 +612,7 @@ class RainbowApp(App[int]):
 
     def action_help(self) -> None:
         """The keys of the screen in front (and of every screen), from its bindings."""
+        from screens.help import HelpScreen
         from screens.key_guide import key_groups
 
         if not isinstance(self.screen, HelpScreen):

@@ -20,7 +20,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from rainbow_tui.text import N_, tr
-from screens.confirm import ConfirmScreen
 from widgets.action_request import ActionRequest
 from widgets.alerts_bar import AlertsBar
 from widgets.components_pane import ComponentsPane
@@ -162,6 +161,9 @@ class DashboardScreen(Screen[None]):
                     exit_on_error=False,
                 )
 
+        # Loaded at the first question asked: no part of the first frame.
+        from screens.confirm import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen(request.title, request.target), answered)
 
     async def _run_action(self, request: ActionRequest) -> None:
@@ -188,6 +190,7 @@ class DashboardScreen(Screen[None]):
         """Count the class in full, ask with the true number, then work in batches."""
         from rainbow_tui.job_actions import format_count
         from rainbow_tui.sources.postgres_link import DatabaseUnavailable
+        from screens.confirm import ConfirmScreen
 
         assert self.job_actions is not None
         verb = BULK_VERBS[request.verb]

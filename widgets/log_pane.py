@@ -14,10 +14,10 @@ from textual.widgets import Static
 from rainbow_tui.logs.buffer import LogBuffer
 from rainbow_tui.text import N_, tr
 from widgets.level_style import inert
-from widgets.log_view import LogView
 
 if TYPE_CHECKING:
     from rainbow_tui.logs.streams import StreamState
+    from widgets.log_view import LogView
 
 # The pane shows the recent tail of the shared buffer; the full-screen view all of it.
 PANE_LINES = 5_000
@@ -74,13 +74,23 @@ class LogPane(Vertical):
         """``buffer`` is the session's, shared with the full-screen view; without one
         the pane keeps a buffer of its own of :data:`PANE_LINES`."""
         super().__init__(id=id, classes=classes)
-        self.log_view = LogView(
-            buffer if buffer is not None else LogBuffer(PANE_LINES),
-            tail=PANE_LINES,
-            frames_per_s=frames_per_s,
-            id="pane-log-view",
-        )
-        self.log_view.show_host = True
+        self._buffer = buffer if buffer is not None else LogBuffer(PANE_LINES)
+        self._frames_per_s = frames_per_s
+        self._log_view: LogView | None = None
+
+    @property
+    def log_view(self) -> LogView:
+        """The pane's view of the buffer, made when first asked for (by :meth:`attach`,
+        after the first frame): the first frame neither builds nor imports it."""
+        if self._log_view is None:
+            from widgets.log_view import LogView
+
+            self._log_view = LogView(
+                self._buffer, tail=PANE_LINES, frames_per_s=self._frames_per_s,
+                id="pane-log-view",
+            )
+            self._log_view.show_host = True
+        return self._log_view
 
     def compose(self) -> ComposeResult:
         # The view is mounted once the tail starts (after the first frame); lines
