@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from rainbow_tui.config import Config
 from rainbow_tui.levels import severity_word
 from rainbow_tui.session import (
+    AlertDecided,
     EscalationDueNow,
     HistoryUnavailable,
     IncidentChanged,
@@ -342,6 +343,21 @@ class RainbowApp(App[int]):
             self._show_escalations()
         elif isinstance(event, IncidentChanged):
             self._show_escalations()  # escalated, or mitigated: the banner may go
+        elif isinstance(event, AlertDecided):
+            self._alert_decided(event)
+
+    def _alert_decided(self, event: AlertDecided) -> None:
+        """Every view hears a decision about an alert; a silence broken by a worse
+        alert rings, as a new alert would."""
+        from rainbow_tui.alert_decisions import decision_news
+
+        said = decision_news(event.decision)
+        if said is None:
+            return
+        text, severity = said
+        if event.decision.ended == "worsened":
+            self.bell()
+        self.notify(text, severity=severity, timeout=10, markup=False)
 
     def _incident_opened(self, event: IncidentOpened) -> None:
         self._install_incident(event.incident_id)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 from rich.console import Console
@@ -38,6 +38,9 @@ from rainbow_tui.sources.s3_bucket import S3Snapshot
 from rainbow_tui.sources.sentry import SentrySnapshot
 from rainbow_tui.sources.service_sources import Readings, ServiceSources
 from rainbow_tui.text import tr
+
+if TYPE_CHECKING:
+    from rainbow_tui.alert_decisions import AlertStanding
 
 # CPU use is a difference of two /proc/stat readings; this is the gap between them.
 CPU_SAMPLE_S = 1.0
@@ -271,10 +274,49 @@ def _json_value(value: object) -> object:
     return text() if callable(text) else str(value)
 
 
+def _severity_cell(finding: Finding, standing: AlertStanding | None) -> str:
+    if not finding.severity:
+        return ""
+    if standing is not None and standing.silenced:
+        return tr("check.severity_silenced", severity=severity_word(finding.severity))
+    return severity_word(finding.severity)
+
+
+def _decided(config: Config, findings: list[Finding]) -> dict[str, AlertStanding]:
+    """What the consoles decided about the findings' alerts; nothing when the log of
+    decisions cannot be read (the findings stand as judged either way)."""
+    from rainbow_tui.alert_decisions import standings_in_force
+
+    try:
+        return standings_in_force(config, findings, datetime.now(UTC))
+    except OSError:
+        return {}
+
+
+def _decision_document(standing: AlertStanding | None) -> dict[str, object]:
+    """A silenced alert still counts (and sets the exit status): it is marked, never
+    left out."""
+    if standing is None:
+        return {}
+    document: dict[str, object] = {}
+    if standing.acknowledged_at is not None:
+        document["acknowledged"] = {"by": standing.acknowledged_by,
+                                    "at": standing.acknowledged_at.isoformat()}
+    if standing.silenced_at is not None:
+        document["silenced"] = {
+            "by": standing.silenced_by,
+            "at": standing.silenced_at.isoformat(),
+            "until": standing.silenced_until.isoformat() if standing.silenced_until else None,
+            "reason": standing.reason,
+        }
+    return document
+
+
 def print_findings(
     config: Config, findings: list[Finding], as_json: bool, logs: LogWindow | None = None
 ) -> int:
     status = exit_status(findings)
+    decided = _decided(config, findings)
     if as_json:
         document = {
             "service": config.service.name,
@@ -298,6 +340,7 @@ def print_findings(
                     "reason": f.reason,
                     # Windowed metrics: which way they go; the level stays as judged.
                     **({"trend": f.trend} if f.trend is not None else {}),
+                    **_decision_document(decided.get(f.key)),
                 }
                 for f in findings
             ],
@@ -326,7 +369,7 @@ def print_findings(
             Text(f.label),
             Text(f.display),
             Text(level_word(f.level), style=style),
-            Text(severity_word(f.severity) if f.severity else ""),
+            Text(_severity_cell(f, decided.get(f.key))),
             Text(f.reason),
         )
     Console().print(table)

@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, overall
 from rainbow_tui.levels import Alert, Level
 from rainbow_tui.logs.request_stats import RequestStatsSnapshot
 from rainbow_tui.sources.service_sources import Readings, ServiceSources
+
+if TYPE_CHECKING:
+    from rainbow_tui.alert_decisions import AlertStanding
 
 HISTORY_POINTS = 120
 REQUESTS_INTERVAL_S = 2.0
@@ -41,6 +45,9 @@ class MonitorState:
     stale: frozenset[str] = frozenset()
     paused: bool = False
     updated_at: datetime = field(default_factory=utc_now)
+    # What the responders decided about the open alerts (acknowledged, silenced), by
+    # alert key: the session fills it in from its log of decisions.
+    decisions: Mapping[str, AlertStanding] = field(default_factory=dict)
 
 
 def source_of(component: str) -> str:

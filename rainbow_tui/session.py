@@ -30,8 +30,12 @@ from rainbow_tui.logs.buffer import LogBuffer
 from rainbow_tui.text import tr
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
     from rainbow_tui.actions import DatabaseActions
     from rainbow_tui.alert_causes import AlertGroup, RunbookChoice
+    from rainbow_tui.alert_decisions import AlertDecision, AlertDecisions, DecisionLog
     from rainbow_tui.history import HistoryWriter
     from rainbow_tui.incidents.appendix import AppendixCommand, TerminalResult
     from rainbow_tui.incidents.model import CommandStarted, Event, EvidenceKind, Incident
@@ -155,6 +159,13 @@ class EscalationDueNow(msgspec.Struct, frozen=True):
     contact: str
 
 
+class AlertDecided(msgspec.Struct, frozen=True):
+    """An alert was acknowledged or silenced, or a silence ended (its time up, the
+    alert worse than when silenced, or resolved): on disk in the log of decisions."""
+
+    decision: AlertDecision
+
+
 class PresenceChanged(msgspec.Struct, frozen=True):
     """A view opened, closed, or brought another incident to the front: who is
     looking at what is in ``session.presence``."""
@@ -181,6 +192,7 @@ SessionEvent = (
     | CommandOutput
     | CommandRunEnded
     | EscalationDueNow
+    | AlertDecided
     | HistoryUnavailable
 )
 Subscriber = Callable[[SessionEvent], None]
@@ -188,6 +200,10 @@ Subscriber = Callable[[SessionEvent], None]
 
 class NoIncidentInHand(Exception):
     """A command for the open incident while none is open."""
+
+
+class AlertNotOpen(KeyError):
+    """A decision about an alert that is not open (any more)."""
 
 
 class AppendixRun(msgspec.Struct, frozen=True):
@@ -204,6 +220,11 @@ class AppendixRun(msgspec.Struct, frozen=True):
 def _log_close_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("closing a finished incident's runner failed", exc_info=task.exception())
+
+
+def _log_decision_failure(writing: asyncio.Future[None]) -> None:
+    if not writing.cancelled() and writing.exception() is not None:
+        log.error("writing alert decisions failed", exc_info=writing.exception())
 
 
 def _alert_identity(alerts: tuple[Alert, ...]) -> tuple[tuple[str, str], ...]:
@@ -251,6 +272,13 @@ class Session:
         # (incident, level) announced by this session: once each, even for an
         # incident another console records (this one cannot record it then).
         self._announced: set[tuple[str, int]] = set()
+        # Acknowledged and silenced alerts, from their log (loaded at start); the
+        # log's writes go one after the other on a thread of their own.
+        self._alert_decisions: AlertDecisions | None = None
+        self._decision_log: DecisionLog | None = None
+        self._decision_writer: ThreadPoolExecutor | None = None
+        # Sends to PagerDuty about alert decisions, until they end.
+        self._alert_sends: set[asyncio.Task[None]] = set()
 
     # -- subscribing ----------------------------------------------------------------
 
@@ -319,6 +347,7 @@ class Session:
             # Solid Queue's own database; the classes' limits_concurrency from config.
             self.job_actions = JobActions(sources.queue_link, self.config.queue.concurrency)
         self._start_history()
+        self._load_alert_decisions()
         self.monitor.start()
         self._start_notifier()
         self._resume_open_incident()
@@ -331,10 +360,15 @@ class Session:
         if self._closed:
             return
         self._closed = True
-        if self._ladder_watch is not None:
-            self._ladder_watch.cancel()
+        for send in tuple(self._alert_sends):
+            send.cancel()
         if self.notifier is not None:
             await self.notifier.close()
+        if self._decision_writer is not None:
+            # The decisions already taken reach the disk before the console goes.
+            await asyncio.get_running_loop().run_in_executor(None, self._decision_writer.shutdown)
+        if self._ladder_watch is not None:
+            self._ladder_watch.cancel()
         for wizard in self._wizards.values():
             wizard.stop_retrying()
         if self._store is not None:
@@ -349,6 +383,7 @@ class Session:
             await self.history.close()
 
     def _on_state(self, state: MonitorState) -> None:
+        state = self._review_alert_decisions(state)
         previous = self.latest
         self.latest = state
         if self.history is not None:
@@ -454,7 +489,9 @@ class Session:
                     due = EscalationDueNow(incident_id, rung.level, rung.role, rung.contact)
                     announced.append(due)
                     self._publish(due)
-                if writable and rungs and self.config.incidents.auto_escalate:
+                # Paged by itself only while nobody has acknowledged the incident.
+                if (writable and rungs and self.config.incidents.auto_escalate
+                        and wizard.incident.status == "detected"):
                     self._escalate_due(wizard, at)
             except (StoreError, IncidentRuleError):
                 # Kept in memory and retried by the wizard, or refused: the next look
@@ -501,6 +538,189 @@ class Session:
                     at = times.get(event.id, event.at)
                     latest = at if latest is None or at > latest else latest
         return latest
+
+    # -- alert decisions: acknowledged, silenced ------------------------------------------
+
+    def _load_alert_decisions(self) -> None:
+        """The decisions of earlier runs, from their log (a file of a few kB)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from rainbow_tui.alert_decisions import AlertDecisions, DecisionLog, decision_log_path
+
+        self._decision_log = DecisionLog(decision_log_path(self.config))
+        self._decision_writer = ThreadPoolExecutor(1, thread_name_prefix="alert-decisions")
+        try:
+            self._alert_decisions = self._decision_log.load()
+        except OSError:
+            log.exception("reading %s failed; no decision is in force", self._decision_log.path)
+            self._alert_decisions = AlertDecisions()
+
+    @property
+    def alert_decisions(self) -> AlertDecisions:
+        if self._alert_decisions is None:
+            self._load_alert_decisions()
+        assert self._alert_decisions is not None
+        return self._alert_decisions
+
+    def _write_decisions(self, decisions: list[AlertDecision]) -> asyncio.Future[None]:
+        """On disk in the order taken (one writer thread); the future says when."""
+        if self._decision_writer is None or self._decision_log is None:
+            self._load_alert_decisions()
+        assert self._decision_writer is not None and self._decision_log is not None
+        return asyncio.get_running_loop().run_in_executor(
+            self._decision_writer, self._decision_log.append, decisions
+        )
+
+    def _review_alert_decisions(self, state: MonitorState) -> MonitorState:
+        """Silences past their time or broken through by a worse alert end, resolved
+        alerts are cleared (each on disk, a break-through on its incident too); the
+        state carries what is in force for the views."""
+        import msgspec
+
+        book = self.alert_decisions
+        taken = [
+            # A break-through is said on the alert's incident too.
+            msgspec.structs.replace(d, incident=self.incident_of_alert(d.alert) or "")
+            if d.ended == "worsened" else d
+            for d in book.review(state.alerts, state.findings, state.updated_at,
+                                 author="rainbow-tui")
+        ]
+        if taken:
+            writing = self._write_decisions(taken)
+            writing.add_done_callback(_log_decision_failure)
+            for decision in taken:
+                if decision.kind == "silence_ended" and decision.ended == "worsened":
+                    self._note_alert_decision(decision)  # written by the wizard
+                self._publish(AlertDecided(decision))
+        return replace(state, decisions=book.shown(state.alerts))
+
+    def open_alert(self, alert_key: str) -> Alert | None:
+        state = self.latest
+        return next((a for a in state.alerts if a.key == alert_key), None) if state else None
+
+    def incident_of_alert(self, alert_key: str) -> str | None:
+        """The open incident this console records that was opened for the alert or
+        holds it as related: where decisions about it also go."""
+        for incident_id in self.open_incident_ids:
+            incident = self._wizards[incident_id].incident
+            keys = {a.key for a in (incident.alert, *incident.related_alerts) if a is not None}
+            if alert_key in keys and self.store.access(incident_id) == "write":
+                return incident_id
+        return None
+
+    async def acknowledge_alert(self, alert_key: str) -> AlertDecision:
+        """The console's author is on the alert: on disk, on its incident's timeline
+        (if any), shown by every view and sent to PagerDuty where configured.  Raises
+        ``AlertNotOpen``, or ``OSError`` when the log cannot be written."""
+        from rainbow_tui.alert_decisions import acknowledgement
+        from rainbow_tui.incidents.model import current_author
+
+        alert = self.open_alert(alert_key)
+        if alert is None:
+            raise AlertNotOpen(alert_key)
+        decision = acknowledgement(alert, current_author(), self.clock(),
+                                   self.incident_of_alert(alert_key) or "")
+        await self._take(decision)
+        return decision
+
+    async def silence_alert(
+        self, alert_key: str, span: timedelta | None, reason: str
+    ) -> AlertDecision:
+        """Silenced for ``span`` (None: until it resolves) for ``reason``; otherwise as
+        :meth:`acknowledge_alert`."""
+        from rainbow_tui.alert_decisions import silencing
+        from rainbow_tui.incidents.model import current_author
+
+        alert = self.open_alert(alert_key)
+        if alert is None:
+            raise AlertNotOpen(alert_key)
+        if not reason.strip():
+            raise ValueError("a silence needs a reason")
+        decision = silencing(alert, current_author(), self.clock(), span, reason,
+                             self.incident_of_alert(alert_key) or "")
+        await self._take(decision)
+        return decision
+
+    async def _take(self, decision: AlertDecision) -> None:
+        await self._write_decisions([decision])
+        self.alert_decisions.apply(decision)
+        noted, note_id = self._note_alert_decision(decision)
+        if noted is not None:
+            try:
+                await noted
+            except Exception:
+                # Kept pending and retried by the wizard; the log has the decision.
+                log.exception("noting %s on %s failed", decision.kind, decision.incident)
+        if self.latest is not None:
+            self.latest = replace(
+                self.latest, decisions=self.alert_decisions.shown(self.latest.alerts)
+            )
+            self._publish(SnapshotPublished(self.latest))
+        self._publish(AlertDecided(decision))
+        self._send_alert_acknowledge(decision, note_id)
+
+    def _note_alert_decision(self, decision: AlertDecision) -> tuple[Saving | None, int]:
+        """The decision as a note on its incident's timeline: the write and the note's
+        id (None and 0: it has no incident)."""
+        from rainbow_tui.alert_decisions import decision_note
+        from rainbow_tui.incidents.store import StoreError
+
+        wizard = self._wizards.get(decision.incident) if decision.incident else None
+        if wizard is None:
+            return None, 0
+        try:
+            saving = wizard.add_note(decision_note(decision))
+        except StoreError:
+            log.exception("noting %s on %s failed", decision.kind, decision.incident)
+            return None, 0
+        last = wizard.incident.last_event
+        return saving, last.id if last is not None else 0
+
+    def _send_alert_acknowledge(self, decision: AlertDecision, note_id: int) -> None:
+        """PagerDuty acknowledges the alert's page (its incident's, else its own key)."""
+        notifier = self.notifier
+        if notifier is None or self.config.notify.pagerduty is None:
+            return
+        send = asyncio.get_running_loop().create_task(
+            self._acknowledge_on_pagerduty(notifier, decision, note_id),
+            name=f"pagerduty acknowledge {decision.alert}",
+        )
+        self._alert_sends.add(send)
+        send.add_done_callback(self._alert_sends.discard)
+
+    async def _acknowledge_on_pagerduty(
+        self, notifier: Notifier, decision: AlertDecision, note_id: int
+    ) -> None:
+        from rainbow_tui.alert_decisions import AlertDecision
+        from rainbow_tui.incidents import model
+        from rainbow_tui.notify.messages import alert_dedup_key
+
+        result, attempts = await notifier.acknowledge(
+            alert_dedup_key(decision.alert, decision.incident)
+        )
+        detail = result.detail.text()
+        if decision.incident and self._record_notification(
+            decision.incident,
+            lambda incident: model.notification_sent(
+                incident, "pagerduty", "acknowledge", result.ok, about=note_id,
+                attempts=attempts, detail=detail,
+            ),
+        ):
+            return
+        sent = AlertDecision(
+            kind="notified", alert=decision.alert, at=self.clock(), author=decision.author,
+            channel="pagerduty", ok=result.ok, detail=detail,
+        )
+        try:
+            await self._write_decisions([sent])
+        except OSError:
+            log.exception("recording the PagerDuty acknowledge of %s failed", decision.alert)
+        self._publish(AlertDecided(sent))
+
+    async def settle_alert_sends(self) -> None:
+        """Until every send about an alert decision asked for so far has ended."""
+        while self._alert_sends:
+            await asyncio.gather(*tuple(self._alert_sends), return_exceptions=True)
 
     # -- commands: polling ------------------------------------------------------------
 

@@ -7,7 +7,7 @@ fills the screen and 1–4 switch between them, so every pane stays readable at 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -84,6 +84,9 @@ class DashboardScreen(Screen[None]):
         Binding("question_mark", "app.help", tr("app.key.help"), key_display="?"),
         Binding("r", "app.refresh_now", tr("screen.dashboard.key.refresh")),
         Binding("p", "app.toggle_pause", tr("screen.dashboard.key.pause"), show=False),
+        # Decisions about the open alerts (offered while there is one).
+        Binding("a", "acknowledge_alert", tr("screen.dashboard.key.acknowledge")),
+        Binding("S", "silence_alert", tr("screen.dashboard.key.silence")),
         # Offered only while a bulk job action runs (check_action).
         Binding("C", "cancel_bulk", tr("screen.dashboard.key.cancel_bulk")),
     ]
@@ -109,6 +112,7 @@ class DashboardScreen(Screen[None]):
         self._bulk_busy = False
         self._filter_target: KeyedTable | None = None
         self._state_before_mount: MonitorState | None = None
+        self._alerts_open = False
         # A view of the session's one buffer: the lines follow by themselves.
         self.log_pane = LogPane(session.log_buffer, id="logs", classes="pane",
                                 frames_per_s=session.config.display.log_frames_per_s)
@@ -251,7 +255,77 @@ class DashboardScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_bulk":
             return self._bulk_cancel is not None and not self._bulk_cancel.is_set()
+        if action in ("acknowledge_alert", "silence_alert"):
+            # In the footer only while there is an alert to decide about: the
+            # healthy dashboard's footer keeps its room (? still lists them).
+            return self._alerts_open and not self.read_only
         return True
+
+    # -- decisions about the open alerts ----------------------------------------------------
+
+    def _pick_alert(self, question: str, then: Callable[[str], None]) -> None:
+        from screens.alert_picker import AlertPickerScreen
+
+        state = self.session.latest
+        if state is None or not state.alerts:
+            self.notify(tr("screen.dashboard.no_alert"), markup=False)
+            return
+
+        def picked(alert_key: str | None) -> None:
+            if alert_key is not None:
+                then(alert_key)
+
+        self.app.push_screen(
+            AlertPickerScreen(question, state.alerts, state.decisions, state.updated_at), picked
+        )
+
+    def action_acknowledge_alert(self) -> None:
+        """``a``: the console's author is on the alert picked."""
+        if self.read_only:
+            return
+
+        def acknowledge(alert_key: str) -> None:
+            self.run_worker(self._decide(self.session.acknowledge_alert(alert_key)),
+                            name=tr("screen.dashboard.worker.acknowledge"),
+                            group="alert-decisions", exit_on_error=False)
+
+        self._pick_alert(tr("screen.dashboard.pick.acknowledge"), acknowledge)
+
+    def action_silence_alert(self) -> None:
+        """``S``: the alert picked is silenced for the span chosen, for the reason typed."""
+        from screens.silence_prompt import SilenceRequest, SilenceScreen
+
+        if self.read_only:
+            return
+
+        def ask(alert_key: str) -> None:
+            alert = self.session.open_alert(alert_key)
+            title = alert.title_text() if alert is not None else alert_key
+
+            def answered(request: SilenceRequest | None) -> None:
+                if request is not None:
+                    self.run_worker(
+                        self._decide(self.session.silence_alert(alert_key, request.span,
+                                                                request.reason)),
+                        name=tr("screen.dashboard.worker.silence"),
+                        group="alert-decisions", exit_on_error=False,
+                    )
+
+            self.app.push_screen(SilenceScreen(title), answered)
+
+        self._pick_alert(tr("screen.dashboard.pick.silence"), ask)
+
+    async def _decide(self, deciding: Awaitable[object]) -> None:
+        """The decision taken (the app says it on every view), or why not."""
+        from rainbow_tui.session import AlertNotOpen
+
+        try:
+            await deciding
+        except AlertNotOpen:
+            self.notify(tr("screen.dashboard.alert_gone"), severity="warning", markup=False)
+        except OSError as error:
+            self.notify(tr("screen.dashboard.decision_not_recorded", error=error),
+                        severity="error", timeout=15, markup=False)
 
     def action_cancel_bulk(self) -> None:
         if self._bulk_cancel is not None and not self._bulk_cancel.is_set():
@@ -286,7 +360,10 @@ class DashboardScreen(Screen[None]):
             self._state_before_mount = state  # shown once the panes exist
             return
         self.query_one(StateHeader).show(self.service, state, self.read_only)
-        self.query_one(AlertsBar).show(state.alerts, state.updated_at)
+        self.query_one(AlertsBar).show(state.alerts, state.updated_at, state.decisions)
+        if bool(state.alerts) != self._alerts_open:
+            self._alerts_open = bool(state.alerts)
+            self.refresh_bindings()  # a and S do something now, or no longer
         self.query_one(ComponentsPane).show(state)
         self.query_one(DatabasePane).show(state)
         self.query_one(JobsPane).show(state)

@@ -13,7 +13,14 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from rainbow_tui.config import Config
-from rainbow_tui.incidents.model import Escalated, Event, Incident, IncidentStatus, StatusChanged
+from rainbow_tui.incidents.model import (
+    Escalated,
+    EscalationDue,
+    Event,
+    Incident,
+    IncidentStatus,
+    StatusChanged,
+)
 from rainbow_tui.incidents.redact import redact
 from rainbow_tui.incidents.timeline import status_word
 from rainbow_tui.levels import severity_word
@@ -21,9 +28,11 @@ from rainbow_tui.notify.pagerduty import SEVERITY_FOR, EventAction, PagerDutyAle
 from rainbow_tui.notify.slack import SlackMessage, escape
 from rainbow_tui.text import Language, language
 
-__all__ = ["News", "dedup_key", "news_of", "pagerduty_alert", "slack_message", "timeline_link"]
+__all__ = ["News", "alert_dedup_key", "dedup_key", "news_of", "pagerduty_alert",
+           "slack_message", "timeline_link"]
 
-NewsKind = Literal["declared", "escalated", "status"]
+# "due": a rung's time passed and nobody escalated to it (told to that rung).
+NewsKind = Literal["declared", "escalated", "due", "status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,8 @@ def news_of(event: Event) -> News | None:
         return News("status", event.id, status=event.status)
     if isinstance(event, Escalated):
         return News("escalated", event.id, level=event.level, role=event.role, note=event.note)
+    if isinstance(event, EscalationDue):
+        return News("due", event.id, level=event.level, role=event.role)
     return None
 
 
@@ -53,6 +64,12 @@ def dedup_key(incident_id: str) -> str:
     """One PagerDuty alert per incident: every trigger, acknowledge and resolve of it
     carries this key, whichever console sends it."""
     return f"rainbow-tui/{incident_id}"
+
+
+def alert_dedup_key(alert_key: str, incident_id: str = "") -> str:
+    """The PagerDuty alert a dashboard alert's decision acts on: its incident's page
+    when it has one, else a key of its own."""
+    return dedup_key(incident_id) if incident_id else f"rainbow-tui/alert/{alert_key}"
 
 
 def timeline_link(config: Config, incident_id: str) -> str:
@@ -71,6 +88,9 @@ def _headline(incident: Incident, news: News, words: Language) -> str:
         return words.tr("notify.headline.declared", severity=severity, title=title)
     if news.kind == "escalated":
         return words.tr("notify.headline.escalated", severity=severity, title=title,
+                        level=news.level, role=redact(news.role))
+    if news.kind == "due":
+        return words.tr("notify.headline.due", severity=severity, title=title,
                         level=news.level, role=redact(news.role))
     return words.tr("notify.headline.status", severity=severity, title=title,
                     status=status_word(news.status, words))

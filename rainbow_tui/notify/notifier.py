@@ -3,7 +3,8 @@
 It reads the store's record (the one truth) whenever an incident changed and
 finds the events it has not looked at yet: the incident declared goes to the
 first rung's channels (and the infrastructure channel for a host's alert), an
-escalation to level N to rung N's, and each later status change to every channel
+escalation to level N to rung N's (and so does a rung come due that nobody
+escalated to yet), and each later status change to every channel
 told so far — PagerDuty acknowledges and resolves its alert under the incident's
 one ``dedup_key``, Slack gets a message.
 
@@ -24,11 +25,18 @@ from dataclasses import dataclass
 
 from rainbow_tui.config import Config, EscalationStep, target_service
 from rainbow_tui.incidents import model
-from rainbow_tui.incidents.model import Event, Incident, NotificationSent, NotifyAction
+from rainbow_tui.incidents.model import (
+    Escalated,
+    Event,
+    Incident,
+    NotificationSent,
+    NotifyAction,
+)
 from rainbow_tui.incidents.store import IncidentStore, StoreError
 from rainbow_tui.notify.channels import Channels
 from rainbow_tui.notify.delivery import Delivery, deliver
 from rainbow_tui.notify.messages import News, news_of, pagerduty_alert, slack_message
+from rainbow_tui.notify.pagerduty import PagerDutyAlert
 
 __all__ = ["Notifier", "Recorder", "targets_told"]
 
@@ -69,10 +77,14 @@ def _news_targets(config: Config, incident: Incident, news: News) -> list[str]:
         if _from_host(incident):
             targets += [t for t in notify.infrastructure_targets() if t not in targets]
         return targets
-    if news.kind == "escalated":
+    if news.kind in ("escalated", "due"):
         rung = _rung(config, news.level)
         return list(notify.rung_targets(rung)) if rung is not None else []
     return []
+
+
+def _escalated_to(incident: Incident, level: int) -> bool:
+    return any(isinstance(e, Escalated) and e.level >= level for e in incident.events)
 
 
 def targets_told(config: Config, incident: Incident, before: int) -> list[str]:
@@ -107,6 +119,9 @@ def plan(config: Config, incident: Incident, news: News) -> list[tuple[str, Noti
         told = targets_told(config, incident, news.event_id)
         planned = [(t, _status_action(t, news)) for t in told]
         return [(t, action) for t, action in planned if action is not None]
+    if news.kind == "due" and _escalated_to(incident, news.level):
+        # Escalated to that rung already (auto_escalate does at once): its page says it.
+        return []
     return [
         (t, "trigger" if target_service(t) == "pagerduty" else "message")
         for t in _news_targets(config, incident, news)
@@ -216,6 +231,17 @@ class Notifier:
         ):
             log.warning("%s %s of %s: %s, not recorded (incident let go)", channel,
                         send.action, send.incident.id, detail)
+
+    async def acknowledge(self, dedup_key: str) -> tuple[Delivery, int]:
+        """PagerDuty acknowledges the alert under ``dedup_key`` (an alert decided on
+        the dashboard), tried as every send is; the last answer and the tries."""
+        notify = self.config.notify
+        return await deliver(
+            lambda: self.channels.page(PagerDutyAlert(action="acknowledge", dedup_key=dedup_key)),
+            first_s=notify.retry_first_s,
+            max_s=notify.retry_max_s,
+            attempts=notify.attempts,
+        )
 
     async def drain(self) -> None:
         """Until every send asked for so far has ended and been recorded."""
