@@ -704,12 +704,30 @@ class RainbowApp(App[int]):
             self._incident_on_runbook(argument)
         elif command in on_incident:
             await self._on_incident_screen(on_incident[command])
+        elif command == "routine":
+            self.action_routine(argument)
         elif command == "logs":
             self.action_logs()
         elif command == "help":
             self.action_help()
         elif command == "quit":
             await self.action_quit()
+
+    def action_routine(self, routine_id: str = "") -> None:
+        """`R`, `:routine NAME`, the palette: the Routine screen of ``routine_id``, or of
+        the routine most overdue (daily when none is)."""
+        from screens.routine import RoutineScreen
+
+        catalog = self.session.routine_catalog()
+        if not routine_id:
+            due = [entry for entry in self.session.routines_due() if entry.state != "done"]
+            due.sort(key=lambda entry: entry.state != "overdue")
+            routine_id = due[0].routine if due else next(iter(catalog.ids()), "")
+        if catalog.get(routine_id) is None:
+            self.notify(tr("app.routine.unknown", name=routine_id,
+                           routines=", ".join(catalog.ids())), severity="warning", markup=False)
+            return
+        self.push_screen(RoutineScreen(self.session, routine_id))
 
     def _incident_for(self, name: str) -> None:
         """`:incident NAME`: the open alert NAME, or the runbook NAME for the open
@@ -837,6 +855,9 @@ class RainbowApp(App[int]):
             )
         yield SystemCommand(
             tr("app.palette.incident"), tr("app.palette.incident_help"), self.action_start_incident
+        )
+        yield SystemCommand(
+            tr("app.palette.routine"), tr("app.palette.routine_help"), self.action_routine
         )
         from rainbow_tui.incidents.appendix import APPENDIX
 

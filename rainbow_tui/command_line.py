@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from rainbow_tui.text import N_, Phrase
@@ -22,11 +23,12 @@ __all__ = [
     "CommandSpec",
     "completions",
     "parse_command",
+    "shipped_routine_ids",
 ]
 
 # What a command's argument names: nothing, an open alert or a runbook (either one
-# for ``incident``), or a runbook only.
-ArgumentKind = Literal["none", "alert_or_runbook", "runbook"]
+# for ``incident``), a runbook only, or a routine (daily, weekly …).
+ArgumentKind = Literal["none", "alert_or_runbook", "runbook", "routine"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class CommandSpec:
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("incident", "alert_or_runbook", N_("command_line.what.incident")),
     CommandSpec("runbook", "runbook", N_("command_line.what.runbook")),
+    CommandSpec("routine", "routine", N_("command_line.what.routine")),
     CommandSpec("acknowledge", "none", N_("command_line.what.acknowledge")),
     CommandSpec("mitigate", "none", N_("command_line.what.mitigate")),
     CommandSpec("resolve", "none", N_("command_line.what.resolve")),
@@ -66,6 +69,14 @@ class CommandProblem:
     """A line not understood, and why (said by the view)."""
 
     why: Phrase
+
+
+@cache
+def shipped_routine_ids() -> tuple[str, ...]:
+    """The routines the console ships (read once), offered as ``:routine`` completes."""
+    from rainbow_tui.upkeep.catalog import load_routines
+
+    return load_routines().ids()
 
 
 def _words(line: str) -> tuple[str, str]:
@@ -108,6 +119,15 @@ def parse_command(
                    commands=_listed([spec.name for spec in named]))
         )
     spec = named[0]
+    if spec.argument == "routine":
+        # Which routines exist is the catalogue's to say (a team file may add one):
+        # the app answers a name it does not know.
+        if not argument:
+            return CommandProblem(
+                Phrase(N_("command_line.problem.which_routine"),
+                       routines=_listed(shipped_routine_ids()))
+            )
+        return CommandRequest(spec.name, argument)
     if spec.argument == "none":
         if argument:
             return CommandProblem(
@@ -150,6 +170,9 @@ def completions(
         return ()
     spec = named[0]
     partial = rest.strip()
+    if spec.argument == "routine":
+        return tuple(f"{spec.name} {name}" for name in shipped_routine_ids()
+                     if name.startswith(partial))
     names = list(alerts) if spec.argument == "alert_or_runbook" else []
     names += [name for name in sorted(runbooks) if name not in names]
     return tuple(f"{spec.name} {name}" for name in names if name.startswith(partial))

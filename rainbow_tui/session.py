@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from rainbow_tui.monitor import Monitor, MonitorState
     from rainbow_tui.notify.notifier import Notifier
     from rainbow_tui.sources.service_sources import ServiceSources
+    from rainbow_tui.upkeep.catalog import RoutineCatalog
+    from rainbow_tui.upkeep.context import Confirm, Progress
+    from rainbow_tui.upkeep.due import RoutineDue
+    from rainbow_tui.upkeep.run import RoutineRun
     from rainbow_tui.wizard import IncidentWizard, Saving
 
 log = logging.getLogger(__name__)
@@ -741,6 +745,37 @@ class Session:
             return False
         self.monitor.set_paused(paused)
         return True
+
+    # -- routines (毎日・週次・月次・四半期・セキュリティ) -------------------------------------
+
+    def routine_catalog(self) -> RoutineCatalog:
+        """The routines, read again each time (a team file may have changed)."""
+        from rainbow_tui.upkeep.headless import routine_catalog
+
+        return routine_catalog(self.config)
+
+    def routines_due(self, now: datetime | None = None) -> list[RoutineDue]:
+        """Each routine against the time its last run finished (files read: call it
+        off the event loop when it matters)."""
+        from rainbow_tui.upkeep.headless import due_now
+
+        return due_now(self.config, now or self.clock())
+
+    def start_routine(self, routine_id: str, confirm: Confirm, progress: Progress) -> RoutineRun:
+        """A new run of ``routine_id``, recorded, on this session's sources; raises
+        ``KeyError`` for an unknown routine, ``StoreError`` when it cannot be written."""
+        from rainbow_tui.incidents.runner import CommandRunner
+        from rainbow_tui.upkeep.context import RoutineContext
+        from rainbow_tui.upkeep.headless import routine_records
+        from rainbow_tui.upkeep.run import RoutineRun
+
+        routine = self.routine_catalog().get(routine_id)
+        if routine is None:
+            raise KeyError(routine_id)
+        runner = CommandRunner(self.config, read_only=self.read_only, sources=self.sources)
+        records = routine_records(self.config)
+        context = RoutineContext(self.config, runner, records, confirm, progress, self.clock)
+        return RoutineRun.start(routine, context, records)
 
     # -- incidents --------------------------------------------------------------------
 

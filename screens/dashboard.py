@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from rainbow_tui.text import N_, tr
+from rainbow_tui.text import N_, current_language, tr
 from widgets.action_request import ActionRequest
 from widgets.alerts_bar import AlertsBar
 from widgets.components_pane import ComponentsPane
@@ -34,8 +34,15 @@ if TYPE_CHECKING:
     from rainbow_tui.logs.streams import StreamState
     from rainbow_tui.monitor import MonitorState
     from rainbow_tui.session import Session
+    from rainbow_tui.upkeep.due import RoutineDue
     from widgets.keyed_rows import KeyedTable
 
+# How often the dashboard looks again at what routine work is due.
+ROUTINES_DUE_EVERY_S = 300.0
+ROUTINE_DUE_KEYS = {
+    "due": N_("screen.dashboard.routine_due"),
+    "overdue": N_("screen.dashboard.routine_overdue"),
+}
 PANE_IDS = ("components", "logs", "database", "jobs")
 # The panes' names by catalogue key, in the order of their keys (1-4).
 PANE_TITLES = (
@@ -83,6 +90,8 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", tr("screen.dashboard.key.filter"), key_display="/"),
         Binding("question_mark", "app.help", tr("app.key.help"), key_display="?"),
         Binding("r", "app.refresh_now", tr("screen.dashboard.key.refresh")),
+        # Listed by ? and named by the line of routines due; the footer stays short.
+        Binding("R", "app.routine", tr("screen.dashboard.key.routine"), show=False),
         Binding("p", "app.toggle_pause", tr("screen.dashboard.key.pause"), show=False),
         # Decisions about the open alerts (offered while there is one).
         Binding("a", "acknowledge_alert", tr("screen.dashboard.key.acknowledge")),
@@ -339,6 +348,8 @@ class DashboardScreen(Screen[None]):
         self.add_class(breakpoint_class(self.app.size.width, self.HORIZONTAL_BREAKPOINTS))
         yield StateHeader(tr("screen.dashboard.starting"), id="state-header")
         yield AlertsBar("", id="alerts-bar")
+        # The routines due or overdue (毎日・週次…); hidden while none is.
+        yield Static(id="routines-due", classes="-empty")
         yield Static(id="pane-tabs")
         with Container(id="panes"):
             yield ComponentsPane(id="components", classes="pane -current")
@@ -350,9 +361,31 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_tabs()
+        self.set_timer(1.0, self.refresh_routines_due)
+        self.set_interval(ROUTINES_DUE_EVERY_S, self.refresh_routines_due)
         if self._state_before_mount is not None:
             self.show_state(self._state_before_mount)
             self._state_before_mount = None
+
+    @work(thread=True, exclusive=True, group="routines-due", exit_on_error=False)
+    def refresh_routines_due(self) -> None:
+        """The routines' last runs are files: read off the event loop, once the
+        session runs (a dashboard of fixed states shows none)."""
+        if not self.session.started:
+            return
+        due = [entry for entry in self.session.routines_due() if entry.state != "done"]
+        code = current_language().code
+        titles = {routine.id: routine.title(code)
+                  for routine in self.session.routine_catalog().routines.values()}
+        self.app.call_from_thread(self._show_routines_due, due, titles)
+
+    def _show_routines_due(self, due: list[RoutineDue], titles: dict[str, str]) -> None:
+        line = self.query_one("#routines-due", Static)
+        line.set_class(not due, "-empty")
+        words = ", ".join(
+            tr(ROUTINE_DUE_KEYS[entry.state], routine=titles.get(entry.routine, entry.routine))
+            for entry in due)
+        line.update(Text(tr("screen.dashboard.routines_due", routines=words)))
 
     def show_state(self, state: MonitorState) -> None:
         """Every pane from one judged poll."""

@@ -256,7 +256,7 @@ def test_a_command_line_is_read_against_the_names_known() -> None:
     assert "resolve" in unknown.why.text(english)
     ambiguous = parse_command(":r", **known)
     assert isinstance(ambiguous, CommandProblem)
-    assert "resolve, runbook" in ambiguous.why.text(english)
+    assert "resolve, routine, runbook" in ambiguous.why.text(english)
     missing = parse_command(":runbook nope", **known)
     assert isinstance(missing, CommandProblem)
     assert "restore-backup" in missing.why.text(english)

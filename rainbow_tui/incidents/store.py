@@ -109,6 +109,7 @@ __all__ = [
     "encode_event",
     "encode_incident",
     "redact_struct",
+    "write_file_durably",
 ]
 
 PAGE_SIZE = mmap.PAGESIZE
@@ -366,6 +367,28 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view = view[written:]
         offset += written
+
+
+def write_file_durably(path: Path, data: bytes) -> None:
+    """``data`` as the whole of ``path`` (0600), or the old file left whole: a temp
+    file, ``fsync``, ``os.replace``, ``fsync`` of the directory (0700), as a
+    header rewrite does.  Raises ``OSError``."""
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = directory / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            _write_all(fd, data, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        temp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    _fsync_dir(directory)
 
 
 @dataclass

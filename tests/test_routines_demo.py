@@ -1,0 +1,225 @@
+"""Routines run headless on the demo stack, for real: each item has a result, the
+run is recorded and exportable; VACUUM ANALYZE and the clearing of finished jobs
+measured on the demo's real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import msgspec
+import pytest
+from markdown_it import MarkdownIt
+
+from rainbow_tui.cli import main
+from rainbow_tui.demo.launcher import DemoProcess
+from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
+from rainbow_tui.incidents.runner import CommandRunner
+from rainbow_tui.text import Phrase
+from rainbow_tui.upkeep.context import RoutineContext
+from rainbow_tui.upkeep.finished_jobs import clear_finished_jobs
+from rainbow_tui.upkeep.record import RoutineRecords
+from rainbow_tui.upkeep.vacuum import DEAD_TUPLES_SQL, vacuum_analyze
+
+
+def _cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'[service]\nkamal_service = "x"\n[incidents]\nstate_dir = "{state}"\n')
+    monkeypatch.setenv("RAINBOW_TUI_CONFIG", str(config_file))
+    return state
+
+
+def _routine_headless(routine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    state = _cli_config(tmp_path, monkeypatch)
+    status = main(["--lang", "en", "routine", routine, "--demo", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert status == document["exit_status"]
+    items = document["items"]
+    assert isinstance(items, list) and items
+    for item in items:
+        assert item["outcome"] in ("ok", "warning", "critical", "unknown"), item
+        assert item["said"], item
+    record = RoutineRecords(state).load(str(document["id"]))
+    assert record.finished_at is not None and record.demo
+    assert [item.outcome for item in record.items] == [item["outcome"] for item in items]
+    out = tmp_path / "report.md"
+    assert main(["routine", "export", record.id, "-o", str(out)]) == 0
+    tokens = MarkdownIt("commonmark").enable("table").parse(out.read_text())
+    assert sum(token.type == "table_open" for token in tokens) >= 2
+    return document
+
+
+def _by_item(document: dict[str, object]) -> dict[str, dict[str, object]]:
+    items = document["items"]
+    assert isinstance(items, list)
+    return {str(item["item"]): item for item in items}
+
+
+def test_daily_headless_on_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = _by_item(_routine_headless("daily", tmp_path, monkeypatch, capsys))
+    assert items["health"]["outcome"] == "ok" and "/up" in str(items["health"]["said"])
+    assert items["logs"]["outcome"] == "ok"  # kamal app logs --since 1h ran and ended 0
+    assert items["logs-figures"]["outcome"] == "ok"
+    assert "Requests" in str(items["logs-figures"]["said"])
+    # This run's own round is in the history: the day has figures.
+    assert items["day-figures"]["outcome"] in ("ok", "warning")
+
+
+@pytest.mark.slow
+def test_weekly_headless_on_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = _by_item(_routine_headless("weekly", tmp_path, monkeypatch, capsys))
+    assert items["database-size"]["outcome"] == "ok"
+    assert items["performance"]["outcome"] in ("ok", "warning")
+    assert str(items["bundler-audit"]["said"]).startswith("not available:")
+
+
+@pytest.mark.slow
+def test_monthly_headless_on_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = _by_item(_routine_headless("monthly", tmp_path, monkeypatch, capsys))
+    # Without --yes nothing that changes the checkout runs.
+    assert "not confirmed" in str(items["bundle-update"]["said"])
+    assert items["vacuum"]["outcome"] in ("ok", "warning")
+    figures = items["vacuum"]["figures"]
+    assert isinstance(figures, dict) and "dead_tuples_before" in figures
+    assert items["finished-jobs"]["outcome"] in ("ok", "unknown")
+
+
+@pytest.mark.slow
+def test_quarterly_headless_restores_the_latest_demo_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = _by_item(_routine_headless("quarterly", tmp_path, monkeypatch, capsys))
+    drill = items["dr-drill"]
+    assert drill["outcome"] == "ok", drill
+    assert "restored into a scratch PostgreSQL" in str(drill["said"])
+    assert any("rows:" in line for line in drill["lines"])  # type: ignore[union-attr]
+    review = items["performance-review"]
+    assert "pg_stat_statements" in str(review["said"]) or review["outcome"] in ("ok", "warning")
+
+
+def _context(stack: DemoProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             **routines: float) -> tuple[RoutineContext, list[str], list[str]]:
+    for name, value in demo_dsn_variables(stack.endpoints).items():
+        monkeypatch.setenv(name, value)
+    config = demo_config(stack.endpoints, incidents_dir=tmp_path / "state")
+    config = msgspec.structs.replace(
+        config, routines=msgspec.structs.replace(config.routines, **routines))
+    asked: list[str] = []
+    progress: list[str] = []
+
+    async def confirm(question: Phrase) -> bool:
+        asked.append(question.text())
+        return True
+
+    context = RoutineContext(config, CommandRunner(config), None, confirm,
+                             lambda line: progress.append(line.text()))
+    return context, asked, progress
+
+
+async def test_finished_jobs_are_cleared_as_solid_queue_clears_them(
+    demo_stack: DemoProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rails/solid_queue app/models/solid_queue/job/clearable.rb: finished_at before
+    clear_finished_jobs_after.ago (exclusive), limit(batch_size).delete_all until a
+    batch deletes none; unfinished and recent jobs stay."""
+    # The demo prunes jobs finished over an hour ago itself: these are younger.
+    context, asked, progress = _context(demo_stack, tmp_path, monkeypatch,
+                                        clear_finished_jobs_after_s=600, clear_batch_size=2)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    old, recent = now - timedelta(minutes=30), now - timedelta(minutes=1)
+    connection = await asyncpg.connect(demo_stack.endpoints.pg_admin_queue_dsn)
+    try:
+        insert = ("INSERT INTO solid_queue_jobs (queue_name, class_name, finished_at, created_at,"
+                  " updated_at) VALUES ('routine_test', $1, $2, $2, $2) RETURNING id")
+        old_ids = [await connection.fetchval(insert, "OldJob", old) for _ in range(5)]
+        recent_id = await connection.fetchval(insert, "RecentJob", recent)
+        unfinished_id = await connection.fetchval(
+            "INSERT INTO solid_queue_jobs (queue_name, class_name, created_at, updated_at)"
+            " VALUES ('routine_test', 'Unfinished', $1, $1) RETURNING id", old)
+        result = await clear_finished_jobs(context)
+        left = await connection.fetch(
+            "SELECT id FROM solid_queue_jobs WHERE id = ANY($1::bigint[])",
+            [*old_ids, recent_id, unfinished_id])
+        await connection.execute("DELETE FROM solid_queue_jobs WHERE queue_name = 'routine_test'")
+    finally:
+        await connection.close()
+    assert {row["id"] for row in left} == {recent_id, unfinished_id}
+    assert result.outcome == "ok"
+    assert result.figures["clearable_before"] >= 5
+    assert result.figures["clearable_after"] == 0
+    assert result.figures["deleted"] >= 5 and result.figures["batches"] >= 3
+    assert len(asked) == 1 and "Delete the" in asked[0]
+    assert progress and "deleted" in progress[-1]
+
+
+async def test_declined_cleanup_deletes_nothing(
+    demo_stack: DemoProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, _, _ = _context(demo_stack, tmp_path, monkeypatch, clear_finished_jobs_after_s=600)
+
+    async def refuse(_question: Phrase) -> bool:
+        return False
+
+    context.confirm = refuse
+    now = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=30)
+    connection = await asyncpg.connect(demo_stack.endpoints.pg_admin_queue_dsn)
+    try:
+        job = await connection.fetchval(
+            "INSERT INTO solid_queue_jobs (queue_name, class_name, finished_at, created_at,"
+            " updated_at) VALUES ('routine_test', 'Kept', $1, $1, $1) RETURNING id", now)
+        result = await clear_finished_jobs(context)
+        kept = await connection.fetchval("SELECT count(*) FROM solid_queue_jobs WHERE id = $1", job)
+        await connection.execute("DELETE FROM solid_queue_jobs WHERE queue_name = 'routine_test'")
+    finally:
+        await connection.close()
+    assert kept == 1
+    assert result.outcome == "unknown" and "not deleted" in result.phrase.text()
+
+
+async def test_vacuum_analyze_reclaims_the_dead_tuples_it_reports(
+    demo_stack: DemoProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, _, progress = _context(demo_stack, tmp_path, monkeypatch)
+    connection = await asyncpg.connect(demo_stack.endpoints.pg_admin_dsn)
+    try:
+        await connection.execute("CREATE TABLE routine_vacuum_test (id int, note text)")
+        # The console's role may vacuum what it owns: this table; the demo's own
+        # tables belong to the app's role and are skipped, and said to be.
+        console = await asyncpg.connect(demo_stack.endpoints.pg_dsn)
+        role = await console.fetchval("SELECT current_user")
+        await console.close()
+        await connection.execute(f'ALTER TABLE routine_vacuum_test OWNER TO "{role}"')
+        await connection.execute(
+            "INSERT INTO routine_vacuum_test SELECT g, 'x' FROM generate_series(1, 20000) g")
+        await connection.execute("DELETE FROM routine_vacuum_test WHERE id % 2 = 0")
+        # The statistics reach other sessions once this one reports them (at idle).
+        dead = 0
+        for _ in range(50):
+            await connection.execute("SELECT pg_stat_clear_snapshot()")
+            dead = int(await connection.fetchval(DEAD_TUPLES_SQL))
+            if dead >= 10000:
+                break
+            await connection.execute("SELECT pg_sleep(0.2)")
+        assert dead >= 10000
+        result = await vacuum_analyze(context)
+    finally:
+        await connection.execute("DROP TABLE IF EXISTS routine_vacuum_test")
+        await connection.close()
+    assert result.figures["dead_tuples_before"] >= 10000
+    assert result.figures["dead_tuples_after"] < result.figures["dead_tuples_before"]
+    assert "dead tuples" in result.phrase.text()
+    assert all("blocks" in line for line in progress)
+    if result.figures["tables_skipped"]:
+        assert result.outcome == "warning" and "does not own" in result.phrase.text()
+    else:
+        assert result.outcome == "ok"
