@@ -140,8 +140,8 @@ async def test_a_decision_about_an_alert_no_longer_open_is_refused(
     ScriptedMonitor(session).errors(T0, every=None)
     with pytest.raises(AlertNotOpen):
         await session.acknowledge_alert(ERRORS)
+    ScriptedMonitor(session).errors(T0, every=50)
     with pytest.raises(ValueError, match="reason"):
-        ScriptedMonitor(session).errors(T0, every=50)
         await session.silence_alert(ERRORS, None, "  ")
     assert _decisions(session) == []
 

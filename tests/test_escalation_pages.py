@@ -191,6 +191,8 @@ async def test_e_and_the_palette_page_the_rung_that_is_due(
 
         clock.now = _minutes(session, incident_id, 1.0)
         session.check_escalations()
+        # Every full screen gets the banner once it is up.
+        await until(pilot, lambda: bool(app.screen.query(EscalationBanner)))
         banner = app.screen.query_one(EscalationBanner)
         await until(pilot, lambda: banner.display)
         assert "L1 — オンコール担当 / On-call is due" in str(banner.render())
