@@ -391,18 +391,18 @@ class LogsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True
     check_window_s: int = 300
 
 
-class RoutinesConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """The manual's routine work (毎日・週次・月次・四半期・セキュリティ)."""
+class ServeConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``rainbow-tui serve``: the console over SSH for the team's responders."""
 
-    # A team directory of routine TOML files, added to the shipped ones (by id).
-    dir: str = ""
-    # A routine's rhythm other than its file's (routine id → daily/weekly/…).
-    frequency: dict[str, Literal["daily", "weekly", "monthly", "quarterly"]] = {}
-    # Solid Queue's clear_finished_jobs_after (1 day) and its batch of 500.
-    clear_finished_jobs_after_s: float = 86400.0
-    clear_batch_size: int = 500
-    # VACUUM ANALYZE of the whole database may take long on a large one.
-    vacuum_timeout_s: float = 3600.0
+    # Where it listens, and the OpenSSH authorized_keys file of the responders (the
+    # command line's --listen and --authorized-keys win).
+    listen: str = "127.0.0.1:2222"
+    authorized_keys: str = ""
+    # The server's own key; "" keeps it beside the incidents directory.
+    host_key: str = ""
+    # Name (the first word of a key's comment) → role: commander, scribe,
+    # responder, or viewer (a read-only console).  Wins over the key's role=.
+    responders: dict[str, Literal["commander", "scribe", "responder", "viewer"]] = {}
 
 
 class DisplayConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -486,8 +486,8 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     logs: LogsConfig = LogsConfig()
     history: HistoryConfig = HistoryConfig()
     backups: BackupsConfig = BackupsConfig()
-    routines: RoutinesConfig = RoutinesConfig()
     display: DisplayConfig = DisplayConfig()
+    serve: ServeConfig = ServeConfig()
     # Where this configuration came from; not a TOML key.
     source: str = ""
 
@@ -652,9 +652,6 @@ _RANGES: dict[str, _Range] = {
     "backups.differential_max_age_h": _Range(0, 24 * 365, "hours", low_allowed=False),
     "backups.full_keep_days": _Range(1, 3650, "days"),
     "backups.differential_keep_days": _Range(1, 3650, "days"),
-    "routines.clear_finished_jobs_after_s": _Range(0, 3660 * DAY_S, "seconds"),
-    "routines.clear_batch_size": _Range(1, 100_000, "jobs"),
-    "routines.vacuum_timeout_s": _Range(0, 7 * DAY_S, "seconds", low_allowed=False),
 }
 
 

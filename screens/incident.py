@@ -25,7 +25,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
 from rainbow_tui.incidents.confirmation import asks_first, confirmation_word
-from rainbow_tui.incidents.model import STATUSES, IncidentRuleError, findings_table
+from rainbow_tui.incidents.model import (
+    STATUSES,
+    IncidentRuleError,
+    current_author,
+    findings_table,
+)
 from rainbow_tui.incidents.runbooks import PHASE_LABELS
 from rainbow_tui.incidents.runner import ParameterError
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
@@ -37,6 +42,7 @@ from rainbow_tui.session import (
     CommandRunEnded,
     CommandRunStarted,
     IncidentChanged,
+    PresenceChanged,
     SessionEvent,
 )
 from rainbow_tui.text import current_language, tr
@@ -55,8 +61,40 @@ STATE_MARK = {"pending": "  ", "in_progress": "▶ ", "done": "✔ ", "skipped":
 TIMELINE_LINES = 12
 
 
-def command_running_text() -> str:
+def command_running_text(claim: CommandRunStarted | None = None) -> str:
+    """Why a command cannot start now: someone else's is running (named), or one's own."""
+    if claim is not None and claim.by and claim.by != current_author():
+        return tr("screen.incident.command_running_by", name=claim.by, step=claim.step + 1)
     return tr("screen.incident.command_running")
+
+
+def _team_role_word(role: str) -> str:
+    """A responder's role from their key: an incident's role's word, or a viewer's."""
+    if role in ("commander", "scribe"):
+        return tr(ROLE_KEYS["commander" if role == "commander" else "scribe"])
+    return tr("screen.incident.role_viewer")
+
+
+def presence_text(session: Session, incident_id: str) -> str:
+    """``Here: tanaka, sato (viewer) · commander: tanaka · step 2 claimed by tanaka: …``"""
+    parts: list[str] = []
+    viewers = session.presence.viewers(incident_id)
+    if viewers:
+        names = ", ".join(
+            tr("screen.incident.viewer_role", name=v.name, role=_team_role_word(v.role))
+            if v.role != "responder" else v.name
+            for v in viewers
+        )
+        parts.append(tr("screen.incident.here", names=names))
+        roles = session.wizard(incident_id).incident.roles()
+        for role in ("commander", "scribe"):
+            parts.append(tr("screen.incident.role_holder", role=tr(ROLE_KEYS[role]),
+                            name=roles.get(role, "—")))
+    claim = session.command_claim(incident_id)
+    if claim is not None:
+        parts.append(tr("screen.incident.claimed", step=claim.step + 1,
+                        name=claim.by or "—", command=claim.preview))
+    return " · ".join(parts)
 
 
 def no_command_running_text() -> str:
@@ -146,13 +184,14 @@ class IncidentScreen(Screen[None]):
         Binding("escape", "back", tr("screen.incident.key.back")),
     ]
 
-    def __init__(self, session: Session, incident_id: str) -> None:
+    def __init__(self, session: Session, incident_id: str, *, read_only: bool = False) -> None:
         super().__init__()
         self.session = session
         self.incident_id = incident_id
         # The session's wizard for this incident: every view of it shares the one.
         self.wizard = session.wizard(incident_id)
-        self.read_only = session.read_only
+        # This view changes nothing (a served viewer), or the whole session does not.
+        self.read_only = read_only or session.read_only
         # From Enter (or 1–9) until the run ends, prompts included: one at a time.
         self._command_asked = False
         self._verifying = False
@@ -160,6 +199,7 @@ class IncidentScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="incident-header")
         yield Static(id="incident-clock")
+        yield Static(id="incident-presence")
         with Horizontal(id="incident-body"):
             yield Static(id="incident-steps")
             with Vertical(id="incident-main"):
@@ -181,6 +221,10 @@ class IncidentScreen(Screen[None]):
     # -- showing -----------------------------------------------------------------------
 
     def _on_session_event(self, event: SessionEvent) -> None:
+        if isinstance(event, PresenceChanged):
+            if self.is_mounted:
+                self._show_presence()
+            return
         incident_events = (IncidentChanged, CommandRunStarted, CommandOutput, CommandRunEnded)
         if not isinstance(event, incident_events) or event.incident_id != self.incident_id:
             return  # another incident's news, or none of this screen's
@@ -190,6 +234,7 @@ class IncidentScreen(Screen[None]):
             self._show_all()
         elif isinstance(event, CommandRunStarted):
             self._output().write(Text(f"$ {event.preview}", style="bold"))
+            self._show_presence()
         elif isinstance(event, CommandOutput):
             # The runner made the line inert; Text keeps it from being read as markup.
             self._output().write(Text(event.line))
@@ -202,6 +247,7 @@ class IncidentScreen(Screen[None]):
                     ),
                 )
             )
+            self._show_presence()
 
     def _output(self) -> RichLog:
         return self.query_one("#incident-output", RichLog)
@@ -258,6 +304,7 @@ class IncidentScreen(Screen[None]):
         unsaved.update(Text(notice) if notice else Text())
         unsaved.display = bool(notice)
         self._show_clock()
+        self._show_presence()
         # The footer offers what comes next (check_action): a new status changes it.
         self.refresh_bindings()
 
@@ -319,6 +366,15 @@ class IncidentScreen(Screen[None]):
         line.append(f"\n{ladder}", style="dim")
         self.query_one("#incident-clock", Static).update(line)
 
+    def _show_presence(self) -> None:
+        """Who has this incident in front, its commander and scribe, and the step a
+        running command has claimed (and by whom); nothing while nobody else shares
+        the session and nothing runs."""
+        line = presence_text(self.session, self.incident_id)
+        widget = self.query_one("#incident-presence", Static)
+        widget.update(inert(line) if line else Text())
+        widget.display = bool(line)
+
     @staticmethod
     def _defaults(command: Command) -> dict[str, str]:
         return {p.name: p.default or f"<{p.name}>" for p in command.parameters}
@@ -377,7 +433,13 @@ class IncidentScreen(Screen[None]):
         """Run ``command`` unless one is under way: a running command is never cut short
         by another key, only by x."""
         if self._command_busy():
-            self.notify(command_running_text(), severity="warning", markup=False)
+            self.notify(command_running_text(self.session.command_claim(self.incident_id)),
+                        severity="warning", markup=False)
+            return
+        if command.destructive and self.read_only and not self.session.read_only:
+            # A viewer's console on a session that could: the runner would run it.
+            self.notify(tr("screen.incident.viewer_cannot_run"), severity="warning",
+                        markup=False)
             return
         self._command_asked = True
         self._run(command)
@@ -431,7 +493,8 @@ class IncidentScreen(Screen[None]):
             # incident) as the session's events.
             await self.session.run_command(self.incident_id, command, params)
         except CommandInProgress:
-            self.notify(command_running_text(), severity="warning", markup=False)
+            self.notify(command_running_text(self.session.command_claim(self.incident_id)),
+                        severity="warning", markup=False)
         except (StoreError, IncidentRuleError, ParameterError) as error:
             self._fail(error)
 

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-APP_SHELL = {"app.py", "cli.py", "__main__.py"}
+# The shell's modules, the only ones of rainbow_tui/ that may import Textual (serve's
+# driver draws an app on an SSH channel).
+APP_SHELL = {"app.py", "cli.py", "__main__.py", "serve_console.py"}
 UI_PACKAGES = ("textual", "screens", "widgets")
 SESSION = "rainbow_tui.session"
 

@@ -19,6 +19,7 @@ import getpass
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Literal
 
@@ -88,6 +89,7 @@ __all__ = [
     "notification_sent",
     "pin_evidence",
     "readings_of",
+    "record_as",
     "record_metrics",
     "record_verification",
     "remove_action_item",
@@ -122,12 +124,27 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# The responder a view records for: ``rainbow-tui serve`` runs each SSH responder's
+# console in a context of its own and names them here (from their key), so every
+# entry made from that console carries their name; unset, the login name below.
+_RESPONDER: ContextVar[str] = ContextVar("rainbow_tui_responder", default="")
+
+
+def record_as(name: str) -> None:
+    """Entries made in this context from now on (and in the tasks it starts) are
+    ``name``'s."""
+    _RESPONDER.set(name)
+
+
 def current_author(environ: Mapping[str, str] | None = None) -> str:
-    """Who is at the keyboard: the person behind sudo, else the login name.
+    """Who is at the keyboard: the responder a served console names, else the
+    person behind sudo, else the login name.
 
     On a shared bastion everyone may log in as ``deploy``; ``RAINBOW_TUI_AUTHOR``
     names the person, and an SSH session adds the address it came from.
     """
+    if environ is None and (responder := _RESPONDER.get()):
+        return responder
     env = os.environ if environ is None else environ
     name = env.get("RAINBOW_TUI_AUTHOR") or env.get("SUDO_USER")
     if not name:
