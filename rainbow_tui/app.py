@@ -43,6 +43,7 @@ from widgets.log_pane import LogPane
 
 if TYPE_CHECKING:
     from textual.command import Provider
+    from textual.driver import Driver
 
     from rainbow_tui.alert_causes import RunbookChoice
     from rainbow_tui.command_line import CommandRequest
@@ -195,20 +196,27 @@ class RainbowApp(App[int]):
         *,
         autostart: bool = True,
         owns_session: bool = True,
+        read_only: bool = False,
+        driver_class: type[Driver] | None = None,
     ) -> None:
         # What exists by now (modules, classes, the configuration) lives as long as
         # the process: frozen once, out of the collector's reach, so the collections
         # of start-up and exit no longer walk it (a tenth of a second of CPU).
         if not gc.get_freeze_count():
             gc.freeze()
-        super().__init__()
+        super().__init__(driver_class=driver_class)
         self.session = session
+        # A view may only read where its session could change things (serve's viewers).
+        self._read_only = read_only or session.read_only
+        # Its own terminal, not one of serve's channels: the process's signals are its.
+        self.owns_terminal = driver_class is None
         # False: show only what is handed to the dashboard (snapshots of fixed states).
         self.autostart = autostart
         # An app that made its session stops it when it leaves; a shared one is left
         # to whoever made it (serve mode: the last client out is not the owner).
         self.owns_session = owns_session
         self.dashboard = DashboardScreen(session)
+        self.dashboard.read_only = self._read_only
         self._log_screen: LogScreen | None = None
         # The incidents whose screens are installed (one screen per incident).
         self._incident_screens: set[str] = set()
@@ -240,15 +248,16 @@ class RainbowApp(App[int]):
 
     @property
     def read_only(self) -> bool:
-        return self.session.read_only
+        return self._read_only
 
     def on_mount(self) -> None:
         _route_core_logging_to_textual()
         # A dropped SSH session sends SIGHUP, a service manager SIGTERM: leave the
         # way `q` does, so the terminal is restored and the demo stack stopped.
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(signum, self.exit)
+        if self.owns_terminal:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, self.exit)
         # Worker.StateChanged goes to the node that ran the worker and does not
         # bubble: every screen's messages are watched here, so one handler sees the
         # failures of every screen's workers, the screens needing nothing of their own.
@@ -455,7 +464,7 @@ class RainbowApp(App[int]):
                 self._incident_screens.discard(gone)
         if incident_id in self._incident_screens:
             return
-        self.install_screen(IncidentScreen(self.session, incident_id),
+        self.install_screen(IncidentScreen(self.session, incident_id, read_only=self.read_only),
                             incident_screen_name(incident_id))
         self._incident_screens.add(incident_id)
 
@@ -642,7 +651,8 @@ class RainbowApp(App[int]):
         from screens.unsaved_text import unsaved_text_in
 
         reasons: list[str] = []
-        for incident_id in self.session.open_incident_ids:
+        # A view of a shared session (serve's) leaves its incidents with the session.
+        for incident_id in self.session.open_incident_ids if self.owns_session else ():
             status = self.session.wizard(incident_id).incident.status
             reasons.append(tr("app.quit.incident_open", incident=incident_id,
                               status=status_word(status, current_language())))
@@ -942,11 +952,14 @@ def make_app(
     resume_incident: str | None = None,
     *,
     session: Session | None = None,
+    driver_class: type[Driver] | None = None,
 ) -> RainbowApp:
     """The one factory the CLI and the tests share: an app on a session of its own,
-    or a view of ``session`` (shared; whoever made it closes it)."""
+    or a view of ``session`` (shared; whoever made it closes it; ``read_only``: this
+    view changes nothing), drawn by ``driver_class`` (None: this process's terminal)."""
     if session is not None:
-        return RainbowApp(session, autostart=autostart, owns_session=False)
+        return RainbowApp(session, autostart=autostart, owns_session=False,
+                          read_only=read_only, driver_class=driver_class)
     own = Session(
         config, read_only=read_only, sources=sources, resume_incident=resume_incident
     )

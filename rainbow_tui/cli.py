@@ -168,6 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     backups.add_argument("--json", action="store_true", dest="backups_json",
                          help=tr("cli.check.json"))
 
+    routine = _command(commands, "routine", tr("cli.routine"),
+                       description=tr("cli.routine.description"))
+    routine.add_argument("routine_words", nargs="+", metavar="NAME",
+                         help=tr("cli.routine.name"))
+    routine_where = routine.add_mutually_exclusive_group()
+    routine_where.add_argument("--config", type=Path, metavar="PATH", dest="routine_config",
+                               help=tr("cli.config"))
+    routine_where.add_argument("--demo", action="store_true", dest="routine_demo",
+                               help=tr("cli.routine.demo"))
+    routine.add_argument("--drill", action="append", choices=DRILLS, default=[],
+                         metavar="NAME", dest="routine_drill", help=tr("cli.check.drill"))
+    routine.add_argument("--json", action="store_true", dest="routine_json",
+                         help=tr("cli.check.json"))
+    routine.add_argument("--yes", action="store_true", dest="routine_yes",
+                         help=tr("cli.routine.yes"))
+    routine.add_argument("-o", "--output", type=Path, metavar="FILE", dest="routine_output",
+                         help=tr("cli.incidents.output"))
+
     config = _command(commands, "config", tr("cli.config_tools"))
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     validate = _command(config_commands, "validate", tr("cli.config.validate"))
@@ -276,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _backups(args.backups_action, args.backups_config or args.config,
                             DemoOptions(args.backups_drill) if args.backups_demo else None,
                             args.backups_json, args.destination)
+        if args.command == "routine":
+            return _routine(args)
         if args.command == "history":
             return _history(args.history_config or args.config, args.week, args.history_json)
         if args.command == "notify":
@@ -440,6 +460,46 @@ def _backups(action: str, config_path: Path | None, demo: DemoOptions | None, as
     try:
         with running_demo(demo) as endpoints:
             return run(demo_config(endpoints))
+    except DemoStartError as error:
+        print(tr("cli.error.demo_start", error=error), file=sys.stderr)
+        return 3
+
+
+def _routine(args: argparse.Namespace) -> int:
+    """``routine NAME | list | export ID [-o FILE]``: a run headless, what is due, a
+    run's Markdown report."""
+    from rainbow_tui.upkeep.headless import export_run, print_due, run_routine
+
+    words = args.routine_words
+    if words[0] in ("list", "export"):
+        config = find_config(args.routine_config or args.config)
+        if words[0] == "list":
+            return print_due(config)
+        if len(words) != 2:
+            print(tr("cli.routine.export_needs_id"), file=sys.stderr)
+            return EXIT_CONFIG
+        return export_run(config, words[1], args.routine_output, args.postmortem_languages)
+    if len(words) != 1:
+        print(tr("cli.routine.one_name"), file=sys.stderr)
+        return EXIT_CONFIG
+    if args.routine_drill and not args.routine_demo:
+        print(tr("cli.error.needs_demo", flag="--drill"), file=sys.stderr)
+        return EXIT_CONFIG
+
+    def run(config: Config) -> int:
+        register_secrets(config)
+        return asyncio.run(run_routine(config, words[0], yes=args.routine_yes,
+                                       quiet=args.routine_json))
+
+    if not args.routine_demo:
+        return run(load_deployment(args.routine_config or args.config, args.destination))
+    from rainbow_tui.demo.launcher import DemoStartError
+    from rainbow_tui.demo.profile import demo_config
+
+    try:
+        with running_demo(DemoOptions(args.routine_drill)) as endpoints:
+            # A rehearsal's run is kept where `routine list` and `export` look (marked demo).
+            return run(demo_config(endpoints, incidents_dir=_user_incidents_dir()))
     except DemoStartError as error:
         print(tr("cli.error.demo_start", error=error), file=sys.stderr)
         return 3

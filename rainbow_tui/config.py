@@ -405,6 +405,20 @@ class ServeConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     responders: dict[str, Literal["commander", "scribe", "responder", "viewer"]] = {}
 
 
+class RoutinesConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The manual's routine work (毎日・週次・月次・四半期・セキュリティ)."""
+
+    # A team directory of routine TOML files, added to the shipped ones (by id).
+    dir: str = ""
+    # A routine's rhythm other than its file's (routine id → daily/weekly/…).
+    frequency: dict[str, Literal["daily", "weekly", "monthly", "quarterly"]] = {}
+    # Solid Queue's clear_finished_jobs_after (1 day) and its batch of 500.
+    clear_finished_jobs_after_s: float = 86400.0
+    clear_batch_size: int = 500
+    # VACUUM ANALYZE of the whole database may take long on a large one.
+    vacuum_timeout_s: float = 3600.0
+
+
 class DisplayConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How often views repaint: over a slow SSH link every repaint is bytes."""
 
@@ -486,6 +500,7 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     logs: LogsConfig = LogsConfig()
     history: HistoryConfig = HistoryConfig()
     backups: BackupsConfig = BackupsConfig()
+    routines: RoutinesConfig = RoutinesConfig()
     display: DisplayConfig = DisplayConfig()
     serve: ServeConfig = ServeConfig()
     # Where this configuration came from; not a TOML key.
@@ -652,6 +667,9 @@ _RANGES: dict[str, _Range] = {
     "backups.differential_max_age_h": _Range(0, 24 * 365, "hours", low_allowed=False),
     "backups.full_keep_days": _Range(1, 3650, "days"),
     "backups.differential_keep_days": _Range(1, 3650, "days"),
+    "routines.clear_finished_jobs_after_s": _Range(0, 3660 * DAY_S, "seconds"),
+    "routines.clear_batch_size": _Range(1, 100_000, "jobs"),
+    "routines.vacuum_timeout_s": _Range(0, 7 * DAY_S, "seconds", low_allowed=False),
 }
 
 

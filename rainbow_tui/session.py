@@ -15,6 +15,7 @@ raises is logged and the others are still called.  The session imports no Textua
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import shlex
 from collections import deque
@@ -27,6 +28,7 @@ import msgspec
 
 from rainbow_tui.config import Config, expand_path
 from rainbow_tui.logs.buffer import LogBuffer
+from rainbow_tui.serve.presence import Presence
 from rainbow_tui.text import tr
 
 if TYPE_CHECKING:
@@ -134,9 +136,12 @@ class IncidentChanged(msgspec.Struct, frozen=True):
 
 
 class CommandRunStarted(msgspec.Struct, frozen=True):
+    """A command of a step started: the step is claimed by ``by`` until it ends."""
+
     incident_id: str
     step: int
     preview: str
+    by: str = ""
 
 
 class CommandOutput(msgspec.Struct, frozen=True):
@@ -198,6 +203,7 @@ SessionEvent = (
     | EscalationDueNow
     | AlertDecided
     | HistoryUnavailable
+    | PresenceChanged
 )
 Subscriber = Callable[[SessionEvent], None]
 
@@ -252,7 +258,9 @@ class Session:
         self.resume_incident = resume_incident
         self._given_sources = sources
         self._sources: ServiceSources | None = None
-        self._subscribers: list[Subscriber] = []
+        # Each with the context it subscribed from, which it is called in: a view's
+        # (Textual's active app, a served responder's name) whoever publishes.
+        self._subscribers: list[tuple[Subscriber, contextvars.Context]] = []
         # The one buffer of log lines: each batch goes in once, every view reads it.
         self.log_buffer = LogBuffer(config.logs.buffer_lines)
         self.monitor: Monitor | None = None
@@ -276,6 +284,10 @@ class Session:
         # (incident, level) announced by this session: once each, even for an
         # incident another console records (this one cannot record it then).
         self._announced: set[tuple[str, int]] = set()
+        # Who looks at which incident, over every view of this session.
+        self.presence = Presence(lambda: self._publish(PresenceChanged()))
+        # Incident id → the command running on it and who started it.
+        self._claims: dict[str, CommandRunStarted] = {}
         # Acknowledged and silenced alerts, from their log (loaded at start); the
         # log's writes go one after the other on a thread of their own.
         self._alert_decisions: AlertDecisions | None = None
@@ -288,21 +300,24 @@ class Session:
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber`` with every event from now on; returns the unsubscribe."""
-        self._subscribers.append(subscriber)
+        self._subscribers.append((subscriber, contextvars.copy_context()))
         return lambda: self.unsubscribe(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        if subscriber in self._subscribers:
-            self._subscribers.remove(subscriber)
+        for entry in self._subscribers:
+            if entry[0] == subscriber:
+                self._subscribers.remove(entry)
+                return
 
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
 
     def _publish(self, event: SessionEvent) -> None:
-        for subscriber in tuple(self._subscribers):
+        for subscriber, context in tuple(self._subscribers):
             try:
-                subscriber(event)
+                # A copy: a subscriber that publishes in turn enters a context of its own.
+                context.copy().run(subscriber, event)
             except Exception:
                 # One broken view must not leave the others without the news.
                 log.exception("a session subscriber failed on %s", type(event).__name__)
@@ -1069,17 +1084,32 @@ class Session:
     ) -> CommandResult:
         """Run a command of the incident's current step; every view hears its start,
         each line of output and its end."""
+        from rainbow_tui.incidents.model import current_author
+        from rainbow_tui.wizard import CommandInProgress
+
         wizard = self._wizards[incident_id]
         step = wizard.step_index
         preview = wizard.preview(command, params)
+        if wizard.command_in_progress:
+            raise CommandInProgress("a command is running — x cancels it")
 
         def line(text: str) -> None:
             self._publish(CommandOutput(incident_id, step, text))
 
-        self._publish(CommandRunStarted(incident_id, step, preview))
-        result = await wizard.run_command(command, params, on_line=line)
+        started = self._claims[incident_id] = CommandRunStarted(
+            incident_id, step, preview, current_author()
+        )
+        self._publish(started)
+        try:
+            result = await wizard.run_command(command, params, on_line=line)
+        finally:
+            self._claims.pop(incident_id, None)
         self._publish(CommandRunEnded(incident_id, step, result))
         return result
+
+    def command_claim(self, incident_id: str) -> CommandRunStarted | None:
+        """The command running on the incident now (its step claimed), if any."""
+        return self._claims.get(incident_id)
 
     # -- the manual's appendix --------------------------------------------------------
 
