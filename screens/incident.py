@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 
 STATE_MARK = {"pending": "  ", "in_progress": "▶ ", "done": "✔ ", "skipped": "↷ "}
 TIMELINE_LINES = 12
+# Below this many columns the steps' list is hidden and the step says where it stands.
+NARROW_BELOW = 100
 
 
 def command_running_text(claim: CommandRunStarted | None = None) -> str:
@@ -132,6 +134,8 @@ def role_named(word: str) -> Role | None:
 
 class IncidentScreen(Screen[None]):
     # Coloured by the theme in app.tcss.
+    # Below 100 columns the steps' list gives its width to the current step.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]  # noqa: RUF012
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "incident--severity",
         "incident--ok",
@@ -233,6 +237,8 @@ class IncidentScreen(Screen[None]):
         if isinstance(event, IncidentChanged):
             self._show_all()
         elif isinstance(event, CommandRunStarted):
+            # The output pane takes room from the step only once there is output.
+            self.add_class("-output")
             self._output().write(Text(f"$ {event.preview}", style="bold"))
             self._show_presence()
         elif isinstance(event, CommandOutput):
@@ -255,13 +261,14 @@ class IncidentScreen(Screen[None]):
     def _show_all(self) -> None:
         incident = self.wizard.incident
         runbook = self.wizard.runbook
-        header = Text()
+        # The status first: at 80 columns the line ends somewhere in the title.
+        header = Text(no_wrap=True, overflow="ellipsis")
         header.append(f" {severity_word(incident.severity)} ",
                       style=component_style(self, "incident--severity"))
-        header.append(f" {incident.id} · ")
-        header.append_text(inert(incident.title))
-        header.append(f" · {status_word(incident.status, current_language()).upper()}",
+        header.append(f" {status_word(incident.status, current_language()).upper()}",
                       style="bold")
+        header.append(f" · {incident.id} · ")
+        header.append_text(inert(incident.title))
         header.append(tr("screen.incident.runbook",
                          title=in_language(runbook.title_ja, runbook.title_en)))
         if self.read_only:
@@ -281,11 +288,28 @@ class IncidentScreen(Screen[None]):
             steps.append(tr("screen.incident.all_done"), style="bold")
         self.query_one("#incident-steps", Static).update(steps)
         self.query_one("#incident-step", Static).update(self._step_text())
+        self._show_timeline()
+        notice = self.wizard.describe_unsaved()
+        unsaved = self.query_one("#incident-unsaved", Static)
+        # Coloured by the theme (#incident-unsaved in app.tcss).
+        unsaved.update(Text(notice) if notice else Text())
+        unsaved.display = bool(notice)
+        self._show_clock()
+        self._show_presence()
+        # The footer offers what comes next (check_action): a new status changes it.
+        self.refresh_bindings()
+
+    def _show_timeline(self) -> None:
+        """The newest entries, as many as the pane holds, one line each (the pane
+        follows the record: a new entry pushes the oldest shown out)."""
+        incident = self.wizard.incident
+        pane = self.query_one("#incident-timeline", Static)
+        room = pane.content_size.height or TIMELINE_LINES
         times = incident.effective_times()
         # The last events the store still holds in memory only.
         first_unsaved = len(incident.events) - self.wizard.unsaved.events
-        timeline = Text()
-        shown = incident.events[-TIMELINE_LINES:]
+        timeline = Text(no_wrap=True, overflow="ellipsis")
+        shown = incident.events[-room:]
         for position, event in enumerate(shown, start=len(incident.events) - len(shown)):
             if timeline:
                 timeline.append("\n")
@@ -297,22 +321,27 @@ class IncidentScreen(Screen[None]):
             )
             if position >= first_unsaved:
                 timeline.append(f"  {not_on_disk_mark()}", style="bold")
-        self.query_one("#incident-timeline", Static).update(timeline)
-        notice = self.wizard.describe_unsaved()
-        unsaved = self.query_one("#incident-unsaved", Static)
-        # Coloured by the theme (#incident-unsaved in app.tcss).
-        unsaved.update(Text(notice) if notice else Text())
-        unsaved.display = bool(notice)
-        self._show_clock()
-        self._show_presence()
-        # The footer offers what comes next (check_action): a new status changes it.
-        self.refresh_bindings()
+        pane.update(timeline)
+
+    def on_resize(self) -> None:
+        if self.is_mounted:
+            self.call_after_refresh(self._show_timeline)
+            self.query_one("#incident-step", Static).update(self._step_text())
 
     def _step_text(self) -> Text:
         step = self.wizard.step
         if step is None:
             return Text(tr("screen.incident.no_step_left"))
         text = Text()
+        if self.app.size.width < NARROW_BELOW:
+            # The steps' list is hidden below 100 columns: where the step stands, in a line.
+            marks = "".join(
+                STATE_MARK[self.wizard.incident.step_state(index)].strip() or "·"
+                for index in range(len(self.wizard.runbook.steps))
+            )
+            text.append(tr("screen.incident.step_of", number=self.wizard.step_index + 1,
+                           total=len(self.wizard.runbook.steps), marks=marks) + "\n",
+                        style="dim")
         text.append(
             f"{self.wizard.step_index + 1}. {in_language(step.title_ja, step.title_en)}\n",
             style="bold",
