@@ -212,8 +212,9 @@ def test_findings_at_start_in_japanese_line_up_in_cells() -> None:
     header, row = content.splitlines()
     assert header.split() == ["コンポーネント", "項目", "値", "レベル"]
     # Columns start at the same terminal cell though a kanji takes two.
-    assert cell_len(header[: header.index("項目")]) == row.index("Connections")
-    assert cell_len(header[: header.index("レベル")]) == row.index("normal")
+    assert row.startswith("データベース")  # the component in the table's language
+    assert cell_len(header[: header.index("項目")]) == cell_len(row[: row.index("Connections")])
+    assert cell_len(header[: header.index("レベル")]) == cell_len(row[: row.index("normal")])
 
 
 # -- a Japanese postmortem's timeline ------------------------------------------------

@@ -314,7 +314,7 @@ def test_console_in_japanese_has_no_english_sentence(
     assert "テーマを検索" in shown["theme picker"]
     assert "rainbow-tui のキー" in shown["help"]
     assert "ライブログ" in shown["logs"] and "f 追従" in shown["logs"]
-    assert "状態 → 検知" in shown["incident"] and "次のコマンドを実行" in shown["incident"]
+    assert "状態 → 検知" in shown["incident"] and "⏎ 実行" in shown["incident"]
     assert "ポストモーテム下書き" in shown["postmortem"]
 
 

@@ -1083,7 +1083,7 @@ def findings_table(findings: Sequence[Finding]) -> str:
         tr("incident.findings.level"),
     )
     rows = [headers] + [
-        (f.component, f.label, f.display, f.level.value) for f in findings
+        (f.component_name(), f.label, f.display, f.level.value) for f in findings
     ]
     widths = [max(cell_len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
