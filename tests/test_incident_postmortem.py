@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -277,6 +277,8 @@ _PRINTABLE = st.text(
 
 
 @given(_PRINTABLE)
+@example("__0__")  # an underscore beside an underscore opens emphasis
+@example("rainbow_tui __init__ a_b")
 def test_escaped_text_reads_back_as_written(text: str) -> None:
     """Whatever a note says, the paragraph Markdown makes of it is that text."""
     line = " ".join(text.split())

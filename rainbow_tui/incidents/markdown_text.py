@@ -18,15 +18,16 @@ __all__ = ["code_fence", "code_span", "escape_cell", "escape_text", "table"]
 
 _BACKTICKS = re.compile(r"`+")
 # Inline: what starts syntax wherever it stands.  A backtick (code span); a backslash
-# before punctuation; a star that is not between spaces, an underscore at a word's
-# edge (inside a word it never is emphasis: rainbow_tui); ~~ (strikethrough); < that
+# before punctuation; a star that is not between spaces, an underscore not between
+# letters or digits (inside a word it never is emphasis: rainbow_tui; beside another
+# underscore it can be: __0__); ~~ (strikethrough); < that
 # opens HTML or an autolink; & that spells an entity; ] that ends a link's text.
 _INLINE = re.compile(
     r"""
     `
   | \\(?=[!-/:-@\[-`{-~])
   | (?<!\s)\*|\*(?!\s)
-  | (?<!\w)_|_(?!\w)
+  | (?<![^\W_])_|_(?![^\W_])
   | ~(?=~)
   | <(?=[A-Za-z/!?])
   | &(?=\#?\w+;)
