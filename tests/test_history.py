@@ -210,6 +210,9 @@ async def test_the_sparklines_start_from_the_history_after_a_restart(
             history.record({P95: p95}, at=now - minutes_ago * MINUTE_S)
     app = make_app(config)
     async with app.run_test(size=(160, 48)) as pilot:
+        # The pane's trends come with its first answer: the history's, at start.
+        await until(pilot, lambda: any(t.key == P95 and t.content_size.width
+                                       for t in app.dashboard.query(Trend)), within=30)
         trend = next(t for t in app.dashboard.query(Trend) if t.key == P95)
         await until(pilot, lambda: trend._values[:5] == before, within=30)
         # Drawn: the climb shows as rising blocks at the start of the pane's line.

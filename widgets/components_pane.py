@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 
 from rainbow_tui.text import tr
 from widgets.table_slots import findings_in, waiting_line
-from widgets.trend import Trend
+from widgets.trend import trends_in
 
 if TYPE_CHECKING:
     from rainbow_tui.monitor import MonitorState
@@ -25,12 +25,15 @@ class ComponentsPane(VerticalScroll):
         self.border_title = tr("widget.components.title")
 
     def compose(self) -> ComposeResult:
-        yield Trend(tr("widget.trend.p95"), "service:response_time_p95_ms")
-        yield Trend(tr("widget.trend.error_rate"), "service:error_rate_percent")
+        # The trends come with the first answer (trends_in).
         yield waiting_line()
 
     def show(self, state: MonitorState) -> None:
-        for trend in self.query(Trend):
+        for trend in trends_in(
+            self,
+            (tr("widget.trend.p95"), "service:response_time_p95_ms"),
+            (tr("widget.trend.error_rate"), "service:error_rate_percent"),
+        ):
             trend.show(state.history)
         table = findings_in(self, "components-table")
         table.show(

@@ -15,7 +15,7 @@ from widgets.action_request import ActionRequest
 from widgets.level_style import inert, stale_note
 from widgets.steady_static import SteadyStatic
 from widgets.table_slots import findings_in, selected_key_in, table_in, waiting_line
-from widgets.trend import Trend
+from widgets.trend import trends_in
 
 if TYPE_CHECKING:
     from rainbow_tui.monitor import MonitorState
@@ -101,7 +101,7 @@ class DatabasePane(VerticalScroll):
         result.update(inert(("✔ " if ok else "✘ ") + message))
 
     def compose(self) -> ComposeResult:
-        yield Trend(tr("widget.trend.connections"), "database:db_connections")
+        # The trend comes with the first answer (trends_in).
         yield waiting_line()
 
     def _mount_lines(self) -> None:
@@ -116,7 +116,8 @@ class DatabasePane(VerticalScroll):
 
     def show(self, state: MonitorState) -> None:
         self._mount_lines()
-        self.query_one(Trend).show(state.history)
+        for trend in trends_in(self, (tr("widget.trend.connections"), "database:db_connections")):
+            trend.show(state.history)
         findings_in(self, "database-table").show(
             f for f in state.findings if f.component == "database"
         )

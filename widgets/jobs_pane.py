@@ -15,7 +15,7 @@ from widgets.action_request import ActionRequest
 from widgets.level_style import inert, stale_note
 from widgets.steady_static import SteadyStatic
 from widgets.table_slots import findings_in, selected_key_in, table_in, waiting_line
-from widgets.trend import Trend
+from widgets.trend import trends_in
 
 if TYPE_CHECKING:
     from rainbow_tui.monitor import MonitorState
@@ -60,7 +60,7 @@ class JobsPane(VerticalScroll):
         self.border_title = tr("widget.jobs.title")
 
     def compose(self) -> ComposeResult:
-        yield Trend(tr("widget.trend.waiting_jobs"), "queue:waiting_jobs")
+        # The trend comes with the first answer (trends_in).
         yield waiting_line()
 
     def _mount_lines(self) -> None:
@@ -78,7 +78,8 @@ class JobsPane(VerticalScroll):
 
     def show(self, state: MonitorState) -> None:
         self._mount_lines()
-        self.query_one(Trend).show(state.history)
+        for trend in trends_in(self, (tr("widget.trend.waiting_jobs"), "queue:waiting_jobs")):
+            trend.show(state.history)
         findings_in(self, "jobs-table").show(f for f in state.findings if f.component == "queue")
         queue = state.readings.queue
         summary = self.query_one("#jobs-summary", Static)

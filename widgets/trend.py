@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 from rainbow_tui.text import ljust_cells, tr
@@ -55,3 +56,17 @@ class Trend(Static):
         latest = f"{self._values[-1]:,.0f}" if self._values else tr("finding.no_data")
         line.append(" " * max(LATEST_WIDTH - cell_len(latest), 0) + latest)
         return line
+
+
+def trends_in(pane: Widget, *shown: tuple[str, str]) -> list[Trend]:
+    """The pane's trends, one per (label, finding key) in ``shown``, mounted on top of
+    it with the first answer: with no value yet they said only "no data", and the
+    first frame does without them (each costs styling and a paint)."""
+    trends = list(pane.query(Trend))
+    if not trends:
+        trends = [Trend(label, key) for label, key in shown]
+        if pane.children:
+            pane.mount(*trends, before=0)
+        else:
+            pane.mount(*trends)
+    return trends

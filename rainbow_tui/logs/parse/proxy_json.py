@@ -3,7 +3,6 @@ older flat slog form) and its other slog lines, with Go ``time.Duration`` string
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Final
 
@@ -126,6 +125,9 @@ def _json_status(value: object) -> int | None:
 
 
 def parse_json(text: str, fields: ScratchFields) -> bool:
+    # Loaded with the first proxy line, not with the console's first frame.
+    import json
+
     try:
         document = json.loads(text)
     except (ValueError, RecursionError):
