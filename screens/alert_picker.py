@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 
 from rainbow_tui.levels import severity_word
 from rainbow_tui.text import tr
+from screens.stylesheets import stylesheet
 from widgets.alerts_bar import decision_words, in_order
 from widgets.level_style import inert
 
@@ -34,6 +35,8 @@ NUMBERED = 9
 
 class AlertPickerScreen(ModalScreen[str | None]):
     """Dismisses with the key of the alert picked, or None."""
+
+    CSS_PATH = stylesheet("picker")
 
     DEFAULT_CSS = """
     AlertPickerScreen { align: center middle; }

@@ -27,6 +27,7 @@ from rainbow_tui.command_line import (
     parse_command,
 )
 from rainbow_tui.text import tr
+from screens.stylesheets import stylesheet
 
 # How many completions the line above the input offers at once.
 SHOWN_COMPLETIONS = 6
@@ -47,6 +48,7 @@ class CommandSuggester(Suggester):
 
 
 class CommandLineScreen(ModalScreen[CommandRequest | None]):
+    CSS_PATH = stylesheet("command_line")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", tr("screen.command_line.key.cancel")),
         Binding("tab", "complete", tr("screen.command_line.key.complete")),

@@ -11,10 +11,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from rainbow_tui.text import tr
+from screens.stylesheets import stylesheet
 from widgets.level_style import inert
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    CSS_PATH = stylesheet("confirm")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", tr("screen.confirm.key.yes")),
         Binding("n,escape", "answer(False)", tr("screen.confirm.key.no")),

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from rainbow_tui.text import tr
 from screens.key_guide import KeyGroup
+from screens.stylesheets import stylesheet
 
 
 def keys_table(group: KeyGroup) -> Table:
@@ -35,6 +36,7 @@ def keys_table(group: KeyGroup) -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = stylesheet("help")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", tr("screen.help.key.close")),
     ]

@@ -49,6 +49,7 @@ from rainbow_tui.text import current_language, tr
 from rainbow_tui.wizard import CommandInProgress, Saving, describe_clock, not_on_disk_mark
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
+from screens.stylesheets import stylesheet
 from widgets.level_style import component_style, inert
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ def role_named(word: str) -> Role | None:
 
 
 class IncidentScreen(Screen[None]):
+    CSS_PATH = stylesheet("incident")
     # Coloured by the theme in app.tcss.
     # Below 100 columns the steps' list gives its width to the current step.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]  # noqa: RUF012

@@ -19,6 +19,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from rainbow_tui.text import tr
+from screens.stylesheets import stylesheet
 from widgets.level_style import inert
 
 NUMBERED = 9
@@ -33,6 +34,7 @@ class IncidentLine:
 
 
 class IncidentPickerScreen(ModalScreen[str | None]):
+    CSS_PATH = stylesheet("picker")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", tr("screen.incident_picker.key.cancel")),
         *(

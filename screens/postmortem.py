@@ -32,6 +32,7 @@ from rainbow_tui.incidents.model import ActionItemType, IncidentRuleError, Postm
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
 from rainbow_tui.text import N_, current_language, tr
 from screens.prompt import PromptScreen
+from screens.stylesheets import stylesheet
 
 if TYPE_CHECKING:
     from rainbow_tui.wizard import IncidentWizard, Saving
@@ -67,6 +68,7 @@ def _write(name: str, markdown: str) -> tuple[Path, str]:
 
 
 class PostmortemScreen(Screen[None]):
+    CSS_PATH = stylesheet("postmortem")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save_section", tr("screen.postmortem.key.save")),
         Binding("ctrl+o", "export", tr("screen.postmortem.key.export")),

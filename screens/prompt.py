@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from rainbow_tui.text import tr
+from screens.stylesheets import stylesheet
 from widgets.level_style import inert
 
 
@@ -21,6 +22,8 @@ class PromptScreen(ModalScreen[str | None]):
     With ``must_equal`` set, Enter is accepted only when the text equals it: the
     way a destructive command asks for its target to be typed.
     """
+
+    CSS_PATH = stylesheet("prompt")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", tr("screen.prompt.key.cancel"))

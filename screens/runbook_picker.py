@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from rainbow_tui.alert_causes import ChoiceKind, RunbookChoice
 from rainbow_tui.text import N_, current_language, tr
+from screens.stylesheets import stylesheet
 from widgets.level_style import inert
 
 SECTION_KEYS: dict[ChoiceKind, str] = {
@@ -70,6 +71,7 @@ def choice_prompt(number: int, choice: RunbookChoice, current: str = "") -> Text
 
 
 class RunbookPickerScreen(ModalScreen[RunbookChoice | None]):
+    CSS_PATH = stylesheet("picker")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", tr("screen.picker.key.cancel")),
         *(

@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from rainbow_tui.alert_decisions import SILENCE_SPANS
 from rainbow_tui.text import tr
+from screens.stylesheets import stylesheet
 from widgets.level_style import inert
 
 
@@ -40,6 +41,7 @@ def span_words(span: timedelta | None) -> str:
 
 
 class SilenceScreen(ModalScreen[SilenceRequest | None]):
+    CSS_PATH = stylesheet("prompt")
     DEFAULT_CSS = """
     SilenceScreen { align: center middle; }
     SilenceScreen #silence-spans { height: auto; border: none; }
