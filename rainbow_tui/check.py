@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from rainbow_tui.check_deadline import CHECK_DEADLINE_S, CLOSE_BUDGET_S
 from rainbow_tui.config import Config
 from rainbow_tui.findings import Finding, evaluate, exit_status, log_window_findings, overall
 from rainbow_tui.levels import Level, level_word, severity_word
+from rainbow_tui.logs.new_exceptions import NEW_AFTER_DAYS, new_in_history, record_window
 from rainbow_tui.logs.window import LogWindow, read_log_window
 from rainbow_tui.sources.backups import BackupsSnapshot
 from rainbow_tui.sources.database import DatabaseSnapshot
@@ -214,6 +216,9 @@ class CheckRound:
     findings: list[Finding]
     readings: Readings
     logs: LogWindow
+    # The window's exception classes the history did not see over the last 7 days
+    # (None: no history to compare with).
+    new_exceptions: tuple[str, ...] | None = None
 
 
 async def check_round(config: Config, deadline_s: float = CHECK_DEADLINE_S) -> CheckRound:
@@ -222,8 +227,9 @@ async def check_round(config: Config, deadline_s: float = CHECK_DEADLINE_S) -> C
     try:
         round_ = _Round(sources, deadline_s)
         readings = await round_.readings()
-        findings = evaluate(config, readings) + log_window_findings(round_.logs)
-        return CheckRound(findings, readings, round_.logs)
+        new = await asyncio.to_thread(new_in_history, config, round_.logs, time.time())
+        findings = evaluate(config, readings) + log_window_findings(round_.logs, new=new)
+        return CheckRound(findings, readings, round_.logs, new)
     finally:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_BUDGET_S):
@@ -243,14 +249,16 @@ def record_round(config: Config, found: CheckRound) -> str | None:
     try:
         with open_history(config) as history:
             history.record(points_of(found.findings, found.readings))
+            record_window(history, found.logs)
     except HistoryError as error:
         return str(error)
     return None
 
 
-def _logs_document(logs: LogWindow) -> dict[str, object]:
-    """The window of logs for a machine: the figures, the exception classes by count,
-    and which containers were read or not."""
+def _logs_document(logs: LogWindow, new: tuple[str, ...] | None) -> dict[str, object]:
+    """The window of logs for a machine: the figures, the exception classes by count
+    (each new or not, null when there is no history to tell), and which containers
+    were read or not."""
     stats = logs.requests.window(logs.seconds) if logs.requests else None
     return {
         "window_s": logs.seconds,
@@ -258,8 +266,12 @@ def _logs_document(logs: LogWindow) -> dict[str, object]:
         "p95_ms": stats.p95_ms if stats else None,
         "error_rate_percent": stats.error_percent if stats else None,
         "exceptions": [
-            {"class": entry.exception_class, "count": entry.count} for entry in logs.exceptions
+            {"class": entry.exception_class, "count": entry.count,
+             "new": None if new is None else entry.exception_class in new}
+            for entry in logs.exceptions
         ],
+        "new_exceptions": None if new is None else list(new),
+        "new_after_days": NEW_AFTER_DAYS,
         "read": list(logs.read),
         "unread": [{"source": entry.source, "reason": entry.reason} for entry in logs.unread],
     }
@@ -313,7 +325,8 @@ def _decision_document(standing: AlertStanding | None) -> dict[str, object]:
 
 
 def print_findings(
-    config: Config, findings: list[Finding], as_json: bool, logs: LogWindow | None = None
+    config: Config, findings: list[Finding], as_json: bool, logs: LogWindow | None = None,
+    new_exceptions: tuple[str, ...] | None = None,
 ) -> int:
     status = exit_status(findings)
     decided = _decided(config, findings)
@@ -323,7 +336,7 @@ def print_findings(
             "source": config.source,
             "overall": overall(findings).value,
             "exit_status": status,
-            **({"logs": _logs_document(logs)} if logs is not None else {}),
+            **({"logs": _logs_document(logs, new_exceptions)} if logs is not None else {}),
             "findings": [
                 {
                     "component": f.component,

@@ -418,7 +418,7 @@ def _check(config_path: Path | None, demo: DemoOptions | None, as_json: bool,
     if kept is not None:
         # Without history the check still answers: the problem goes to stderr.
         print(tr("cli.history.not_kept", error=kept), file=sys.stderr)
-    return print_findings(config, found.findings, as_json, found.logs)
+    return print_findings(config, found.findings, as_json, found.logs, found.new_exceptions)
 
 
 def _history(config_path: Path | None, week: bool, as_json: bool) -> int:

@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 import msgspec
 
 from rainbow_tui.levels import SEVERITIES, Level, Severity, judge
+from rainbow_tui.scans.settings import SecurityConfig, security_problem
 from rainbow_tui.ssh_proxy_command import proxy_command_problem
 from rainbow_tui.text import tr
+from rainbow_tui.upkeep.cleanup_config import CleanupEntry, cleanup_problem
 
 ENV_CONFIG = "RAINBOW_TUI_CONFIG"
 PLACEHOLDER = "FILL-IN"
@@ -481,6 +483,63 @@ class ProxyConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     timeout_s: float = 60.0
 
 
+GITHUB_API_URL = "https://api.github.com"
+# GitHub's advisory severities, least to most severe (security_advisory.severity).
+AdvisorySeverity = Literal["low", "medium", "high", "critical"]
+ADVISORY_SEVERITIES: tuple[AdvisorySeverity, ...] = ("low", "medium", "high", "critical")
+
+
+class GithubConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """GitHub's REST API: the app repository's open Dependabot alerts.
+
+    The token (fine-grained: "Dependabot alerts" read; classic: ``security_events``
+    or ``repo``) only from the environment."""
+
+    repository: str  # "owner/name"
+    token_env: str = "GITHUB_TOKEN"
+    # GitHub Enterprise Server: https://HOST/api/v3.
+    api_url: str = GITHUB_API_URL
+    timeout_s: float = 10.0
+    # Pages of 100 alerts read at most.
+    max_pages: int = 10
+    # An open alert at or above ``warn_severity`` is a warning, at or above
+    # ``critical_severity`` critical; below both it is listed, and the item ok.
+    warn_severity: AdvisorySeverity = "medium"
+    critical_severity: AdvisorySeverity = "critical"
+
+
+# Paths scanners knock on and a Rails API never serves (matched as prefixes,
+# case-insensitively, query strings left out).
+DEFAULT_PROBE_PATHS: tuple[str, ...] = (
+    "/wp-login.php", "/wp-admin", "/wp-content", "/wp-includes", "/xmlrpc.php",
+    "/.env", "/.git", "/.aws", "/.ssh", "/phpmyadmin", "/pma", "/myadmin", "/admin.php",
+    "/phpinfo.php", "/cgi-bin", "/vendor/phpunit", "/server-status", "/actuator",
+    "/boaform", "/HNAP1", "/config.json", "/.DS_Store",
+)
+
+
+class AccessAuditConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """アクセスログ監査 (月次): failed authentication and suspicious clients in a
+    window of the request logs (the proxy's or Rails', as ``[logs]
+    count_requests_from`` says)."""
+
+    # How far back the containers' logs are read (``docker logs --since``); the
+    # logs go back to the container's start at most.
+    window_s: int = 86400
+    # The whole read, every host, ends by then.
+    timeout_s: float = 120.0
+    # One client with this many 401/403 answers in the window: suspicious
+    # (guessed passwords or tokens).
+    failed_auth_per_client: int = 20
+    # One client with this many requests for probe paths: suspicious (a scanner).
+    probes_per_client: int = 3
+    # One client with this many 404 answers anywhere: suspicious (a path scan).
+    not_found_per_client: int = 50
+    probe_paths: tuple[str, ...] = DEFAULT_PROBE_PATHS
+    # How many clients and (client, path) rows the report lists.
+    top: int = 10
+
+
 class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     service: ServiceConfig
     kamal: KamalConfig = KamalConfig()
@@ -495,12 +554,18 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     notify: NotifyConfig = NotifyConfig()
     sentry: SentryConfig | None = None
     s3: S3Config | None = None
+    github: GithubConfig | None = None
+    access_audit: AccessAuditConfig = AccessAuditConfig()
     proxy: ProxyConfig = ProxyConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     logs: LogsConfig = LogsConfig()
     history: HistoryConfig = HistoryConfig()
     backups: BackupsConfig = BackupsConfig()
     routines: RoutinesConfig = RoutinesConfig()
+    # Where bundler-audit and Brakeman run, and how bad their findings are.
+    security: SecurityConfig = SecurityConfig()
+    # The app's old data the monthly routine deletes ([[cleanup]]).
+    cleanup: tuple[CleanupEntry, ...] = ()
     display: DisplayConfig = DisplayConfig()
     serve: ServeConfig = ServeConfig()
     # Where this configuration came from; not a TOML key.
@@ -702,6 +767,11 @@ def _numbers(config: Config) -> list[tuple[str, float, _Range]]:
                       _Range(0, 30 * DAY_S, "seconds", low_allowed=False)))
     for index, host in enumerate(config.hosts):
         found.append((f"hosts[{index}].port", host.port, _PORT))
+    for index, entry in enumerate(config.cleanup):
+        found.append((f"cleanup[{index}].batch_size", entry.batch_size,
+                      _Range(1, 100_000, "rows")))
+        found.append((f"cleanup[{index}].timeout_s", entry.timeout_s,
+                      _Range(0, 7 * DAY_S, "seconds", low_allowed=False)))
     for service in NOTIFY_SERVICES:
         section = getattr(config.notify, service)
         if section is not None:
@@ -722,6 +792,21 @@ def _component_numbers(config: Config) -> list[tuple[str, float, _Range]]:
                           _Range(0, 1e12, "events")))
     if config.s3 is not None:
         found.append(("s3.timeout_s", config.s3.timeout_s, _TIMEOUT_S))
+    if config.github is not None:
+        found.append(("github.timeout_s", config.github.timeout_s, _TIMEOUT_S))
+        found.append(("github.max_pages", config.github.max_pages, _Range(1, 100, "pages")))
+    audit = config.access_audit
+    found += [
+        ("access_audit.window_s", audit.window_s, _Range(60, 31 * DAY_S, "seconds")),
+        ("access_audit.timeout_s", audit.timeout_s, _Range(0, 3600, "seconds",
+                                                           low_allowed=False)),
+        ("access_audit.failed_auth_per_client", audit.failed_auth_per_client,
+         _Range(1, 1e9, "answers")),
+        ("access_audit.probes_per_client", audit.probes_per_client, _Range(1, 1e9, "requests")),
+        ("access_audit.not_found_per_client", audit.not_found_per_client,
+         _Range(1, 1e9, "answers")),
+        ("access_audit.top", audit.top, _Range(1, 1000, "rows")),
+    ]
     return found
 
 
@@ -799,6 +884,10 @@ def _check_consistency(config: Config, path: Path | str) -> None:
         raise ConfigError(path, "escalation", tr("config.escalation_order"))
     _check_notify(config, path)
     _check_components(config, path)
+    if (security := security_problem(config.security)) is not None:
+        raise ConfigError(path, *security)
+    if (cleanup := cleanup_problem(config.cleanup)) is not None:
+        raise ConfigError(path, *cleanup)
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -897,6 +986,38 @@ def _check_components(config: Config, path: Path | str) -> None:
         if s3.probe_key.startswith("/"):
             raise ConfigError(path, "s3.probe_key",
                               tr("config.s3.probe_key", value=s3.probe_key))
+    _check_github(config, path)
+
+
+# GitHub's owner (user or organisation) and repository names.
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+
+
+def _check_github(config: Config, path: Path | str) -> None:
+    """[github] and [access_audit]: the repository's name, the variable's, the URL,
+    severities in order, probe paths that are paths."""
+    github = config.github
+    if github is not None:
+        repository = github.repository
+        if PLACEHOLDER not in repository and (
+            not _REPOSITORY.match(repository) or repository.endswith((".git", "/.", "/.."))
+        ):
+            raise ConfigError(path, "github.repository",
+                              tr("config.github.repository", value=repository))
+        if not _ENV_NAME.match(github.token_env):
+            raise ConfigError(path, "github.token_env",
+                              tr("config.notify.env_name", value=github.token_env))
+        if (problem := url_problem(github.api_url)) is not None:
+            raise ConfigError(path, "github.api_url", problem)
+        order = ADVISORY_SEVERITIES.index
+        if order(github.warn_severity) > order(github.critical_severity):
+            raise ConfigError(path, "github.warn_severity", tr(
+                "config.github.severity_order", warn=github.warn_severity,
+                critical=github.critical_severity))
+    for index, probe in enumerate(config.access_audit.probe_paths):
+        if not probe.startswith("/") or any(char.isspace() for char in probe):
+            raise ConfigError(path, f"access_audit.probe_paths[{index}]",
+                              tr("config.access_audit.probe_path", value=probe))
 
 
 def load_config(path: Path) -> Config:

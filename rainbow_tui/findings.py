@@ -8,6 +8,7 @@ and a metric with no source yet (request p95 before the log tail runs) is
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -1260,10 +1261,13 @@ def exit_status(findings: list[Finding]) -> int:
 # -- check's window of logs ---------------------------------------------------------------
 
 
-def log_window_findings(window: LogWindow, top: int = 5) -> list[Finding]:
+def log_window_findings(
+    window: LogWindow, top: int = 5, new: Collection[str] | None = None
+) -> list[Finding]:
     """What ``check`` adds from its window of logs: the request count, the most
-    frequent exception classes with their counts, and each container whose logs
-    could not be read (a warning: the figures above leave it out)."""
+    frequent exception classes with their counts (those ``new`` marked so, and
+    listed even past the top), and each container whose logs could not be read (a
+    warning: the figures above leave it out)."""
     minutes = window.seconds / 60
     stats = window.requests.window(window.seconds) if window.requests else None
     found = [
@@ -1279,11 +1283,16 @@ def log_window_findings(window: LogWindow, top: int = 5) -> list[Finding]:
         found.append(Finding("logs", "exceptions", label, NO_DATA_PHRASE, Level.UNKNOWN))
     else:
         total = sum(entry.count for entry in window.exceptions)
-        shown = window.exceptions[:top]
+        fresh = frozenset(new or ())
+        shown = [entry for index, entry in enumerate(window.exceptions)
+                 if index < top or entry.exception_class in fresh]
         others = total - sum(entry.count for entry in shown)
         # Class names come from the logs: verbatim, never read as words or markup.
         listed = _Joined(
-            [Phrase.verbatim(f"{entry.exception_class} ×{entry.count}") for entry in shown]
+            [Phrase("finding.exceptions.new_class", name=entry.exception_class,
+                    count=entry.count)
+             if entry.exception_class in fresh
+             else Phrase.verbatim(f"{entry.exception_class} ×{entry.count}") for entry in shown]
             + ([Phrase("finding.exceptions.others", count=others)] if others else []),
             ", ",
         )

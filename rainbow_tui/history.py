@@ -75,6 +75,31 @@ ON CONFLICT (metric, minute) DO UPDATE SET
 """
 
 
+# The exception classes seen in check's windows of logs, by hour, so that a class
+# can be told new ("not seen in the last 7 days").  A table of its own, created
+# on any schema version (older consoles leave it alone); the empty class marks an
+# hour whose window was read, so "seen nothing" and "never looked" differ.
+_EXCEPTIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS exception_hours (
+    class TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (class, hour)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS exception_hours_by_hour ON exception_hours (hour);
+"""
+# Windows overlap from one round to the next: an hour keeps the largest count seen.
+_EXCEPTIONS_UPSERT = """
+INSERT INTO exception_hours (class, hour, count) VALUES (?, ?, ?)
+ON CONFLICT (class, hour) DO UPDATE SET count = max(count, excluded.count)
+"""
+HOUR_S = 3600
+LOOKED_MARKER = ""
+# Bounds of what one round writes: its most frequent classes, names cut short.
+MAX_CLASSES_PER_ROUND = 100
+MAX_CLASS_LENGTH = 200
+
+
 class HistoryError(Exception):
     """The history file cannot be used; ``str()`` says which file and why."""
 
@@ -172,6 +197,7 @@ class History:
             db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.executescript(_EXCEPTIONS_SCHEMA)
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         # Reads the table: a file that is not a database (or a damaged one) says so now.
@@ -215,6 +241,41 @@ class History:
         if when - self._pruned_at >= PRUNE_EVERY_S:
             self.prune(when)
 
+    def record_exceptions(self, counts: Mapping[str, int], at: float | None = None) -> None:
+        """The exception classes of a window read at ``at`` (with the hour marked as
+        looked at, whatever it held)."""
+        when = self.clock() if at is None else at
+        hour = int(when // HOUR_S)
+        top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_CLASSES_PER_ROUND]
+        rows = [(LOOKED_MARKER, hour, 0)] + [
+            (name[:MAX_CLASS_LENGTH], hour, int(count)) for name, count in top if name]
+
+        def write() -> None:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(_EXCEPTIONS_UPSERT, rows)
+
+        self._guarded(write)
+
+    def exception_classes_seen(self, since: float, until: float) -> set[str] | None:
+        """The classes seen in the hours from that of ``since`` to that of ``until``
+        (both held); None when no window was read in those hours at all (nothing to
+        compare with)."""
+        first, end = int(since // HOUR_S), int(until // HOUR_S) + 1
+
+        def read() -> set[str] | None:
+            names = {
+                name for (name,) in self._db.execute(
+                    "SELECT DISTINCT class FROM exception_hours WHERE hour >= ? AND hour < ?",
+                    (first, end),
+                )
+            }
+            if LOOKED_MARKER not in names:
+                return None
+            return names - {LOOKED_MARKER}
+
+        return self._guarded(read)
+
     def prune(self, now: float | None = None) -> int:
         """Rows past the retention deleted, then the oldest minutes while the file is
         above its ceiling; returns the rows deleted."""
@@ -225,6 +286,8 @@ class History:
         def prune() -> int:
             db = self._db
             deleted = db.execute("DELETE FROM minutes WHERE minute < ?", (oldest_kept,)).rowcount
+            deleted += db.execute("DELETE FROM exception_hours WHERE hour < ?",
+                                  (int((when - self.retention_s) // HOUR_S),)).rowcount
             while self.size_bytes() > self.max_bytes:
                 span = db.execute("SELECT min(minute), max(minute) FROM minutes").fetchone()
                 if span[0] is None or span[0] == span[1]:

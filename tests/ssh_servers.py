@@ -57,7 +57,9 @@ def known_hosts_line(port: int, key: asyncssh.SSHKey) -> str:
 
 
 @asynccontextmanager
-async def shell_server(tmp_path: Path) -> AsyncIterator[ShellServer]:
+async def shell_server(tmp_path: Path, sftp_root: Path | None = None,
+                       ) -> AsyncIterator[ShellServer]:
+    """With ``sftp_root``, SFTP too: asyncssh's own server, chrooted there."""
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key_path = tmp_path / "id_ed25519"
@@ -108,9 +110,12 @@ async def shell_server(tmp_path: Path) -> AsyncIterator[ShellServer]:
                     os.killpg(shell.pid, signal.SIGKILL)
                 await shell.wait()
 
+    def sftp(chan: asyncssh.SSHServerChannel[bytes]) -> asyncssh.SFTPServer:
+        return asyncssh.SFTPServer(chan, chroot=os.fsencode(sftp_root or tmp_path))
+
     server = await asyncssh.create_server(
         Server, "127.0.0.1", 0, server_host_keys=[host_key], process_factory=handle,
-        encoding=None,
+        encoding=None, sftp_factory=sftp if sftp_root is not None else None,
     )
     port = server.sockets[0].getsockname()[1]
     known_hosts = tmp_path / "known_hosts"

@@ -41,7 +41,7 @@ title_en = "Purge"
 
 def test_every_kind_of_the_schema_has_its_executor() -> None:
     kinds = set(get_args(CommandKind))
-    assert kinds == {"kamal", "ssh", "sql", "http", "local"}
+    assert kinds == {"kamal", "ssh", "sql", "http", "local", "copy"}
     assert set(EXECUTORS) == kinds
     for kind in kinds:
         assert executor_for(kind).kind == kind

@@ -78,7 +78,8 @@ def test_weekly_headless_on_the_demo(
     items = _by_item(_routine_headless("weekly", tmp_path, monkeypatch, capsys))
     assert items["database-size"]["outcome"] == "ok"
     assert items["performance"]["outcome"] in ("ok", "warning")
-    assert str(items["bundler-audit"]["said"]).startswith("not available:")
+    # bundler-audit in the demo's app container: its Gemfile.lock is clean.
+    assert items["bundler-audit"]["outcome"] == "ok", items["bundler-audit"]
 
 
 @pytest.mark.slow
@@ -92,6 +93,9 @@ def test_monthly_headless_on_the_demo(
     figures = items["vacuum"]["figures"]
     assert isinstance(figures, dict) and "dead_tuples_before" in figures
     assert items["finished-jobs"]["outcome"] in ("ok", "unknown")
+    # Brakeman and bundler-audit in the demo's app container: nothing to fix.
+    assert items["brakeman"]["outcome"] == "ok", items["brakeman"]
+    assert items["bundler-audit"]["outcome"] == "ok", items["bundler-audit"]
 
 
 @pytest.mark.slow
@@ -223,3 +227,21 @@ async def test_vacuum_analyze_reclaims_the_dead_tuples_it_reports(
         assert result.outcome == "warning" and "does not own" in result.phrase.text()
     else:
         assert result.outcome == "ok"
+
+
+def test_daily_headless_with_stale_backups_warns_and_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``rainbow-tui routine daily --demo --drill backup-stale --json``: the demo's
+    newest full dump is made older than the manual's 26 hours, the backups item says
+    so, and the run exits as check would (1 on a warning, 2 on a critical)."""
+    state = _cli_config(tmp_path, monkeypatch)
+    status = main(["--lang", "en", "routine", "daily", "--demo", "--drill", "backup-stale",
+                   "--json"])
+    document = json.loads(capsys.readouterr().out)
+    backups = _by_item(document)["backups"]
+    assert backups["outcome"] in ("warning", "critical"), backups
+    assert "the policy allows 26 h" in str(backups["said"])
+    assert status == document["exit_status"] >= 1
+    kept = RoutineRecords(state).load(str(document["id"])).item("backups")
+    assert kept is not None and kept.outcome == backups["outcome"]

@@ -22,6 +22,11 @@
   serves its cache and reports each timeout to Sentry, a new issue
   (``Faraday::TimeoutError``).  Requests still succeed; ended directly (the
   provider recovers), the issue stays new in Sentry for the day.
+* ``vulnerable-gem``: the deployed image's Gemfile.lock pins rack 3.1.10, which two
+  high advisories cover (CVE-2025-27610, CVE-2025-46727): bundler-audit in the app
+  container reports them (and Dependabot, where the GitHub stand-in runs, alerts).
+  ``app boot`` boots the same image and cures nothing; ended directly (a deploy
+  of the fixed lockfile).
 * ``deploy-lock``: a deploy died halfway (its SSH session dropped): the app answers
   500 and Kamal's deploy lock is still held, so ``app boot`` is refused ("Deploy lock
   found") until ``kamal lock release``.  Cured by ``lock release``, then ``app boot``.
@@ -43,11 +48,13 @@ from rainbow_tui.demo.backups import BackupScheduler
 from rainbow_tui.demo.containers import Container, Deployment
 from rainbow_tui.demo.endpoints import DRILLS
 from rainbow_tui.demo.faults import FaultState
+from rainbow_tui.demo.github_standin import GithubStandIn, StandInAlert
 from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.kamal_checkout import AUTOMATIC_DEPLOY_LOCK_MESSAGE, DeployLock
 from rainbow_tui.demo.loggen import FORECAST_TIMEOUT
 from rainbow_tui.demo.postgres import PostgresServer
 from rainbow_tui.demo.schema import SUPERUSER
+from rainbow_tui.demo.security_scanners import ADVISORIES, VULNERABLE_GEM_PINS
 from rainbow_tui.demo.sentry_standin import SentryStandIn, StandInIssue
 from rainbow_tui.demo.workload import Workload
 
@@ -85,6 +92,9 @@ class StackParts:
     backups: BackupScheduler | None = None
     # The Sentry the app reports to.
     sentry: SentryStandIn | None = None
+    # GitHub's Dependabot alerts of the app's repository (a drill adds a source of
+    # alerts with add_source and takes it away with remove_source).
+    github: GithubStandIn | None = None
 
 
 @dataclass
@@ -419,6 +429,39 @@ class SentryNewErrors(Drill):
         return False  # the provider's timeouts are not the app's to cure
 
 
+class VulnerableGem(Drill):
+    """A deploy of an image whose Gemfile.lock pins a rack that advisories cover."""
+
+    def _alerts(self) -> list[StandInAlert]:
+        """Dependabot's view of the same lockfile: one alert per advisory."""
+        alerts = []
+        for number, advisory in enumerate(ADVISORIES, start=60):
+            if advisory["gem"] not in VULNERABLE_GEM_PINS:
+                continue
+            patched = advisory["patched_versions"][-1].removeprefix(">= ")
+            alerts.append(StandInAlert(
+                number=number, ecosystem="rubygems", package=advisory["gem"],
+                manifest_path="Gemfile.lock", ghsa_id=f"GHSA-{advisory['ghsa']}",
+                cve_id=f"CVE-{advisory['cve']}", summary=advisory["title"], severity="high",
+                vulnerable_version_range=f"< {patched}", first_patched_version=patched,
+                created_at=self.started_at))
+        return alerts
+
+    async def begin(self, at_startup: bool) -> None:
+        self.parts.faults.pinned_gems.update(VULNERABLE_GEM_PINS)
+        if self.parts.github is not None:
+            self.parts.github.add_source(self._alerts)
+
+    async def end(self) -> None:
+        for gem in VULNERABLE_GEM_PINS:
+            self.parts.faults.pinned_gems.pop(gem, None)
+        if self.parts.github is not None:
+            self.parts.github.remove_source(self._alerts)
+
+    async def after_app_boot(self) -> bool:
+        return False  # the same image, the same Gemfile.lock
+
+
 _DRILL_CLASSES: dict[str, type[Drill]] = {
     "service-down": ServiceDown,
     "db-connections": DbConnections,
@@ -430,6 +473,7 @@ _DRILL_CLASSES: dict[str, type[Drill]] = {
     "deploy-lock": StaleDeployLock,
     "backup-stale": BackupStale,
     "sentry-new-errors": SentryNewErrors,
+    "vulnerable-gem": VulnerableGem,
 }
 assert set(_DRILL_CLASSES) == set(DRILLS)
 

@@ -24,6 +24,7 @@ DRILLS = (
     "deploy-lock",
     "backup-stale",
     "sentry-new-errors",
+    "vulnerable-gem",
 )
 # Where db-1 mounts the database's data volume (a disk of its own, /dev/sdb).
 DB_DATA_MOUNT = "/var/lib/postgresql/data"
@@ -42,6 +43,7 @@ class DemoHost:
 SAAS_FIELDS = (
     "sentry_url", "sentry_token", "sentry_organization", "sentry_project", "s3_endpoint_url",
     "s3_bucket", "s3_region", "s3_probe_key", "s3_access_key_id", "s3_secret_access_key",
+    "github_api_url", "github_token", "github_repository",
 )
 
 
@@ -77,6 +79,10 @@ class DemoEndpoints:
     s3_probe_key: str = ""
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
+    # GitHub's REST API for the repository's Dependabot alerts: base URL, token, owner/name.
+    github_api_url: str = ""
+    github_token: str = ""
+    github_repository: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)

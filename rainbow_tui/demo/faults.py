@@ -8,7 +8,7 @@ drill caused it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -32,6 +32,9 @@ class FaultState:
     # The weather provider times out: the forecast endpoint serves its cache and
     # reports each timeout to Sentry (a new issue), requests still succeed.
     forecast_timeouts: bool = False
+    # Gem versions the deployed image's Gemfile.lock pins instead of the checkout's
+    # (the vulnerable-gem drill: a rack that advisories cover), by gem name.
+    pinned_gems: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -43,4 +46,5 @@ class FaultState:
             "slow_requests": self.slow_requests,
             "web_crash_loop": self.web_crash_loop,
             "forecast_timeouts": self.forecast_timeouts,
+            "pinned_gems": dict(self.pinned_gems),
         }

@@ -1,6 +1,6 @@
 """The few real directories a stand-in host has (db-1's ``/backup``), and the file
 tools an operator uses on them: ``find`` (with ``-printf``), ``ls -l``, ``cat``,
-``date``, and ``>`` into a file.
+``sha256sum``, ``date``, and ``>`` into a file.
 
 A host path maps to a directory under the stack's state directory; anything else
 on the host does not exist (``No such file or directory``), and writing outside
@@ -11,6 +11,7 @@ findutils 4.9 and coreutils 9 (Ubuntu 24.04).
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import posixpath
 import stat
@@ -126,6 +127,19 @@ class HostFiles:
         if local is None or not local.is_file():
             return None
         return local.read_bytes()
+
+    def sha256sum(self, args: list[str]) -> bytes:
+        """``sha256sum [--] FILE…``: GNU coreutils' ``DIGEST  NAME`` lines."""
+        names = [a for a in args if a != "--"]
+        if not names:
+            raise FileToolError("sha256sum: reading standard input is not supported here")
+        out: list[str] = []
+        for name in names:
+            data = self.read(name)
+            if data is None:
+                raise FileToolError(f"sha256sum: {name}: No such file or directory")
+            out.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
+        return "".join(out).encode("utf-8", "surrogateescape")
 
     def write(self, host_path: str, data: bytes, append: bool = False) -> None:
         local = self.local(host_path)

@@ -4,7 +4,8 @@ A small ``sh``: it unwraps ``sh -c '…'``, runs ``;``/``&&``/``||`` sequences a
 ``|`` pipelines (``docker ps … | head -1 | xargs docker logs …`` is how Kamal tails
 logs), ignores ``2>&1``-style redirections, and knows the commands an on-call
 console runs: ``docker ps``/``logs``/``inspect``/``stats``/``image ls``, ``free``, ``df``,
-``cat`` of a few ``/proc`` files, ``uptime``, ``hostname``, ``nproc``, ``pwd`` and some
+``cat`` of a few ``/proc`` files (and ``find``, ``ls``, ``sha256sum`` of its real
+directories), ``uptime``, ``hostname``, ``nproc``, ``pwd`` and some
 text filters (``$PWD`` and ``$HOME`` are the login's home).  Anything else gets
 dash's ``sh: 1: X: not found`` and status 127.
 """
@@ -372,6 +373,7 @@ class HostShell:
             "echo": self._echo,
             "find": self._file_tool(self.files_find),
             "ls": self._file_tool(self.files_ls),
+            "sha256sum": self._file_tool(lambda args: self.files.sha256sum(args)),
             "date": self._file_tool(lambda args: date_output(args)),
             "true": self._status(0),
             "false": self._status(1),

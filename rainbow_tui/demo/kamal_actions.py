@@ -55,6 +55,7 @@ from rainbow_tui.demo.kamal_commands import (
 from rainbow_tui.demo.postgres import PostgresServer
 from rainbow_tui.demo.process_guard import child_dies_with_parent
 from rainbow_tui.demo.schema import ACCESSORY_SUPERUSER, APP_DATABASE, APP_ROLE, SUPERUSER
+from rainbow_tui.demo.security_scanners import scanner_output
 from rainbow_tui.demo.workload import Workload
 
 log = logging.getLogger("rainbow_tui.demo.kamal")
@@ -571,9 +572,11 @@ class KamalStandIn:
         status = 0
         for host in self._app_hosts(options):
             for role in self._roles_on(host, options):
-                rails = _rails_command(command)
-                if rails is not None:
-                    code, text = rails
+                # The scanners read the deployed image's Gemfile.lock (a drill pins it).
+                ran = (scanner_output(command, self.t.drills.parts.faults.pinned_gems)
+                       or _rails_command(command))
+                if ran is not None:
+                    code, text = ran
                 else:
                     code, text = await self._on_host(host, command)
                 runner = (f"docker exec {SERVICE}-{role}-{version}" if options.reuse else

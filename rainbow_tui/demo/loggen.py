@@ -227,10 +227,14 @@ _ENDPOINTS = (
     _Endpoint("GET", "/api/v1/rainbows/heatmap", "Api::V1::RainbowsController#heatmap", 200, 8),
     _Endpoint("PATCH", "/api/v1/devices/{token}", "Api::V1::DevicesController#update", 204, 4),
     _Endpoint("GET", "/api/v1/me", "Api::V1::ProfilesController#show", 304, 3),
+    # A device whose token expired or was revoked: the API answers 401 until it
+    # signs in again (a few in any hour, for the access-log audit to list).
+    _Endpoint("GET", "/api/v1/me", "Api::V1::ProfilesController#show", 401, 2),
 )
 _ENDPOINT_WEIGHTS = [e.weight for e in _ENDPOINTS]
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified",
+    200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found",
     500: "Internal Server Error", 502: "Bad Gateway",
 }
 _USER_AGENTS = (
@@ -286,7 +290,38 @@ _STALE_CONNECTION = (
 )
 
 
-def _make_request(rng: random.Random, ctx: LogContext) -> _Request:
+# The internet's background noise: now and then a scanner runs its list of paths
+# no Rails API serves; the app's catch-all route answers 404.
+SCANNER_IP = "192.0.2.66"
+SCANNER_PATHS = ("/wp-login.php", "/.env", "/phpmyadmin/index.php", "/.git/config",
+                 "/xmlrpc.php")
+SCANNER_CHANCE = 0.008  # per request, a burst of the whole list begins (a minute or two apart)
+_NOT_FOUND_ACTION = "ErrorsController#not_found"
+
+
+class Scanner:
+    """The probes still to come of a scanner's burst (one per source)."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def next_probe(self, rng: random.Random) -> str | None:
+        if not self.pending and rng.random() < SCANNER_CHANCE:
+            self.pending = list(SCANNER_PATHS)
+        return self.pending.pop(0) if self.pending else None
+
+
+def _probe_request(rng: random.Random, path: str) -> _Request:
+    return _Request(request_id=_request_id(rng), method="GET", path=path, query="",
+                    action=_NOT_FOUND_ACTION, status=404,
+                    duration_ms=rng.uniform(1.0, 4.0), client_ip=SCANNER_IP)
+
+
+def _make_request(rng: random.Random, ctx: LogContext,
+                  scanner: Scanner | None = None) -> _Request:
+    probe = scanner.next_probe(rng) if scanner is not None else None
+    if probe is not None and not ctx.faults.service_broken:
+        return _probe_request(rng, probe)
     endpoint = rng.choices(_ENDPOINTS, _ENDPOINT_WEIGHTS)[0]
     path = endpoint.path.replace("{id}", str(rng.randint(1, 600))).replace(
         "{token}", f"{rng.getrandbits(64):016x}"
@@ -343,10 +378,11 @@ class WebLogSource:
     def __init__(self, rng: random.Random, ctx: LogContext) -> None:
         self.rng = rng
         self.ctx = ctx
+        self.scanner = Scanner()
 
     def next_lines(self, ts_ns: int) -> list[str]:
         rng = self.rng
-        request = _make_request(rng, self.ctx)
+        request = _make_request(rng, self.ctx, self.scanner)
         tag = f"[{request.request_id}] "
         target = request.path + (f"?{request.query}" if request.query else "")
         # (severity letter, message): Rails logs exceptions at FATAL, the rest at INFO.
@@ -414,10 +450,11 @@ class ProxyLogSource:
         self.rng = rng
         self.ctx = ctx
         self.ecs = ecs
+        self.scanner = Scanner()
 
     def next_lines(self, ts_ns: int) -> list[str]:
         rng = self.rng
-        request = _make_request(rng, self.ctx)
+        request = _make_request(rng, self.ctx, self.scanner)
         if not self.ctx.app_running():
             request.status, request.duration_ms = 502, rng.uniform(0.2, 1.5)
         duration_ns = int(request.duration_ms * 1_000_000)

@@ -36,6 +36,7 @@ from rainbow_tui.demo.schema import (
     APP_DATABASE,
     APP_ROLE,
     APP_TABLES_SQL,
+    MONITOR_APP_GRANTS_SQL,
     MONITOR_GRANTS_SQL,
     MONITOR_QUEUE_GRANTS_SQL,
     QUEUE_DATABASE,
@@ -407,6 +408,12 @@ async def grant_monitor(server: PostgresServer, with_role_grants: bool = True) -
                 await queue.execute(statement)
     finally:
         await queue.close()
+    app = await asyncpg.connect(server.dsn(SUPERUSER, APP_DATABASE))
+    try:
+        for statement in MONITOR_APP_GRANTS_SQL:
+            await app.execute(statement)
+    finally:
+        await app.close()
 
 
 def _lock_file(path: Path) -> int:

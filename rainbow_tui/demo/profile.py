@@ -8,8 +8,10 @@ from pathlib import Path
 import msgspec
 
 from rainbow_tui.config import (
+    BackupsConfig,
     Config,
     DatabaseConfig,
+    GithubConfig,
     IncidentsConfig,
     KamalConfig,
     PollConfig,
@@ -21,16 +23,32 @@ from rainbow_tui.config import (
 )
 from rainbow_tui.demo.endpoints import DemoEndpoints
 from rainbow_tui.deployment import resolve_deployment
+from rainbow_tui.scans.settings import SecurityConfig
+from rainbow_tui.upkeep.cleanup_config import CleanupEntry
 
 DEMO_DSN_ENV = "RAINBOW_TUI_DEMO_DATABASE_URL"
 DEMO_QUEUE_DSN_ENV = "RAINBOW_TUI_DEMO_QUEUE_DATABASE_URL"
 DEMO_DATA_VOLUME = "/var/lib/postgresql/data"
 DEMO_KAMAL_DISPLAY = ("bundle", "exec", "kamal")
 DEMO_SENTRY_TOKEN_ENV = "RAINBOW_TUI_DEMO_SENTRY_TOKEN"
+DEMO_GITHUB_TOKEN_ENV = "RAINBOW_TUI_DEMO_GITHUB_TOKEN"
 # SaaS and kamal runs poll on their own, slower clocks, as in production.
 DEMO_SENTRY_POLL_S = 5.0
 DEMO_S3_POLL_S = 10.0
 DEMO_PROXY_POLL_S = 15.0
+# The monthly routine's old sessions, as activerecord-session_store's
+# db:sessions:trim judges them (not updated for 30 days), 500 at a time.
+DEMO_SESSIONS_CLEANUP = CleanupEntry(
+    name="sessions",
+    title_ja="30 日以上更新のないセッション",
+    title_en="sessions not updated for 30 days",
+    database="primary",
+    count="SELECT count(*) FROM sessions WHERE updated_at < (now() AT TIME ZONE 'UTC')"
+          " - interval '30 days'",
+    delete="DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+           " WHERE updated_at < (now() AT TIME ZONE 'UTC') - interval '30 days' LIMIT $1)",
+    batch_size=500,
+)
 
 
 def demo_config(
@@ -100,7 +118,17 @@ def demo_profile(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
             endpoint_url=endpoints.s3_endpoint_url, probe_key=endpoints.s3_probe_key,
             timeout_s=5.0,
         ) if endpoints.s3_endpoint_url else None,
+        github=GithubConfig(
+            repository=endpoints.github_repository, token_env=DEMO_GITHUB_TOKEN_ENV,
+            api_url=endpoints.github_api_url, timeout_s=5.0,
+        ) if endpoints.github_api_url else None,
+        # The demo's app image carries bundler-audit and Brakeman; the stand-in
+        # audits the deployed Gemfile.lock (the vulnerable-gem drill pins it).
+        security=SecurityConfig(bundler_audit="kamal", brakeman="kamal"),
         incidents=IncidentsConfig(state_dir=str(endpoints.state_dir / "incidents")),
+        cleanup=(DEMO_SESSIONS_CLEANUP,),
+        # The backup runbook's copy off the db host lands in the stack, not the cwd.
+        backups=BackupsConfig(copy_to=str(endpoints.state_dir / "copied-backups")),
         source=f"demo stack in {endpoints.state_dir}",
     )
 
@@ -111,6 +139,8 @@ def demo_dsn_variables(endpoints: DemoEndpoints) -> dict[str, str]:
     variables = {DEMO_DSN_ENV: endpoints.pg_dsn, DEMO_QUEUE_DSN_ENV: endpoints.pg_queue_dsn}
     if endpoints.sentry_token:
         variables[DEMO_SENTRY_TOKEN_ENV] = endpoints.sentry_token
+    if endpoints.github_token:
+        variables[DEMO_GITHUB_TOKEN_ENV] = endpoints.github_token
     if endpoints.s3_access_key_id:
         variables["AWS_ACCESS_KEY_ID"] = endpoints.s3_access_key_id
         variables["AWS_SECRET_ACCESS_KEY"] = endpoints.s3_secret_access_key

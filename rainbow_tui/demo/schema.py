@@ -9,8 +9,9 @@ role of its own, granted at stack start what README's "Database privileges" list
 The tables are those a Rails 8 app with Solid Queue v1.x creates (``db/queue_schema.rb``
 translated the way Rails' PostgreSQL adapter does: ``datetime`` becomes
 ``timestamp(6) without time zone`` holding UTC, ``string`` becomes ``varchar``,
-primary keys are ``bigserial``), plus the app's own ``rainbow_sightings``.  They are
-baked into the cached initdb template, so a stack starts with them in place.
+primary keys are ``bigserial``), plus the app's own ``rainbow_sightings`` and
+activerecord-session_store's ``sessions``.  They are baked into the cached initdb
+template, so a stack starts with them in place.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ MONITOR_GRANTS_SQL = (
     f"GRANT pg_monitor TO {MONITOR_ROLE}",
     f"GRANT pg_signal_backend TO {MONITOR_ROLE}",
 )
+# In the app's database, only what the monthly cleanup of old sessions deletes.
+MONITOR_APP_GRANTS_SQL = (f"GRANT SELECT, DELETE ON sessions TO {MONITOR_ROLE}",)
 MONITOR_QUEUE_GRANTS_SQL = (
     f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {MONITOR_ROLE}",
     f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {MONITOR_ROLE}",
@@ -237,6 +240,26 @@ SELECT {NOW_UTC} - (n * interval '37 minutes'),
        {NOW_UTC} - (n * interval '37 minutes'),
        {NOW_UTC} - (n * interval '37 minutes')
 FROM generate_series(1, 600) AS n;
+
+-- activerecord-session_store's table (its generator's migration: session_id, data,
+-- timestamps, a unique index on session_id and one on updated_at).  Its rake task
+-- db:sessions:trim deletes those not updated for 30 days; nothing trims the demo's,
+-- so of these 240 sessions, one touched every 6 hours over 60 days, about half are
+-- past that when the template is new (and more as it ages).
+CREATE TABLE sessions (
+    id bigserial PRIMARY KEY,
+    session_id varchar NOT NULL,
+    data text,
+    created_at timestamp(6) without time zone NOT NULL,
+    updated_at timestamp(6) without time zone NOT NULL
+);
+CREATE UNIQUE INDEX index_sessions_on_session_id ON sessions (session_id);
+CREATE INDEX index_sessions_on_updated_at ON sessions (updated_at);
+INSERT INTO sessions (session_id, data, created_at, updated_at)
+SELECT md5('session-' || n), 'BAh7BkkiEF9jc3JmX3Rva2VuBjoGRUZJIjE=',
+       {NOW_UTC} - (n * interval '6 hours') - interval '2 days',
+       {NOW_UTC} - (n * interval '6 hours')
+FROM generate_series(1, 240) AS n;
 """
 
 

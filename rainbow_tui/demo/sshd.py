@@ -1,4 +1,5 @@
-"""A real SSH server per stand-in host (asyncssh), answering exec requests.
+"""A real SSH server per stand-in host (asyncssh), answering exec requests and
+SFTP of the host's own directories (``host_sftp``).
 
 Each host listens on its own port of 127.0.0.1 with its own ed25519 host key.  The
 state directory receives the client's private key and a ``known_hosts`` file that
@@ -13,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
+from rainbow_tui.demo.host_sftp import HostSftp
 from rainbow_tui.demo.host_shell import HostShell
 
 log = logging.getLogger("rainbow_tui.demo.sshd")
@@ -157,6 +160,7 @@ class SshFleet:
                 self.ports.get(name, 0),
                 server_host_keys=[self.host_keys[name]],
                 process_factory=self._session_handler(name),
+                sftp_factory=self._sftp_factory(name),
                 encoding=None,
                 keepalive_interval=KEEPALIVE_SECONDS,
                 login_timeout=30,
@@ -183,6 +187,17 @@ class SshFleet:
                 await asyncio.wait_for(conn.wait_closed(), 2.0)
         self.connections.clear()
         log.info("ssh stopped listening")
+
+    def _sftp_factory(self, host_name: str) -> Callable[
+        [asyncssh.SSHServerChannel[bytes]], asyncssh.SFTPServer
+    ]:
+        """SFTP of the host's own directories (db-1's /backup), read-only."""
+        files = self.shells[host_name].files
+
+        def start(chan: asyncssh.SSHServerChannel[bytes]) -> asyncssh.SFTPServer:
+            return HostSftp(chan, files)
+
+        return start
 
     def _session_handler(self, host_name: str) -> asyncssh.SSHServerProcessFactory[bytes]:
         async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:

@@ -33,6 +33,8 @@ from rainbow_tui.demo.deploy_files import write_deploy_files
 from rainbow_tui.demo.drills import DrillController, DrillError, StackParts
 from rainbow_tui.demo.endpoints import DB_DATA_MOUNT, STACK_FILE, DemoEndpoints, DemoHost
 from rainbow_tui.demo.faults import FaultState
+from rainbow_tui.demo.github_standin import DEMO_TOKEN as GITHUB_TOKEN
+from rainbow_tui.demo.github_standin import GithubStandIn
 from rainbow_tui.demo.host_shell import HostShell
 from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.kamal_actions import KamalStandIn, KamalTargets
@@ -46,6 +48,7 @@ from rainbow_tui.demo.schema import (
     QUEUE_DATABASE,
     SUPERUSER,
 )
+from rainbow_tui.demo.security_scanners import write_gemfile_lock
 from rainbow_tui.demo.sentry_standin import DEMO_TOKEN, SentryStandIn, seed_history
 from rainbow_tui.demo.sshd import SSH_USER, SshFleet, generate_keys, write_known_hosts
 from rainbow_tui.demo.web import ControlError, DemoWebServer
@@ -95,6 +98,7 @@ class DemoStack:
         self.sentry = SentryStandIn()
         seed_history(self.sentry, time.time())
         self.s3: S3StandIn = demo_bucket()
+        self.github = GithubStandIn()
         self.hub = LogHub(
             LogContext(self.faults, lambda: self.deployment.app_running,
                        lambda: self.deployment.current_version,
@@ -148,7 +152,7 @@ class DemoStack:
         self.drills = DrillController(
             StackParts(faults=self.faults, workload=self.workload, postgres=postgres,
                        hosts=self.hosts, deployment=self.deployment, backups=self.backups,
-                       sentry=self.sentry)
+                       sentry=self.sentry, github=self.github)
         )
         assert self.fleet is not None
         self.kamal_stand_in = KamalStandIn(
@@ -160,6 +164,7 @@ class DemoStack:
         self.web.start()
         self.sentry.start()
         self.s3.start()
+        self.github.start()
         for name in self.options.drills:
             await self.drills.start(name, at_startup=True)
         # Some faults need a moment to pass their thresholds (a query's age).
@@ -170,6 +175,7 @@ class DemoStack:
         await self._verify_parts_answer(self.endpoints)
         # The checkout's Kamal configuration, before stack.json says the stack is up.
         write_deploy_files(self.state_dir, SERVICE, self.endpoints.hosts, SSH_USER)
+        write_gemfile_lock(self.state_dir)
         self._write_stack_file(self.endpoints)
         log.info("stack ready in %.2fs: %s", time.monotonic() - started, self.endpoints.control_url)
         return self.endpoints
@@ -243,6 +249,9 @@ class DemoStack:
             s3_probe_key=PROBE_KEY,
             s3_access_key_id=ACCESS_KEY_ID,
             s3_secret_access_key=self.s3.keys[ACCESS_KEY_ID],
+            github_api_url=self.github.base_url(),
+            github_token=GITHUB_TOKEN,
+            github_repository=self.github.repository,
         )
 
     async def _verify_parts_answer(self, endpoints: DemoEndpoints) -> None:
@@ -292,7 +301,7 @@ class DemoStack:
         if self.web is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.to_thread(self.web.stop), 3.0)
-        for stand_in in (self.sentry, self.s3):
+        for stand_in in (self.sentry, self.s3, self.github):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.to_thread(stand_in.stop), 3.0)
         for task in self._tasks:

@@ -59,7 +59,7 @@ PHASE_LABELS: dict[Phase, tuple[str, str]] = {
     "recover": ("復旧", "Recover"),
     "lessons": ("教訓", "Lessons"),
 }
-CommandKind = Literal["kamal", "ssh", "sql", "http", "local"]
+CommandKind = Literal["kamal", "ssh", "sql", "http", "local", "copy"]
 VerificationKind = Literal["http_ok", "metric_below", "sql_scalar_below", "none"]
 # Which database a ``sql`` command or check runs in: the app's, or Solid Queue's own
 # (Rails 8 keeps it apart; without [queue] dsn_env both are the same database).
@@ -109,7 +109,8 @@ class Command(_Table, frozen=True, forbid_unknown_fields=True, kw_only=True):
     ``kamal`` and ``local`` take ``argv``; ``ssh`` runs ``text`` on ``host`` (a host
     name, or ``role:db`` for the first host with that role); ``sql`` runs ``text``
     (parameters are bound, never pasted) in ``database``; ``http`` GETs ``text``
-    (the health URL when empty).
+    (the health URL when empty); ``copy`` copies the newest file matching ``text``
+    (a glob) from ``host`` into the local directory ``to``.
     """
 
     kind: CommandKind
@@ -117,6 +118,8 @@ class Command(_Table, frozen=True, forbid_unknown_fields=True, kw_only=True):
     text: str = ""
     host: str = ""
     database: DatabaseName = "primary"
+    # copy: the local directory (empty: [backups] copy_to).
+    to: str = ""
     destructive: bool = False
     # What the responder types to run a destructive command ("reboot db"); derived
     # from a kamal command's verb when empty (incidents/confirmation.py).
@@ -232,6 +235,8 @@ def _check_command(command: Command, where: str) -> None:
         executor_for(command.kind).check_fields(command)
     except CommandFieldError as error:
         raise _Invalid(f"{where}.{error.field}", error.problem) from None
+    if command.to and command.kind != "copy":
+        raise _Invalid(f"{where}.to", "only copy commands copy into a directory")
     if command.timeout_s <= 0:
         raise _Invalid(f"{where}.timeout_s", "must be a positive number of seconds")
     if command.confirm and not command.destructive:

@@ -1,7 +1,7 @@
 """Runs a runbook step's commands for real, and checks that a step worked.
 
-Each kind of command (``kamal``, ``ssh``, ``sql``, ``http``, ``local``) has its
-executor in one table (``rainbow_tui.incidents.executors``): the runner checks the
+Each kind of command (``kamal``, ``ssh``, ``sql``, ``http``, ``local``, ``copy``)
+has its executor in one table (``rainbow_tui.incidents.executors``): the runner checks the
 responder's parameters, resolves and previews a command through its kind's
 executor, and runs it there with what every kind shares: the command's timeout, a
 cancellation, ``read_only``, and its output streamed line by line to a callback as

@@ -109,8 +109,9 @@ def exception_classes(lines: Sequence[LogLine]) -> Counter[str]:
     return found
 
 
-class _ContainerRead:
-    """The window of one container's logs, read in full or not at all."""
+class ContainerRead:
+    """The window of one container's logs, read in full or not at all (the lines
+    kept; a reader of its own may count them instead, see ``new_read``)."""
 
     def __init__(self, host: str, role: str, tags_key: str | None) -> None:
         self.host = host
@@ -142,19 +143,30 @@ class LogWindowReader:
 
     async def read(self, deadline: float) -> LogWindow:
         """Every container's window by the loop time ``deadline``."""
+        return self._tally(await self.read_containers(deadline))
+
+    def roles_of(self, host_roles: Sequence[str]) -> list[str]:
+        """The containers of a host to read (check's: see ``window_roles``)."""
+        return window_roles(self.config, self.layout, host_roles)
+
+    def new_read(self, host: str, role: str) -> ContainerRead:
+        """Where one container's lines go as they come."""
+        return ContainerRead(host, role, self.tags_key)
+
+    async def read_containers(self, deadline: float) -> list[ContainerRead | UnreadLog]:
+        """Each container's read, or why it was not, by the loop time ``deadline``."""
         jobs = []
         for host in self.config.hosts:
             target = self.targets.get(host.name)
-            roles = window_roles(self.config, self.layout, host.roles)
+            roles = self.roles_of(host.roles)
             if target is not None and roles:
                 jobs.append(self._host(target, roles, deadline))
-        results = [result for found in await asyncio.gather(*jobs) for result in found]
-        return self._tally(results)
+        return [result for found in await asyncio.gather(*jobs) for result in found]
 
     async def _host(
         self, target: SshTarget, roles: list[str], deadline: float
-    ) -> list[_ContainerRead | UnreadLog]:
-        reads = [_ContainerRead(target.name, role, self.tags_key) for role in roles]
+    ) -> list[ContainerRead | UnreadLog]:
+        reads = [self.new_read(target.name, role) for role in roles]
         try:
             async with asyncio.timeout_at(deadline):
                 connection = await connect(target)
@@ -173,8 +185,8 @@ class LogWindowReader:
             connection.close()
 
     async def _container(
-        self, connection: asyncssh.SSHClientConnection, read: _ContainerRead, deadline: float
-    ) -> _ContainerRead | UnreadLog:
+        self, connection: asyncssh.SSHClientConnection, read: ContainerRead, deadline: float
+    ) -> ContainerRead | UnreadLog:
         import asyncssh
 
         try:
@@ -203,8 +215,8 @@ class LogWindowReader:
     def _late(self) -> str:
         return tr("logs.window.late")
 
-    def _tally(self, results: list[_ContainerRead | UnreadLog]) -> LogWindow:
-        read = [result for result in results if isinstance(result, _ContainerRead)]
+    def _tally(self, results: list[ContainerRead | UnreadLog]) -> LogWindow:
+        read = [result for result in results if isinstance(result, ContainerRead)]
         unread = tuple(result for result in results if isinstance(result, UnreadLog))
         windows = sorted({min(RECENT_WINDOW_S, self.window_s), self.window_s})
         stats = RequestStats(windows=windows)

@@ -147,6 +147,8 @@ def _check_command(command: Command, where: str) -> None:
         executor_for(command.kind).check_fields(command)
     except CommandFieldError as error:
         raise _Invalid(f"{where}.{error.field}", error.problem) from None
+    if command.to and command.kind != "copy":
+        raise _Invalid(f"{where}.to", "only copy commands copy into a directory")
     if command.timeout_s <= 0:
         raise _Invalid(f"{where}.timeout_s", "must be a positive number of seconds")
     if command.parameters or command.placeholders():

@@ -10,6 +10,7 @@ configured or not there answers "not available: …" as unknown, never ok.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 
@@ -86,10 +87,17 @@ _LOG_KEYS = frozenset({"service:request_count", "service:response_time_p95_ms",
 
 
 async def recent_logs(context: RoutineContext, _item: RoutineItem) -> ItemResult:
-    return await _findings(
+    result = await _findings(
         context, lambda f: f.key in _LOG_KEYS or f.key.startswith("logs:read:"),
         Phrase(N_("routine.why.no_logs")),
     )
+    new = (await context.check_round()).new_exceptions
+    if new is None:
+        return result
+    # The new classes (marked in the exceptions finding) by name, for the record.
+    return dataclasses.replace(
+        result, figures={**result.figures, "new_exception_classes": float(len(new))},
+        lines=(*result.lines, *(f"new: {name}" for name in new)))
 
 
 # -- from the history ------------------------------------------------------------------
@@ -252,6 +260,12 @@ async def cleanup_finished_jobs(context: RoutineContext, _item: RoutineItem) -> 
     return await clear_finished_jobs(context)
 
 
+async def cleanup_old_data(context: RoutineContext, _item: RoutineItem) -> ItemResult:
+    from rainbow_tui.upkeep.cleanup import cleanup_old_data as run_cleanup
+
+    return await run_cleanup(context)
+
+
 async def pg_stat_statements_review(context: RoutineContext, _item: RoutineItem) -> ItemResult:
     from rainbow_tui.upkeep.statements import review_statements
 
@@ -282,6 +296,18 @@ async def dr_restore_test(context: RoutineContext, _item: RoutineItem) -> ItemRe
 # -- security ---------------------------------------------------------------------------------
 
 
+async def bundler_audit(context: RoutineContext, _item: RoutineItem) -> ItemResult:
+    from rainbow_tui.upkeep.security_scans import bundler_audit_scan
+
+    return await bundler_audit_scan(context)
+
+
+async def brakeman(context: RoutineContext, _item: RoutineItem) -> ItemResult:
+    from rainbow_tui.upkeep.security_scans import brakeman_scan
+
+    return await brakeman_scan(context)
+
+
 async def password_rotation_due(context: RoutineContext, item: RoutineItem) -> ItemResult:
     """Due by the last time a person marked this item done (it rotates nothing)."""
     frequency = item.frequency or "quarterly"
@@ -299,6 +325,18 @@ async def password_rotation_due(context: RoutineContext, item: RoutineItem) -> I
     left = (period - age) / timedelta(days=1)
     return ItemResult("ok", Phrase(N_("routine.rotation.not_due"), days=days, left=left),
                       {"days_since": days})
+
+
+async def dependabot_alerts(context: RoutineContext, _item: RoutineItem) -> ItemResult:
+    from rainbow_tui.upkeep.dependabot_alerts import dependabot_alerts as read_alerts
+
+    return await read_alerts(context)
+
+
+async def access_log_audit(context: RoutineContext, _item: RoutineItem) -> ItemResult:
+    from rainbow_tui.upkeep.access_audit import access_log_audit as audit
+
+    return await audit(context)
 
 
 def _missing(component: str) -> CheckFunction:
@@ -319,15 +357,16 @@ CHECKS: dict[str, CheckFunction] = {
     "request_figures_24h": request_figures_24h,
     "weekly_figures": weekly_figures,
     "disk_db_growth": disk_db_growth,
-    "bundler_audit": _missing("bundler-audit"),
-    "brakeman": _missing("Brakeman"),
-    "dependabot_alerts": _missing("Dependabot (GitHub API)"),
+    "bundler_audit": bundler_audit,
+    "brakeman": brakeman,
+    "dependabot_alerts": dependabot_alerts,
     "vacuum_analyze": vacuum_analyze,
     "cleanup_finished_jobs": cleanup_finished_jobs,
+    "cleanup_old_data": cleanup_old_data,
     "pg_stat_statements_review": pg_stat_statements_review,
     "dr_restore_test": dr_restore_test,
     "password_rotation_due": password_rotation_due,
-    "access_log_audit": _missing("access-log audit (401/403 by client)"),
+    "access_log_audit": access_log_audit,
 }
 CHECK_KEYS = frozenset(CHECKS)
 

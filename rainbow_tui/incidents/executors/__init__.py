@@ -18,6 +18,7 @@ from rainbow_tui.incidents.executors.base import (
     ParameterError,
     ResolvedCommand,
 )
+from rainbow_tui.incidents.executors.copy import CopyExecutor
 from rainbow_tui.incidents.executors.http import HttpExecutor
 from rainbow_tui.incidents.executors.kamal import KamalExecutor
 from rainbow_tui.incidents.executors.local import LocalExecutor
@@ -44,7 +45,8 @@ def _table(*executors: CommandExecutor) -> Mapping[str, CommandExecutor]:
 
 
 EXECUTORS: Mapping[str, CommandExecutor] = _table(
-    KamalExecutor(), SshExecutor(), SqlExecutor(), HttpExecutor(), LocalExecutor()
+    KamalExecutor(), SshExecutor(), SqlExecutor(), HttpExecutor(), LocalExecutor(),
+    CopyExecutor(),
 )
 
 
