@@ -25,7 +25,7 @@ test: $(BIN)/rainbow-tui
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" -n 4
 
 test-slow: $(BIN)/rainbow-tui
 	$(BIN)/pytest -q -m slow
