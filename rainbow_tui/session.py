@@ -1042,7 +1042,7 @@ class Session:
         wizard = self._wizards.get(incident_id)
         if wizard is None:
             return False
-        wizard._record(build)  # a send is recorded as any other event of the timeline
+        wizard.record_notification(build)
         return True
 
     def _retire(self, incident_id: str) -> None:

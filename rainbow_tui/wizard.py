@@ -496,6 +496,11 @@ class IncidentWizard:
             lambda incident: model.complete_step(incident, self.runbook, index),
         )
 
+    def record_notification(self, build: BuildEvent) -> Saving:
+        """A page or a message sent about this incident, on its timeline like any other
+        event (the notifier builds it from the record as it then is)."""
+        return self._record(build)
+
     def escalate(self, note_text: str = "") -> Saving | None:
         """Escalate to the next rung; None when already at the top."""
         rung = self.next_escalation()
