@@ -1,19 +1,25 @@
 """The Routine screen: one routine's checklist (毎日・週次・月次・四半期・セキュリティ),
 each item's result as it runs, a note per item, and run / skip / done keys like
 the incident screen's.  The run is the session's: every change is on disk before
-the screen shows it."""
+the screen shows it.
+
+The table gives each item one line, what it found cut to the width left (never a
+sideways scroll); the selected item's whole result, its lines and its note are in
+the detail under the table, then where the item comes from and what to check."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
+from textual.widgets.data_table import ColumnKey
 
 from rainbow_tui.incidents.store import StoreError
 from rainbow_tui.levels import Level
@@ -21,6 +27,7 @@ from rainbow_tui.text import Phrase, current_language, tr
 from rainbow_tui.upkeep.report import outcome_word
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
+from screens.stylesheets import stylesheet
 from widgets.level_style import LEVEL_COMPONENT_CLASSES, inert, level_css, level_style
 
 if TYPE_CHECKING:
@@ -40,16 +47,71 @@ OUTCOME_LEVELS = {
 }
 RESULT_COLUMN = "result"
 SAID_COLUMN = "said"
+# Below this the column shows too little to tell items apart; the table scrolls instead.
+MIN_SAID_WIDTH = 12
+DETAIL_LINES = 8
 
 
 class RoutineChecklist(DataTable[Text]):
-    """The items, one row each, keyed by item id; results styled by the theme."""
+    """The items, one row each, keyed by item id; results styled by the theme.
+
+    What each item found is kept whole and shown cut (with …) to the width the
+    other columns leave, again at every resize: the whole text is the detail's.
+    The result and found columns have set widths, never measured from their cells:
+    a width the table measures when idle is not redrawn in rows it drew before
+    (Textual 8 keeps their lines), so a longer text showed cut at the old width."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = set(LEVEL_COMPONENT_CLASSES)
     DEFAULT_CSS = level_css("RoutineChecklist")
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._said: dict[str, Text] = {}
+
+    def add_checklist_columns(self, item: str, result: str, said: str) -> None:
+        self.add_column(item, key="item")
+        words = [outcome_word(outcome) for outcome in OUTCOME_LEVELS]
+        self.add_column(result, key=RESULT_COLUMN,
+                        width=max(cell_len(text) for text in (*words, result)))
+        self.add_column(said, key=SAID_COLUMN, width=max(MIN_SAID_WIDTH, cell_len(said)))
+
+    def add_item(self, item_id: str, title: Text, result: Text, said: Text) -> None:
+        self._said[item_id] = said
+        self.add_row(title, result, self._fitted(said), key=item_id)
+
+    def show_item(self, item_id: str, result: Text, said: Text) -> None:
+        self._said[item_id] = said
+        self.update_cell(item_id, RESULT_COLUMN, result)
+        self.update_cell(item_id, SAID_COLUMN, self._fitted(said))
+
+    def _fitted(self, said: Text) -> Text:
+        lines = said.split("\n", allow_blank=True)
+        line = lines[0] if lines else Text()
+        line.truncate(self.columns[ColumnKey(SAID_COLUMN)].width, overflow="ellipsis")
+        return line
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        """The found column takes the width the others leave (at least its floor)."""
+        column = self.columns.get(ColumnKey(SAID_COLUMN))
+        if column is None:
+            return
+        others = sum(other.get_render_width(self) for key, other in self.columns.items()
+                     if key != SAID_COLUMN)
+        width = max(MIN_SAID_WIDTH, cell_len(str(column.label)),
+                    self.scrollable_content_region.width - others - 2 * self.cell_padding)
+        if width == column.width:
+            return
+        column.width = width
+        # Each update is a new version of the table: its rows are drawn again.
+        for item_id, said in self._said.items():
+            self.update_cell(item_id, SAID_COLUMN, self._fitted(said), update_width=True)
+
 
 class RoutineScreen(Screen[None]):
+    CSS_PATH = stylesheet("routine")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "run_item", tr("screen.routine.key.run")),
         Binding("a", "run_all", tr("screen.routine.key.run_all")),
@@ -71,7 +133,8 @@ class RoutineScreen(Screen[None]):
         with Vertical(id="routine-body"):
             yield Static(id="routine-title")
             yield RoutineChecklist(id="routine-items", cursor_type="row", zebra_stripes=True)
-            yield Static(id="routine-detail")
+            with VerticalScroll(id="routine-detail-scroll"):
+                yield Static(id="routine-detail")
             yield RichLog(id="routine-output", max_lines=2000, wrap=True, markup=False)
         yield Footer()
 
@@ -84,15 +147,17 @@ class RoutineScreen(Screen[None]):
             return
         code = current_language().code
         table = self.query_one(RoutineChecklist)
-        table.add_column(tr("screen.routine.column.item"), key="item")
-        table.add_column(tr("screen.routine.column.result"), key=RESULT_COLUMN)
-        table.add_column(tr("screen.routine.column.said"), key=SAID_COLUMN)
+        table.add_checklist_columns(tr("screen.routine.column.item"),
+                                    tr("screen.routine.column.result"),
+                                    tr("screen.routine.column.said"))
         for item in self.run.routine.items:
             record = self.run.item_record(item.id)
-            table.add_row(Text(item.title(code)), *self._cells(record), key=item.id)
+            table.add_item(item.id, Text(item.title(code)), *self._cells(record))
         self._show_title()
         self._show_detail()
         table.focus()
+        # The table may have had its size before it had columns: fit once laid out.
+        self.call_after_refresh(table.fit)
 
     # -- what is shown -----------------------------------------------------------------------
 
@@ -102,7 +167,7 @@ class RoutineScreen(Screen[None]):
         result = Text(outcome_word(record.outcome), style=level_style(level, table))
         said = inert(record.said(current_language().code))
         if record.note:
-            said.append("  ✎ " + record.note.splitlines()[-1])
+            said.append(("  " if said else "") + "✎ " + record.note.splitlines()[-1])
         return result, said
 
     def _show_title(self) -> None:
@@ -132,24 +197,27 @@ class RoutineScreen(Screen[None]):
         why = item.why_ja if code == "ja" else item.why_en
         checklist = item.checklist_ja if code == "ja" else item.checklist_en
         record = self.run.item_record(item_id)
-        detail = Text()
-        detail.append(tr("screen.routine.source", source=item.source) + "\n")
-        if why:
-            detail.append(why + "\n")
-        for line in checklist:
-            detail.append(f"  □ {line}\n")
-        detail.append(tr("screen.routine.what", what=record.shown))
-        for line in record.lines[:8]:
-            detail.append("\n  " + line)
+        # What it found first, whole: the table's column shows only its start.
+        detail = Text(tr("screen.routine.result") + " ")
+        detail.append_text(self._cells(record)[0])
+        detail.append("  ")
+        detail.append_text(inert(record.said(code), keep_newlines=True))
+        for line in record.lines[:DETAIL_LINES]:
+            detail.append("\n  ")
+            detail.append_text(inert(line))
         if record.note:
-            detail.append("\n" + tr("screen.routine.note", note=record.note))
+            detail.append_text(inert("\n" + tr("screen.routine.note", note=record.note),
+                                     keep_newlines=True))
+        detail.append("\n\n" + tr("screen.routine.source", source=item.source))
+        if why:
+            detail.append("\n" + why)
+        for line in checklist:
+            detail.append(f"\n  □ {line}")
+        detail.append("\n" + tr("screen.routine.what", what=record.shown))
         self.query_one("#routine-detail", Static).update(detail)
 
     def _refresh_item(self, record: ItemRecord) -> None:
-        table = self.query_one(RoutineChecklist)
-        result, said = self._cells(record)
-        table.update_cell(record.item, RESULT_COLUMN, result)
-        table.update_cell(record.item, SAID_COLUMN, said, update_width=True)
+        self.query_one(RoutineChecklist).show_item(record.item, *self._cells(record))
         self._show_detail()
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:

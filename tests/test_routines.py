@@ -62,6 +62,28 @@ def test_the_manual_s_items_are_all_there() -> None:
     assert logs.command.argv == ("app", "logs", "--since", "1h")
 
 
+def test_a_scan_s_checklist_keeps_only_what_a_person_must_still_do() -> None:
+    """Brakeman, bundler-audit and Dependabot run as checks: a checklist line telling
+    someone to run them by hand again would be done twice (or skipped as done). The
+    dynamic scan on staging has no check, so it stays on security's list."""
+    catalog = load_routines()
+    automatic = {"brakeman": "brakeman", "bundler_audit": "bundler-audit",
+                 "dependabot_alerts": "dependabot"}
+    scans = [(routine_id, item) for routine_id, routine in catalog.routines.items()
+             for item in routine.items if item.check in automatic]
+    assert {(rid, item.check) for rid, item in scans} >= {
+        ("weekly", "bundler_audit"), ("weekly", "dependabot_alerts"),
+        ("monthly", "brakeman"), ("monthly", "bundler_audit"), ("security", "brakeman")}
+    for routine_id, item in scans:
+        assert item.why_ja and item.why_en, (routine_id, item.id)  # what the check does
+        for line in (*item.checklist_ja, *item.checklist_en):
+            assert automatic[item.check] not in line.lower(), (routine_id, item.id, line)
+    security_scan = catalog.routines["security"].item("brakeman")
+    assert security_scan is not None
+    assert security_scan.checklist_en == ("OWASP ZAP (on staging)",)
+    assert security_scan.checklist_ja == ("OWASP ZAP (ステージング環境)",)
+
+
 def _write(directory: Path, name: str, text: str) -> None:
     directory.mkdir(exist_ok=True)
     (directory / name).write_text(text, encoding="utf-8")
@@ -164,7 +186,9 @@ async def test_a_run_is_recorded_item_by_item_redacted_and_read_back(tmp_path: P
     rotation = await run.run_item("password-rotation")
     # Never marked done: a warning, in both languages.
     assert rotation.outcome == "warning"
-    assert "never marked done" in rotation.said_en and "完了の記録がない" in rotation.said_ja
+    assert "never marked done (due quarterly)" in rotation.said_en
+    # The period in the reader's words, never the data's key.
+    assert "完了の記録がない (周期: 四半期)" in rotation.said_ja and "quarterly" not in rotation.said_ja
     run.note("password-rotation", "rotated; old key was AKIAIOSFODNN7EXAMPLE")
     run.mark_done("password-rotation")
     audit = await run.run_item("access-log-audit")

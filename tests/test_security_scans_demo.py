@@ -16,6 +16,8 @@ from rainbow_tui.demo.launcher import DemoProcess
 from rainbow_tui.demo.profile import demo_config, demo_dsn_variables
 from rainbow_tui.incidents.runner import CommandRunner
 from rainbow_tui.text import language
+from rainbow_tui.upkeep.catalog import load_routines
+from rainbow_tui.upkeep.checks import run_check
 from rainbow_tui.upkeep.context import RoutineContext
 from rainbow_tui.upkeep.security_scans import brakeman_scan, bundler_audit_scan
 
@@ -97,3 +99,40 @@ def test_weekly_routine_with_the_vulnerable_gem_drill(
     assert "CVE-2025-27610" in audit["said"] and "upgrade to >= 3.1.12" in audit["said"]
     assert audit["figures"]["advisories"] == 2.0
     assert status == document["exit_status"] == 2
+
+
+async def test_the_vulnerable_gem_drill_opens_dependabot_alerts_for_the_weekly_item(
+    demo_stack: DemoProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dependabot reads the same Gemfile.lock as bundler-audit: while the drill pins
+    rack 3.1.10 the GitHub stand-in has an open alert per advisory (the shape of
+    github/rest-api-description descriptions/api.github.com/api.github.com.yaml,
+    ``dependabot/list-alerts-for-repo``; the advisories rubysec/ruby-advisory-db
+    gems/rack/CVE-2025-27610.yml and CVE-2025-46727.yml), and the weekly routine's
+    ``dependabot`` item lists them; once the drill ends they are gone again."""
+    context, _ = _context(demo_stack, tmp_path, monkeypatch)
+    item = load_routines().routines["weekly"].item("dependabot")
+    assert item is not None and item.check == "dependabot_alerts"
+
+    def rack_lines(lines: tuple[str, ...]) -> list[str]:
+        return [line for line in lines if " rubygems rack < " in line]
+
+    quiet = await run_check(context, item)
+    assert quiet.figures["open_alerts"] == 2.0, quiet  # the baseline's rexml and rack-session
+    assert rack_lines(quiet.lines) == []
+    _drill(demo_stack, "POST")
+    try:
+        drilled = await run_check(context, item)
+    finally:
+        _drill(demo_stack, "DELETE")
+    assert drilled.figures["open_alerts"] == 4.0, drilled
+    assert drilled.figures["high_alerts"] == 2.0
+    # High is at or above warn_severity (medium), below critical_severity (critical).
+    assert drilled.outcome == "warning"
+    rack = rack_lines(drilled.lines)
+    assert len(rack) == 2, drilled.lines
+    assert any("CVE-2025-27610" in line and "3.1.12" in line for line in rack), rack
+    assert any("CVE-2025-46727" in line and "3.1.14" in line for line in rack), rack
+    ended = await run_check(context, item)
+    assert ended.figures["open_alerts"] == 2.0, ended
+    assert rack_lines(ended.lines) == []

@@ -24,18 +24,21 @@ in ``alert_sources`` return at the time of each request: a drill adds a source
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
-log = logging.getLogger("rainbow_tui.demo.github_standin")
+from rainbow_tui.demo.local_http import (
+    LocalHTTPServer,
+    QuietHandler,
+    reply_json,
+    request_parts,
+)
 
 REPOSITORY = "shiojiri-rainbow/rainbow-seeker-api"
 DEMO_TOKEN = "github_pat_demo_rainbow_seeker_read_only"  # a stand-in's token, not a secret
@@ -132,8 +135,7 @@ class GithubStandIn:
         self.created = time.time()
         self.alert_sources: list[AlertSource] = [lambda: baseline_alerts(self.created)]
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalHTTPServer | None = None
 
     # -- the repository -----------------------------------------------------------------
 
@@ -156,8 +158,8 @@ class GithubStandIn:
     # -- the API ----------------------------------------------------------------------
 
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        assert self._http is not None
+        return self._http.base_url()
 
     def _html_url(self, alert: StandInAlert) -> str:
         return f"{self.base_url()}/{self.repository}/security/dependabot/{alert.number}"
@@ -288,48 +290,24 @@ class GithubStandIn:
     def start(self) -> str:
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(QuietHandler):
             server_version = "GitHub.com"
-            sys_version = ""
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("%s " + format, self.address_string(), *args)
+            log = logging.getLogger(__name__)
 
             def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                host = self.headers.get("Host", "127.0.0.1")
-                status, body, extra = stand_in.answer(
-                    parts.path, parse_qs(parts.query, keep_blank_values=True),
-                    {name.lower(): value for name, value in self.headers.items()},
-                    f"http://{host}{parts.path}",
-                )
+                status, body, extra = stand_in.answer(*request_parts(self))
                 broken = stand_in.broken_body
-                data = broken if status == 200 and broken is not None else (
-                    json.dumps(body).encode())
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, status,
+                           broken if status == 200 and broken is not None else body,
+                           {"X-GitHub-Api-Version-Selected": "2022-11-28", **extra},
+                           content_type="application/json; charset=utf-8")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
-                                        name="demo-github", daemon=True)
-        self._thread.start()
-        return self.base_url()
+        self._http = LocalHTTPServer(Handler, "demo-github")
+        return self._http.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._http is not None:
+            self._http.stop()
 
 
 def _words(values: list[str] | None, allowed: tuple[str, ...]) -> set[str] | None:

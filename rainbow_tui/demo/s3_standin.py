@@ -26,11 +26,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-log = logging.getLogger("rainbow_tui.demo.s3_standin")
+from rainbow_tui.demo.local_http import LocalHTTPServer, QuietHandler
 
 BUCKET = "shiojiri-rainbow-images"
 REGION = "ap-northeast-1"
@@ -60,8 +58,7 @@ class S3StandIn:
     denied_keys: set[str] = field(default_factory=set)
     buckets: dict[str, dict[str, _Object]] = field(default_factory=dict)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, key id
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _http: LocalHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str = "image/webp") -> None:
@@ -73,8 +70,8 @@ class S3StandIn:
             self.buckets.get(bucket, {}).pop(key, None)
 
     def endpoint_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        assert self._http is not None
+        return self._http.base_url()
 
     def answer(self, method: str, path: str, authorization: str
                ) -> tuple[int, dict[str, str], bytes, str]:
@@ -108,13 +105,9 @@ class S3StandIn:
     def start(self) -> str:
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(QuietHandler):
             server_version = "AmazonS3"
-            sys_version = ""
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("%s " + format, self.address_string(), *args)
+            log = logging.getLogger(__name__)
 
             def _reply(self) -> None:
                 # A PUT's or POST's body is read and dropped: the stand-in is read-only.
@@ -143,20 +136,12 @@ class S3StandIn:
             do_HEAD = _reply
             do_GET = _reply
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
-                                        name="demo-s3", daemon=True)
-        self._thread.start()
-        return self.endpoint_url()
+        self._http = LocalHTTPServer(Handler, "demo-s3")
+        return self._http.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._http is not None:
+            self._http.stop()
 
 
 def _access_key_id(authorization: str) -> str:

@@ -22,7 +22,6 @@ issue by exception class and culprit (the controller action or job).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -31,11 +30,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
-log = logging.getLogger("rainbow_tui.demo.sentry_standin")
+from rainbow_tui.demo.local_http import (
+    LocalHTTPServer,
+    QuietHandler,
+    reply_json,
+    request_parts,
+)
 
 ORGANIZATION = "shiojiri-rainbow"
 PROJECT = "rainbow-seeker-api"
@@ -161,8 +164,7 @@ class SentryStandIn:
         self.new_issue_listeners: list[Callable[[StandInIssue], None]] = []
         self._issues: dict[tuple[str, str], StandInIssue] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalHTTPServer | None = None
 
     # -- what the app reports ---------------------------------------------------------
 
@@ -210,8 +212,8 @@ class SentryStandIn:
     # -- the API ----------------------------------------------------------------------
 
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        assert self._http is not None
+        return self._http.base_url()
 
     def _permalink(self, issue: StandInIssue) -> str:
         return f"{self.base_url()}/organizations/{self.organization}/issues/{issue.id}/"
@@ -311,45 +313,20 @@ class SentryStandIn:
     def start(self) -> str:
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(QuietHandler):
             server_version = "nginx"
-            sys_version = ""
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("%s " + format, self.address_string(), *args)
+            log = logging.getLogger(__name__)
 
             def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                host = self.headers.get("Host", "127.0.0.1")
-                status, body, extra = stand_in.answer(
-                    parts.path, parse_qs(parts.query, keep_blank_values=True),
-                    {name.lower(): value for name, value in self.headers.items()},
-                    f"http://{host}{parts.path}",
-                )
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                status, body, extra = stand_in.answer(*request_parts(self))
+                reply_json(self, status, body, extra)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
-                                        name="demo-sentry", daemon=True)
-        self._thread.start()
-        return self.base_url()
+        self._http = LocalHTTPServer(Handler, "demo-sentry")
+        return self._http.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._http is not None:
+            self._http.stop()
 
 
 def _base32(number: int) -> str:

@@ -19,7 +19,7 @@ from rainbow_tui.levels import judge
 from rainbow_tui.text import N_, Phrase
 from rainbow_tui.upkeep.catalog import RoutineItem
 from rainbow_tui.upkeep.context import RoutineContext
-from rainbow_tui.upkeep.due import PERIODS
+from rainbow_tui.upkeep.due import FREQUENCY_KEYS, PERIODS
 from rainbow_tui.upkeep.results import (
     ItemResult,
     JoinedPhrase,
@@ -316,7 +316,8 @@ async def password_rotation_due(context: RoutineContext, item: RoutineItem) -> I
         return not_available(Phrase(N_("routine.why.no_records")))
     last = await asyncio.to_thread(context.records.last_done, item.id)
     if last is None:
-        return ItemResult("warning", Phrase(N_("routine.rotation.never"), frequency=frequency))
+        return ItemResult("warning", Phrase(N_("routine.rotation.never"),
+                                            frequency=Phrase(FREQUENCY_KEYS[frequency])))
     age = context.clock() - last
     days = age / timedelta(days=1)
     if age >= period:

@@ -12,13 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-__all__ = ["PERIODS", "DueState", "RoutineDue", "due_state", "routines_due"]
+from rainbow_tui.text import N_
+
+__all__ = ["FREQUENCY_KEYS", "PERIODS", "DueState", "RoutineDue", "due_state", "routines_due"]
 
 PERIODS: dict[str, timedelta] = {
     "daily": timedelta(hours=24),
     "weekly": timedelta(days=7),
     "monthly": timedelta(days=30),
     "quarterly": timedelta(days=91),
+}
+# Each frequency's word, for whoever says it (the CLI's list, a check's result).
+FREQUENCY_KEYS = {
+    "daily": N_("routine.frequency.daily"),
+    "weekly": N_("routine.frequency.weekly"),
+    "monthly": N_("routine.frequency.monthly"),
+    "quarterly": N_("routine.frequency.quarterly"),
 }
 DueState = Literal["done", "due", "overdue"]
 

@@ -14,14 +14,13 @@ from rainbow_tui.incidents.store import StoreError
 from rainbow_tui.text import N_, LanguageCode, Phrase, current_language, ljust_cells, tr
 from rainbow_tui.upkeep.catalog import RoutineCatalog, configured_routines
 from rainbow_tui.upkeep.context import RoutineContext
-from rainbow_tui.upkeep.due import RoutineDue, routines_due
+from rainbow_tui.upkeep.due import FREQUENCY_KEYS, RoutineDue, routines_due
 from rainbow_tui.upkeep.record import RoutineRecord, RoutineRecords
 from rainbow_tui.upkeep.report import print_item, print_run, render_routine_report
 from rainbow_tui.upkeep.run import RoutineRun
 
 __all__ = [
     "DUE_KEYS",
-    "FREQUENCY_KEYS",
     "due_now",
     "export_run",
     "print_due",
@@ -30,12 +29,6 @@ __all__ = [
     "run_routine",
 ]
 
-FREQUENCY_KEYS = {
-    "daily": N_("routine.frequency.daily"),
-    "weekly": N_("routine.frequency.weekly"),
-    "monthly": N_("routine.frequency.monthly"),
-    "quarterly": N_("routine.frequency.quarterly"),
-}
 DUE_KEYS = {
     "done": N_("routine.due.done"),
     "due": N_("routine.due.due"),
