@@ -1,4 +1,4 @@
-"""One poll of 50 SSH hosts over a real network delay, beside one host, in one run.
+"""One poll of 50 SSH hosts over a network delay, beside one host, in one run.
 
 The console's own ``HostsSource``/``HostProbe`` poll 50 stand-in hosts (the demo's
 host shells behind real asyncssh servers, host keys verified against a
@@ -9,17 +9,37 @@ machine allows (the row's label says which ran):
 - ``netem``: the servers listen inside a network namespace of their own, reached over
   a veth pair with ``tc … netem delay 25ms`` on both ends; the console stays in the
   root namespace.  Needs root, iproute2 and the kernel's ``sch_netem``.
-- ``proxy``: a delaying TCP proxy (a process of its own) in front of each server on
-  127.0.0.1; each chunk it reads goes on 25 ms later, in order, in both directions.
-  The TCP handshake itself is not delayed, which only the (unmeasured) connect sees.
+- ``delayed``: the servers listen on 127.0.0.1 and their own process holds every
+  chunk 25 ms each way, in order, both directions (``bench/delayed_link.py``); the
+  TCP handshake itself is not delayed, which only the (unmeasured) connect sees.
+  A delaying proxy in between cost a second loopback hop per chunk on the servers'
+  CPU: about 40 ms per fleet poll beside the servers' 70.
 
-The servers run in a subprocess, the proxy in another, so the console's process CPU
-time (``time.process_time`` around the polls) is its own: printed per host poll.  The
-servers' and proxy's CPU per fleet poll is printed too: on this machine they share
-its two cores with the console, which real hosts and a real network would not.  The
-first poll of each source connects and is left out; the two sources' polls
-alternate so drift hits both.  Every server counts the connections it accepted: one
-per host, reused by every later poll, is the expected count.
+What the wall row means.  A host poll is two round trips on its kept connection
+(a session channel opened, then the exec answered with its output, exit status
+and close in one flight), so one host takes 2 × 50 ms plus its processing.  The
+fleet's 50 polls go out at once; what 50 cost beyond one is CPU: the console's
+(taking 50 answers apart) and the stand-ins' (50 sshds and shells answering),
+which on a real fleet run on 50 other machines.  So the servers run in a process
+of their own, pinned, when two or more CPUs are allowed, to CPUs the console (the
+first allowed CPU) does not have: the goal column says which.  They still answer
+the fleet's 50 commands one after another in their one process, so the row is an
+upper bound on the console's own scaling; the servers' CPU per fleet poll is printed
+beside the console's to show how much of the fleet's extra time can be theirs.
+
+The console's process CPU time (``time.process_time`` around the polls) is its
+own: printed per host poll.  The first poll of each source connects and is left
+out; the two sources' polls alternate so drift hits both.  Every server counts the
+connections it accepted: one per host, reused by every later poll, is the expected
+count.
+
+Measured on the 2-core machine (load 0.8-0.9), three runs, each beside the
+committed bench of before run right after it: 50 hosts 156-163 ms beside one host
+107 ms (1.46-1.53x; the goal <= 2x); the console 0.9-1.0 ms CPU per host poll; the
+servers 62-68 ms CPU per fleet poll beside the console's 44-49 ms.  The bench of
+before (servers and a delaying proxy on both cores with the console, each line of
+output an SSH packet, a timer per chunk): 278-296 ms beside 109 ms (2.56-2.70x),
+console 1.8-1.9 ms per host poll, servers and proxy 221-250 ms per fleet poll.
 """
 
 from __future__ import annotations
@@ -41,6 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from bench.delayed_link import DelayingListener
 from bench.report import Row, median
 from bench.ssh_hosts import first_polls
 
@@ -64,22 +85,42 @@ class Skip(Exception):
 
 
 class _Sink:
-    """Command output onto one SSH channel."""
+    """Command output onto one SSH channel, gathered until the command ends or drains.
+
+    The host shell writes each line (each ``echo``) on its own; an SSH packet and a
+    ``send`` apiece (and a delayed chunk) made most of the servers' CPU.  OpenSSH's
+    sshd reads whatever the command has written so far, up to 16 KiB a read
+    (``CHAN_RBUF`` in channels.h), so a poll's 8 KiB, written within a millisecond,
+    leaves a real host in a packet or a few as well.
+    """
 
     def __init__(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         self._process = process
+        self._out = bytearray()
+        self._err = bytearray()
 
     def write(self, data: bytes) -> None:
         if not self.is_closed():
-            with contextlib.suppress(BrokenPipeError, ConnectionError):
-                self._process.stdout.write(data)
+            self._out += data
 
     def write_err(self, data: bytes) -> None:
         if not self.is_closed():
-            with contextlib.suppress(BrokenPipeError, ConnectionError):
-                self._process.stderr.write(data)
+            self._err += data
+
+    def flush(self) -> None:
+        """What was gathered onto the channel (an ended client discards it)."""
+        out, self._out = self._out, bytearray()
+        err, self._err = self._err, bytearray()
+        if self.is_closed():
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionError):
+            if out:
+                self._process.stdout.write(bytes(out))
+            if err:
+                self._process.stderr.write(bytes(err))
 
     async def drain(self) -> None:
+        self.flush()
         if not self.is_closed():
             with contextlib.suppress(BrokenPipeError, ConnectionError):
                 await self._process.stdout.drain()
@@ -97,7 +138,7 @@ async def _control_loop(answer: Callable[[], dict[str, Any]]) -> None:
         print(json.dumps(answer()), flush=True)
 
 
-async def _serve(bind: str, state_dir: Path) -> None:
+async def _serve(bind: str, state_dir: Path, delay: float) -> None:
     import asyncssh
 
     from rainbow_tui.demo.containers import SERVICE
@@ -132,11 +173,13 @@ async def _serve(bind: str, state_dir: Path) -> None:
 
     def session(name: str) -> Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]:
         async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
+            sink = _Sink(process)
             try:
-                status = await stack.shells[name].run(process.command or "true", _Sink(process))
+                status = await stack.shells[name].run(process.command or "true", sink)
             except Exception as error:  # a broken shell shows as a failed poll
-                process.stderr.write(f"internal error: {error}\n".encode())
+                sink.write_err(f"internal error: {error}\n".encode())
                 status = 1
+            sink.flush()
             if not process.is_closing():
                 with contextlib.suppress(BrokenPipeError, ConnectionError, asyncssh.Error):
                     process.exit(status)
@@ -151,6 +194,7 @@ async def _serve(bind: str, state_dir: Path) -> None:
             server_host_keys=[host_keys[spec.name]], process_factory=session(spec.name),
             encoding=None, keepalive_interval=15, login_timeout=30, allow_scp=False,
             agent_forwarding=False, x11_forwarding=False, line_editor=False,
+            **({"tunnel": DelayingListener(delay)} if delay > 0 else {}),
         )
         acceptors.append(acceptor)
         hosts.append({
@@ -168,119 +212,31 @@ async def _serve(bind: str, state_dir: Path) -> None:
             acceptor.close()
 
 
-# -- the delaying proxy's process ----------------------------------------------------
-
-
-class _DelayedLink(asyncio.Protocol):
-    """One side of a proxied connection: what it receives, its peer sends ``delay`` later.
-
-    Writes are scheduled on the event loop at strictly increasing times, so chunks
-    keep their order; no task or queue per chunk, to keep the proxy's CPU small.
-    """
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.peer: _DelayedLink | None = None
-        self.transport: asyncio.Transport | None = None
-        self._early: list[bytes] = []  # received before the peer was connected
-        self._last_due = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def attach(self, peer: _DelayedLink) -> None:
-        self.peer = peer
-        early, self._early = self._early, []
-        for data in early:
-            self.data_received(data)
-
-    def data_received(self, data: bytes) -> None:
-        if self.peer is None:
-            self._early.append(data)
-            return
-        self.peer._send_later(data)
-
-    def eof_received(self) -> bool:
-        if self.peer is not None:
-            self.peer._send_later(b"")
-        return True  # keep the transport open for the other direction
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.peer is not None:
-            self.peer._send_later(None)
-
-    def _send_later(self, data: bytes | None) -> None:
-        loop = asyncio.get_running_loop()
-        due = max(loop.time() + self.delay, self._last_due + 1e-6)
-        self._last_due = due
-        loop.call_at(due, self._send, data)
-
-    def _send(self, data: bytes | None) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if data is None:
-            transport.close()
-        elif not data:
-            if transport.can_write_eof():
-                transport.write_eof()
-        else:
-            transport.write(data)
-
-
-async def _proxy(delay: float, targets: list[int]) -> None:
-    loop = asyncio.get_running_loop()
-    accepted = dict.fromkeys(targets, 0)
-    pending: set[asyncio.Task[None]] = set()
-
-    async def join(down: _DelayedLink, target: int) -> None:
-        try:
-            _, up = await loop.create_connection(lambda: _DelayedLink(delay), "127.0.0.1", target)
-        except OSError:
-            if down.transport is not None:
-                down.transport.close()
-            return
-        up.attach(down)
-        down.attach(up)
-
-    def factory(target: int) -> Callable[[], _DelayedLink]:
-        def make() -> _DelayedLink:
-            accepted[target] += 1
-            down = _DelayedLink(delay)
-            task = loop.create_task(join(down, target))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            return down
-
-        return make
-
-    servers = [await loop.create_server(factory(t), "127.0.0.1", 0) for t in targets]
-    ports = [server.sockets[0].getsockname()[1] for server in servers]
-    print(json.dumps({"ports": ports}), flush=True)
-    try:
-        await _control_loop(lambda: {"accepted": {str(t): n for t, n in accepted.items()}})
-    finally:
-        for server in servers:
-            server.close()
-
-
 # -- the console's side --------------------------------------------------------------
 
 
 class _Child:
     """A subprocess speaking JSON lines; it ends when its stdin closes."""
 
-    def __init__(self, argv: list[str], log_path: Path) -> None:
+    def __init__(self, argv: list[str], log_path: Path,
+                 cpus: frozenset[int] | None = None) -> None:
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("wb")
         self.process: asyncio.subprocess.Process | None = None
         self.argv = argv
+        self.cpus = cpus
 
     async def start(self) -> dict[str, Any]:
+        cpus = self.cpus
+
+        def pin() -> None:  # in the child, before exec: its every thread inherits it
+            if cpus is not None:
+                os.sched_setaffinity(0, cpus)
+
         self.process = await asyncio.create_subprocess_exec(
             *self.argv, cwd=REPO, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=self._log, start_new_session=True,
+            preexec_fn=pin if cpus is not None else None,
         )
         return await self._answer(READY_TIMEOUT_S)
 
@@ -423,7 +379,7 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def _measure(probes: list[Any], method: str, stand_ins: list[int],
+async def _measure(probes: list[Any], method: str, placement: str, stand_ins: list[int],
                    accepted: Callable[[], Awaitable[dict[str, int]]]) -> list[Row]:
     from rainbow_tui.sources.hosts import HostsSource
 
@@ -465,20 +421,47 @@ async def _measure(probes: list[Any], method: str, stand_ins: list[int],
     label = f"fleet {len(fleet.probes)} hosts, {method}"
     return [
         Row(f"{label}: wall", median(many) * 1000, median(one) * 1000, "ms",
-            "<= 2x one host"),
+            f"<= 2x one host ({placement})"),
         Row(f"{label}: CPU/host", cpu[id(fleet)] / (len(fleet.probes) * len(many)) * 1000,
             cpu[id(single)] / len(one) * 1000, "ms",
             "for reading: console CPU per host poll (baseline: 1 host)"),
         Row(f"{label}: servers CPU", stand_in_cpu / len(many) * 1000,
             cpu[id(fleet)] / len(many) * 1000, "ms",
-            "for reading: servers+proxy per fleet poll (baseline: console)"),
+            "for reading: stand-in servers per fleet poll (baseline: console)"),
         Row(f"fleet {hosts} hosts: SSH connections accepted", float(sum(counts.values())),
             float(hosts), "", verdict),
     ]
 
 
-async def _run(state_dir: Path) -> list[Row]:
+@dataclass(frozen=True)
+class _Cpus:
+    """Which CPUs the console has, and which the stand-in servers have."""
+
+    console: frozenset[int]
+    stand_ins: frozenset[int]
+
+    @classmethod
+    def split(cls) -> _Cpus | None:
+        """The first allowed CPU for the console, the rest for the stand-ins; None
+        with fewer than two (or no affinity calls on this system)."""
+        if not hasattr(os, "sched_getaffinity"):
+            return None
+        allowed = sorted(os.sched_getaffinity(0))
+        if len(allowed) < 2:
+            return None
+        return cls(frozenset(allowed[:1]), frozenset(allowed[1:]))
+
+    def describe(self) -> str:
+        def cpus(which: frozenset[int]) -> str:
+            return ",".join(str(cpu) for cpu in sorted(which))
+
+        return f"console on CPU {cpus(self.console)}, stand-ins on {cpus(self.stand_ins)}"
+
+
+async def _run(state_dir: Path, cpus: _Cpus | None) -> list[Row]:
     python = [sys.executable, "-m", "bench.fleet"]
+    stand_in_cpus = cpus.stand_ins if cpus is not None else None
+    placement = cpus.describe() if cpus is not None else "stand-ins share the console's CPUs"
     children: list[_Child] = []
     namespace: _Namespace | None = None
     loop = asyncio.get_running_loop()
@@ -489,12 +472,13 @@ async def _run(state_dir: Path) -> list[Row]:
         try:
             namespace = _Namespace.create(DELAY_S)
         except Skip as why:
-            print(f"fleet poll: no netem namespace ({why}); delaying TCP proxy instead",
+            print(f"fleet poll: no netem namespace ({why}); delayed in the servers instead",
                   flush=True)
         if namespace is not None:
             server = _Child(["ip", "netns", "exec", namespace.name, *python, "--bind",
-                             namespace.inner_address, "--state", str(state_dir), "serve"],
-                            state_dir / "serve.log")
+                             namespace.inner_address, "--state", str(state_dir), "--delay", "0",
+                             "serve"],
+                            state_dir / "serve.log", stand_in_cpus)
             children.append(server)
             ready = await server.start()
             address = namespace.inner_address
@@ -502,23 +486,21 @@ async def _run(state_dir: Path) -> list[Row]:
             method = f"netem {DELAY_S * 1000:g}ms/way"
         else:
             server = _Child([*python, "--bind", "127.0.0.1", "--state", str(state_dir),
-                             "serve"], state_dir / "serve.log")
+                             "--delay", str(DELAY_S), "serve"], state_dir / "serve.log",
+                             stand_in_cpus)
             children.append(server)
             ready = await server.start()
-            proxy = _Child([*python, "--delay", str(DELAY_S), "--targets",
-                            ",".join(str(host["port"]) for host in ready["hosts"]), "proxy"],
-                           state_dir / "proxy.log")
-            children.append(proxy)
-            ports = (await proxy.start())["ports"]
+            ports = [host["port"] for host in ready["hosts"]]
             address = "127.0.0.1"
-            method = f"proxy {DELAY_S * 1000:g}ms/way"
+            method = f"delayed {DELAY_S * 1000:g}ms/way"
 
         async def accepted() -> dict[str, int]:
             answer: dict[str, int] = (await server.ask())["accepted"]
             return answer
 
         pids = [child.process.pid for child in children if child.process is not None]
-        return await _measure(_probes(ready, address, ports, state_dir), method, pids, accepted)
+        return await _measure(_probes(ready, address, ports, state_dir), method, placement,
+                              pids, accepted)
     finally:
         for child in reversed(children):
             await child.stop()
@@ -529,12 +511,19 @@ async def _run(state_dir: Path) -> list[Row]:
 
 def bench_fleet() -> list[Row]:
     state_dir = Path(tempfile.mkdtemp(prefix="rtui-bench-fleet-"))
+    cpus = _Cpus.split()
+    allowed = os.sched_getaffinity(0) if cpus is not None else None
     try:
-        return asyncio.run(_run(state_dir))
+        if cpus is not None:
+            # Before asyncio.run: the loop's executor threads start pinned too.
+            os.sched_setaffinity(0, cpus.console)
+        return asyncio.run(_run(state_dir, cpus))
     except Skip as why:
         print(f"fleet poll: skipped: {why}", flush=True)
         return []
     finally:
+        if allowed is not None:  # the benches after this one get every CPU again
+            os.sched_setaffinity(0, allowed)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -543,13 +532,10 @@ def main() -> None:
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--state", type=Path)
     parser.add_argument("--delay", type=float, default=DELAY_S)
-    parser.add_argument("--targets", default="")
-    parser.add_argument("role", nargs="?", choices=["serve", "proxy", "bench"], default="bench")
+    parser.add_argument("role", nargs="?", choices=["serve", "bench"], default="bench")
     args = parser.parse_args()
     if args.role == "serve":
-        asyncio.run(_serve(args.bind, args.state))
-    elif args.role == "proxy":
-        asyncio.run(_proxy(args.delay, [int(port) for port in args.targets.split(",")]))
+        asyncio.run(_serve(args.bind, args.state, args.delay))
     else:
         from bench.report import print_rows
 
