@@ -22,6 +22,9 @@ own exit 1; the report decides.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 from rainbow_tui.incidents.runner import CommandResult, ParameterError
 from rainbow_tui.scans.brakeman import BrakemanReport, BrakemanWarning, parse_brakeman
 from rainbow_tui.scans.bundler_audit import AuditReport, GemAdvisory, parse_bundler_audit
@@ -147,17 +150,27 @@ def judge_audit(report: AuditReport, critical_criticality: str = "high") -> Item
     return ItemResult(outcome, JoinedPhrase(said), figures, lines)
 
 
-async def bundler_audit_scan(context: RoutineContext) -> ItemResult:
+async def _scan(context: RoutineContext, scanner: Scanner,
+                judged: Callable[[str], ItemResult | None]) -> ItemResult:
+    """Run ``scanner``; ``judged`` reads its output into a result, None when it holds
+    no report (then the result says what the scanner printed instead)."""
     try:
-        result, output, preview = await _run(context, "bundler_audit")
+        result, output, preview = await _run(context, scanner)
     except ParameterError as error:
         return ItemResult("unknown", Phrase.verbatim(str(error)))
-    report = parse_bundler_audit(output)
-    if report is None:
-        return _no_report("bundler_audit", result, output, preview)
-    judged = judge_audit(report, context.config.security.critical_criticality)
-    return ItemResult(judged.outcome, judged.phrase, judged.figures, judged.lines,
-                      duration_s=result.duration_s)
+    found = judged(output)
+    if found is None:
+        return _no_report(scanner, result, output, preview)
+    return dataclasses.replace(found, duration_s=result.duration_s)
+
+
+async def bundler_audit_scan(context: RoutineContext) -> ItemResult:
+    def judged(output: str) -> ItemResult | None:
+        report = parse_bundler_audit(output)
+        return None if report is None else judge_audit(
+            report, context.config.security.critical_criticality)
+
+    return await _scan(context, "bundler_audit", judged)
 
 
 # -- Brakeman ---------------------------------------------------------------------------
@@ -208,14 +221,10 @@ def judge_brakeman(report: BrakemanReport, critical_confidence: str = "High") ->
 
 
 async def brakeman_scan(context: RoutineContext) -> ItemResult:
-    try:
-        result, output, preview = await _run(context, "brakeman")
-    except ParameterError as error:
-        return ItemResult("unknown", Phrase.verbatim(str(error)))
-    report = parse_brakeman(output)
-    if report is None:
-        return _no_report("brakeman", result, output, preview)
-    judged = judge_brakeman(report, context.config.security.critical_confidence)
-    return ItemResult(judged.outcome, judged.phrase, judged.figures, judged.lines,
-                      duration_s=result.duration_s)
+    def judged(output: str) -> ItemResult | None:
+        report = parse_brakeman(output)
+        return None if report is None else judge_brakeman(
+            report, context.config.security.critical_confidence)
+
+    return await _scan(context, "brakeman", judged)
 
