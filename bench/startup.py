@@ -29,7 +29,7 @@ from pathlib import Path
 from bench.report import Row, median
 
 REPO = Path(__file__).resolve().parent.parent
-RUNS = 7
+RUNS = 15
 
 MINIMAL_APP = """
 import time

@@ -12,7 +12,6 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -679,8 +678,7 @@ def url_problem(text: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Range:
+class _Range(msgspec.Struct, frozen=True):
     """The values a number may take: finite, above (or from) ``low``, at most ``high``."""
 
     low: float

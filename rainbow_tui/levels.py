@@ -9,9 +9,10 @@ showing, not worth waking anyone for.  A value that could not be measured is
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+
+import msgspec
 
 from rainbow_tui.text import N_, Language, Phrase, current_language
 
@@ -101,8 +102,7 @@ def severity_word(severity: Severity, language: Language | None = None) -> str:
     return (language or current_language()).tr(_SEVERITY_KEYS[severity])
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(msgspec.Struct, frozen=True):
     """A condition someone must respond to, with the clock that severity sets.
 
     ``title`` and ``detail`` are words already; ``title_phrase`` and

@@ -348,9 +348,8 @@ class DashboardScreen(Screen[None]):
         self.add_class(breakpoint_class(self.app.size.width, self.HORIZONTAL_BREAKPOINTS))
         yield StateHeader(tr("screen.dashboard.starting"), id="state-header")
         yield AlertsBar("", id="alerts-bar")
-        # The routines due or overdue (毎日・週次…); hidden while none is.
-        yield Static(id="routines-due", classes="-empty")
-        yield Static(id="pane-tabs")
+        # The routines due or overdue (毎日・週次…) are mounted here once one is.
+        yield Static(self._tabs(), id="pane-tabs")
         with Container(id="panes"):
             yield ComponentsPane(id="components", classes="pane -current")
             yield self.log_pane
@@ -360,7 +359,6 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._show_tabs()
         self.set_timer(1.0, self.refresh_routines_due)
         self.set_interval(ROUTINES_DUE_EVERY_S, self.refresh_routines_due)
         if self._state_before_mount is not None:
@@ -380,7 +378,14 @@ class DashboardScreen(Screen[None]):
         self.app.call_from_thread(self._show_routines_due, due, titles)
 
     def _show_routines_due(self, due: list[RoutineDue], titles: dict[str, str]) -> None:
-        line = self.query_one("#routines-due", Static)
+        lines = self.query("#routines-due")
+        if not lines and not due:
+            return
+        if lines:
+            line = lines.first(Static)
+        else:
+            line = Static(id="routines-due")
+            self.mount(line, before=self.query_one("#pane-tabs"))
         line.set_class(not due, "-empty")
         words = ", ".join(
             tr(ROUTINE_DUE_KEYS[entry.state], routine=titles.get(entry.routine, entry.routine))
@@ -409,14 +414,17 @@ class DashboardScreen(Screen[None]):
         """Every log stream's latest state, of ``total`` streams, under the pane."""
         self.log_pane.show_stream_states(states, total)
 
-    def _show_tabs(self) -> None:
+    def _tabs(self) -> Text:
         tabs = Text()
         for index, title in enumerate(PANE_TITLES):
             if index:
                 tabs.append("  ")
             tabs.append(f" {index + 1} {tr(title)} ",
                         "reverse" if index == self.current_pane else "")
-        self.query_one("#pane-tabs", Static).update(tabs)
+        return tabs
+
+    def _show_tabs(self) -> None:
+        self.query_one("#pane-tabs", Static).update(self._tabs())
 
     def action_pane(self, index: int) -> None:
         """Show pane ``index`` (narrow), or focus it; again on a focused pane maximises it."""

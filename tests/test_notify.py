@@ -8,11 +8,11 @@ with its reason; ``notify test`` reports each channel."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from rainbow_tui.cli import main
@@ -316,7 +316,7 @@ def test_a_host_alert_also_tells_the_infrastructure_channel(
     # Critical 即時対応 pages as PagerDuty's critical; the host is the component.
     assert (alert.severity, alert.component, alert.class_) == (
         "critical", "host app-1", "memory_percent")
-    service_alert = dataclasses.replace(host_alert, key="service:health")
+    service_alert = msgspec.structs.replace(host_alert, key="service:health")
     not_host = new_incident(runbook=runbook, alert=service_alert, author="tanaka")
     assert plan(config, not_host, declared) == [("pagerduty", "trigger")]
 

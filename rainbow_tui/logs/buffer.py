@@ -24,6 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+import msgspec
+
 from rainbow_tui.logs.lines import make_inert
 from rainbow_tui.logs.parse import LineRecord, LogLevel, LogLine, line_view
 from rainbow_tui.text import N_, tr
@@ -43,8 +45,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class GapMarker:
+class GapMarker(msgspec.Struct, frozen=True):
     """A stretch of time in which a stream delivered nothing (connection lost).
 
     Shown as one line, :attr:`text`, e.g.

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Viewer:
+class Viewer(msgspec.Struct, frozen=True):
     view: int
     name: str
     role: str
@@ -41,7 +41,7 @@ class Presence:
         viewer = self._views.get(view)
         if viewer is None or viewer.incident_id == incident_id:
             return
-        self._views[view] = replace(viewer, incident_id=incident_id)
+        self._views[view] = msgspec.structs.replace(viewer, incident_id=incident_id)
         self._last_place[viewer.name] = incident_id
         self._on_change()
 
