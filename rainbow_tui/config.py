@@ -12,6 +12,7 @@ import math
 import os
 import re
 import tomllib
+import typing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from rainbow_tui.levels import SEVERITIES, Level, Severity, judge
+from rainbow_tui.levels import Level, Severity, judge
 from rainbow_tui.scans.settings import SecurityConfig, security_problem
 from rainbow_tui.ssh_proxy_command import proxy_command_problem
 from rainbow_tui.text import tr
@@ -603,12 +604,43 @@ _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$
 _MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
 
 
-_CHOICES = {
-    "warn_severity": SEVERITIES,
-    "critical_severity": SEVERITIES,
-    "count_requests_from": ("rails", "proxy"),
-    "language": ("ja", "en"),
-}
+def _allowed_values(root: type, path: str) -> tuple[str, ...]:
+    """The values the key at ``path`` ("security.bundler_audit", "cleanup[0].database")
+    may take, read off its type: what the struct says, so no list here can drift."""
+    import msgspec.inspect as types
+
+    node: types.Type = types.type_info(root)
+    hint: object = None  # the last field's annotation: its Literal keeps the written order
+    # A name is a struct's field; "[0]" an item of a list, "[...]" a value of a table.
+    for part in re.findall(r"\[[^\]]*\]|[^.\[\]]+", path):
+        while isinstance(node, types.UnionType):  # "X | None": the X
+            node = next((t for t in node.types if not isinstance(t, types.NoneType)),
+                        types.AnyType())
+        if part.startswith("[") and isinstance(node, types.DictType):
+            node = node.value_type
+        elif isinstance(node, types.StructType):
+            field = next((f for f in node.fields if f.encode_name == part), None)
+            if field is None:
+                return ()
+            hint = typing.get_type_hints(node.cls).get(field.name)
+            node = field.type
+        elif isinstance(node, types.ListType | types.TupleType | types.VarTupleType):
+            node = node.item_type if not isinstance(node, types.TupleType) else types.AnyType()
+        else:
+            return ()
+    if not isinstance(node, types.LiteralType):
+        return ()
+    return tuple(str(value) for value in _literal_in(hint) or node.values)
+
+
+def _literal_in(hint: object) -> tuple[object, ...]:
+    """The values of the first Literal inside ``hint``, in the order written."""
+    if typing.get_origin(hint) is typing.Literal:
+        return typing.get_args(hint)
+    for argument in typing.get_args(hint):
+        if found := _literal_in(argument):
+            return found
+    return ()
 
 
 def _join_key(path: str, field: str) -> str:
@@ -623,9 +655,9 @@ def explain_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
     problem = match["problem"]
     path = (match["path"] or "").lstrip(".")
     if unknown := _UNKNOWN_FIELD.match(problem):
-        return _join_key(path, unknown["field"]), "unknown key (check the spelling)"
+        return _join_key(path, unknown["field"]), tr("config.problem.unknown_key")
     if missing := _MISSING_FIELD.match(problem):
-        return _join_key(path, missing["field"]), "required key is missing"
+        return _join_key(path, missing["field"]), tr("config.problem.missing_key")
     problem = problem.replace("`", "")
     return path, problem[:1].lower() + problem[1:]
 
@@ -633,10 +665,10 @@ def explain_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
 def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
     path, problem = explain_validation_error(error)
     if problem.startswith("invalid enum value"):
-        allowed = _CHOICES.get(path.rsplit(".", 1)[-1])
+        allowed = _allowed_values(Config, path)
         if allowed:
             value = problem.removeprefix("invalid enum value").strip()
-            return path, f"{value} is not one of: {', '.join(allowed)}"
+            return path, tr("config.problem.not_one_of", value=value, allowed=", ".join(allowed))
     return path, problem
 
 

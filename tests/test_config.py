@@ -113,6 +113,15 @@ BROKEN = {
         _shipped_with('warn_severity = "high"', 'warn_severity = "urgent"'),
         "thresholds.error_rate_percent.warn_severity: 'urgent' is not one of: critical, high",
     ),
+    # The choices come from the field's own Literal, in the order it is written.
+    "bad scan place": (
+        SHIPPED.read_text(encoding="utf-8") + '\n[security]\nbundler_audit = "somewhere"\n',
+        "security.bundler_audit: 'somewhere' is not one of: checkout, kamal",
+    ),
+    "bad frequency in a table": (
+        SHIPPED.read_text(encoding="utf-8") + '\n[routines.frequency]\ndaily = "often"\n',
+        "'often' is not one of: daily, weekly, monthly, quarterly",
+    ),
     "not TOML": ("[service\nname = 1", "not valid TOML"),
 }
 
