@@ -360,7 +360,7 @@ async def _verify(
         checks.append(DrillCheck(
             "tables", not missing and bool(present),
             Phrase("drill.tables_missing", names=", ".join(missing)) if missing
-            else Phrase("drill.tables", count=len(present)) if present
+            else Phrase.plural("drill.tables", len(present)) if present
             else Phrase("drill.no_tables"),
             _timed(step), float(len(present))))
         for table in (main_tables or sorted(present)):
@@ -374,7 +374,7 @@ async def _verify(
             count = int(await connection.fetchval(f"SELECT count(*) FROM {quoted}"))
             counts[table] = count
             checks.append(DrillCheck(f"rows:{table}", True,
-                                     Phrase("drill.rows", table=table, count=count),
+                                     Phrase.plural("drill.rows", count, table=table),
                                      _timed(step), float(count)))
         holds_queue = any(name.startswith("solid_queue_") for name in present | set(listed))
         if expect_solid_queue or (expect_solid_queue is None and holds_queue):

@@ -897,8 +897,8 @@ def _container_state(
             if version
             else Phrase("finding.container.running_restarted_no_version", restarts=restarts),
             Level.WARNING, "high", float(restarts),
-            reason=Phrase("finding.container.restarted", name=container.name,
-                          restarts=restarts, ago=up_for),
+            reason=Phrase.plural("finding.container.restarted", restarts,
+                                 name=container.name, restarts=restarts, ago=up_for),
         )
     running = (
         N_("finding.container.running_version") if version else N_("finding.container.running")
@@ -906,7 +906,7 @@ def _container_state(
     display = Phrase(
         running,
         version=version,
-        restarts=Phrase("finding.container.restarts", count=restarts) if restarts else "",
+        restarts=Phrase.plural("finding.container.restarts", restarts) if restarts else "",
         puma=Phrase("finding.container.jobs_in_puma")
         if role == "web" and layout.jobs_in_puma
         else "",
@@ -1090,7 +1090,7 @@ def _sentry(config: Config, sentry: SentrySnapshot | None) -> list[Finding]:
     if shown and not level.alerting:
         level = Level.ELEVATED
     summary_reason = (
-        Phrase("finding.sentry.more", count=len(rest)) if rest
+        Phrase.plural("finding.sentry.more", len(rest)) if rest
         else Phrase("finding.sentry.project", project=sentry.project,
                     unresolved=len(sentry.issues))
     )

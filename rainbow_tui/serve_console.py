@@ -29,7 +29,7 @@ from rainbow_tui.app import RainbowApp, make_app
 from rainbow_tui.config import Config
 from rainbow_tui.incidents.model import record_as
 from rainbow_tui.session import Session
-from rainbow_tui.text import N_, tr
+from rainbow_tui.text import N_, tr, trn
 
 if TYPE_CHECKING:
     import asyncssh
@@ -260,7 +260,7 @@ def serve_from_command_line(config: Config, listen: str | None, authorized_keys:
     tell(tr(N_("serve.host_key_made") if made else N_("serve.host_key"), path=key_path,
             fingerprint=fingerprint(host_key)))
     names = ", ".join(f"{r.name} ({r.role})" for r in keys.responders)
-    tell(tr("serve.responders", count=len(keys.responders), names=names))
+    tell(trn("serve.responders", len(keys.responders), names=names))
 
     async def run() -> int:
         stop = asyncio.Event()

@@ -6,6 +6,11 @@ with ``tr`` in the language chosen at start.  The words live in gettext catalogu
 beside them by ``make catalogue``): the message id is the key, never the English
 sentence, so an English wording can change without touching the Japanese side.
 
+A sentence about a number ("1 row" / "2 rows") is a plural entry: ``trn`` or
+``Phrase.plural`` look it up with ``ngettext``, the catalogue's ``Plural-Forms``
+picking the form (English two, Japanese one).  Its ``msgid_plural`` is the key
+again, as the key is no English sentence to put in the plural.
+
 The language is chosen once per process: ``--lang`` on the command line, else
 ``RAINBOW_TUI_LANG``, else the locale (``LC_ALL`` / ``LC_MESSAGES`` / ``LANG``
 starting with ``ja``), else English.
@@ -37,6 +42,7 @@ __all__ = [
     "ljust_cells",
     "set_language",
     "tr",
+    "trn",
 ]
 
 DOMAIN = "rainbow_tui"
@@ -71,6 +77,15 @@ class Language(msgspec.Struct, frozen=True):
         template = self.catalogue.gettext(key)
         return template.format(**values) if values else template
 
+    def trn(self, key: str, count: int, /, **values: object) -> str:
+        """The form of plural entry ``key`` for ``count`` with its placeholders filled.
+
+        ``count`` fills ``{count}`` unless ``values`` names it otherwise, so the usual
+        "{count} rows" needs no repetition; a sentence whose number has another name
+        ({rows}, {hosts}) passes it under that name as well."""
+        template = self.catalogue.ngettext(key, key, count)
+        return template.format(**{"count": count, **values})
+
 
 @cache
 def language(code: LanguageCode) -> Language:
@@ -98,6 +113,11 @@ def set_language(code: LanguageCode) -> Language:
 def tr(key: str, /, **values: object) -> str:
     """``key`` in the current language, its placeholders filled with ``values``."""
     return current_language().tr(key, **values)
+
+
+def trn(key: str, count: int, /, **values: object) -> str:
+    """Plural entry ``key`` in the current language, in its form for ``count``."""
+    return current_language().trn(key, count, **values)
 
 
 def _as_language(value: str | None) -> LanguageCode | None:
@@ -136,13 +156,23 @@ class Phrase:
     The core builds phrases; ``text()`` says them in the current language (or in
     ``language``), so the same finding reads in Japanese or English.  A value may
     be a phrase itself (a window such as "hour" inside "failed in the last hour").
+    A phrase made by ``plural`` carries the number that picks its form.
     """
 
-    __slots__ = ("key", "values")
+    __slots__ = ("count", "key", "values")
 
     def __init__(self, key: str, /, **values: object) -> None:
         self.key = key
         self.values: tuple[tuple[str, object], ...] = tuple(values.items())
+        self.count: int | None = None
+
+    @classmethod
+    def plural(cls, key: str, count: int, /, **values: object) -> Phrase:
+        """Plural entry ``key`` in its form for ``count`` (which fills ``{count}``
+        unless ``values`` names it, as ``trn``)."""
+        phrase = cls(key, **{"count": count, **values})
+        phrase.count = count
+        return phrase
 
     def text(self, language: Language | None = None) -> str:
         speaker = language or current_language()
@@ -150,6 +180,8 @@ class Phrase:
             name: value.text(speaker) if isinstance(value, Phrase) else value
             for name, value in self.values
         }
+        if self.count is not None:
+            return speaker.trn(self.key, self.count, **values)
         return speaker.tr(self.key, **values)
 
     @classmethod
@@ -163,13 +195,16 @@ class Phrase:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, Phrase) and (self.key, self.values) == (other.key, other.values)
+            isinstance(other, Phrase)
+            and (self.key, self.count, self.values) == (other.key, other.count, other.values)
         )
 
     def __hash__(self) -> int:
-        return hash((self.key, self.values))
+        return hash((self.key, self.count, self.values))
 
     def __repr__(self) -> str:
+        if self.count is not None:
+            return f"Phrase.plural({self.key!r}, {self.count!r}, {dict(self.values)!r})"
         return f"Phrase({self.key!r}, {dict(self.values)!r})"
 
 

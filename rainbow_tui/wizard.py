@@ -37,7 +37,7 @@ from rainbow_tui.incidents.runbooks import Command, Runbook, Step
 from rainbow_tui.incidents.runner import CommandResult, CommandRunner, RunningCommand
 from rainbow_tui.incidents.store import IncidentStore, StoreError, StoreWriteError, Unsaved
 from rainbow_tui.levels import format_span
-from rainbow_tui.text import N_, tr
+from rainbow_tui.text import tr, trn
 
 if TYPE_CHECKING:
     from rainbow_tui.findings import Finding
@@ -169,15 +169,12 @@ def not_on_disk_mark() -> str:
 
 def describe_unsaved(unsaved: Unsaved, problem: str) -> str:
     """The one line that says what is kept in memory only, and why."""
-    one = unsaved.events == 1
     if unsaved.events and unsaved.header:
-        key = (N_("wizard.unsaved.event_and_header") if one
-               else N_("wizard.unsaved.events_and_header"))
+        line = trn("wizard.unsaved.events_and_header", unsaved.events)
     elif unsaved.events:
-        key = N_("wizard.unsaved.event") if one else N_("wizard.unsaved.events")
+        line = trn("wizard.unsaved.events", unsaved.events)
     else:
-        key = N_("wizard.unsaved.header")
-    line = tr(key, count=unsaved.events)
+        line = tr("wizard.unsaved.header")
     return tr("wizard.unsaved.because", line=line, problem=problem) if problem else line
 
 

@@ -24,7 +24,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from rainbow_tui.logs.buffer import LogBuffer
 from rainbow_tui.logs.saved_logs import resolve_save_path
-from rainbow_tui.text import N_, tr
+from rainbow_tui.text import N_, tr, trn
 from widgets.level_style import inert
 from widgets.log_pane import stream_summary
 from widgets.log_view import LogView
@@ -70,8 +70,7 @@ def filter_label() -> str:
 
 
 def saved_message(count: int, path: Path) -> str:
-    key = N_("screen.logs.saved_one") if count == 1 else N_("screen.logs.saved")
-    return tr(key, count=f"{count:,}", path=path)
+    return trn("screen.logs.saved", count, count=f"{count:,}", path=path)
 
 
 def save_exists_message(path: Path) -> str:

@@ -118,6 +118,8 @@ def test_gap_marker_text_counts_missed_lines() -> None:
         marker.describe(UTC)
         == "── app-1/web: stream lost 03:00:00 → 03:00:02 (2.0 s, 15 lines missed) ──"
     )
+    one = GapMarker("app-1", "web", T0, T0 + timedelta(seconds=2), 1)
+    assert one.describe(UTC).endswith("(2.0 s, 1 line missed) ──")
 
 
 def test_inverse_regex_hides_matches_case_insensitively() -> None:

@@ -294,7 +294,7 @@ def test_the_brakeman_rule() -> None:
     en = judged.phrase.text(language("en"))
     assert en.startswith("Brakeman 7.0.2: 2 warnings, 1 of them critical")
     assert "SQL Injection (high confidence) at app/controllers/rainbows_controller.rb:18" in en
-    assert "could not parse 1 files" in en
+    assert "could not parse 1 file (not scanned)" in en
     assert judged.lines[0].startswith("High · SQL Injection")
     only_medium = json.loads(json.dumps(BRAKEMAN_REPORT))
     only_medium["warnings"] = only_medium["warnings"][:1]

@@ -29,12 +29,22 @@ from rainbow_tui.text import (
     choose_language,
     language,
     set_language,
+    trn,
 )
 from tests.helpers.words import (
+    catalogue_forms,
     catalogue_messages,
     english_left,
 )
-from tools.catalogue import compiled, mo_path, po_path, po_text, read_catalogue, used_keys
+from tools.catalogue import (
+    compiled,
+    mo_path,
+    plural_keys,
+    po_path,
+    po_text,
+    read_catalogue,
+    used_keys,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,15 +79,70 @@ LEFT_OUT_IN_JAPANESE = {"app.palette.kamal": {"title_en"}}
 
 
 def test_both_languages_fill_the_same_placeholders() -> None:
-    english = catalogue_messages(read_catalogue("en"))
+    english = catalogue_forms(read_catalogue("en"))
     japanese = catalogue_messages(read_catalogue("ja"))
+    # Every English form, the singular too, against the one Japanese sentence.
     differing = {
-        key: (sorted(_fields(text)), sorted(_fields(japanese[key])))
-        for key, text in english.items()
+        (key, text): (sorted(_fields(text)), sorted(_fields(japanese[key])))
+        for key, forms in english.items()
+        for text in forms
         if _fields(text) - LEFT_OUT_IN_JAPANESE.get(key, set())
         != _fields(japanese.get(key, ""))
     }
     assert differing == {}
+
+
+# -- plurals --------------------------------------------------------------------------
+
+PLURAL_FORMS = {"en": (2, "(n != 1)"), "ja": (1, "0")}
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_every_plural_key_has_all_its_forms(code: str) -> None:
+    catalogue = read_catalogue(code)
+    assert (catalogue.num_plurals, catalogue.plural_expr) == PLURAL_FORMS[code]
+    plurals = plural_keys()
+    assert {"log.paused", "routine.statements.unused", "routine.dependabot.open"} <= plurals
+    forms = catalogue_forms(catalogue)
+    wrong = {key: forms.get(key) for key in plurals
+             if len(forms.get(key, ())) != catalogue.num_plurals or not all(forms[key])}
+    assert wrong == {}
+    # A key the code says in the singular is no plural entry, and the other way round.
+    assert {str(m.id[0]) for m in catalogue if m.id and m.pluralizable} == plurals
+
+
+def test_trn_picks_the_english_form_by_count() -> None:
+    english = language("en")
+    assert english.trn("routine.statements.unused", 1) == "1 index never scanned"
+    assert english.trn("routine.statements.unused", 2) == "2 indexes never scanned"
+    assert english.trn("routine.statements.unused", 0) == "0 indexes never scanned"
+    # A value named like the count is the one shown: the number grouped, say.
+    assert english.trn("log.paused", 1200, count="1,200") == "PAUSED — 1,200 new lines (End resumes)"
+    set_language("en")
+    assert trn("screen.logs.saved", 1, count="1", path="/tmp/x.log") == "Saved 1 line to /tmp/x.log"
+
+
+def test_trn_in_japanese_has_one_form() -> None:
+    japanese = language("ja")
+    one, two = (japanese.trn("routine.statements.unused", n) for n in (1, 2))
+    assert one.replace("1", "2") == two
+    assert "2" in two and english_left(two) == {}
+
+
+def test_plural_phrase_says_its_count_in_either_language() -> None:
+    one = Phrase.plural("routine.access.suspects", 1)
+    two = Phrase.plural("routine.access.suspects", 2)
+    assert one.text(language("en")) == "1 suspicious client"
+    assert two.text(language("en")) == "2 suspicious clients"
+    assert one.text(language("ja")).replace("1", "2") == two.text(language("ja"))
+    # The count is part of the phrase: equal phrases say the same words.
+    assert one != two and one == Phrase.plural("routine.access.suspects", 1)
+    assert one != Phrase("routine.access.suspects", count=1)
+    assert len({one, Phrase.plural("routine.access.suspects", 1)}) == 1
+    # Inside another phrase, as a finding's restarts inside its display.
+    nested = Phrase("finding.container.running", restarts=Phrase.plural(
+        "finding.container.restarts", 1), puma="")
+    assert nested.text(language("en")) == "running (1 restart)"
 
 
 def test_english_is_the_wording_of_today() -> None:
@@ -340,3 +405,34 @@ def test_console_in_english_has_no_japanese(demo_stack: DemoProcess, tmp_path: P
     assert found == {}
     assert "q Quit" in shown["dashboard"] and "Search for commands…" in shown["command palette"]
     assert "status → detected" in shown["incident"]
+
+
+def test_catalogue_turns_a_sentence_plural_keeping_its_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key the code starts saying with ``trn``: its Japanese sentence stays the one
+    form, its English one becomes the "many" form and the singular is asked for; said
+    in the singular again, the last form is kept (tools/catalogue.py)."""
+    import shutil
+
+    import tools.catalogue as tool
+
+    for code in LANGUAGES:
+        (tmp_path / code / "LC_MESSAGES").mkdir(parents=True)
+        shutil.copy(po_path(code), tmp_path / code / "LC_MESSAGES")
+    monkeypatch.setattr(tool, "LOCALE_DIR", tmp_path)
+    keys = used_keys()
+    key = "routine.cleanup.nothing"  # said in the singular today
+    japanese_before = read_catalogue("ja")[key].string
+    said = {code: list(tool._update(code, keys, plural_keys() | {key})) for code in LANGUAGES}
+    assert said["ja"] == [] and any("is plural now" in line for line in said["en"])
+    assert read_catalogue("ja")[key].string == (japanese_before,)
+    english = read_catalogue("en")[key].string
+    assert english[0] == "" and english[1]
+    assert list(tool._update("en", keys, plural_keys())) == [
+        f"en: key {key} is singular now, its last form kept"]
+    assert read_catalogue("en")[key].string == english[1]
+    # And with nothing changed in the code, a run changes nothing.
+    before = po_path("en").read_bytes()
+    assert list(tool._update("en", keys, plural_keys())) == []
+    assert po_path("en").read_bytes() == before

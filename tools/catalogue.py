@@ -25,7 +25,14 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 # Where keys are looked up: the core, the widgets and the screens.
 SOURCE_DIRECTORIES = ("rainbow_tui", "widgets", "screens")
 # The calls whose first argument is a catalogue key (``pm_text`` is the postmortem's).
-KEYWORDS: dict[str, None] = {"tr": None, "N_": None, "Phrase": None, "pm_text": None}
+# A plural call's key is its singular and its plural both (spec ``(1, 1)``): Babel then
+# yields the pair, the entry gets a ``msgid_plural`` and a form per the language's
+# Plural-Forms.  ``plural`` is ``Phrase.plural`` (Babel sees the name before the
+# parenthesis); no other function of that name may take a key first.
+KEYWORDS: dict[str, tuple[int, ...] | None] = {
+    "tr": None, "N_": None, "Phrase": None, "pm_text": None,
+    "trn": (1, 1), "plural": (1, 1),
+}
 
 
 def po_path(code: str) -> Path:
@@ -38,13 +45,25 @@ def mo_path(code: str) -> Path:
 
 def used_keys() -> dict[str, str]:
     """Every key the code names, with the first file that names it."""
-    found: dict[str, str] = {}
+    return {key: where for key, (where, _plural) in _extracted().items()}
+
+
+def plural_keys() -> set[str]:
+    """The keys the code names in a plural call (``trn``, ``Phrase.plural``)."""
+    return {key for key, (_where, plural) in _extracted().items() if plural}
+
+
+def _extracted() -> dict[str, tuple[str, bool]]:
+    """Each key the code names: the first file naming it, and whether it is plural."""
+    found: dict[str, tuple[str, bool]] = {}
     for directory in SOURCE_DIRECTORIES:
-        for filename, _line, key, _comments, _context in extract_from_dir(
+        for filename, _line, message, _comments, _context in extract_from_dir(
             REPOSITORY / directory, keywords=KEYWORDS
         ):
+            key = message if isinstance(message, str) else message[0] if message else None
             if isinstance(key, str):
-                found.setdefault(key, f"{directory}/{filename}")
+                where, plural = found.get(key, (f"{directory}/{filename}", False))
+                found[key] = (where, plural or not isinstance(message, str))
     return found
 
 
@@ -67,24 +86,46 @@ def po_text(catalogue: Catalog) -> bytes:
     return out.getvalue()
 
 
-def _update(code: str, keys: dict[str, str]) -> Iterator[str]:
+def _forms(catalogue: Catalog, text: str) -> tuple[str, ...]:
+    """A sentence turned plural: the one it was is the last ("many") form, the
+    others left to translate, so the completeness test asks for them."""
+    return ("",) * (catalogue.num_plurals - 1) + (text,)
+
+
+def _update(code: str, keys: dict[str, str], plurals: set[str]) -> Iterator[str]:
     catalogue = read_catalogue(code)
     for key in keys:
-        if key not in catalogue:
-            catalogue.add(key, "")
+        message = catalogue.get(key)
+        if message is None:
+            if key in plurals:
+                catalogue.add((key, key), _forms(catalogue, ""))
+            else:
+                catalogue.add(key, "")
             yield f"{code}: new key {key} (translate it in {po_path(code)})"
+        elif key in plurals and not message.pluralizable:
+            catalogue.delete(key)
+            catalogue.add((key, key), _forms(catalogue, str(message.string)))
+            if catalogue.num_plurals > 1:
+                yield f"{code}: key {key} is plural now (translate its forms in {po_path(code)})"
+        elif key not in plurals and isinstance(message.string, (list, tuple)):
+            catalogue.delete(key)
+            catalogue.add(key, str(message.string[-1]))
+            yield f"{code}: key {key} is singular now, its last form kept"
     for message in list(catalogue):
-        if message.id and message.id not in keys:
-            catalogue.delete(message.id)
-            yield f"{code}: key {message.id} no longer used, removed"
+        key = message.id[0] if isinstance(message.id, (list, tuple)) else message.id
+        if key and key not in keys:
+            catalogue.delete(key)
+            yield f"{code}: key {key} no longer used, removed"
     po_path(code).write_bytes(po_text(catalogue))
     mo_path(code).write_bytes(compiled(read_catalogue(code)))
 
 
 def main() -> int:
-    keys = used_keys()
+    extracted = _extracted()
+    keys = {key: where for key, (where, _plural) in extracted.items()}
+    plurals = {key for key, (_where, plural) in extracted.items() if plural}
     for code in LANGUAGES:
-        for line in _update(code, keys):
+        for line in _update(code, keys, plurals):
             print(line, file=sys.stderr)
     return 0
 

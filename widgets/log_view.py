@@ -36,7 +36,7 @@ from rainbow_tui.logs.buffer import Entry, FilteredView, LogBuffer, LogFilter, c
 from rainbow_tui.logs.layout import LogLayout
 from rainbow_tui.logs.lines import make_inert
 from rainbow_tui.logs.parse import LogLevel, LogLine
-from rainbow_tui.text import N_, tr
+from rainbow_tui.text import N_, tr, trn
 from widgets.log_render import CURSOR, LOG_COMPONENT_CLASSES, LogRenderer, LogStyles
 
 __all__ = ["LEVEL_CYCLE", "LogView"]
@@ -56,8 +56,7 @@ def showing_level_message(level: LogLevel | None) -> str:
 
 
 def paused_subtitle(new_lines: int) -> str:
-    key = N_("log.paused_one") if new_lines == 1 else N_("log.paused")
-    return tr(key, count=f"{new_lines:,}")
+    return trn("log.paused", new_lines, count=f"{new_lines:,}")
 
 
 def nothing_to_find_message() -> str:

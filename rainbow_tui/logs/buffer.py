@@ -28,7 +28,7 @@ import msgspec
 
 from rainbow_tui.logs.lines import make_inert
 from rainbow_tui.logs.parse import LineRecord, LogLevel, LogLine, line_view
-from rainbow_tui.text import N_, tr
+from rainbow_tui.text import tr, trn
 
 __all__ = [
     "Entry",
@@ -75,11 +75,8 @@ class GapMarker(msgspec.Struct, frozen=True):
             line = tr("log.gap.lost", source=source, started=started, ended=ended,
                       seconds=seconds)
         else:
-            key = N_("log.gap.lost_missed_one") if self.lines_missed == 1 else N_(
-                "log.gap.lost_missed"
-            )
-            line = tr(key, source=source, started=started, ended=ended, seconds=seconds,
-                      missed=self.lines_missed)
+            line = trn("log.gap.lost_missed", self.lines_missed, source=source,
+                       started=started, ended=ended, seconds=seconds, missed=self.lines_missed)
         return make_inert(line)
 
 

@@ -129,8 +129,8 @@ def judge_audit(window: AuditWindow) -> ItemResult:
                    clients=report.clients, failed=report.failed_auth,
                    not_found=report.not_found, probes=report.probes)]
     if report.suspects:
-        said.append(Phrase(N_("routine.access.suspects"),
-                           count=len({suspect.client for suspect in report.suspects})))
+        said.append(Phrase.plural("routine.access.suspects",
+                                  len({suspect.client for suspect in report.suspects})))
     else:
         said.append(Phrase(N_("routine.access.nothing_suspicious")))
     return ItemResult("warning" if report.suspects else "ok", JoinedPhrase(said + unread),

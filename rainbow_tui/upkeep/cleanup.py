@@ -77,11 +77,13 @@ async def _clean(context: RoutineContext, entry: CleanupEntry,
             figures[f"{entry.name}:after"] = 0.0
             return "ok", Phrase(N_("routine.cleanup.nothing"), title=title)
         if context.runner.read_only:
-            return "unknown", Phrase(N_("routine.cleanup.read_only"), title=title, count=before)
-        question = Phrase(N_("routine.cleanup.confirm"), title=title, count=before,
-                          database=entry.database)
+            return "unknown", Phrase.plural("routine.cleanup.read_only", before,
+                                             title=title)
+        question = Phrase.plural("routine.cleanup.confirm", before, title=title,
+                                 database=entry.database)
         if not await context.confirm(question):
-            return "unknown", Phrase(N_("routine.cleanup.declined"), title=title, count=before)
+            return "unknown", Phrase.plural("routine.cleanup.declined", before,
+                                             title=title)
         deleted = batches = 0
         while deleted < before:
             removed = await _delete_batch(session, entry, min(entry.batch_size, before - deleted))

@@ -75,8 +75,8 @@ def judge_snapshot(config: GithubConfig, snapshot: DependabotSnapshot) -> ItemRe
     outcomes = {alert_outcome(config, alert) for alert in alerts}
     outcome: Outcome = ("critical" if "critical" in outcomes
                         else "warning" if "warning" in outcomes else "ok")
-    said = [Phrase(N_("routine.dependabot.open"), count=len(alerts),
-                   repository=snapshot.repository, critical=counts["critical"],
+    said = [Phrase.plural("routine.dependabot.open", len(alerts),
+                          repository=snapshot.repository, critical=counts["critical"],
                    high=counts["high"], medium=counts["medium"], low=counts["low"])]
     if snapshot.truncated:
         said.append(Phrase(N_("routine.dependabot.truncated"), pages=snapshot.pages))

@@ -77,9 +77,9 @@ async def clear_finished_jobs(context: RoutineContext) -> ItemResult:
             return ItemResult("unknown", Phrase(N_("routine.read_only"),
                                                 command="SolidQueue::Job.clear_finished_in_batches"),
                               figures)
-        question = Phrase(N_("routine.clear.confirm"), count=clearable, hours=hours)
+        question = Phrase.plural("routine.clear.confirm", clearable, hours=hours)
         if not await context.confirm(question):
-            return ItemResult("unknown", Phrase(N_("routine.clear.declined"), count=clearable),
+            return ItemResult("unknown", Phrase.plural("routine.clear.declined", clearable),
                               figures)
         deleted = batches = 0
         while True:

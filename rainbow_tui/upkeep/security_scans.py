@@ -142,8 +142,8 @@ def judge_audit(report: AuditReport, critical_criticality: str = "high") -> Item
              for a in ordered[:SAID_AT_MOST]]
     _more(said, len(ordered))
     if report.insecure_sources:
-        said.append(Phrase(N_("routine.audit.insecure_sources"),
-                           count=len(report.insecure_sources),
+        said.append(Phrase.plural("routine.audit.insecure_sources",
+                                  len(report.insecure_sources),
                            sources=", ".join(report.insecure_sources[:SAID_AT_MOST])))
     if not report.complete:
         said.append(Phrase(N_("routine.scan.incomplete")))
@@ -214,7 +214,7 @@ def judge_brakeman(report: BrakemanReport, critical_confidence: str = "High") ->
              for w in ordered[:SAID_AT_MOST]]
     _more(said, len(ordered))
     if report.errors:
-        said.append(Phrase(N_("routine.brakeman.errors"), count=len(report.errors)))
+        said.append(Phrase.plural("routine.brakeman.errors", len(report.errors)))
     if not report.complete:
         said.append(Phrase(N_("routine.scan.incomplete")))
     return ItemResult(outcome, JoinedPhrase(said), figures, lines)

@@ -76,7 +76,7 @@ async def review_statements(context: RoutineContext) -> ItemResult:
     lines += [f"[unused index] {row['index']} on {row['table']} ({row['bytes']} bytes)"
               for row in unused]
     figures = {"unused_indexes": float(len(unused))}
-    indexes = Phrase(N_("routine.statements.unused"), count=len(unused))
+    indexes = Phrase.plural("routine.statements.unused", len(unused))
     if not installed:
         return ItemResult("unknown",
                           JoinedPhrase([Phrase(N_("routine.statements.not_installed")), indexes]),

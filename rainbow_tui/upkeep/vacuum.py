@@ -149,7 +149,7 @@ async def vacuum_analyze(context: RoutineContext) -> ItemResult:
                   tables=tables)
     return ItemResult(
         "warning" if skipped else "ok",
-        JoinedPhrase([done, Phrase(N_("routine.vacuum.skipped"), count=skipped)])
+        JoinedPhrase([done, Phrase.plural("routine.vacuum.skipped", skipped)])
         if skipped else done,
         {"dead_tuples_before": float(before), "dead_tuples_after": float(after),
          "duration_s": took, "tables_seen_in_progress": float(tables),

@@ -11,12 +11,24 @@ from babel.messages.catalog import Catalog
 from tools.catalogue import read_catalogue
 
 
-def catalogue_messages(catalogue: Catalog) -> dict[str, str]:
+def catalogue_forms(catalogue: Catalog) -> dict[str, tuple[str, ...]]:
+    """Each entry's sentences by key: one, or a plural entry's forms in order."""
     return {
-        str(message.id): str(message.string)
+        str(message.id[0] if message.pluralizable else message.id): (
+            tuple(str(form) for form in message.string)
+            if isinstance(message.string, (list, tuple))
+            else (str(message.string),)
+        )
         for message in catalogue
         if message.id and not message.fuzzy
     }
+
+
+def catalogue_messages(catalogue: Catalog) -> dict[str, str]:
+    """Each entry's sentence by key: a plural entry's last ("many") form, or "" while
+    any of its forms is untranslated, so a missing form counts as a missing key."""
+    forms = catalogue_forms(catalogue)
+    return {key: said[-1] if all(said) else "" for key, said in forms.items()}
 
 
 # Words of the operated system a Japanese operator reads in English as well.
@@ -26,13 +38,15 @@ OPERATED_SYSTEM_WORDS = {"PostgreSQL", "Solid Queue", "SSH", "Puma", "Kamal", "G
 def english_sentences() -> dict[str, list[str]]:
     """Each translated entry's English fixed text, by key: the literal parts of its
     template that carry a word and that the Japanese side does not share."""
-    english = catalogue_messages(read_catalogue("en"))
+    english = catalogue_forms(read_catalogue("en"))
     japanese = catalogue_messages(read_catalogue("ja"))
     found: dict[str, list[str]] = {}
-    for key, text in english.items():
-        if text == japanese[key]:
+    for key, forms in english.items():
+        if forms == (japanese[key],):
             continue  # the same in both: a name or a term of the operated system
-        parts = [literal.strip(" ,;:()·\n…") for literal, *_ in string.Formatter().parse(text)]
+        # Every form's words: "1 row" must not leak any more than "2 rows".
+        parts = [literal.strip(" ,;:()·\n…")
+                 for text in forms for literal, *_ in string.Formatter().parse(text)]
         words = [
             part for part in parts
             if re.search(r"[A-Za-z]{3}", part)
@@ -40,7 +54,7 @@ def english_sentences() -> dict[str, list[str]]:
             and part not in OPERATED_SYSTEM_WORDS
         ]
         if words:
-            found[key] = words
+            found[key] = list(dict.fromkeys(words))
     return found
 
 
