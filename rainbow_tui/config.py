@@ -602,6 +602,7 @@ def _find_placeholders(value: Any, key: str) -> list[str]:
 _MSGSPEC_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
 _MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_WRONG_TYPE = re.compile(r"^Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`$")
 
 
 def _allowed_values(root: type, path: str) -> tuple[str, ...]:
@@ -658,6 +659,8 @@ def explain_validation_error(error: msgspec.ValidationError) -> tuple[str, str]:
         return _join_key(path, unknown["field"]), tr("config.problem.unknown_key")
     if missing := _MISSING_FIELD.match(problem):
         return _join_key(path, missing["field"]), tr("config.problem.missing_key")
+    if wrong := _WRONG_TYPE.match(problem):
+        return path, tr("config.problem.wrong_type", expected=wrong["expected"], got=wrong["got"])
     problem = problem.replace("`", "")
     return path, problem[:1].lower() + problem[1:]
 

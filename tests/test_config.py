@@ -4,6 +4,7 @@ reported on one line naming the file, the key and the problem, with exit status 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -352,3 +353,23 @@ def test_bad_value_named_exit_2(
 )
 def test_good_urls_pass(url: str) -> None:
     assert parse_config(_service_with(health_url=f'"{url}"'), "c.toml").service.health_url == url
+
+
+def test_a_config_problem_is_said_in_japanese_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """msgspec's own words (Expected `float`, got `str`; an unknown key; a value
+    outside its choices) reach a Japanese reader in Japanese."""
+    cases = {
+        re.sub(r"(?m)^health = .*$", 'health = "soon"', SHIPPED.read_text(encoding="utf-8"),
+               count=1): "poll.health: float の値が必要です (str が書かれています)",
+        SHIPPED.read_text(encoding="utf-8") + '\n[github]\ncolour = "x"\n': "github.colour: 不明なキー",
+        SHIPPED.read_text(encoding="utf-8") + '\n[security]\nbrakeman = "x"\n':
+            "'x' は次のどれでもありません: checkout, kamal",
+    }
+    for text, expected in cases.items():
+        path = tmp_path / "broken.toml"
+        path.write_text(text, encoding="utf-8")
+        assert main(["--lang", "ja", "config", "validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "設定エラー" in err, err
