@@ -27,6 +27,7 @@ from rainbow_tui.config import explain_validation_error
 from rainbow_tui.incidents.executors import CommandFieldError, executor_for
 from rainbow_tui.incidents.runbook_sql import solid_queue_database_problem
 from rainbow_tui.levels import Severity
+from rainbow_tui.text import tr
 
 __all__ = [
     "CHOICES_FROM_APP_CONTAINERS",
@@ -280,9 +281,10 @@ def parse_runbook(text: str, path: Path | str) -> Runbook:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RunbookError(RunbookProblem(str(path), "", f"not valid TOML: {error}")) from None
+        not_toml = tr("config.not_toml", error=error)
+        raise RunbookError(RunbookProblem(str(path), "", not_toml)) from None
     if "path" in raw:
-        raise RunbookError(RunbookProblem(str(path), "path", "unknown key (check the spelling)"))
+        raise RunbookError(RunbookProblem(str(path), "path", tr("config.problem.unknown_key")))
     try:
         runbook = msgspec.convert(raw, Runbook, strict=True)
         _check(runbook)

@@ -91,7 +91,7 @@ from rainbow_tui.incidents.model import (
 )
 from rainbow_tui.incidents.redact import redact
 from rainbow_tui.incidents.timeline import describe_event
-from rainbow_tui.text import current_language
+from rainbow_tui.text import current_language, tr
 
 __all__ = [
     "Access",
@@ -263,7 +263,7 @@ def _parse(data: bytes, path: Path) -> Incident:
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise CorruptIncident(path, f"not valid TOML: {error}") from None
+        raise CorruptIncident(path, tr("config.not_toml", error=error)) from None
     if raw.get("format") != FORMAT:
         raise CorruptIncident(path, f"format {raw.get('format')!r} is not {FORMAT}")
     try:

@@ -25,6 +25,7 @@ import msgspec
 from rainbow_tui.config import explain_validation_error
 from rainbow_tui.incidents.executors import CommandFieldError, executor_for
 from rainbow_tui.incidents.runbooks import Command
+from rainbow_tui.text import tr
 
 __all__ = [
     "FREQUENCIES",
@@ -176,9 +177,10 @@ def parse_routine(
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RoutineError(RoutineProblem(str(path), "", f"not valid TOML: {error}")) from None
+        not_toml = tr("config.not_toml", error=error)
+        raise RoutineError(RoutineProblem(str(path), "", not_toml)) from None
     if "path" in raw:
-        raise RoutineError(RoutineProblem(str(path), "path", "unknown key (check the spelling)"))
+        raise RoutineError(RoutineProblem(str(path), "path", tr("config.problem.unknown_key")))
     try:
         routine = msgspec.convert(raw, Routine, strict=True)
         _check(routine, known)
