@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rainbow_tui.scans.output_json import report_object
+from rainbow_tui.scans.output_json import field_text, report_object
 
 __all__ = ["BrakemanReport", "BrakemanWarning", "Confidence", "parse_brakeman"]
 
@@ -34,7 +34,6 @@ _CONFIDENCES: dict[str, Confidence] = {"high": "High", "medium": "Medium", "weak
                                        # Older Brakemans said Low for Weak.
                                        "low": "Weak"}
 MAX_TEXT_CHARS = 8_000_000
-MAX_FIELD_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -66,30 +65,24 @@ class BrakemanReport:
     complete: bool = True
 
 
-def _text(value: object) -> str:
-    if value is None or isinstance(value, dict | list):
-        return ""
-    return str(value)[:MAX_FIELD_CHARS]
-
-
 def _number(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _warning(item: Mapping[str, Any]) -> BrakemanWarning | None:
-    kind = _text(item.get("warning_type"))
+    kind = field_text(item.get("warning_type"))
     if not kind:
         return None
     return BrakemanWarning(
         warning_type=kind,
-        confidence=_CONFIDENCES.get(_text(item.get("confidence")).lower(), "unknown"),
-        message=_text(item.get("message")),
-        file=_text(item.get("file")),
+        confidence=_CONFIDENCES.get(field_text(item.get("confidence")).lower(), "unknown"),
+        message=field_text(item.get("message")),
+        file=field_text(item.get("file")),
         line=_number(item.get("line")),
-        link=_text(item.get("link")),
-        check_name=_text(item.get("check_name")),
+        link=field_text(item.get("link")),
+        check_name=field_text(item.get("check_name")),
         warning_code=_number(item.get("warning_code")),
-        fingerprint=_text(item.get("fingerprint")),
+        fingerprint=field_text(item.get("fingerprint")),
     )
 
 
@@ -115,11 +108,11 @@ def parse_brakeman(output: str) -> BrakemanReport | None:
         warnings=tuple(warnings),
         ignored=len(ignored) if isinstance(ignored, list) else 0,
         errors=tuple(
-            _text(error.get("error")) if isinstance(error, dict) else _text(error)
+            field_text(error.get("error")) if isinstance(error, dict) else field_text(error)
             for error in (errors if isinstance(errors, list) else [])
         ),
-        brakeman_version=_text(info.get("brakeman_version")),
-        rails_version=_text(info.get("rails_version")),
+        brakeman_version=field_text(info.get("brakeman_version")),
+        rails_version=field_text(info.get("rails_version")),
         checks=len(checks) if isinstance(checks, list) else 0,
         complete=complete,
     )

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rainbow_tui.scans.output_json import json_objects, report_object
+from rainbow_tui.scans.output_json import MAX_FIELD_CHARS, field_text, json_objects, report_object
 
 __all__ = ["AuditReport", "Criticality", "GemAdvisory", "parse_bundler_audit"]
 
@@ -41,7 +41,6 @@ Criticality = Literal["none", "low", "medium", "high", "critical", "unknown"]
 _CRITICALITIES: frozenset[str] = frozenset({"none", "low", "medium", "high", "critical"})
 # What is read of a command's output at most: a report is kilobytes, not megabytes.
 MAX_TEXT_CHARS = 4_000_000
-MAX_FIELD_CHARS = 500
 # Thor's colours as the console's inert text shows them (ESC made visible) or raw.
 _COLOUR = re.compile(r"(?:\x1b|\u241b)\[[0-9;]*m")
 _FIELD = re.compile(r"^(Name|Version|CVE|GHSA|Criticality|URL|Title|Solution|Description):"
@@ -84,21 +83,15 @@ class AuditReport:
         return bool(self.advisories or self.insecure_sources)
 
 
-def _text(value: object) -> str:
-    if value is None or isinstance(value, dict | list):
-        return ""
-    return str(value)[:MAX_FIELD_CHARS]
-
-
 def _prefixed(prefix: str, value: object) -> str:
-    text = _text(value)
+    text = field_text(value)
     if not text:
         return ""
     return text if text.upper().startswith(prefix) else f"{prefix}{text}"
 
 
 def _criticality(value: object) -> Criticality:
-    text = _text(value).strip().lower()
+    text = field_text(value).strip().lower()
     if text in _CRITICALITIES:
         return text  # type: ignore[return-value]
     return "unknown"
@@ -107,24 +100,24 @@ def _criticality(value: object) -> Criticality:
 def _versions(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
-    return tuple(_text(item) for item in value if _text(item))
+    return tuple(field_text(item) for item in value if field_text(item))
 
 
 def _advisory(result: Mapping[str, Any]) -> GemAdvisory | None:
     gem, advisory = result.get("gem"), result.get("advisory")
     if not isinstance(gem, dict) or not isinstance(advisory, dict):
         return None
-    name = _text(gem.get("name"))
-    identifier = _text(advisory.get("id"))
+    name = field_text(gem.get("name"))
+    identifier = field_text(advisory.get("id"))
     if not name or not identifier:
         return None
     return GemAdvisory(
         gem=name,
-        version=_text(gem.get("version")),
+        version=field_text(gem.get("version")),
         id=identifier,
         criticality=_criticality(advisory.get("criticality")),
-        title=_text(advisory.get("title")),
-        url=_text(advisory.get("url")),
+        title=field_text(advisory.get("title")),
+        url=field_text(advisory.get("url")),
         cve=_prefixed("CVE-", advisory.get("cve")),
         ghsa=_prefixed("GHSA-", advisory.get("ghsa")),
         patched_versions=_versions(advisory.get("patched_versions")),
@@ -144,7 +137,7 @@ def _from_results(results: Iterable[object]) -> tuple[list[GemAdvisory], list[st
             else:
                 advisories.append(advisory)
         elif kind == "insecure_source" and isinstance(result, dict):
-            sources.append(_text(result.get("source")) or "?")
+            sources.append(field_text(result.get("source")) or "?")
         else:
             readable = False  # a kind this console does not know: say it may miss one
     return advisories, sources, readable
@@ -155,7 +148,7 @@ def _from_json(text: str) -> AuditReport | None:
     if report is not None and isinstance(report["results"], list):
         advisories, sources, readable = _from_results(report["results"])
         return AuditReport(tuple(advisories), tuple(sources), "json", readable,
-                           _text(report["version"]))
+                           field_text(report["version"]))
     # The report cut short (a line past the output's limit): its results that
     # arrived whole are still advisories.
     salvaged = [value for _start, value in json_objects(text)

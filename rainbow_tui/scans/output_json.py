@@ -14,9 +14,19 @@ import json
 from collections.abc import Collection, Iterator
 from typing import Any
 
-__all__ = ["json_objects", "report_object"]
+__all__ = ["MAX_FIELD_CHARS", "field_text", "json_objects", "report_object"]
 
 _DECODER = json.JSONDecoder()
+# A report's field is a scanner's words about someone else's code: kept short.
+MAX_FIELD_CHARS = 500
+
+
+def field_text(value: object) -> str:
+    """A report field as text: a string or number as it is (cut to length), a missing
+    or nested value as nothing."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return str(value)[:MAX_FIELD_CHARS]
 
 
 def json_objects(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
