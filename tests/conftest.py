@@ -23,6 +23,7 @@ import asyncpg
 import asyncssh
 import httpx
 import pytest
+from hypothesis import settings
 
 from rainbow_tui.demo.endpoints import DemoHost
 from rainbow_tui.demo.launcher import DemoProcess, start_demo_stack
@@ -34,6 +35,11 @@ DemoStackFactory = Callable[..., DemoProcess]
 # must not change a result); the tests of the language choice pass their own.
 os.environ.pop("RAINBOW_TUI_LANG", None)
 os.environ["LC_ALL"] = "C.UTF-8"
+
+# CI replays the same examples on every run (a property that held once holds on every
+# clean clone); a developer's run keeps exploring new ones, which is where finds come from.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

@@ -70,6 +70,9 @@ def test_quoted_values_with_spaces(before: str, secret: str, after: str) -> None
 )
 def test_dsn_passwords(before: str, scheme: str, user: str, secret: str, after: str) -> None:
     assume(secret not in before and secret not in after and secret not in user)
+    # Text that names a secret just before the DSN ("Bearer postgresql://…") rightly
+    # hides the word after it, scheme and all; the DSN's own shape is the property here.
+    assume(_ordinary(before))
     dsn = f"{scheme}://{user}:{secret}@db.internal:5432/shiojiri_rainbow_seeker_production"
     redacted = redact(f"{before} {dsn} {after}")
     assert secret not in redacted
@@ -113,7 +116,9 @@ def test_private_key_blocks(before: str, kind: str, body: list[str], after: str)
     text = f"{before}\n{block}\n{after}"
     redacted = redact(text)
     assert not any(line in redacted for line in body)
-    assert redacted.startswith(before) and redacted.endswith(after)
+    # Words around the block that name a secret themselves are redacted in their turn.
+    if _ordinary(before) and _ordinary(after):
+        assert redacted.startswith(before) and redacted.endswith(after)
 
 
 @given(words, st.sampled_from(["", "RSA "]), key_lines, words, st.integers(0, 10_000))
