@@ -121,6 +121,11 @@ class DatabaseConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     data_volume: str = "/"
     statement_timeout_ms: int = 2000
     connect_timeout_s: float = 5.0
+    # The variable holding a DSN of the role that owns the app's tables (the app's own
+    # DATABASE_URL, as the manual's ``psql -U <app> -c "VACUUM ANALYZE;"``): before
+    # PostgreSQL 17 only a table's owner, or the database's, may vacuum it.  Used for
+    # the monthly VACUUM only; empty: the console's own role.
+    owner_dsn_env: str = ""
 
 
 class ConcurrencyLimit(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -140,6 +145,8 @@ class QueueConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     live in the main database, as with Rails 7 apps."""
 
     dsn_env: str = ""
+    # As [database] owner_dsn_env, for Solid Queue's database (the monthly VACUUM).
+    owner_dsn_env: str = ""
     # Solid Queue's ``process_alive_threshold``: a process silent this long is dead.
     process_alive_threshold_s: float = 300.0
     # Failed executions are never cleared by Solid Queue, so the backlog alone

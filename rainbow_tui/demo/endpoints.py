@@ -67,6 +67,10 @@ class DemoEndpoints:
     db_data_mount: str = DB_DATA_MOUNT
     # The PostgreSQL client tools (psql, pg_dump…) matching the demo server.
     pg_bin_dir: str = ""
+    # Both databases as the app's role, which owns them and their tables (the role the
+    # manual's monthly ``psql -U … -c "VACUUM ANALYZE;"`` runs as).
+    pg_owner_dsn: str = ""
+    pg_owner_queue_dsn: str = ""
     # The stand-ins of SaaS: Sentry's API (its base URL, a read token, the
     # project) and the image bucket's S3 (endpoint, bucket, probe object, keys).
     sentry_url: str = ""
@@ -114,6 +118,8 @@ class DemoEndpoints:
             supervisor_pid=int(data["supervisor_pid"]),
             db_data_mount=data.get("db_data_mount", DB_DATA_MOUNT),
             pg_bin_dir=data.get("pg_bin_dir", ""),
+            pg_owner_dsn=data.get("pg_owner_dsn", ""),
+            pg_owner_queue_dsn=data.get("pg_owner_queue_dsn", ""),
             **{name: str(data.get(name, "")) for name in SAAS_FIELDS},
         )
 

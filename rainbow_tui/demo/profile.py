@@ -28,6 +28,9 @@ from rainbow_tui.upkeep.cleanup_config import CleanupEntry
 
 DEMO_DSN_ENV = "RAINBOW_TUI_DEMO_DATABASE_URL"
 DEMO_QUEUE_DSN_ENV = "RAINBOW_TUI_DEMO_QUEUE_DATABASE_URL"
+# The app's role, owner of the tables: the monthly VACUUM runs as it, as the manual's.
+DEMO_OWNER_DSN_ENV = "RAINBOW_TUI_DEMO_OWNER_DATABASE_URL"
+DEMO_OWNER_QUEUE_DSN_ENV = "RAINBOW_TUI_DEMO_OWNER_QUEUE_DATABASE_URL"
 DEMO_DATA_VOLUME = "/var/lib/postgresql/data"
 DEMO_KAMAL_DISPLAY = ("bundle", "exec", "kamal")
 DEMO_SENTRY_TOKEN_ENV = "RAINBOW_TUI_DEMO_SENTRY_TOKEN"
@@ -103,8 +106,12 @@ def demo_profile(endpoints: DemoEndpoints, poll_s: float = 2.0) -> Config:
             data_volume=DEMO_DATA_VOLUME,
             statement_timeout_ms=int(poll_s * 1000 * 0.8),
             connect_timeout_s=2.0,
+            owner_dsn_env=DEMO_OWNER_DSN_ENV if endpoints.pg_owner_dsn else "",
         ),
-        queue=QueueConfig(dsn_env=DEMO_QUEUE_DSN_ENV),
+        queue=QueueConfig(
+            dsn_env=DEMO_QUEUE_DSN_ENV,
+            owner_dsn_env=DEMO_OWNER_QUEUE_DSN_ENV if endpoints.pg_owner_queue_dsn else "",
+        ),
         poll=PollConfig(health=poll_s, database=poll_s, queue=poll_s, hosts=poll_s,
                         sentry=max(poll_s, DEMO_SENTRY_POLL_S), s3=max(poll_s, DEMO_S3_POLL_S),
                         proxy=max(poll_s, DEMO_PROXY_POLL_S)),
@@ -137,6 +144,9 @@ def demo_dsn_variables(endpoints: DemoEndpoints) -> dict[str, str]:
     """The variables ``demo_config`` names, with the stack's DSNs, and the stand-ins'
     credentials: Sentry's token, S3's keys (AWS's own variable names)."""
     variables = {DEMO_DSN_ENV: endpoints.pg_dsn, DEMO_QUEUE_DSN_ENV: endpoints.pg_queue_dsn}
+    if endpoints.pg_owner_dsn:
+        variables[DEMO_OWNER_DSN_ENV] = endpoints.pg_owner_dsn
+        variables[DEMO_OWNER_QUEUE_DSN_ENV] = endpoints.pg_owner_queue_dsn
     if endpoints.sentry_token:
         variables[DEMO_SENTRY_TOKEN_ENV] = endpoints.sentry_token
     if endpoints.github_token:

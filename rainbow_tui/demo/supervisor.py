@@ -225,6 +225,8 @@ class DemoStack:
             pg_queue_dsn=postgres.dsn(MONITOR_ROLE, QUEUE_DATABASE),
             pg_admin_dsn=postgres.dsn(SUPERUSER, APP_DATABASE),
             pg_admin_queue_dsn=postgres.dsn(SUPERUSER, QUEUE_DATABASE),
+            pg_owner_dsn=postgres.dsn(APP_ROLE, APP_DATABASE),
+            pg_owner_queue_dsn=postgres.dsn(APP_ROLE, QUEUE_DATABASE),
             health_url=f"{base}/up",
             control_url=f"{base}/_demo",
             ssh_user=SSH_USER,

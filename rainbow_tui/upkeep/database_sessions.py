@@ -20,14 +20,16 @@ def monitored_link(context: RoutineContext, database: DatabaseName) -> PostgresL
 
 
 def maintenance_session(
-    context: RoutineContext, database: DatabaseName, timeout_s: float, *, writes: bool
+    context: RoutineContext, database: DatabaseName, timeout_s: float, *, writes: bool,
+    dsn: str = "",
 ) -> PostgresLink | None:
-    """A session of its own on ``database`` (None when none is configured)."""
+    """A session of its own on ``database`` (None when none is configured), as the
+    console's role or, given ``dsn``, as that DSN's."""
     monitored = monitored_link(context, database)
     if monitored is None:
         return None
     return PostgresLink(
-        monitored.dsn,
+        dsn or monitored.dsn,
         statement_timeout_ms=max(1, int(timeout_s * 1000)),
         connect_timeout_s=context.config.database.connect_timeout_s,
         read_only=not writes,

@@ -6,13 +6,24 @@ summed before and after; while it runs a second session reads
 ``pg_stat_progress_vacuum`` for the VACUUM's backend (the table and phase, heap
 blocks scanned of the total) and reports each change.  VACUUM cannot run inside
 a transaction, so it runs on a writable session of its own in autocommit.
+
+Before PostgreSQL 17 only a table's owner (or the database's, or a superuser) may
+vacuum it, and a database-wide VACUUM says ``permission denied to vacuum "x",
+skipping it`` for each other table.  So it runs as the owner's DSN when the
+configuration names one (``owner_dsn_env``), and what it skipped is told apart:
+the app's own tables left unvacuumed are a warning; system catalogs only a
+superuser may vacuum (the shared ones, even for the database's owner) are left to
+autovacuum, as they would be by the manual's ``psql -U <app>``, and only counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rainbow_tui.incidents.runbooks import DatabaseName
@@ -26,7 +37,7 @@ if TYPE_CHECKING:
 
     from rainbow_tui.upkeep.context import RoutineContext
 
-__all__ = ["DEAD_TUPLES_SQL", "PROGRESS_SQL", "vacuum_analyze"]
+__all__ = ["DEAD_TUPLES_SQL", "PROGRESS_SQL", "owner_variable", "vacuum_analyze"]
 
 DEAD_TUPLES_SQL = "SELECT coalesce(sum(n_dead_tup), 0)::bigint FROM pg_stat_user_tables"
 TOP_DEAD_SQL = """
@@ -38,6 +49,23 @@ SELECT p.relid::regclass::text AS relation, p.phase, p.heap_blks_total, p.heap_b
 FROM pg_stat_progress_vacuum p WHERE p.pid = $1
 """
 PROGRESS_EVERY_S = 0.2
+USER_TABLES_SQL = "SELECT relname FROM pg_stat_user_tables"
+# PostgreSQL 16's WARNING, and 15's ('skipping "x" --- only table or database owner…').
+_SKIPPED = re.compile(r'(?:permission denied to vacuum|skipping) "([^"]+)"')
+
+
+@dataclass
+class _Vacuumed:
+    """What one database's VACUUM did."""
+
+    dead_before: int = 0
+    dead_after: int = 0
+    seconds: float = 0.0
+    tables_seen: int = 0
+    # The app's tables it skipped (with the server's words), and how many catalogs.
+    skipped: list[str] = field(default_factory=list)
+    catalogs_skipped: int = 0
+    top_dead: list[str] = field(default_factory=list)
 
 
 async def _scalar(connection: asyncpg.Connection, sql: str) -> int:
@@ -71,21 +99,27 @@ async def _watch(watcher: PostgresLink, context: RoutineContext, pid: int,
         await asyncio.sleep(PROGRESS_EVERY_S)
 
 
+def owner_variable(context: RoutineContext, database: DatabaseName) -> str:
+    """The variable named for the DSN of ``database``'s owner ('' when none is)."""
+    config = context.config
+    return (config.queue if database == "queue" else config.database).owner_dsn_env
+
+
 async def _vacuum(context: RoutineContext, database: DatabaseName,
-                  timeout_s: float) -> tuple[int, int, list[str], float, int, int]:
-    """(dead tuples before, after, the top tables before and those skipped, seconds,
-    tables seen in progress, tables skipped: the role may vacuum only what it owns,
-    or with PostgreSQL 17's MAINTAIN privilege)."""
-    session = maintenance_session(context, database, timeout_s, writes=True)
+                  timeout_s: float) -> _Vacuumed:
+    variable = owner_variable(context, database)
+    session = maintenance_session(context, database, timeout_s, writes=True,
+                                  dsn=os.environ.get(variable, "") if variable else "")
     watcher = maintenance_session(context, database, 10.0, writes=False)
     assert session is not None and watcher is not None
     seen: list[str] = []
-    skipped: list[str] = []
+    warnings: list[str] = []
+    done = _Vacuumed()
 
-    async def work(connection: asyncpg.Connection) -> tuple[int, int, list[str], float]:
-        before = await _scalar(connection, DEAD_TUPLES_SQL)
-        top = [f"{database}: {row['name']}: {row['n_dead_tup']}"
-               for row in await connection.fetch(TOP_DEAD_SQL)]
+    async def work(connection: asyncpg.Connection) -> None:
+        done.dead_before = await _scalar(connection, DEAD_TUPLES_SQL)
+        done.top_dead = [f"{database}: {row['name']}: {row['n_dead_tup']}"
+                         for row in await connection.fetch(TOP_DEAD_SQL)]
         pid = int(await connection.fetchval("SELECT pg_backend_pid()"))
         # The watcher's session is open before VACUUM starts: a short VACUUM must
         # not cut a connection attempt off half way.
@@ -96,8 +130,8 @@ async def _vacuum(context: RoutineContext, database: DatabaseName,
         def heard(_connection: object, message: Any) -> None:
             # PostgreSQL's WARNING for each table the role may not vacuum.
             text = str(getattr(message, "message", ""))
-            if text.startswith("permission denied to vacuum") or "skipping" in text:
-                skipped.append(f"{database}: {text}")
+            if _SKIPPED.search(text):
+                warnings.append(text)
 
         connection.add_log_listener(heard)
         try:
@@ -107,18 +141,25 @@ async def _vacuum(context: RoutineContext, database: DatabaseName,
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
-        took = time.monotonic() - started
+        done.seconds = time.monotonic() - started
         # The statistics VACUUM reports reach this session's next snapshot.
         await connection.execute("SELECT pg_stat_clear_snapshot()")
-        after = await _scalar(connection, DEAD_TUPLES_SQL)
-        return before, after, top, took
+        done.dead_after = await _scalar(connection, DEAD_TUPLES_SQL)
+        user_tables = {str(row["relname"]) for row in await connection.fetch(USER_TABLES_SQL)}
+        for text in warnings:
+            match = _SKIPPED.search(text)
+            if match is not None and match[1] in user_tables:
+                done.skipped.append(f"{database}: {text}")
+            else:
+                done.catalogs_skipped += 1
 
     try:
-        before, after, top, took = await session.with_connection(work, deadline_s=timeout_s + 30)
+        await session.with_connection(work, deadline_s=timeout_s + 30)
     finally:
         await session.close()
         await watcher.close()
-    return before, after, top + skipped, took, len(set(seen)), len(skipped)
+    done.tables_seen = len(set(seen))
+    return done
 
 
 async def vacuum_analyze(context: RoutineContext) -> ItemResult:
@@ -133,27 +174,37 @@ async def vacuum_analyze(context: RoutineContext) -> ItemResult:
     databases: list[DatabaseName] = ["primary"]
     if queue is not None and queue.dsn != primary.dsn:
         databases.append("queue")
+    for database in databases:
+        variable = owner_variable(context, database)
+        if variable and not os.environ.get(variable):
+            return ItemResult("unknown", Phrase(N_("routine.vacuum.owner_unset"),
+                                                variable=variable, database=database))
     timeout_s = context.config.routines.vacuum_timeout_s
-    before = after = tables = skipped = 0
-    took = 0.0
-    lines: list[str] = []
+    runs: list[_Vacuumed] = []
     for database in databases:
         try:
-            one = await _vacuum(context, database, timeout_s)
+            runs.append(await _vacuum(context, database, timeout_s))
         except DatabaseUnavailable as error:
             return ItemResult("warning", Phrase(N_("routine.vacuum.failed"), error=str(error)))
-        before, after, took, tables, skipped = (before + one[0], after + one[1], took + one[3],
-                                                tables + one[4], skipped + one[5])
-        lines += one[2]
-    done = Phrase(N_("routine.vacuum.done"), seconds=took, before=before, after=after,
-                  tables=tables)
+    before = sum(run.dead_before for run in runs)
+    after = sum(run.dead_after for run in runs)
+    took = sum(run.seconds for run in runs)
+    tables = sum(run.tables_seen for run in runs)
+    skipped = [line for run in runs for line in run.skipped]
+    catalogs = sum(run.catalogs_skipped for run in runs)
+    parts = [Phrase(N_("routine.vacuum.done"), seconds=took, before=before, after=after,
+                    tables=tables)]
+    if skipped:
+        parts.append(Phrase.plural("routine.vacuum.skipped", len(skipped)))
+    if catalogs:
+        parts.append(Phrase.plural("routine.vacuum.catalogs_left", catalogs))
     return ItemResult(
         "warning" if skipped else "ok",
-        JoinedPhrase([done, Phrase.plural("routine.vacuum.skipped", skipped)])
-        if skipped else done,
+        JoinedPhrase(parts) if len(parts) > 1 else parts[0],
         {"dead_tuples_before": float(before), "dead_tuples_after": float(after),
          "duration_s": took, "tables_seen_in_progress": float(tables),
-         "tables_skipped": float(skipped), "databases": float(len(databases))},
-        tuple(lines),
+         "tables_skipped": float(len(skipped)), "catalogs_skipped": float(catalogs),
+         "databases": float(len(databases))},
+        tuple(line for run in runs for line in run.top_dead) + tuple(skipped),
         duration_s=took,
     )
