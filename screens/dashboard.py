@@ -17,13 +17,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from rainbow_tui.text import N_, current_language, tr
 from widgets.action_request import ActionRequest
 from widgets.alerts_bar import AlertsBar
 from widgets.components_pane import ComponentsPane
 from widgets.database_pane import DatabasePane
+from widgets.fitted_footer import FittedFooter
 from widgets.jobs_pane import JobsPane
 from widgets.log_pane import LogPane
 from widgets.state_header import StateHeader
@@ -356,7 +357,7 @@ class DashboardScreen(Screen[None]):
             yield DatabasePane(id="database", classes="pane", read_only=self.read_only)
             yield JobsPane(id="jobs", classes="pane", read_only=self.read_only)
         # The filter's input line is mounted when / is first pressed (_filter_box).
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.set_timer(1.0, self.refresh_routines_due)
@@ -469,7 +470,7 @@ class DashboardScreen(Screen[None]):
         if boxes:
             return boxes.first(Input)
         box = Input(placeholder=tr("screen.dashboard.filter_placeholder"), id="table-filter")
-        await self.mount(box, before=self.query_one(Footer))
+        await self.mount(box, before=self.query_one(FittedFooter))
         return box
 
     @on(Input.Changed, "#table-filter")

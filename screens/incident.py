@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from rainbow_tui.incidents.confirmation import asks_first, confirmation_word
 from rainbow_tui.incidents.model import (
@@ -50,6 +50,7 @@ from rainbow_tui.wizard import CommandInProgress, Saving, describe_clock, not_on
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
 from screens.stylesheets import stylesheet
+from widgets.fitted_footer import FittedFooter
 from widgets.level_style import component_style, inert
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class IncidentScreen(Screen[None]):
                 yield RichLog(id="incident-output", max_lines=2000, markup=False, wrap=True)
         yield Static(id="incident-unsaved")
         yield Static(id="incident-timeline")
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._show_clock)

@@ -20,11 +20,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from rainbow_tui.logs.buffer import LogBuffer
 from rainbow_tui.logs.saved_logs import resolve_save_path
 from rainbow_tui.text import N_, tr, trn
+from widgets.fitted_footer import FittedFooter
 from widgets.level_style import inert
 from widgets.log_pane import stream_summary
 from widgets.log_view import LogView
@@ -145,7 +146,7 @@ class LogScreen(Screen[None]):
         with Horizontal(id="log-prompt"):
             yield Label("", id="log-prompt-label")
             yield Input(id="log-prompt-input", compact=True)
-        yield Footer()
+        yield FittedFooter()
 
     # -- header ---------------------------------------------------------------------
 

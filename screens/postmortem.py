@@ -26,13 +26,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Markdown, Select, Static, TextArea
+from textual.widgets import Markdown, Select, Static, TextArea
 
 from rainbow_tui.incidents.model import ActionItemType, IncidentRuleError, PostmortemText
 from rainbow_tui.incidents.store import StoreError, StoreWriteError
 from rainbow_tui.text import N_, current_language, tr
 from screens.prompt import PromptScreen
 from screens.stylesheets import stylesheet
+from widgets.fitted_footer import FittedFooter
 
 if TYPE_CHECKING:
     from rainbow_tui.wizard import IncidentWizard, Saving
@@ -100,7 +101,7 @@ class PostmortemScreen(Screen[None]):
                 yield TextArea(id="postmortem-text")
                 yield Static(tr("screen.postmortem.hint"), classes="hint")
             yield Markdown(id="postmortem-preview")
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self._load_section("summary")

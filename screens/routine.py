@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, RichLog, Static
+from textual.widgets import DataTable, RichLog, Static
 from textual.widgets.data_table import ColumnKey
 
 from rainbow_tui.incidents.store import StoreError
@@ -28,6 +28,7 @@ from rainbow_tui.upkeep.report import outcome_word
 from screens.confirm import ConfirmScreen
 from screens.prompt import PromptScreen
 from screens.stylesheets import stylesheet
+from widgets.fitted_footer import FittedFooter
 from widgets.level_style import LEVEL_COMPONENT_CLASSES, inert, level_css, level_style
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class RoutineScreen(Screen[None]):
             with VerticalScroll(id="routine-detail-scroll"):
                 yield Static(id="routine-detail")
             yield RichLog(id="routine-output", max_lines=2000, wrap=True, markup=False)
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         try:
