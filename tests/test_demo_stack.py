@@ -14,6 +14,7 @@ import asyncssh
 import pytest
 
 from rainbow_tui.demo.launcher import DemoProcess
+from rainbow_tui.demo.schema import SEED_TIMES_TO_NOW_SQL
 
 SOLID_QUEUE_TABLES = {
     "solid_queue_jobs", "solid_queue_ready_executions", "solid_queue_claimed_executions",
@@ -78,6 +79,43 @@ async def test_schema_exists_and_workload_moves_jobs(demo_stack: DemoProcess, dr
         assert await driver.eventually(more_finished, within=15)
     finally:
         await conn.close()
+
+
+async def test_seeded_rows_are_brought_to_the_day_the_stack_starts(
+    demo_stack: DemoProcess,
+) -> None:
+    """The cached template keeps the day it was built: rows seeded 40 days ago are
+    moved so that the newest session is 6 h old and the newest sighting 37 min, as
+    on a new template (so the monthly cleanup finds its ~120 old sessions, not 240)."""
+    admin = await asyncpg.connect(demo_stack.endpoints.pg_admin_dsn)
+    try:
+        async with admin.transaction():
+            await admin.execute(
+                "UPDATE sessions SET created_at = created_at - interval '40 days',"
+                " updated_at = updated_at - interval '40 days'")
+            await admin.execute(
+                "UPDATE rainbow_sightings SET observed_at = observed_at - interval '40 days',"
+                " created_at = created_at - interval '40 days'")
+            for statement in SEED_TIMES_TO_NOW_SQL:
+                await admin.execute(statement)
+            ages = await admin.fetchrow(
+                "SELECT (SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC')"
+                " - max(updated_at)) FROM sessions) AS session,"
+                " (SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') - max(observed_at))"
+                " FROM rainbow_sightings) AS sighting,"
+                " (SELECT count(*) FROM sessions WHERE updated_at"
+                " < (now() AT TIME ZONE 'UTC') - interval '30 days') AS old_sessions")
+            raise _RolledBack(ages)
+    except _RolledBack as rolled_back:
+        ages = rolled_back.args[0]
+    finally:
+        await admin.close()
+    assert ages["session"] == 6 * 3600 and ages["sighting"] == 37 * 60, ages
+    assert ages["old_sessions"] == 120
+
+
+class _RolledBack(Exception):
+    """Leaves the transaction, so the shared stack keeps its rows."""
 
 
 async def test_healthy_stack_judges_all_normal(demo_stack: DemoProcess, drive) -> None:

@@ -42,6 +42,7 @@ from rainbow_tui.demo.schema import (
     QUEUE_DATABASE,
     QUEUE_SEED_SQL,
     ROLES_AND_DATABASE_SQL,
+    SEED_TIMES_TO_NOW_SQL,
     SOLID_QUEUE_SQL,
     SUPERUSER,
     schema_fingerprint,
@@ -411,6 +412,18 @@ async def grant_monitor(server: PostgresServer, with_role_grants: bool = True) -
     app = await asyncpg.connect(server.dsn(SUPERUSER, APP_DATABASE))
     try:
         for statement in MONITOR_APP_GRANTS_SQL:
+            await app.execute(statement)
+    finally:
+        await app.close()
+
+
+async def bring_seed_times_to_now(server: PostgresServer) -> None:
+    """Move the app's seeded rows to today (the cached template keeps its own day)."""
+    import asyncpg
+
+    app = await asyncpg.connect(server.dsn(SUPERUSER, APP_DATABASE))
+    try:
+        for statement in SEED_TIMES_TO_NOW_SQL:
             await app.execute(statement)
     finally:
         await app.close()

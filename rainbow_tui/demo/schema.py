@@ -245,7 +245,7 @@ FROM generate_series(1, 600) AS n;
 -- timestamps, a unique index on session_id and one on updated_at).  Its rake task
 -- db:sessions:trim deletes those not updated for 30 days; nothing trims the demo's,
 -- so of these 240 sessions, one touched every 6 hours over 60 days, about half are
--- past that when the template is new (and more as it ages).
+-- past that (SEED_TIMES_TO_NOW_SQL keeps it so however old the cached template is).
 CREATE TABLE sessions (
     id bigserial PRIMARY KEY,
     session_id varchar NOT NULL,
@@ -261,6 +261,21 @@ SELECT md5('session-' || n), 'BAh7BkkiEF9jc3JmX3Rva2VuBjoGRUZJIjE=',
        {NOW_UTC} - (n * interval '6 hours')
 FROM generate_series(1, 240) AS n;
 """
+
+# The seeded rows' times are the template's "now": a stack started from a template
+# built weeks ago would find every session past 30 days and the sightings stopped.
+# At each start they move forward together, the newest back to one step before now.
+SEED_TIMES_TO_NOW_SQL = tuple(
+    f"""
+UPDATE {table} SET {", ".join(f"{column} = {column} + shift" for column in columns)}
+FROM (SELECT {NOW_UTC} - interval '{step}' - max({columns[0]}) AS shift FROM {table}) AS aged
+"""
+    # The first column is the one whose newest value lands a step before now.
+    for table, columns, step in (
+        ("sessions", ("updated_at", "created_at"), "6 hours"),
+        ("rainbow_sightings", ("observed_at", "created_at", "updated_at"), "37 minutes"),
+    )
+)
 
 
 QUEUE_SEED_SQL = f"""

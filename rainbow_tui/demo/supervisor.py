@@ -39,7 +39,12 @@ from rainbow_tui.demo.host_shell import HostShell
 from rainbow_tui.demo.hosts_sim import SimHost
 from rainbow_tui.demo.kamal_actions import KamalStandIn, KamalTargets
 from rainbow_tui.demo.loggen import DEFAULT_LOG_RATE, LogContext, LogHub, docker_timestamp
-from rainbow_tui.demo.postgres import PostgresServer, grant_monitor, prepare_server
+from rainbow_tui.demo.postgres import (
+    PostgresServer,
+    bring_seed_times_to_now,
+    grant_monitor,
+    prepare_server,
+)
 from rainbow_tui.demo.s3_standin import ACCESS_KEY_ID, PROBE_KEY, S3StandIn, demo_bucket
 from rainbow_tui.demo.schema import (
     APP_DATABASE,
@@ -189,6 +194,7 @@ class DemoStack:
         self.postgres = postgres
         await postgres.start()
         await grant_monitor(postgres, with_role_grants=self.options.monitor_grants)
+        await bring_seed_times_to_now(postgres)
         return postgres
 
     async def _start_backups(self, postgres: PostgresServer) -> BackupScheduler:
