@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from rainbow_tui.text import N_, current_language, tr
+from rainbow_tui.upkeep.due import due_summary
 from widgets.action_request import ActionRequest
 from widgets.alerts_bar import AlertsBar
 from widgets.components_pane import ComponentsPane
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 
 # How often the dashboard looks again at what routine work is due.
 ROUTINES_DUE_EVERY_S = 300.0
-ROUTINE_DUE_KEYS = {
-    "due": N_("screen.dashboard.routine_due"),
-    "overdue": N_("screen.dashboard.routine_overdue"),
-}
 PANE_IDS = ("components", "logs", "database", "jobs")
 # The panes' names by catalogue key, in the order of their keys (1-4).
 PANE_TITLES = (
@@ -374,11 +371,11 @@ class DashboardScreen(Screen[None]):
             return
         due = [entry for entry in self.session.routines_due() if entry.state != "done"]
         code = current_language().code
-        titles = {routine.id: routine.title(code)
-                  for routine in self.session.routine_catalog().routines.values()}
-        self.app.call_from_thread(self._show_routines_due, due, titles)
+        names = {routine.id: routine.short(code)
+                 for routine in self.session.routine_catalog().routines.values()}
+        self.app.call_from_thread(self._show_routines_due, due, names)
 
-    def _show_routines_due(self, due: list[RoutineDue], titles: dict[str, str]) -> None:
+    def _show_routines_due(self, due: list[RoutineDue], names: dict[str, str]) -> None:
         lines = self.query("#routines-due")
         if not lines and not due:
             return
@@ -388,10 +385,7 @@ class DashboardScreen(Screen[None]):
             line = Static(id="routines-due")
             self.mount(line, before=self.query_one("#pane-tabs"))
         line.set_class(not due, "-empty")
-        words = ", ".join(
-            tr(ROUTINE_DUE_KEYS[entry.state], routine=titles.get(entry.routine, entry.routine))
-            for entry in due)
-        line.update(Text(tr("screen.dashboard.routines_due", routines=words)))
+        line.update(Text(due_summary(due, names)))
 
     def show_state(self, state: MonitorState) -> None:
         """Every pane from one judged poll."""

@@ -12,12 +12,14 @@ from pathlib import Path
 import msgspec
 import pytest
 from markdown_it import MarkdownIt
+from rich.cells import cell_len
 
 from rainbow_tui.config import Config, ServiceConfig
+from rainbow_tui.text import set_language
 from rainbow_tui.upkeep.catalog import load_routines
 from rainbow_tui.upkeep.checks import CHECK_KEYS
 from rainbow_tui.upkeep.context import RoutineContext
-from rainbow_tui.upkeep.due import due_state, routines_due
+from rainbow_tui.upkeep.due import due_state, due_summary, routines_due
 from rainbow_tui.upkeep.record import RoutineRecords
 from rainbow_tui.upkeep.report import render_routine_report
 from rainbow_tui.upkeep.results import exit_status
@@ -163,6 +165,22 @@ def test_a_routine_never_run_is_due_and_says_when_it_falls_due_once_run() -> Non
     assert [(d.routine, d.state) for d in found] == [("daily", "due"), ("weekly", "done")]
     assert found[0].due_at is None
     assert found[1].due_at == NOW - timedelta(days=2) + timedelta(days=7)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_due_line_names_every_shipped_routine_within_80_columns(language: str) -> None:
+    """The dashboard's line: overdue ones first, each by its short name, and the key."""
+    set_language(language)  # type: ignore[arg-type]
+    catalog = load_routines()
+    names = {routine.id: routine.short(language) for routine in catalog.routines.values()}
+    frequencies = {routine.id: routine.frequency for routine in catalog.routines.values()}
+    found = routines_due(frequencies, {"monthly": NOW - timedelta(days=60)}, NOW)
+    line = due_summary(found, names)
+    assert cell_len(line) <= 78, line  # the line's padding: 1 cell each side
+    overdue, due = ("期限切れ: 月次", "要実施: 毎日、週次") if language == "ja" else (
+        "overdue: monthly", "due: daily, weekly")
+    assert overdue in line and due in line and line.index(overdue) < line.index(due)
+    assert ("R で開く" if language == "ja" else "R opens") in line
 
 
 def _config(state_dir: Path) -> Config:

@@ -96,11 +96,18 @@ class Routine(_Table, frozen=True, forbid_unknown_fields=True, kw_only=True):
     frequency: Frequency
     source: str
     items: tuple[RoutineItem, ...]
+    # A word or two for where the title does not fit (the dashboard's due line);
+    # empty: the title.
+    short_ja: str = ""
+    short_en: str = ""
     # The file it was read from; not a TOML key.
     path: str = ""
 
     def title(self, language: str) -> str:
         return self.title_ja if language == "ja" else self.title_en
+
+    def short(self, language: str) -> str:
+        return (self.short_ja if language == "ja" else self.short_en) or self.title(language)
 
     def item(self, item_id: str) -> RoutineItem | None:
         return next((item for item in self.items if item.id == item_id), None)

@@ -7,14 +7,17 @@ overdue once half a period more has passed; one never run is due.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from rainbow_tui.text import N_
+from rainbow_tui.text import N_, tr
 
-__all__ = ["FREQUENCY_KEYS", "PERIODS", "DueState", "RoutineDue", "due_state", "routines_due"]
+__all__ = [
+    "FREQUENCY_KEYS", "PERIODS", "DueState", "RoutineDue", "due_state", "due_summary",
+    "routines_due",
+]
 
 PERIODS: dict[str, timedelta] = {
     "daily": timedelta(hours=24),
@@ -64,3 +67,16 @@ def routines_due(
             last + PERIODS[frequency] if last is not None else None,
         ))
     return found
+
+
+def due_summary(due: Sequence[RoutineDue], names: Mapping[str, str]) -> str:
+    """One line for the dashboard: the overdue routines first, then those due, each
+    by its short name (``names`` by routine id); all five fit 80 columns."""
+    separator = tr("routine.due.list_separator")
+    groups = []
+    for state, key in (("overdue", N_("routine.due.overdue_list")),
+                       ("due", N_("routine.due.due_list"))):
+        named = [names.get(entry.routine, entry.routine) for entry in due if entry.state == state]
+        if named:
+            groups.append(tr(key, routines=separator.join(named)))
+    return tr("routine.due.summary", groups=" · ".join(groups))
