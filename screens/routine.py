@@ -64,6 +64,11 @@ class RoutineChecklist(DataTable[Text]):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = set(LEVEL_COMPONENT_CLASSES)
     DEFAULT_CSS = level_css("RoutineChecklist")
+    # The table's own Enter (choose the row: run its item) named in the footer; the
+    # screen's Enter binding is behind it while the table has focus.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", tr("screen.routine.key.run")),
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
