@@ -365,25 +365,34 @@ def print_findings(
                  level=level_word(overall(findings))),
         title_justify="left",
     )
-    for column in (
-        tr("check.column.component"),
-        tr("check.column.check"),
-        tr("check.column.value"),
-        tr("check.column.level"),
-        tr("check.column.severity"),
-        tr("check.column.reason"),
-    ):
-        table.add_column(column, overflow="fold")
-    for f in findings:
-        style = LEVEL_STYLE[f.level]
-        # Remote text (errors, versions) goes in as plain Text: never parsed as markup.
-        table.add_row(
-            Text(f.component_name()),
-            Text(f.label),
-            Text(f.display),
-            Text(level_word(f.level), style=style),
-            Text(_severity_cell(f, decided.get(f.key))),
-            Text(f.reason),
-        )
+    severities = [_severity_cell(f, decided.get(f.key)) for f in findings]
+    # An all-clear has no severity to show: its column would only take the width
+    # the values and reasons need (80 columns in Japanese).
+    with_severity = any(severities)
+    table.add_column(tr("check.column.component"), overflow="fold")
+    table.add_column(tr("check.column.check"), overflow="fold")
+    table.add_column(tr("check.column.value"), overflow="fold")
+    table.add_column(tr("check.column.level"), no_wrap=True)
+    if with_severity:
+        table.add_column(tr("check.column.severity"), overflow="fold")
+    table.add_column(tr("check.column.reason"), overflow="fold")
+    # Each component named once, its findings under it in their order, a rule between
+    # components (in the order each first appears).
+    by_component: dict[str, list[tuple[Finding, str]]] = {}
+    for f, severity in zip(findings, severities, strict=True):
+        by_component.setdefault(f.component_name(), []).append((f, severity))
+    for component, rows in by_component.items():
+        if table.row_count:
+            table.add_section()
+        for index, (f, severity) in enumerate(rows):
+            # Remote text (errors, versions) goes in as plain Text: never parsed as markup.
+            table.add_row(
+                Text(component if index == 0 else ""),
+                Text(f.label),
+                Text(f.display),
+                Text(level_word(f.level), style=LEVEL_STYLE[f.level]),
+                *([Text(severity)] if with_severity else []),
+                Text(f.reason),
+            )
     Console().print(table)
     return status
