@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -132,6 +134,14 @@ def role_named(word: str) -> Role | None:
         if word in (role, tr(ROLE_KEYS[role])):
             return role
     return None
+
+
+def _lines(text: Text) -> list[Text]:
+    """``text`` as a part of a Group: none when empty, without the newline that ends
+    it (a Group starts each part on a line of its own)."""
+    if text.plain.endswith("\n"):
+        text.right_crop(1)
+    return [text] if text.plain else []
 
 
 class IncidentScreen(Screen[None]):
@@ -331,10 +341,13 @@ class IncidentScreen(Screen[None]):
             self.call_after_refresh(self._show_timeline)
             self.query_one("#incident-step", Static).update(self._step_text())
 
-    def _step_text(self) -> Text:
+    def _step_text(self) -> Group:
+        """The step: its title, why, checklist and commands; a command and its note
+        keep their margin when they wrap (Padding wraps them at the pane's width)."""
         step = self.wizard.step
         if step is None:
-            return Text(tr("screen.incident.no_step_left"))
+            return Group(Text(tr("screen.incident.no_step_left")))
+        parts: list[RenderableType] = []
         text = Text()
         if self.app.size.width < NARROW_BELOW:
             # The steps' list is hidden below 100 columns: where the step stands, in a line.
@@ -352,7 +365,9 @@ class IncidentScreen(Screen[None]):
         if step.why_ja or step.why_en:
             text.append(f"{in_language(step.why_ja, step.why_en)}\n", style="italic")
         for item_ja, item_en in zip(step.checklist_ja, step.checklist_en, strict=False):
-            text.append(f"  ☐ {in_language(item_ja, item_en)}\n")
+            parts += [*_lines(text), Padding(Text(f"☐ {in_language(item_ja, item_en)}"),
+                                             (0, 0, 0, 2))]
+            text = Text()
         done = self.wizard.commands_started()
         for number, command in enumerate(step.commands, start=1):
             try:
@@ -367,10 +382,11 @@ class IncidentScreen(Screen[None]):
                 if command.destructive
                 else "bold",
             )
-            text.append_text(inert(f"    {preview}"))
-            text.append("\n")
+            parts += [*_lines(text), Padding(inert(preview), (0, 0, 0, 4))]
+            text = Text()
             if command.note_en or command.note_ja:
-                text.append(f"    {in_language(command.note_ja, command.note_en)}\n", style="dim")
+                note = Text(in_language(command.note_ja, command.note_en), style="dim")
+                parts.append(Padding(note, (0, 0, 0, 4)))
         if step.verify is not None:
             text.append(
                 "\n" + verification_words(step.verify, self.wizard.config.service.health_url)
@@ -381,7 +397,8 @@ class IncidentScreen(Screen[None]):
             tr("screen.incident.step_keys"),
             style="dim",
         )
-        return text
+        parts += _lines(text)
+        return Group(*parts)
 
     def _show_clock(self) -> None:
         # The session's clock: the one the ladder's announcements go by.

@@ -18,7 +18,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from rainbow_tui.app import RainbowApp, make_app
 from rainbow_tui.incidents import model
@@ -126,6 +128,12 @@ def test_log_screen(snap_compare: Any, size: tuple[int, int], tmp_path: Path) ->
     assert snap_compare(_app(tmp_path), terminal_size=size, run_before=run)
 
 
+def _shown(widget: Widget) -> str:
+    """The widget's lines as drawn on screen, one text line each."""
+    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return "\n".join(line.text.rstrip() for line in lines)
+
+
 async def test_at_80x24_the_first_step_shows_its_command_and_verification(tmp_path: Path) -> None:
     """The service-down incident just opened, at 80×24: step 1's commands are on screen,
     in a step pane of real height, with no dialog; so is the boot step's verification
@@ -140,10 +148,13 @@ async def test_at_80x24_the_first_step_shows_its_command_and_verification(tmp_pa
         await pilot.pause()
         step = screen.query_one("#incident-step")
         scroll = screen.query_one("#incident-step-scroll")
-        shown = str(step.render())
+        shown = _shown(step)
         assert "Step 1 of 6" in shown
         assert "bundle exec kamal app details" in shown
         assert "bundle exec kamal app logs --since 5m" in shown
+        # The command's note wraps under its command, not back at the pane's edge.
+        note = [line for line in shown.splitlines() if "never ends" in line or "Kamal has" in line]
+        assert len(note) == 2 and all(line.startswith("    ") for line in note), shown
         assert scroll.size.height >= 10  # not squeezed to nothing
         assert not screen.query_one("#incident-steps").display  # its width is the step's
         wizard = screen.wizard
@@ -151,7 +162,7 @@ async def test_at_80x24_the_first_step_shows_its_command_and_verification(tmp_pa
             await wizard.begin_step()
             await wizard.complete_step()
         await pilot.pause()
-        assert "HTTP check: /up answers 200" in str(step.render())
+        assert "HTTP check: /up answers 200" in _shown(step)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
