@@ -27,6 +27,7 @@ from rainbow_tui.config import Config, ConfigError, find_config, load_config
 from rainbow_tui.demo.endpoints import DRILLS
 from rainbow_tui.text import (
     LANGUAGES,
+    cell_columns,
     choose_language,
     current_language,
     ljust_cells,
@@ -620,10 +621,8 @@ def _incidents(args: argparse.Namespace) -> int:
                 for s in summaries
             ]
             # Widths in terminal cells: a Japanese title takes two per character.
-            widths = [max(cell_len(row[i]) for row in rows) for i in range(5)]
-            for row in rows:
-                cells = [ljust_cells(cell, widths[i]) for i, cell in enumerate(row[:5])]
-                print("  ".join([*cells, row[5]]).rstrip())
+            for line in cell_columns(rows):
+                print(line)
             return 0
         incident = store.load(args.id)
         if action == "show":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import gettext
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -36,6 +36,7 @@ __all__ = [
     "Language",
     "LanguageCode",
     "Phrase",
+    "cell_columns",
     "choose_language",
     "current_language",
     "language",
@@ -211,3 +212,15 @@ class Phrase:
 def ljust_cells(text: str, width: int) -> str:
     """``text`` padded to ``width`` terminal cells (a kanji takes two)."""
     return text + " " * (width - cell_len(text)) if cell_len(text) < width else text
+
+
+def cell_columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells as lines of aligned columns, two spaces apart, each column as wide
+    as its widest cell in terminal cells; the last column is left free (no padding)."""
+    if not rows:
+        return []
+    padded = len(rows[0]) - 1
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(padded)]
+    return ["  ".join([*(ljust_cells(row[i], widths[i]) for i in range(padded)),
+                       *row[padded:]]).rstrip()
+            for row in rows]

@@ -277,6 +277,13 @@ def test_cli_routine_list_shows_due_and_export_writes_the_report(
     listed = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line for line in listed[1:]}
     assert "done" in rows["security"] and "never" in rows["daily"] and "due" in rows["daily"]
+    # In Japanese every column starts at the same cell on every line (kanji are two).
+    assert main(["--lang", "ja", "routine", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    title_at = {cell_len(line) - cell_len(line.split(maxsplit=1)[1]) for line in lines}
+    frequency_at = {cell_len(line[:line.index(f"  {word}  ")]) for line in lines[1:]
+                    for word in ("毎日", "週次", "月次", "四半期") if f"  {word}  " in line}
+    assert len(title_at) == 1 and len(frequency_at) == 1, lines
     out = tmp_path / "report.md"
     assert main(["--lang", "ja", "routine", "export", run.record.id, "-o", str(out)]) == 0
     assert out.read_text().startswith("# 定期的なセキュリティタスク")

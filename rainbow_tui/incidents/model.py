@@ -24,10 +24,9 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
-from rich.cells import cell_len
 
 from rainbow_tui.levels import Severity
-from rainbow_tui.text import N_, ljust_cells, tr
+from rainbow_tui.text import N_, cell_columns, tr
 
 if TYPE_CHECKING:
     from rainbow_tui.config import EscalationStep
@@ -1085,11 +1084,7 @@ def findings_table(findings: Sequence[Finding]) -> str:
     rows = [headers] + [
         (f.component_name(), f.label, f.display, f.level.value) for f in findings
     ]
-    widths = [max(cell_len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(ljust_cells(cell, widths[i]) for i, cell in enumerate(row)).rstrip()
-        for row in rows
-    )
+    return "\n".join(cell_columns(rows))
 
 
 def readings_of(findings: Sequence[Finding]) -> tuple[Reading, ...]:

@@ -7,11 +7,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.cells import cell_len
-
 from rainbow_tui.config import Config, expand_path
 from rainbow_tui.incidents.store import StoreError
-from rainbow_tui.text import N_, LanguageCode, Phrase, current_language, ljust_cells, tr
+from rainbow_tui.text import N_, LanguageCode, Phrase, cell_columns, current_language, tr
 from rainbow_tui.upkeep.catalog import RoutineCatalog, configured_routines
 from rainbow_tui.upkeep.context import RoutineContext
 from rainbow_tui.upkeep.due import FREQUENCY_KEYS, RoutineDue, routines_due
@@ -90,20 +88,20 @@ def print_due(config: Config, now: datetime | None = None) -> int:
     """Each routine: due, overdue or done, and when it last ran."""
     code = current_language().code
     catalog = routine_catalog(config)
-    rows = [(tr("routine.list.routine"), tr("routine.list.every"), tr("routine.list.state"),
-             tr("routine.list.last"))]
+    rows = [("ID", tr("routine.list.routine"), tr("routine.list.every"),
+             tr("routine.list.state"), tr("routine.list.last"))]
     for due in due_now(config, now):
         routine = catalog.routines[due.routine]
         rows.append((
-            f"{due.routine}  {routine.title(code)}",
+            due.routine,
+            routine.title(code),
             tr(FREQUENCY_KEYS[due.frequency]),
             tr(DUE_KEYS[due.state]),
             due.last_run.astimezone().strftime("%Y-%m-%d %H:%M") if due.last_run
             else tr("routine.list.never"),
         ))
-    widths = [max(cell_len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join([*(ljust_cells(row[i], widths[i]) for i in range(3)), row[3]]).rstrip())
+    for line in cell_columns(rows):
+        print(line)
     return 0
 
 
