@@ -1,11 +1,14 @@
 """月次メンテナンス: ``VACUUM ANALYZE`` of the app's database, as the manual runs it
 through ``psql -c "VACUUM ANALYZE;"``, with what it did measured.
 
-The dead tuples of every user table (``pg_stat_user_tables.n_dead_tup``) are
-summed before and after; while it runs a second session reads
-``pg_stat_progress_vacuum`` for the VACUUM's backend (the table and phase, heap
-blocks scanned of the total) and reports each change.  VACUUM cannot run inside
-a transaction, so it runs on a writable session of its own in autocommit.
+It runs as ``VACUUM (VERBOSE, ANALYZE)``, the same work with a message per table:
+each app table is reported as it finishes with the dead tuples it removed, and
+those are counted (see :mod:`rainbow_tui.upkeep.vacuum_messages`).  The dead tuples
+of every user table (``pg_stat_user_tables.n_dead_tup``) are summed before and
+after; while it runs a second session reads ``pg_stat_progress_vacuum`` for the
+VACUUM's backend (the table and phase, heap blocks scanned of the total) and
+reports each change, which is what moves during a long table.  VACUUM cannot run
+inside a transaction, so it runs on a writable session of its own in autocommit.
 
 Before PostgreSQL 17 only a table's owner (or the database's, or a superuser) may
 vacuum it, and a database-wide VACUUM says ``permission denied to vacuum "x",
@@ -21,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,7 @@ from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 from rainbow_tui.text import N_, Phrase
 from rainbow_tui.upkeep.database_sessions import maintenance_session, monitored_link
 from rainbow_tui.upkeep.results import ItemResult, JoinedPhrase, not_available
+from rainbow_tui.upkeep.vacuum_messages import TableVacuumed, skipped_table, table_vacuumed
 
 if TYPE_CHECKING:
     import asyncpg
@@ -49,9 +52,7 @@ SELECT p.relid::regclass::text AS relation, p.phase, p.heap_blks_total, p.heap_b
 FROM pg_stat_progress_vacuum p WHERE p.pid = $1
 """
 PROGRESS_EVERY_S = 0.2
-USER_TABLES_SQL = "SELECT relname FROM pg_stat_user_tables"
-# PostgreSQL 16's WARNING, and 15's ('skipping "x" --- only table or database owner…').
-_SKIPPED = re.compile(r'(?:permission denied to vacuum|skipping) "([^"]+)"')
+USER_TABLES_SQL = "SELECT schemaname, relname FROM pg_stat_user_tables"
 
 
 @dataclass
@@ -61,7 +62,10 @@ class _Vacuumed:
     dead_before: int = 0
     dead_after: int = 0
     seconds: float = 0.0
-    tables_seen: int = 0
+    # The app's tables vacuumed, as their messages told it.
+    vacuumed: list[TableVacuumed] = field(default_factory=list)
+    # Whether any message was one this console reads (not so in another language).
+    understood: bool = False
     # The app's tables it skipped (with the server's words), and how many catalogs.
     skipped: list[str] = field(default_factory=list)
     catalogs_skipped: int = 0
@@ -73,8 +77,7 @@ async def _scalar(connection: asyncpg.Connection, sql: str) -> int:
     return int(value or 0)
 
 
-async def _watch(watcher: PostgresLink, context: RoutineContext, pid: int,
-                 seen: list[str]) -> None:
+async def _watch(watcher: PostgresLink, context: RoutineContext, pid: int) -> None:
     """Report each new (table, phase, blocks) of the VACUUM's backend until cancelled."""
     last: tuple[object, ...] | None = None
 
@@ -91,7 +94,6 @@ async def _watch(watcher: PostgresLink, context: RoutineContext, pid: int,
                     total = int(row["heap_blks_total"] or 0)
                     scanned = int(row["heap_blks_scanned"] or 0)
                     percent = 100.0 * scanned / total if total else 100.0
-                    seen.append(str(row["relation"]))
                     context.progress(Phrase(
                         N_("routine.vacuum.progress"), relation=str(row["relation"]),
                         phase=str(row["phase"]), scanned=scanned, total=total,
@@ -112,8 +114,6 @@ async def _vacuum(context: RoutineContext, database: DatabaseName,
                                   dsn=os.environ.get(variable, "") if variable else "")
     watcher = maintenance_session(context, database, 10.0, writes=False)
     assert session is not None and watcher is not None
-    seen: list[str] = []
-    warnings: list[str] = []
     done = _Vacuumed()
 
     async def work(connection: asyncpg.Connection) -> None:
@@ -121,21 +121,35 @@ async def _vacuum(context: RoutineContext, database: DatabaseName,
         done.top_dead = [f"{database}: {row['name']}: {row['n_dead_tup']}"
                          for row in await connection.fetch(TOP_DEAD_SQL)]
         pid = int(await connection.fetchval("SELECT pg_backend_pid()"))
+        database_name = str(await connection.fetchval("SELECT current_database()"))
+        user_tables = await connection.fetch(USER_TABLES_SQL)
+        qualified = {f"{row['schemaname']}.{row['relname']}" for row in user_tables}
+        bare = {str(row["relname"]) for row in user_tables}
         # The watcher's session is open before VACUUM starts: a short VACUUM must
         # not cut a connection attempt off half way.
         await watcher.with_connection(lambda c: c.fetchval("SELECT 1"), deadline_s=10.0)
-        watch = asyncio.create_task(_watch(watcher, context, pid, seen))
+        watch = asyncio.create_task(_watch(watcher, context, pid))
         started = time.monotonic()
 
         def heard(_connection: object, message: Any) -> None:
-            # PostgreSQL's WARNING for each table the role may not vacuum.
+            # An INFO as each table finishes, a WARNING for each it may not vacuum;
+            # catalogs are neither reported nor counted among the app's tables.
             text = str(getattr(message, "message", ""))
-            if _SKIPPED.search(text):
-                warnings.append(text)
+            finished = table_vacuumed(text, database_name)
+            skipped = None if finished is not None else skipped_table(text)
+            done.understood |= finished is not None or skipped is not None
+            if finished is not None and finished.qualified in qualified:
+                done.vacuumed.append(finished)
+                context.progress(Phrase.plural("routine.vacuum.table_done", finished.removed,
+                                               table=finished.qualified))
+            elif skipped is not None and skipped in bare:
+                done.skipped.append(f"{database}: {text}")
+            elif skipped is not None:
+                done.catalogs_skipped += 1
 
         connection.add_log_listener(heard)
         try:
-            await connection.execute("VACUUM ANALYZE")
+            await connection.execute("VACUUM (VERBOSE, ANALYZE)")
         finally:
             connection.remove_log_listener(heard)
             watch.cancel()
@@ -145,20 +159,12 @@ async def _vacuum(context: RoutineContext, database: DatabaseName,
         # The statistics VACUUM reports reach this session's next snapshot.
         await connection.execute("SELECT pg_stat_clear_snapshot()")
         done.dead_after = await _scalar(connection, DEAD_TUPLES_SQL)
-        user_tables = {str(row["relname"]) for row in await connection.fetch(USER_TABLES_SQL)}
-        for text in warnings:
-            match = _SKIPPED.search(text)
-            if match is not None and match[1] in user_tables:
-                done.skipped.append(f"{database}: {text}")
-            else:
-                done.catalogs_skipped += 1
 
     try:
         await session.with_connection(work, deadline_s=timeout_s + 30)
     finally:
         await session.close()
         await watcher.close()
-    done.tables_seen = len(set(seen))
     return done
 
 
@@ -189,11 +195,22 @@ async def vacuum_analyze(context: RoutineContext) -> ItemResult:
     before = sum(run.dead_before for run in runs)
     after = sum(run.dead_after for run in runs)
     took = sum(run.seconds for run in runs)
-    tables = sum(run.tables_seen for run in runs)
+    vacuumed = [table for run in runs for table in run.vacuumed]
+    removed = sum(table.removed for table in vacuumed)
     skipped = [line for run in runs for line in run.skipped]
     catalogs = sum(run.catalogs_skipped for run in runs)
-    parts = [Phrase(N_("routine.vacuum.done"), seconds=took, before=before, after=after,
-                    tables=tables)]
+    counted = all(run.understood for run in runs)
+    figures = {"dead_tuples_before": float(before), "dead_tuples_after": float(after),
+               "duration_s": took, "tables_skipped": float(len(skipped)),
+               "catalogs_skipped": float(catalogs), "databases": float(len(databases))}
+    if counted:
+        parts = [Phrase(N_("routine.vacuum.done"), seconds=took, tables=len(vacuumed),
+                        removed=removed, before=before, after=after)]
+        figures |= {"tables_vacuumed": float(len(vacuumed)),
+                    "dead_tuples_removed": float(removed)}
+    else:
+        parts = [Phrase(N_("routine.vacuum.done_uncounted"), seconds=took, before=before,
+                        after=after)]
     if skipped:
         parts.append(Phrase.plural("routine.vacuum.skipped", len(skipped)))
     if catalogs:
@@ -201,10 +218,7 @@ async def vacuum_analyze(context: RoutineContext) -> ItemResult:
     return ItemResult(
         "warning" if skipped else "ok",
         JoinedPhrase(parts) if len(parts) > 1 else parts[0],
-        {"dead_tuples_before": float(before), "dead_tuples_after": float(after),
-         "duration_s": took, "tables_seen_in_progress": float(tables),
-         "tables_skipped": float(len(skipped)), "catalogs_skipped": float(catalogs),
-         "databases": float(len(databases))},
+        figures,
         tuple(line for run in runs for line in run.top_dead) + tuple(skipped),
         duration_s=took,
     )
