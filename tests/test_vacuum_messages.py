@@ -5,7 +5,12 @@ embedded server sends them and as ``src/backend/access/heap/vacuumlazy.c``
 
 from __future__ import annotations
 
-from rainbow_tui.upkeep.vacuum_messages import TableVacuumed, skipped_table, table_vacuumed
+from rainbow_tui.upkeep.vacuum_messages import (
+    TableVacuumed,
+    VacuumTally,
+    skipped_table,
+    table_vacuumed,
+)
 
 FINISHED = (
     'finished vacuuming "shiojiri_rainbow_seeker_production.public.sessions": index scans: 0\n'
@@ -39,3 +44,30 @@ def test_skipped_tables_in_the_words_of_16_and_15() -> None:
     assert skipped_table('skipping "sessions" --- only table or database owner can vacuum'
                          " it") == "sessions"
     assert skipped_table(FINISHED) is None
+
+
+def _tally() -> VacuumTally:
+    return VacuumTally("app", frozenset({"public.sessions"}), frozenset({"sessions"}))
+
+
+def test_the_tally_counts_app_tables_and_tells_app_tables_from_catalogs_skipped() -> None:
+    tally = _tally()
+    finished = [tally.hear(message) for message in (
+        FINISHED.replace("shiojiri_rainbow_seeker_production", "app"),
+        FINISHED.replace("shiojiri_rainbow_seeker_production.public.sessions",
+                         "app.pg_catalog.pg_class"),
+        'permission denied to vacuum "sessions", skipping it',
+        'permission denied to vacuum "pg_authid", skipping it',
+        'analyzing "public.sessions"')]
+    assert finished == [TableVacuumed("public", "sessions", 1000), None, None, None, None]
+    assert tally.vacuumed == [TableVacuumed("public", "sessions", 1000)]
+    assert tally.skipped == ['permission denied to vacuum "sessions", skipping it']
+    assert tally.catalogs_skipped == 1 and tally.understood
+
+
+def test_a_server_in_another_language_is_not_understood() -> None:
+    """lc_messages = 'ja_JP': PostgreSQL's own translation, nothing read here."""
+    tally = _tally()
+    tally.hear('"app.public.sessions"の VACUUM が完了: インデックススキャン: 0')
+    tally.hear('"pg_authid"をVACUUMする権限がありません、スキップします')
+    assert not tally.understood and tally.vacuumed == [] and tally.catalogs_skipped == 0

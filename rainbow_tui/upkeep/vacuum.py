@@ -33,7 +33,7 @@ from rainbow_tui.sources.postgres_link import DatabaseUnavailable, PostgresLink
 from rainbow_tui.text import N_, Phrase
 from rainbow_tui.upkeep.database_sessions import maintenance_session, monitored_link
 from rainbow_tui.upkeep.results import ItemResult, JoinedPhrase, not_available
-from rainbow_tui.upkeep.vacuum_messages import TableVacuumed, skipped_table, table_vacuumed
+from rainbow_tui.upkeep.vacuum_messages import VacuumTally
 
 if TYPE_CHECKING:
     import asyncpg
@@ -62,13 +62,9 @@ class _Vacuumed:
     dead_before: int = 0
     dead_after: int = 0
     seconds: float = 0.0
-    # The app's tables vacuumed, as their messages told it.
-    vacuumed: list[TableVacuumed] = field(default_factory=list)
-    # Whether any message was one this console reads (not so in another language).
-    understood: bool = False
-    # The app's tables it skipped (with the server's words), and how many catalogs.
-    skipped: list[str] = field(default_factory=list)
-    catalogs_skipped: int = 0
+    # What its messages said: the app's tables vacuumed and skipped, the catalogs.
+    told: VacuumTally = field(default_factory=lambda: VacuumTally("", frozenset(),
+                                                                  frozenset()))
     top_dead: list[str] = field(default_factory=list)
 
 
@@ -121,10 +117,11 @@ async def _vacuum(context: RoutineContext, database: DatabaseName,
         done.top_dead = [f"{database}: {row['name']}: {row['n_dead_tup']}"
                          for row in await connection.fetch(TOP_DEAD_SQL)]
         pid = int(await connection.fetchval("SELECT pg_backend_pid()"))
-        database_name = str(await connection.fetchval("SELECT current_database()"))
         user_tables = await connection.fetch(USER_TABLES_SQL)
-        qualified = {f"{row['schemaname']}.{row['relname']}" for row in user_tables}
-        bare = {str(row["relname"]) for row in user_tables}
+        done.told = VacuumTally(
+            str(await connection.fetchval("SELECT current_database()")),
+            frozenset(f"{row['schemaname']}.{row['relname']}" for row in user_tables),
+            frozenset(str(row["relname"]) for row in user_tables))
         # The watcher's session is open before VACUUM starts: a short VACUUM must
         # not cut a connection attempt off half way.
         await watcher.with_connection(lambda c: c.fetchval("SELECT 1"), deadline_s=10.0)
@@ -132,20 +129,11 @@ async def _vacuum(context: RoutineContext, database: DatabaseName,
         started = time.monotonic()
 
         def heard(_connection: object, message: Any) -> None:
-            # An INFO as each table finishes, a WARNING for each it may not vacuum;
-            # catalogs are neither reported nor counted among the app's tables.
-            text = str(getattr(message, "message", ""))
-            finished = table_vacuumed(text, database_name)
-            skipped = None if finished is not None else skipped_table(text)
-            done.understood |= finished is not None or skipped is not None
-            if finished is not None and finished.qualified in qualified:
-                done.vacuumed.append(finished)
+            # An INFO as each table finishes, a WARNING for each it may not vacuum.
+            finished = done.told.hear(str(getattr(message, "message", "")))
+            if finished is not None:
                 context.progress(Phrase.plural("routine.vacuum.table_done", finished.removed,
                                                table=finished.qualified))
-            elif skipped is not None and skipped in bare:
-                done.skipped.append(f"{database}: {text}")
-            elif skipped is not None:
-                done.catalogs_skipped += 1
 
         connection.add_log_listener(heard)
         try:
@@ -195,11 +183,12 @@ async def vacuum_analyze(context: RoutineContext) -> ItemResult:
     before = sum(run.dead_before for run in runs)
     after = sum(run.dead_after for run in runs)
     took = sum(run.seconds for run in runs)
-    vacuumed = [table for run in runs for table in run.vacuumed]
+    vacuumed = [table for run in runs for table in run.told.vacuumed]
     removed = sum(table.removed for table in vacuumed)
-    skipped = [line for run in runs for line in run.skipped]
-    catalogs = sum(run.catalogs_skipped for run in runs)
-    counted = all(run.understood for run in runs)
+    skipped = [f"{database}: {text}" for database, run in zip(databases, runs, strict=True)
+               for text in run.told.skipped]
+    catalogs = sum(run.told.catalogs_skipped for run in runs)
+    counted = all(run.told.understood for run in runs)
     figures = {"dead_tuples_before": float(before), "dead_tuples_after": float(after),
                "duration_s": took, "tables_skipped": float(len(skipped)),
                "catalogs_skipped": float(catalogs), "databases": float(len(databases))}

@@ -16,9 +16,9 @@ matches nothing here, and the caller says the tables could not be counted.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["TableVacuumed", "skipped_table", "table_vacuumed"]
+__all__ = ["TableVacuumed", "VacuumTally", "skipped_table", "table_vacuumed"]
 
 _FINISHED = re.compile(
     r'\Afinished vacuuming "(?P<name>[^"]*)": .*?^tuples: (?P<removed>\d+) removed',
@@ -58,3 +58,35 @@ def skipped_table(message: str) -> str | None:
     """The table a WARNING says the role may not vacuum (its bare name), if it is one."""
     match = _SKIPPED.search(message)
     return match[1] if match is not None else None
+
+
+@dataclass
+class VacuumTally:
+    """One database's VACUUM messages, told apart: the app's tables vacuumed, the
+    app's tables skipped (the server's words) and the catalogs skipped.
+
+    ``qualified`` (``schema.table``) and ``bare`` are the app's tables, as
+    ``pg_stat_user_tables`` lists them: a skipped WARNING names a table bare."""
+
+    database: str
+    qualified: frozenset[str]
+    bare: frozenset[str]
+    vacuumed: list[TableVacuumed] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    catalogs_skipped: int = 0
+    # Whether any message was one read here (none is, from a server in another language).
+    understood: bool = False
+
+    def hear(self, message: str) -> TableVacuumed | None:
+        """Take one message; an app table that has just finished is returned."""
+        finished = table_vacuumed(message, self.database)
+        skipped = None if finished is not None else skipped_table(message)
+        self.understood |= finished is not None or skipped is not None
+        if finished is not None and finished.qualified in self.qualified:
+            self.vacuumed.append(finished)
+            return finished
+        if skipped is not None and skipped in self.bare:
+            self.skipped.append(message)
+        elif skipped is not None:
+            self.catalogs_skipped += 1
+        return None
