@@ -20,6 +20,7 @@ from rainbow_tui.findings import Finding, evaluate, overall
 from rainbow_tui.levels import Alert, Level
 from rainbow_tui.logs.request_stats import RequestStatsSnapshot
 from rainbow_tui.sources.service_sources import Readings, ServiceSources
+from rainbow_tui.stopping import stop_tasks
 
 if TYPE_CHECKING:
     from rainbow_tui.alert_decisions import AlertStanding
@@ -168,11 +169,7 @@ class Monitor:
             self._tasks.append(asyncio.create_task(self._loop(name, poll), name=f"poll-{name}"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks.clear()
         await self.sources.close()
 

@@ -10,7 +10,6 @@ Each stream reads the leading tags of a Rails line as ``[logs] tags`` says.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from rainbow_tui.logs.streams import (
 )
 from rainbow_tui.sources.kamal_containers import KamalLayout, layout_from_config
 from rainbow_tui.ssh import SshTarget
+from rainbow_tui.stopping import stop_tasks
 
 # Kamal roles whose containers are followed unless the config says otherwise.
 APP_ROLES = ("web", "job")
@@ -111,11 +111,7 @@ class LogTail:
             self._tasks.append(asyncio.create_task(stream.run(), name=f"log-{stream.name}"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks.clear()
 
 

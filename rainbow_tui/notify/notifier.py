@@ -18,7 +18,6 @@ the last one a notification was recorded for are not sent again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from rainbow_tui.notify.channels import Channels
 from rainbow_tui.notify.delivery import Delivery, deliver
 from rainbow_tui.notify.messages import News, news_of, pagerduty_alert, slack_message
 from rainbow_tui.notify.pagerduty import PagerDutyAlert
+from rainbow_tui.stopping import stop_tasks
 
 __all__ = ["Notifier", "Recorder", "targets_told"]
 
@@ -250,9 +250,5 @@ class Notifier:
     async def close(self) -> None:
         """Stop: sends still waiting are dropped (unrecorded, so a restart sends them)."""
         self._closed = True
-        for worker in self._workers:
-            worker.cancel()
-        for worker in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await stop_tasks(self._workers)
         self._workers.clear()
